@@ -1,0 +1,116 @@
+package mtproto
+
+import (
+	"io"
+	"time"
+
+	"github.com/gotd/td/crypto"
+	"github.com/gotd/td/tg"
+)
+
+// Protocol limits.
+const (
+	// MaxContainerMessages is the protocol's cap on messages in one
+	// msg_container (MTProto, "Service Messages": containers hold at most 1024).
+	MaxContainerMessages = 1024
+	// MaxAckIDs is the cap on ids in one msgs_ack, msg_resend_req or
+	// msgs_state_req (MTProto, "Service Messages about Messages": 8192).
+	MaxAckIDs = 8192
+	// MaxMessageBytes is the largest message body the server accepts
+	// (MTProto: 1 MiB; gotd's proto.Message enforces the same bound).
+	MaxMessageBytes = 1 << 20
+)
+
+// Config configures a Session. The zero value is usable: every field has a
+// documented default.
+type Config struct {
+	// MaxMessages caps the messages in one container, acks and service
+	// messages included. Default 1000 (TDLib's figure); values above
+	// MaxContainerMessages are clamped to it.
+	MaxMessages int
+	// MaxBytes caps the encoded size of one frame's plaintext payload (the
+	// container and its messages). A call larger than this is sent alone.
+	// Default 1 MiB − 1 KiB (Telethon sends up to about 1 MiB per container).
+	MaxBytes int
+
+	// AckDelay is how long an acknowledgement of a server message may wait to
+	// ride in a container with calls before NextDeadline asks for a Flush.
+	// Default 1 s. MTProto asks for acks "in a timely manner"; gotd batches
+	// for up to 15 s, TDLib for up to 30 s.
+	AckDelay time.Duration
+	// AckBatch is the number of pending acks that makes NextDeadline due at
+	// once. Default 100 (TDLib's figure).
+	AckBatch int
+
+	// Layer is the API layer sent in invokeWithLayer. Default tg.Layer.
+	Layer int
+	// Init holds the initConnection parameters sent with the first call of
+	// every session.
+	Init InitConnection
+	// NoInit disables the invokeWithLayer(initConnection(...)) wrapper, for
+	// servers that do not expect it.
+	NoInit bool
+
+	// Rand is the source of padding, session ids and ping ids. Default
+	// crypto.DefaultRand(). Inject a deterministic reader in tests.
+	Rand io.Reader
+}
+
+// InitConnection holds the initConnection parameters. Empty fields get
+// defaults that identify tlsched.
+type InitConnection struct {
+	APIID          int
+	DeviceModel    string
+	SystemVersion  string
+	AppVersion     string
+	SystemLangCode string
+	LangPack       string
+	LangCode       string
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxMessages <= 0 {
+		c.MaxMessages = 1000
+	}
+	if c.MaxMessages > MaxContainerMessages {
+		c.MaxMessages = MaxContainerMessages
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = MaxMessageBytes - 1024
+	}
+	if c.MaxBytes > MaxMessageBytes {
+		c.MaxBytes = MaxMessageBytes
+	}
+	if c.AckDelay <= 0 {
+		c.AckDelay = time.Second
+	}
+	if c.AckBatch <= 0 {
+		c.AckBatch = 100
+	}
+	if c.AckBatch > MaxAckIDs {
+		c.AckBatch = MaxAckIDs
+	}
+	if c.Layer == 0 {
+		c.Layer = tg.Layer
+	}
+	if c.Rand == nil {
+		c.Rand = crypto.DefaultRand()
+	}
+	i := &c.Init
+	if i.DeviceModel == "" {
+		i.DeviceModel = "tlsched"
+	}
+	if i.SystemVersion == "" {
+		i.SystemVersion = "go"
+	}
+	if i.AppVersion == "" {
+		i.AppVersion = "0.1"
+	}
+	if i.SystemLangCode == "" {
+		i.SystemLangCode = "en"
+	}
+	if i.LangCode == "" {
+		i.LangCode = "en"
+	}
+	return c
+}

@@ -1,0 +1,93 @@
+package mtproto
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrDecrypt is wrapped by Receive's error when a frame fails to decrypt or
+// its msg_key does not match. The session state is unchanged.
+var ErrDecrypt = errors.New("mtproto: frame failed to decrypt")
+
+// ErrWrongSession is wrapped by Receive's error when a frame belongs to
+// another session id. The frame is ignored.
+var ErrWrongSession = errors.New("mtproto: frame for another session")
+
+// ErrReplay is wrapped by Receive's error when a frame repeats a server
+// msg_id seen before (MTProto security guidelines: ignore it).
+var ErrReplay = errors.New("mtproto: replayed server msg_id")
+
+// MalformedError reports a part of a decrypted frame that could not be
+// decoded: a truncated container, a broken rpc_result, bad gzip. The rest of
+// the frame is still processed; calls whose answers were lost stay
+// unanswered.
+type MalformedError struct {
+	MsgID int64  // server msg_id of the broken message
+	What  string // which object failed to decode
+	Err   error
+}
+
+func (e *MalformedError) Error() string {
+	return fmt.Sprintf("mtproto: malformed %s in server message %d: %v", e.What, e.MsgID, e.Err)
+}
+
+func (e *MalformedError) Unwrap() error { return e.Err }
+
+// BadMsgError is the Result error of a call the server rejected with a
+// bad_msg_notification code that means our own message was malformed (18,
+// 34, 35, 64). These are bugs; the call is failed loudly instead of resent.
+type BadMsgError struct {
+	Code     int
+	BadMsgID int64
+}
+
+// Meaning returns the MTProto documentation's description of the code.
+func (e *BadMsgError) Meaning() string { return badMsgMeaning(e.Code) }
+
+func (e *BadMsgError) Error() string {
+	return fmt.Sprintf("mtproto: server rejected msg %d: bad_msg_notification %d (%s)", e.BadMsgID, e.Code, e.Meaning())
+}
+
+// CallError is the Result error of a call that could not be packed, such as
+// one whose body exceeds MaxMessageBytes or fails to encode.
+type CallError struct {
+	Call CallID
+	Err  error
+}
+
+func (e *CallError) Error() string {
+	return fmt.Sprintf("mtproto: call %d: %v", e.Call, e.Err)
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// badMsgMeaning follows the table of MTProto "Service Messages about
+// Messages", bad_msg_notification.
+func badMsgMeaning(code int) string {
+	switch code {
+	case 16:
+		return "msg_id too low"
+	case 17:
+		return "msg_id too high"
+	case 18:
+		return "msg_id not divisible by 4"
+	case 19:
+		return "container msg_id equals an earlier one"
+	case 20:
+		return "message too old"
+	case 32:
+		return "msg_seqno too low"
+	case 33:
+		return "msg_seqno too high"
+	case 34:
+		return "even msg_seqno expected"
+	case 35:
+		return "odd msg_seqno expected"
+	case 48:
+		return "incorrect server salt"
+	case 64:
+		return "invalid container"
+	default:
+		return "unknown code"
+	}
+}

@@ -1,0 +1,84 @@
+package mtproto
+
+import "time"
+
+// CallID identifies a call for its owner. The session never interprets it;
+// it must be unique among the calls the session has not answered yet, and
+// must not be zero.
+type CallID uint64
+
+// Event is something Receive (or Pack) reports to the owner. The concrete
+// types are Result, Resent, Update, SessionCreated, Pong and FutureSalts.
+type Event interface{ event() }
+
+// Result is the one answer to a call: the body of its rpc_result with any
+// gzip_packed removed, or an error. Err is a *tgerr.Error for an rpc_error
+// from the server and a *BadMsgError when the server rejected the message as
+// malformed (codes 18, 34, 35, 64), which is a bug on our side, or a
+// *CallError when the call could not be packed at all.
+type Result struct {
+	Call  CallID
+	MsgID int64 // msg_id of the attempt that was answered
+	// Body is the TL-encoded result object. It is owned by the receiver.
+	Body []byte
+	Err  error
+	// Attempts counts the times the call was sent, 1 for no resend.
+	Attempts int
+}
+
+// ResendReason says why calls were sent again.
+type ResendReason string
+
+// Resend reasons, one per rule of the MTProto service-messages documentation.
+const (
+	ResendBadSalt       ResendReason = "bad_server_salt"
+	ResendTimeSync      ResendReason = "msg_id_time"      // bad_msg 16/17
+	ResendDuplicateID   ResendReason = "msg_id_duplicate" // bad_msg 19
+	ResendTooOld        ResendReason = "msg_too_old"      // bad_msg 20
+	ResendSeqno         ResendReason = "seqno"            // bad_msg 32/33, fresh session
+	ResendNewSession    ResendReason = "new_session_created"
+	ResendServerRequest ResendReason = "msg_resend_req"
+	ResendDetailedInfo  ResendReason = "msg_detailed_info"
+	ResendReconnect     ResendReason = "reconnect"
+)
+
+// Resent reports calls that were queued to be sent again with fresh msg_ids.
+// They go out with the next Pack or Flush.
+type Resent struct {
+	Calls  []CallID
+	Reason ResendReason
+}
+
+// Update is a content message from the server that is not an answer to a
+// call: updates, mostly. Body is its TL encoding, gzip removed.
+type Update struct {
+	MsgID int64
+	Body  []byte
+}
+
+// SessionCreated reports new_session_created. Resent lists the calls that the
+// new session had not seen and that were queued again.
+type SessionCreated struct {
+	FirstMsgID int64
+	UniqueID   int64
+	ServerSalt int64
+}
+
+// Pong answers a ping queued with Ping.
+type Pong struct {
+	PingID int64
+	// RTT is the time between packing the ping and receiving the pong.
+	RTT time.Duration
+}
+
+// FutureSalts reports the salts learned from future_salts.
+type FutureSalts struct {
+	Count int
+}
+
+func (Result) event()         {}
+func (Resent) event()         {}
+func (Update) event()         {}
+func (SessionCreated) event() {}
+func (Pong) event()           {}
+func (FutureSalts) event()    {}

@@ -1,0 +1,357 @@
+package mtproto
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"fmt"
+	"time"
+
+	"github.com/gotd/td/bin"
+	"github.com/gotd/td/crypto"
+	"github.com/gotd/td/mt"
+	"github.com/gotd/td/proto"
+)
+
+// Call is one outgoing request.
+type Call struct {
+	// ID is the owner's handle for the call; see CallID.
+	ID CallID
+	// Body is the TL request (a *tg.MessagesSendMessageRequest, say). The
+	// session encodes it at every attempt, so it must not change until the
+	// call is answered.
+	Body bin.Encoder
+	// After names a predecessor call. If the predecessor is unanswered (or
+	// packed in the same Pack before this call), the call is wrapped in
+	// invokeAfterMsg with the predecessor's current msg_id, also on resends.
+	// If the predecessor was already answered there is nothing to wait for
+	// and the call is sent unwrapped; the owner must not send a dependent of
+	// a failed call (that is the scheduler's chain policy).
+	After CallID
+}
+
+// Frame is one encrypted packet: hand Data to the transport codec.
+type Frame struct {
+	// Data is auth_key_id | msg_key | encrypted_data.
+	Data []byte
+	// MsgID is the outer msg_id: the container's, or the single message's.
+	MsgID int64
+	// Container reports whether the frame is a msg_container.
+	Container bool
+	// Calls lists the calls the frame carries, in packing order.
+	Calls []SentCall
+	// Messages counts the messages in the frame, service messages included.
+	Messages int
+	// Bytes is the plaintext payload size before encryption.
+	Bytes int
+}
+
+// SentCall records one attempt of a call.
+type SentCall struct {
+	Call    CallID
+	MsgID   int64
+	Seqno   int32
+	Attempt int   // 1 for the first send
+	After   int64 // msg_id it was wrapped after, 0 if unwrapped
+	Init    bool  // wrapped in invokeWithLayer(initConnection(...))
+}
+
+// Packed is what Pack and Flush produce.
+type Packed struct {
+	Frames []Frame
+	// Failed holds Results for calls that could not be packed (bad id,
+	// duplicate id, oversize or unencodable body). They are answered here and
+	// never sent.
+	Failed []Result
+}
+
+// Stats counts what the session did. Read it with Session.Stats.
+type Stats struct {
+	Frames, Containers int
+	CallsSent          int // attempts, resends included
+	Results            int
+	Resends            map[ResendReason]int
+	AcksSent           int
+	UnknownResults     int // rpc_result for a msg_id we do not wait for: ignored
+	Malformed          int // undecodable parts of decrypted frames: ignored
+	Updates            int
+	IgnoredService     int // service messages we have no use for
+	SessionResets      int
+}
+
+type kind uint8
+
+const (
+	kindCall kind = iota
+	kindPing
+	kindFutureSalts
+)
+
+// outMsg is a call or tracked service request, queued or in flight.
+type outMsg struct {
+	kind     kind
+	call     CallID
+	body     bin.Encoder
+	after    CallID
+	pingID   int64
+	msgID    int64 // current attempt; 0 while queued and never sent
+	frameID  int64 // frame of the current attempt
+	queued   bool
+	acked    bool // server acknowledged the current attempt
+	init     bool // current attempt carries initConnection
+	attempts int
+	sentAt   time.Time
+}
+
+// Session is the client state of one MTProto session on one auth key. It is
+// not safe for concurrent use: one owner drives it.
+type Session struct {
+	cfg    Config
+	key    crypto.AuthKey
+	cipher crypto.Cipher
+
+	sessionID  int64
+	salt       int64
+	future     []mt.FutureSalt
+	timeOffset time.Duration
+	lastMsgID  int64
+	content    int32 // content messages sent in this session
+	initDone   bool
+
+	calls   map[CallID]*outMsg // unanswered calls
+	byMsgID map[int64]*outMsg  // in flight, by current msg_id
+	frames  map[int64]int      // frame id -> messages still in flight there
+	queue   []*outMsg          // to be sent (again) at the next Pack/Flush
+
+	acks      []int64 // server content messages to acknowledge
+	ackSince  time.Time
+	resendReq []int64 // server messages to ask again
+
+	seen  *proto.MessageIDBuf
+	stats Stats
+	buf   bin.Buffer
+}
+
+// New starts a session on an auth key with the server salt from the key
+// exchange (or a saved one). It draws a fresh session id from cfg.Rand.
+func New(cfg Config, key crypto.AuthKey, salt int64) (*Session, error) {
+	cfg = cfg.withDefaults()
+	if key.Value.Zero() {
+		return nil, errors.New("mtproto: zero auth key")
+	}
+	s := &Session{
+		cfg:     cfg,
+		key:     key,
+		cipher:  crypto.NewClientCipher(cfg.Rand),
+		salt:    salt,
+		calls:   make(map[CallID]*outMsg),
+		byMsgID: make(map[int64]*outMsg),
+		frames:  make(map[int64]int),
+		seen:    proto.NewMessageIDBuf(512),
+		stats:   Stats{Resends: make(map[ResendReason]int)},
+	}
+	if err := s.newSessionID(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Session) newSessionID() error {
+	id, err := crypto.NewSessionID(s.cfg.Rand)
+	if err != nil {
+		return fmt.Errorf("mtproto: new session id: %w", err)
+	}
+	s.sessionID = id
+	s.content = 0
+	s.lastMsgID = 0
+	s.initDone = false
+	s.seen = proto.NewMessageIDBuf(512)
+	return nil
+}
+
+// ID returns the current session id.
+func (s *Session) ID() int64 { return s.sessionID }
+
+// AuthKey returns the session's auth key, for persistence.
+func (s *Session) AuthKey() crypto.AuthKey { return s.key }
+
+// Salt returns the server salt in use, for persistence.
+func (s *Session) Salt() int64 { return s.salt }
+
+// TimeOffset returns the learned server time minus local time.
+func (s *Session) TimeOffset() time.Duration { return s.timeOffset }
+
+// SetTimeOffset restores a saved time offset.
+func (s *Session) SetTimeOffset(d time.Duration) { s.timeOffset = d }
+
+// Stats returns a copy of the session's counters.
+func (s *Session) Stats() Stats {
+	st := s.stats
+	st.Resends = make(map[ResendReason]int, len(s.stats.Resends))
+	for k, v := range s.stats.Resends {
+		st.Resends[k] = v
+	}
+	return st
+}
+
+// InFlight returns the number of calls sent and not yet answered.
+func (s *Session) InFlight() int {
+	n := 0
+	for _, m := range s.byMsgID {
+		if m.kind == kindCall {
+			n++
+		}
+	}
+	return n
+}
+
+// Unanswered returns every call that has no Result yet: in flight or queued
+// for a resend. Order is unspecified.
+func (s *Session) Unanswered() []CallID {
+	out := make([]CallID, 0, len(s.calls))
+	for id := range s.calls {
+		out = append(out, id)
+	}
+	return out
+}
+
+// Cancel forgets an unanswered call: a late result for it is ignored. It
+// reports whether the call was known. (MTProto has rpc_drop_answer, but the
+// server may have run the call anyway; the owner decides whether to send it.)
+func (s *Session) Cancel(id CallID) bool {
+	m, ok := s.calls[id]
+	if !ok {
+		return false
+	}
+	s.forget(m)
+	s.unqueue(m)
+	return true
+}
+
+// NewSession drops the server-side session: a fresh session id, seqno from
+// zero, initConnection again, and every unanswered call (and tracked service
+// request) queued to be resent. Use it after a reconnect to a server that
+// lost the session, or when the session state is beyond repair.
+func (s *Session) NewSession(reason ResendReason) (Resent, error) {
+	if err := s.newSessionID(); err != nil {
+		return Resent{}, err
+	}
+	s.stats.SessionResets++
+	s.acks = s.acks[:0]
+	s.resendReq = s.resendReq[:0]
+	var all []*outMsg
+	for _, m := range s.byMsgID {
+		all = append(all, m)
+	}
+	return s.requeue(all, reason), nil
+}
+
+// ResendUnacked queues the calls in flight that the server has not
+// acknowledged. Use it after a reconnect that keeps the session: the server
+// will still answer what it acknowledged, and may never have received the
+// rest.
+func (s *Session) ResendUnacked(reason ResendReason) Resent {
+	var ms []*outMsg
+	for _, m := range s.byMsgID {
+		if !m.acked {
+			ms = append(ms, m)
+		}
+	}
+	return s.requeue(ms, reason)
+}
+
+// NextDeadline reports when Flush should next be called: at once when
+// resends or service requests are queued or enough acks are pending, after
+// AckDelay for fewer acks. ok is false when nothing is pending.
+func (s *Session) NextDeadline() (t time.Time, ok bool) {
+	switch {
+	case len(s.queue) > 0 || len(s.resendReq) > 0 || len(s.acks) >= s.cfg.AckBatch:
+		return time.Time{}, true
+	case len(s.acks) > 0:
+		return s.ackSince.Add(s.cfg.AckDelay), true
+	}
+	return time.Time{}, false
+}
+
+// forget removes a message from the in-flight indexes.
+func (s *Session) forget(m *outMsg) {
+	if m.msgID != 0 {
+		if cur, ok := s.byMsgID[m.msgID]; ok && cur == m {
+			delete(s.byMsgID, m.msgID)
+			s.frameDone(m.frameID)
+		}
+	}
+	if m.kind == kindCall {
+		delete(s.calls, m.call)
+	}
+}
+
+func (s *Session) frameDone(id int64) {
+	if n, ok := s.frames[id]; ok {
+		if n <= 1 {
+			delete(s.frames, id)
+		} else {
+			s.frames[id] = n - 1
+		}
+	}
+}
+
+func (s *Session) unqueue(m *outMsg) {
+	if !m.queued {
+		return
+	}
+	for i, q := range s.queue {
+		if q == m {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			break
+		}
+	}
+	m.queued = false
+}
+
+// requeue takes in-flight messages out of flight and queues them to be sent
+// with fresh msg_ids, in their original order.
+func (s *Session) requeue(ms []*outMsg, reason ResendReason) Resent {
+	sortByMsgID(ms)
+	ev := Resent{Reason: reason}
+	for _, m := range ms {
+		if m.queued {
+			continue
+		}
+		if cur, ok := s.byMsgID[m.msgID]; ok && cur == m {
+			delete(s.byMsgID, m.msgID)
+			s.frameDone(m.frameID)
+		}
+		m.queued = true
+		m.acked = false
+		s.queue = append(s.queue, m)
+		if m.kind == kindCall {
+			ev.Calls = append(ev.Calls, m.call)
+			s.stats.Resends[reason]++
+		}
+	}
+	return ev
+}
+
+// Ping queues a ping_delay_disconnect: the server answers with a Pong event
+// and closes the connection if no further ping arrives within
+// disconnectDelay (zero: a plain ping).
+func (s *Session) Ping(pingID int64, disconnectDelay time.Duration) {
+	m := &outMsg{kind: kindPing, pingID: pingID, queued: true}
+	if disconnectDelay > 0 {
+		m.body = &mt.PingDelayDisconnectRequest{PingID: pingID, DisconnectDelay: int(disconnectDelay / time.Second)}
+	} else {
+		m.body = &mt.PingRequest{PingID: pingID}
+	}
+	s.queue = append(s.queue, m)
+}
+
+// RequestFutureSalts queues get_future_salts for n salts; the session then
+// switches salts by itself as they become valid.
+func (s *Session) RequestFutureSalts(n int) {
+	s.queue = append(s.queue, &outMsg{kind: kindFutureSalts, body: &mt.GetFutureSaltsRequest{Num: n}, queued: true})
+}
+
+func sortByMsgID(ms []*outMsg) {
+	slices.SortFunc(ms, func(a, b *outMsg) int { return cmp.Compare(a.msgID, b.msgID) })
+}
