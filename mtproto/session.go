@@ -3,8 +3,8 @@ package mtproto
 import (
 	"cmp"
 	"errors"
-	"slices"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gotd/td/bin"
