@@ -227,14 +227,14 @@ func (d *driver) read(conn *mtproto.Conn, done chan struct{}) {
 		if err != nil {
 			d.t.Errorf("receive: %v", err)
 		}
-		for _, e := range evs {
-			switch e := e.(type) {
-			case mtproto.Result:
-				if _, dup := d.results[e.Call]; dup {
-					d.dups++
-				}
-				d.results[e.Call] = e
-			case mtproto.Resent:
+		for _, r := range evs.Results {
+			if _, dup := d.results[r.Call]; dup {
+				d.dups++
+			}
+			d.results[r.Call] = r
+		}
+		for _, e := range evs.Events {
+			if e, ok := e.(mtproto.Resent); ok {
 				d.resent = append(d.resent, e)
 			}
 		}

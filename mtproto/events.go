@@ -7,8 +7,16 @@ import "time"
 // must not be zero.
 type CallID uint64
 
-// Event is something Receive (or Pack) reports to the owner. The concrete
-// types are Result, Resent, Update, SessionCreated, Pong and FutureSalts.
+// Received is what one Receive produced.
+type Received struct {
+	// Results are the answers to calls, in the order the server sent them.
+	Results []Result
+	// Events are everything else, in order.
+	Events []Event
+}
+
+// Event is a Receive outcome other than a Result. The concrete types are
+// Resent, Update, SessionCreated, Pong and FutureSalts.
 type Event interface{ event() }
 
 // Result is the one answer to a call: the body of its rpc_result with any
@@ -76,7 +84,6 @@ type FutureSalts struct {
 	Count int
 }
 
-func (Result) event()         {}
 func (Resent) event()         {}
 func (Update) event()         {}
 func (SessionCreated) event() {}

@@ -272,12 +272,10 @@ func resultID(t testing.TB, body []byte) int {
 	return u.ID
 }
 
-func results(evs []Event) map[CallID]Result {
+func results(rcv Received) map[CallID]Result {
 	out := map[CallID]Result{}
-	for _, e := range evs {
-		if r, ok := e.(Result); ok {
-			out[r.Call] = r
-		}
+	for _, r := range rcv.Results {
+		out[r.Call] = r
 	}
 	return out
 }

@@ -70,10 +70,8 @@ func FuzzReceive(f *testing.F) {
 
 		// Every call is answered once or still unanswered, never both.
 		answered := map[CallID]int{}
-		for _, e := range evs {
-			if r, ok := e.(Result); ok {
-				answered[r.Call]++
-			}
+		for _, r := range evs.Results {
+			answered[r.Call]++
 		}
 		pending := map[CallID]bool{}
 		for _, id := range s.Unanswered() {

@@ -19,6 +19,8 @@ const msgHeaderLen = 16
 // containerHeaderLen is the msg_container constructor and the vector length.
 const containerHeaderLen = 8
 
+var zeroHeader [msgHeaderLen]byte
+
 // Pack packs the queued resends and service requests, then calls, into as few
 // frames as the caps allow: a bare message when a frame carries one message,
 // else a msg_container. Pending acks ride in the first frame. Every call is
@@ -28,12 +30,15 @@ func (s *Session) Pack(now time.Time, calls []Call) (Packed, error) {
 	var out Packed
 	work := s.queue
 	s.queue = nil
-	for _, c := range calls {
+	// One allocation for the batch's records instead of one per call.
+	slab := make([]outMsg, len(calls))
+	for i, c := range calls {
 		if err := s.admit(c); err != nil {
 			out.Failed = append(out.Failed, Result{Call: c.ID, Err: &CallError{Call: c.ID, Err: err}})
 			continue
 		}
-		m := &outMsg{kind: kindCall, call: c.ID, body: c.Body, after: c.After, queued: true}
+		m := &slab[i]
+		*m = outMsg{kind: kindCall, call: c.ID, body: c.Body, after: c.After, queued: true}
 		s.calls[c.ID] = m
 		work = append(work, m)
 	}
@@ -133,7 +138,7 @@ func (s *Session) pred(m *outMsg) *outMsg {
 }
 
 func (s *Session) startFrame(f *frame) {
-	*f = frame{calls: f.calls[:0], msgs: f.msgs[:0]}
+	*f = frame{msgs: f.msgs[:0]}
 	s.buf.Reset()
 	s.buf.PutID(proto.MessageContainerTypeID)
 	s.buf.PutInt(0) // patched by seal
@@ -161,7 +166,7 @@ func (s *Session) addServiceAcks(now time.Time, f *frame) {
 
 func (s *Session) putService(now time.Time, f *frame, body bin.Encoder, content bool) {
 	off := len(s.buf.Buf)
-	s.buf.Put(make([]byte, msgHeaderLen))
+	s.buf.Buf = append(s.buf.Buf, zeroHeader[:]...)
 	_ = body.Encode(&s.buf) // acks and resend requests encode infallibly
 	id, seq := s.nextIDs(now, content)
 	s.patchHeader(off, id, seq)
@@ -175,7 +180,7 @@ func (s *Session) addMsg(now time.Time, f *frame, m *outMsg, out *Packed) (bool,
 		return false, nil
 	}
 	off := len(s.buf.Buf)
-	s.buf.Put(make([]byte, msgHeaderLen))
+	s.buf.Buf = append(s.buf.Buf, zeroHeader[:]...)
 
 	var after int64
 	if p := s.pred(m); p != nil && !p.queued {
@@ -208,7 +213,7 @@ func (s *Session) addMsg(now time.Time, f *frame, m *outMsg, out *Packed) (bool,
 	m.init = init
 	m.attempts++
 	m.sentAt = now
-	s.byMsgID[id] = m
+	s.inflight.add(id, m)
 	f.tracked++
 	f.msgs = append(f.msgs, m)
 	if init {
@@ -313,7 +318,7 @@ func (s *Session) seal(now time.Time, f *frame, out *Packed) error {
 	if err := s.cipher.Encrypt(s.key, data, &enc); err != nil {
 		// Undo: the frame's calls go back to the queue for the next attempt.
 		for _, m := range f.msgs {
-			delete(s.byMsgID, m.msgID)
+			s.inflight.remove(m.msgID, m)
 			m.queued = true
 			m.attempts--
 			s.queue = append(s.queue, m)
@@ -323,9 +328,6 @@ func (s *Session) seal(now time.Time, f *frame, out *Packed) error {
 	for _, m := range f.msgs {
 		m.frameID = outerID
 	}
-	if f.tracked > 0 {
-		s.frames[outerID] = f.tracked
-	}
 	s.stats.Frames++
 	if f.count > 1 {
 		s.stats.Containers++
@@ -334,7 +336,7 @@ func (s *Session) seal(now time.Time, f *frame, out *Packed) error {
 		Data:      enc.Buf,
 		MsgID:     outerID,
 		Container: f.count > 1,
-		Calls:     append([]SentCall(nil), f.calls...),
+		Calls:     f.calls, // the next frame starts a new slice
 		Messages:  f.count,
 		Bytes:     len(payload),
 	})

@@ -21,7 +21,7 @@ const maxGzipDepth = 2
 type receiver struct {
 	now     time.Time
 	frameID int64 // outer server msg_id of the frame
-	events  []Event
+	out     Received
 	errs    []error
 }
 
@@ -36,26 +36,26 @@ func (r *receiver) malformed(msgID int64, what string, err error) {
 // Parts of a decrypted frame that fail to decode are skipped and reported as
 // *MalformedError values joined in the error, next to the events of the parts
 // that did decode. Receive never panics on any input.
-func (s *Session) Receive(now time.Time, frame []byte) ([]Event, error) {
+func (s *Session) Receive(now time.Time, frame []byte) (Received, error) {
 	msg, err := s.cipher.DecryptFromBuffer(s.key, &bin.Buffer{Buf: frame})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+		return Received{}, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
 	if msg.SessionID != s.sessionID {
-		return nil, fmt.Errorf("%w: frame has session %d, ours is %d", ErrWrongSession, msg.SessionID, s.sessionID)
+		return Received{}, fmt.Errorf("%w: frame has session %d, ours is %d", ErrWrongSession, msg.SessionID, s.sessionID)
 	}
 	// MTProto: server msg_ids are odd (1 mod 4 for responses, 3 otherwise).
 	if msg.MessageID%2 == 0 {
 		s.stats.Malformed++
-		return nil, &MalformedError{MsgID: msg.MessageID, What: "frame", Err: errors.New("server msg_id is even")}
+		return Received{}, &MalformedError{MsgID: msg.MessageID, What: "frame", Err: errors.New("server msg_id is even")}
 	}
 	if !s.seen.Consume(msg.MessageID) {
-		return nil, fmt.Errorf("%w: %d", ErrReplay, msg.MessageID)
+		return Received{}, fmt.Errorf("%w: %d", ErrReplay, msg.MessageID)
 	}
 	r := receiver{now: now, frameID: msg.MessageID}
 	s.handle(&r, msg.MessageID, msg.SeqNo, msg.Data(), 0)
 	s.stats.Malformed += len(r.errs)
-	return r.events, errors.Join(r.errs...)
+	return r.out, errors.Join(r.errs...)
 }
 
 func (s *Session) handle(r *receiver, msgID int64, seqno int32, body []byte, depth int) {
@@ -74,6 +74,8 @@ func (s *Session) queueAck(now time.Time, id int64) {
 }
 
 func (s *Session) dispatch(r *receiver, msgID int64, body []byte, depth, gz int) {
+	// b stays on the stack on the hot paths (containers, results); service
+	// messages decode from their own buffer in decode.
 	b := &bin.Buffer{Buf: body}
 	id, err := b.PeekID()
 	if err != nil {
@@ -103,46 +105,46 @@ func (s *Session) dispatch(r *receiver, msgID int64, body []byte, depth, gz int)
 		s.onResult(r, msgID, b)
 	case mt.MsgsAckTypeID:
 		var m mt.MsgsAck
-		if decode(r, msgID, "msgs_ack", b, &m) {
+		if decode(r, msgID, "msgs_ack", body, &m) {
 			for _, id := range m.MsgIDs {
-				if o, ok := s.byMsgID[id]; ok {
+				if o := s.inflight.get(id); o != nil {
 					o.acked = true
 				}
 			}
 		}
 	case mt.BadServerSaltTypeID:
 		var m mt.BadServerSalt
-		if decode(r, msgID, "bad_server_salt", b, &m) {
+		if decode(r, msgID, "bad_server_salt", body, &m) {
 			s.salt = m.NewServerSalt
 			s.future = nil
 			s.resendNamed(r, m.BadMsgID, ResendBadSalt)
 		}
 	case mt.BadMsgNotificationTypeID:
 		var m mt.BadMsgNotification
-		if decode(r, msgID, "bad_msg_notification", b, &m) {
+		if decode(r, msgID, "bad_msg_notification", body, &m) {
 			s.onBadMsg(r, &m)
 		}
 	case mt.NewSessionCreatedTypeID:
 		var m mt.NewSessionCreated
-		if decode(r, msgID, "new_session_created", b, &m) {
+		if decode(r, msgID, "new_session_created", body, &m) {
 			s.onNewSession(r, &m)
 		}
 	case mt.PongTypeID:
 		var m mt.Pong
-		if decode(r, msgID, "pong", b, &m) {
+		if decode(r, msgID, "pong", body, &m) {
 			s.onPong(r, &m)
 		}
 	case mt.FutureSaltsTypeID:
 		var m mt.FutureSalts
-		if decode(r, msgID, "future_salts", b, &m) {
+		if decode(r, msgID, "future_salts", body, &m) {
 			s.onFutureSalts(r, &m)
 		}
 	case mt.MsgDetailedInfoTypeID:
 		var m mt.MsgDetailedInfo
-		if decode(r, msgID, "msg_detailed_info", b, &m) {
+		if decode(r, msgID, "msg_detailed_info", body, &m) {
 			// MTProto: if the answer was not received, ask for it again;
 			// otherwise acknowledge it.
-			if _, waiting := s.byMsgID[m.MsgID]; waiting {
+			if s.inflight.get(m.MsgID) != nil {
 				s.resendReq = append(s.resendReq, m.AnswerMsgID)
 			} else {
 				s.queueAck(r.now, m.AnswerMsgID)
@@ -150,15 +152,15 @@ func (s *Session) dispatch(r *receiver, msgID int64, body []byte, depth, gz int)
 		}
 	case mt.MsgNewDetailedInfoTypeID:
 		var m mt.MsgNewDetailedInfo
-		if decode(r, msgID, "msg_new_detailed_info", b, &m) {
+		if decode(r, msgID, "msg_new_detailed_info", body, &m) {
 			s.resendReq = append(s.resendReq, m.AnswerMsgID)
 		}
 	case mt.MsgResendReqTypeID:
 		var m mt.MsgResendReq
-		if decode(r, msgID, "msg_resend_req", b, &m) {
+		if decode(r, msgID, "msg_resend_req", body, &m) {
 			var ms []*outMsg
 			for _, id := range m.MsgIDs {
-				if o, ok := s.byMsgID[id]; ok {
+				if o := s.inflight.get(id); o != nil {
 					ms = append(ms, o)
 				}
 			}
@@ -170,14 +172,14 @@ func (s *Session) dispatch(r *receiver, msgID int64, body []byte, depth, gz int)
 	default:
 		// Updates and anything else the server pushes: the owner decodes it.
 		s.stats.Updates++
-		r.events = append(r.events, Update{MsgID: msgID, Body: body})
+		r.out.Events = append(r.out.Events, Update{MsgID: msgID, Body: body})
 	}
 }
 
 type decoder interface{ Decode(*bin.Buffer) error }
 
-func decode(r *receiver, msgID int64, what string, b *bin.Buffer, v decoder) bool {
-	if err := v.Decode(b); err != nil {
+func decode(r *receiver, msgID int64, what string, body []byte, v decoder) bool {
+	if err := v.Decode(&bin.Buffer{Buf: body}); err != nil {
 		r.malformed(msgID, what, err)
 		return false
 	}
@@ -242,8 +244,8 @@ func (s *Session) onResult(r *receiver, msgID int64, b *bin.Buffer) {
 		}
 		body = g.Data
 	}
-	o, ok := s.byMsgID[req]
-	if !ok {
+	o := s.inflight.get(req)
+	if o == nil {
 		// Late answer to a resent or cancelled call, or a server bug:
 		// counted and dropped, never routed to the wrong call.
 		s.stats.UnknownResults++
@@ -262,7 +264,7 @@ func (s *Session) onResult(r *receiver, msgID int64, b *bin.Buffer) {
 	switch o.kind {
 	case kindFutureSalts:
 		var m mt.FutureSalts
-		if rpcErr == nil && decode(r, msgID, "future_salts", &bin.Buffer{Buf: body}, &m) {
+		if rpcErr == nil && decode(r, msgID, "future_salts", body, &m) {
 			s.onFutureSalts(r, &m)
 		}
 		s.forget(o)
@@ -289,26 +291,24 @@ func (s *Session) onResult(r *receiver, msgID int64, b *bin.Buffer) {
 	} else {
 		res.Body = body
 	}
-	r.events = append(r.events, res)
+	r.out.Results = append(r.out.Results, res)
 }
 
 func (s *Session) emitResent(r *receiver, ev Resent) {
 	if len(ev.Calls) > 0 {
-		r.events = append(r.events, ev)
+		r.out.Events = append(r.out.Events, ev)
 	}
 }
 
 // named returns the in-flight messages a service message names: the message
 // itself, or every message of the frame (container) with that id.
 func (s *Session) named(id int64) []*outMsg {
-	if o, ok := s.byMsgID[id]; ok && o.frameID != id {
+	if o := s.inflight.get(id); o != nil && o.frameID != id {
 		return []*outMsg{o}
 	}
-	if _, ok := s.frames[id]; !ok {
-		return nil
-	}
+	// Rare (service messages about a container): a scan is fine.
 	var ms []*outMsg
-	for _, o := range s.byMsgID {
+	for _, o := range s.inflight.all() {
 		if o.frameID == id {
 			ms = append(ms, o)
 		}
@@ -346,7 +346,7 @@ func (s *Session) onBadMsg(r *receiver, m *mt.BadMsgNotification) {
 			s.forget(o)
 			if o.kind == kindCall {
 				s.stats.Results++
-				r.events = append(r.events, Result{
+				r.out.Results = append(r.out.Results, Result{
 					Call: o.call, MsgID: o.msgID, Attempts: o.attempts,
 					Err: &BadMsgError{Code: m.ErrorCode, BadMsgID: m.BadMsgID},
 				})
@@ -371,11 +371,7 @@ func (s *Session) syncTime(r *receiver) {
 			return
 		}
 		s.stats.SessionResets++
-		var all []*outMsg
-		for _, o := range s.byMsgID {
-			all = append(all, o)
-		}
-		s.emitResent(r, s.requeue(all, ResendTimeSync))
+		s.emitResent(r, s.requeue(s.inflight.all(), ResendTimeSync))
 	}
 }
 
@@ -387,14 +383,20 @@ func (s *Session) syncTime(r *receiver) {
 func (s *Session) onNewSession(r *receiver, m *mt.NewSessionCreated) {
 	s.salt = m.ServerSalt
 	s.future = nil
-	r.events = append(r.events, SessionCreated{FirstMsgID: m.FirstMsgID, UniqueID: m.UniqueID, ServerSalt: m.ServerSalt})
-	_, isMsg := s.byMsgID[m.FirstMsgID]
-	_, isFrame := s.frames[m.FirstMsgID]
-	if !isMsg && !isFrame {
+	r.out.Events = append(r.out.Events, SessionCreated{FirstMsgID: m.FirstMsgID, UniqueID: m.UniqueID, ServerSalt: m.ServerSalt})
+	all := s.inflight.all()
+	ours := false
+	for _, o := range all {
+		if o.msgID == m.FirstMsgID || o.frameID == m.FirstMsgID {
+			ours = true
+			break
+		}
+	}
+	if !ours {
 		return
 	}
 	var lost []*outMsg
-	for _, o := range s.byMsgID {
+	for _, o := range all {
 		if o.frameID < m.FirstMsgID {
 			lost = append(lost, o)
 		}
@@ -403,19 +405,19 @@ func (s *Session) onNewSession(r *receiver, m *mt.NewSessionCreated) {
 }
 
 func (s *Session) onPong(r *receiver, m *mt.Pong) {
-	o, ok := s.byMsgID[m.MsgID]
-	if !ok || o.kind != kindPing {
+	o := s.inflight.get(m.MsgID)
+	if o == nil || o.kind != kindPing {
 		s.stats.IgnoredService++
 		return
 	}
 	s.forget(o)
-	r.events = append(r.events, Pong{PingID: m.PingID, RTT: r.now.Sub(o.sentAt)})
+	r.out.Events = append(r.out.Events, Pong{PingID: m.PingID, RTT: r.now.Sub(o.sentAt)})
 }
 
 func (s *Session) onFutureSalts(r *receiver, m *mt.FutureSalts) {
-	if o, ok := s.byMsgID[m.ReqMsgID]; ok && o.kind == kindFutureSalts {
+	if o := s.inflight.get(m.ReqMsgID); o != nil && o.kind == kindFutureSalts {
 		s.forget(o)
 	}
 	s.future = append(s.future[:0], m.Salts...)
-	r.events = append(r.events, FutureSalts{Count: len(m.Salts)})
+	r.out.Events = append(r.out.Events, FutureSalts{Count: len(m.Salts)})
 }

@@ -86,7 +86,7 @@ func TestBadServerSaltResendsWholeContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 1 || evs[0].(Resent).Reason != ResendBadSalt || len(evs[0].(Resent).Calls) != 5 {
+	if len(evs.Events) != 1 || evs.Events[0].(Resent).Reason != ResendBadSalt || len(evs.Events[0].(Resent).Calls) != 5 {
 		t.Fatalf("events %+v", evs)
 	}
 	sfs := flushOpen(t, s, srv)
@@ -104,7 +104,7 @@ func TestBadServerSaltResendsWholeContainer(t *testing.T) {
 	// Naming one inner message resends only that call.
 	us := srv.calls(sfs[0])
 	evs, _ = s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadServerSalt{BadMsgID: us[2].msg.ID, ErrorCode: 48, NewServerSalt: 778})))
-	if r := evs[0].(Resent); len(r.Calls) != 1 || r.Calls[0] != 3 {
+	if r := evs.Events[0].(Resent); len(r.Calls) != 1 || r.Calls[0] != 3 {
 		t.Fatalf("resent %+v", r)
 	}
 }
@@ -114,7 +114,7 @@ func TestBadMsgTimeSync(t *testing.T) {
 	srv.now = testNow.Add(2 * time.Hour) // server clock ahead
 	sf := sendAndOpen(t, s, srv, calls(1, 2))
 	evs, _ := s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadMsgNotification{BadMsgID: sf.MsgID, ErrorCode: 16})))
-	if r, ok := evs[0].(Resent); !ok || r.Reason != ResendTimeSync || len(r.Calls) != 2 {
+	if r, ok := evs.Events[0].(Resent); !ok || r.Reason != ResendTimeSync || len(r.Calls) != 2 {
 		t.Fatalf("events %+v", evs)
 	}
 	if off := s.TimeOffset(); off < 2*time.Hour-time.Second || off > 2*time.Hour+time.Second {
@@ -137,7 +137,7 @@ func TestBadMsgTimeTooHighStartsFreshSession(t *testing.T) {
 	if s.ID() == old {
 		t.Fatal("msg_ids cannot go back within a session: want a fresh session")
 	}
-	if r := evs[0].(Resent); len(r.Calls) != 2 {
+	if r := evs.Events[0].(Resent); len(r.Calls) != 2 {
 		t.Fatalf("events %+v", evs)
 	}
 	sfs := flushOpen(t, s, srv)
@@ -158,7 +158,7 @@ func TestBadMsgSeqnoStartsFreshSession(t *testing.T) {
 		if s.ID() == old {
 			t.Fatalf("code %d: session kept", code)
 		}
-		if r := evs[0].(Resent); r.Reason != ResendSeqno || len(r.Calls) != 3 {
+		if r := evs.Events[0].(Resent); r.Reason != ResendSeqno || len(r.Calls) != 3 {
 			t.Fatalf("code %d: %+v", code, evs)
 		}
 		sfs := flushOpen(t, s, srv)
@@ -195,7 +195,7 @@ func TestBadMsgResendCodes(t *testing.T) {
 		s, srv := newPair(t, Config{})
 		sf := sendAndOpen(t, s, srv, calls(1, 2))
 		evs, _ := s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadMsgNotification{BadMsgID: sf.MsgID, ErrorCode: code})))
-		if r := evs[0].(Resent); r.Reason != reason || len(r.Calls) != 2 {
+		if r := evs.Events[0].(Resent); r.Reason != reason || len(r.Calls) != 2 {
 			t.Fatalf("code %d: %+v", code, evs)
 		}
 	}
@@ -211,7 +211,7 @@ func TestNewSessionCreated(t *testing.T) {
 		t.Fatal("salt not stored")
 	}
 	var resent []CallID
-	for _, e := range evs {
+	for _, e := range evs.Events {
 		if r, ok := e.(Resent); ok {
 			resent = r.Calls
 		}
@@ -222,7 +222,7 @@ func TestNewSessionCreated(t *testing.T) {
 	}
 	// An id we never sent: nothing to compare with, nothing resent.
 	evs, _ = s.Receive(testNow, srv.sendService(s, encode(t, &mt.NewSessionCreated{FirstMsgID: 12345, ServerSalt: 556})))
-	if len(evs) != 1 {
+	if len(evs.Events) != 1 {
 		t.Fatalf("events %+v", evs)
 	}
 }
@@ -232,7 +232,7 @@ func TestServerResendReqAndDetailedInfo(t *testing.T) {
 	sf := sendAndOpen(t, s, srv, calls(1, 3))
 	us := srv.calls(sf)
 	evs, _ := s.Receive(testNow, srv.sendService(s, encode(t, &mt.MsgResendReq{MsgIDs: []int64{us[1].msg.ID}})))
-	if r := evs[0].(Resent); r.Reason != ResendServerRequest || !slices.Equal(r.Calls, []CallID{2}) {
+	if r := evs.Events[0].(Resent); r.Reason != ResendServerRequest || !slices.Equal(r.Calls, []CallID{2}) {
 		t.Fatalf("%+v", evs)
 	}
 	// msg_detailed_info for an unanswered call: ask for the answer.
@@ -302,7 +302,7 @@ func TestPingPongAndFutureSalts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, ok := evs[0].(Pong); !ok || p.PingID != 42 || p.RTT != 30*time.Millisecond {
+	if p, ok := evs.Events[0].(Pong); !ok || p.PingID != 42 || p.RTT != 30*time.Millisecond {
 		t.Fatalf("%+v", evs)
 	}
 	if sf := sendAndOpen(t, s, srv, calls(1, 1)); sf.Salt != 1001 {
@@ -317,14 +317,14 @@ func TestPingPongAndFutureSalts(t *testing.T) {
 func TestUpdatesAndUnknownResults(t *testing.T) {
 	s, srv := newPair(t, Config{})
 	evs, err := s.Receive(testNow, srv.send(s, encode(t, &tg.UpdatesTooLong{})))
-	if err != nil || len(evs) != 1 {
+	if err != nil || len(evs.Events) != 1 {
 		t.Fatalf("%v %+v", err, evs)
 	}
-	if _, ok := evs[0].(Update); !ok {
+	if _, ok := evs.Events[0].(Update); !ok {
 		t.Fatalf("%+v", evs)
 	}
 	evs, err = s.Receive(testNow, srv.send(s, result(t, 123456, sentOK(1))))
-	if err != nil || len(evs) != 0 || s.Stats().UnknownResults != 1 {
+	if err != nil || len(evs.Results)+len(evs.Events) != 0 || s.Stats().UnknownResults != 1 {
 		t.Fatalf("unknown result: %v %+v %+v", err, evs, s.Stats())
 	}
 }

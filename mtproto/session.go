@@ -118,10 +118,9 @@ type Session struct {
 	content    int32 // content messages sent in this session
 	initDone   bool
 
-	calls   map[CallID]*outMsg // unanswered calls
-	byMsgID map[int64]*outMsg  // in flight, by current msg_id
-	frames  map[int64]int      // frame id -> messages still in flight there
-	queue   []*outMsg          // to be sent (again) at the next Pack/Flush
+	calls    map[CallID]*outMsg // unanswered calls
+	inflight inflight           // in flight, by current msg_id
+	queue    []*outMsg          // to be sent (again) at the next Pack/Flush
 
 	acks      []int64 // server content messages to acknowledge
 	ackSince  time.Time
@@ -140,15 +139,13 @@ func New(cfg Config, key crypto.AuthKey, salt int64) (*Session, error) {
 		return nil, errors.New("mtproto: zero auth key")
 	}
 	s := &Session{
-		cfg:     cfg,
-		key:     key,
-		cipher:  crypto.NewClientCipher(cfg.Rand),
-		salt:    salt,
-		calls:   make(map[CallID]*outMsg),
-		byMsgID: make(map[int64]*outMsg),
-		frames:  make(map[int64]int),
-		seen:    proto.NewMessageIDBuf(512),
-		stats:   Stats{Resends: make(map[ResendReason]int)},
+		cfg:    cfg,
+		key:    key,
+		cipher: crypto.NewClientCipher(cfg.Rand),
+		salt:   salt,
+		calls:  make(map[CallID]*outMsg),
+		seen:   proto.NewMessageIDBuf(512),
+		stats:  Stats{Resends: make(map[ResendReason]int)},
 	}
 	if err := s.newSessionID(); err != nil {
 		return nil, err
@@ -197,7 +194,7 @@ func (s *Session) Stats() Stats {
 // InFlight returns the number of calls sent and not yet answered.
 func (s *Session) InFlight() int {
 	n := 0
-	for _, m := range s.byMsgID {
+	for _, m := range s.inflight.all() {
 		if m.kind == kindCall {
 			n++
 		}
@@ -239,11 +236,7 @@ func (s *Session) NewSession(reason ResendReason) (Resent, error) {
 	s.stats.SessionResets++
 	s.acks = s.acks[:0]
 	s.resendReq = s.resendReq[:0]
-	var all []*outMsg
-	for _, m := range s.byMsgID {
-		all = append(all, m)
-	}
-	return s.requeue(all, reason), nil
+	return s.requeue(s.inflight.all(), reason), nil
 }
 
 // ResendUnacked queues the calls in flight that the server has not
@@ -252,7 +245,7 @@ func (s *Session) NewSession(reason ResendReason) (Resent, error) {
 // rest.
 func (s *Session) ResendUnacked(reason ResendReason) Resent {
 	var ms []*outMsg
-	for _, m := range s.byMsgID {
+	for _, m := range s.inflight.all() {
 		if !m.acked {
 			ms = append(ms, m)
 		}
@@ -276,23 +269,10 @@ func (s *Session) NextDeadline() (t time.Time, ok bool) {
 // forget removes a message from the in-flight indexes.
 func (s *Session) forget(m *outMsg) {
 	if m.msgID != 0 {
-		if cur, ok := s.byMsgID[m.msgID]; ok && cur == m {
-			delete(s.byMsgID, m.msgID)
-			s.frameDone(m.frameID)
-		}
+		s.inflight.remove(m.msgID, m)
 	}
 	if m.kind == kindCall {
 		delete(s.calls, m.call)
-	}
-}
-
-func (s *Session) frameDone(id int64) {
-	if n, ok := s.frames[id]; ok {
-		if n <= 1 {
-			delete(s.frames, id)
-		} else {
-			s.frames[id] = n - 1
-		}
 	}
 }
 
@@ -318,10 +298,7 @@ func (s *Session) requeue(ms []*outMsg, reason ResendReason) Resent {
 		if m.queued {
 			continue
 		}
-		if cur, ok := s.byMsgID[m.msgID]; ok && cur == m {
-			delete(s.byMsgID, m.msgID)
-			s.frameDone(m.frameID)
-		}
+		s.inflight.remove(m.msgID, m)
 		m.queued = true
 		m.acked = false
 		s.queue = append(s.queue, m)
