@@ -369,3 +369,7 @@ func (d *driver) checkAllRouted(n int) {
 		d.t.Fatalf("unanswered after all results: %v", u)
 	}
 }
+
+func testPublicKeys(t testing.TB) []exchange.PublicKey {
+	return []exchange.PublicKey{{RSA: &serverKey(t).PublicKey}}
+}
