@@ -406,7 +406,7 @@ func (d *jsonDecoder) vector(path string, dec *jx.Decoder, next jx.Type, inner s
 	if err != nil {
 		var je *JSONError
 		if errors.As(err, &je) {
-			return err
+			return je
 		}
 		return pathErr(path, "invalid JSON: %v", err)
 	}

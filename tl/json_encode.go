@@ -142,13 +142,13 @@ func (x *jsonEncoder) value(path, typ string) error {
 		if err != nil {
 			return wrap(err)
 		}
-		x.e.Base64(v)
+		x.base64(v)
 	case "int128", "int256":
 		n := map[string]int{"int128": 16, "int256": 32}[typ]
 		if x.b.Len() < n {
 			return wrap(fmt.Errorf("want %d bytes, have %d", n, x.b.Len()))
 		}
-		x.e.Base64(x.b.Buf[:n])
+		x.base64(x.b.Buf[:n])
 		x.b.Skip(n)
 	case "Bool":
 		v, err := x.b.Bool()
@@ -196,4 +196,13 @@ func (x *jsonEncoder) value(path, typ string) error {
 		return x.object(path, nil)
 	}
 	return nil
+}
+
+// base64 writes bytes as a base64 string; jx writes null for an empty slice.
+func (x *jsonEncoder) base64(v []byte) {
+	if len(v) == 0 {
+		x.e.Str("")
+		return
+	}
+	x.e.Base64(v)
 }
