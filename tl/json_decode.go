@@ -49,8 +49,31 @@ type JSONError struct {
 func (e *JSONError) Error() string { return e.Path + ": " + e.Err.Error() }
 func (e *JSONError) Unwrap() error { return e.Err }
 
-func pathErr(path string, format string, args ...any) error {
-	return &JSONError{Path: path, Err: fmt.Errorf(format, args...)}
+func pathErr(path *jpath, format string, args ...any) error {
+	return &JSONError{Path: path.String(), Err: fmt.Errorf(format, args...)}
+}
+
+// jpath is a JSON path built only when an error needs it: the decoder links
+// one per level on the stack instead of concatenating strings per field.
+type jpath struct {
+	parent *jpath
+	name   string
+	index  int // element index when name is ""
+}
+
+func (p *jpath) field(name string) *jpath { return &jpath{parent: p, name: name} }
+
+func (p *jpath) String() string {
+	if p == nil {
+		return ""
+	}
+	if p.name == "" {
+		return p.parent.String() + "[" + strconv.Itoa(p.index) + "]"
+	}
+	if p.parent == nil {
+		return p.name
+	}
+	return p.parent.String() + "." + p.name
 }
 
 // DecodeJSON decodes any TL object (a method call or a constructor) from
@@ -58,7 +81,7 @@ func pathErr(path string, format string, args ...any) error {
 // name. It returns gotd's Go type for it (*tg.MessagesSendMessageRequest).
 func DecodeJSON(ctx context.Context, data []byte, opts DecodeOptions) (bin.Object, error) {
 	d := jsonDecoder{ctx: ctx, opts: &opts}
-	def, err := d.object("$", data, nil, "", true, true)
+	def, err := d.object(&jpath{name: "$"}, data, nil, "", true, true)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +101,7 @@ func DecodeRequest(ctx context.Context, method string, params []byte, opts Decod
 		params = []byte("{}")
 	}
 	d := jsonDecoder{ctx: ctx, opts: &opts}
-	if _, err := d.object("params", params, def, "", true, true); err != nil {
+	if _, err := d.object(&jpath{name: "params"}, params, def, "", true, true); err != nil {
 		return nil, err
 	}
 	return d.build(def)
@@ -106,6 +129,29 @@ type rawField struct {
 	raw jx.Raw
 }
 
+// rawKind tells the type of a raw JSON value (as jx.Decoder.Raw returns it:
+// no leading space) from its first byte.
+func rawKind(raw jx.Raw) jx.Type {
+	if len(raw) == 0 {
+		return jx.Invalid
+	}
+	switch raw[0] {
+	case '"':
+		return jx.String
+	case '{':
+		return jx.Object
+	case '[':
+		return jx.Array
+	case 't', 'f':
+		return jx.Bool
+	case 'n':
+		return jx.Null
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return jx.Number
+	}
+	return jx.Invalid
+}
+
 func jsonKind(t jx.Type) string {
 	switch t {
 	case jx.String:
@@ -127,8 +173,9 @@ func jsonKind(t jx.Type) string {
 // object encodes a JSON object into d.buf. def fixes the definition (a
 // method by name); else "_" names it, and class, if set, must contain it.
 // methods allows "_" to name a method (for generic !X fields).
-func (d *jsonDecoder) object(path string, data []byte, def *Definition, class string, boxed, methods bool) (*Definition, error) {
-	dec := jx.DecodeBytes(data)
+func (d *jsonDecoder) object(path *jpath, data []byte, def *Definition, class string, boxed, methods bool) (*Definition, error) {
+	var dec jx.Decoder
+	dec.ResetBytes(data)
 	if t := dec.Next(); t != jx.Object {
 		return nil, pathErr(path, "want object, got %s", jsonKind(t))
 	}
@@ -139,7 +186,7 @@ func (d *jsonDecoder) object(path string, data []byte, def *Definition, class st
 			return err
 		}
 		if slices.ContainsFunc(fields, func(f rawField) bool { return f.key == string(key) }) {
-			return pathErr(path+"."+string(key), "field given twice")
+			return pathErr(path.field(string(key)), "field given twice")
 		}
 		fields = append(fields, rawField{key: string(key), raw: raw})
 		return nil
@@ -153,14 +200,14 @@ func (d *jsonDecoder) object(path string, data []byte, def *Definition, class st
 	if i := slices.IndexFunc(fields, func(f rawField) bool { return f.key == "_" }); i >= 0 {
 		name, err := jx.DecodeBytes(fields[i].raw).Str()
 		if err != nil {
-			return nil, pathErr(path+"._", "want a constructor name (string), got %s", jsonKind(jx.DecodeBytes(fields[i].raw).Next()))
+			return nil, pathErr(path.field("_"), "want a constructor name (string), got %s", jsonKind(rawKind(fields[i].raw)))
 		}
 		named, err := d.lookup(path, name, class, methods)
 		if err != nil {
 			return nil, err
 		}
 		if def != nil && named != def {
-			return nil, pathErr(path+"._", "%q given for %s", name, def.Name)
+			return nil, pathErr(path.field("_"), "%q given for %s", name, def.Name)
 		}
 		def = named
 	}
@@ -177,7 +224,7 @@ func (d *jsonDecoder) object(path string, data []byte, def *Definition, class st
 	// "missing field" that would follow.
 	for _, f := range fields {
 		if f.key != "_" && !slices.ContainsFunc(def.Params, func(p Param) bool { return p.Name == f.key && !p.IsFlags() }) {
-			return nil, pathErr(path+"."+f.key, "unknown field of %s%s; valid fields: %s", def.Name, closestField(def, f.key), fieldNames(def))
+			return nil, pathErr(path.field(f.key), "unknown field of %s%s; valid fields: %s", def.Name, closestField(def, f.key), fieldNames(def))
 		}
 	}
 	if boxed {
@@ -202,9 +249,9 @@ func (d *jsonDecoder) object(path string, data []byte, def *Definition, class st
 			d.buf.PutUint32(0)
 			continue
 		}
-		fp := path + "." + p.Name
+		fp := jpath{parent: path, name: p.Name}
 		i := slices.IndexFunc(fields, func(f rawField) bool { return f.key == p.Name })
-		if i < 0 || jx.DecodeBytes(fields[i].raw).Next() == jx.Null {
+		if i < 0 || rawKind(fields[i].raw) == jx.Null {
 			if p.Optional() {
 				continue
 			}
@@ -212,13 +259,18 @@ func (d *jsonDecoder) object(path string, data []byte, def *Definition, class st
 				d.buf.PutLong(d.opts.RandomID())
 				continue
 			}
-			return nil, pathErr(fp, "missing required field (%s)", p.Type)
+			return nil, pathErr(&fp, "missing required field (%s)", p.Type)
 		}
 		if p.Optional() {
 			if p.Type == "true" {
-				v, err := jx.DecodeBytes(fields[i].raw).Bool()
+				k := rawKind(fields[i].raw)
+				v := k == jx.Bool && fields[i].raw[0] == 't'
+				var err error
+				if k != jx.Bool {
+					err = errors.New("not a boolean")
+				}
 				if err != nil {
-					return nil, pathErr(fp, "want boolean, got %s", jsonKind(jx.DecodeBytes(fields[i].raw).Next()))
+					return nil, pathErr(&fp, "want boolean, got %s", jsonKind(rawKind(fields[i].raw)))
 				}
 				if v {
 					setBit(p.Flag, p.Bit)
@@ -237,23 +289,23 @@ func (d *jsonDecoder) object(path string, data []byte, def *Definition, class st
 	return def, nil
 }
 
-func (d *jsonDecoder) lookup(path, name, class string, methods bool) (*Definition, error) {
+func (d *jsonDecoder) lookup(path *jpath, name, class string, methods bool) (*Definition, error) {
 	if c, ok := Constructor(name); ok {
 		if class != "" && c.Type != class {
-			return nil, pathErr(path+"._", "%s is a %s, want a %s: one of %s", name, c.Type, class, constructorNames(class))
+			return nil, pathErr(path.field("_"), "%s is a %s, want a %s: one of %s", name, c.Type, class, constructorNames(class))
 		}
 		return c, nil
 	}
 	if m, ok := reg().methods[name]; ok {
 		if !methods {
-			return nil, pathErr(path+"._", "%s is a method, want a %s constructor", name, class)
+			return nil, pathErr(path.field("_"), "%s is a method, want a %s constructor", name, class)
 		}
 		return m, nil
 	}
 	if class != "" {
-		return nil, pathErr(path+"._", "unknown constructor %q; want one of %s", name, constructorNames(class))
+		return nil, pathErr(path.field("_"), "unknown constructor %q; want one of %s", name, constructorNames(class))
 	}
-	return nil, pathErr(path+"._", "unknown constructor or method %q", name)
+	return nil, pathErr(path.field("_"), "unknown constructor or method %q", name)
 }
 
 func constructorNames(class string) string {
@@ -295,10 +347,14 @@ func fieldNames(def *Definition) string {
 }
 
 // value encodes one JSON value of TL type typ.
-func (d *jsonDecoder) value(path string, raw jx.Raw, typ string) error {
-	dec := jx.DecodeBytes(raw)
+func (d *jsonDecoder) value(at jpath, raw jx.Raw, typ string) error {
+	path := &at // does not escape: errors copy the path out as a string
+	var dec jx.Decoder
+	dec.ResetBytes(raw)
 	next := dec.Next()
 	want := func(what string) error { return pathErr(path, "want %s, got %s", what, jsonKind(next)) }
+	// child is the path for a nested object, which keeps a pointer to it.
+	child := func() *jpath { p := at; return &p }
 	switch typ {
 	case "int":
 		if next != jx.Number {
@@ -310,7 +366,7 @@ func (d *jsonDecoder) value(path string, raw jx.Raw, typ string) error {
 		}
 		d.buf.PutInt32(int32(v))
 	case "long":
-		v, err := longValue(dec, next)
+		v, err := longValue(&dec, next)
 		if err != nil {
 			return pathErr(path, "%v", err)
 		}
@@ -334,13 +390,13 @@ func (d *jsonDecoder) value(path string, raw jx.Raw, typ string) error {
 		}
 		d.buf.PutString(v)
 	case "bytes":
-		b, err := bytesValue(dec, next)
+		b, err := bytesValue(&dec, next)
 		if err != nil {
 			return pathErr(path, "%v", err)
 		}
 		d.buf.PutBytes(b)
 	case "int128", "int256":
-		b, err := bytesValue(dec, next)
+		b, err := bytesValue(&dec, next)
 		n := map[string]int{"int128": 16, "int256": 32}[typ]
 		if err != nil || len(b) != n {
 			return pathErr(path, "want %d bytes in base64 for %s", n, typ)
@@ -356,33 +412,33 @@ func (d *jsonDecoder) value(path string, raw jx.Raw, typ string) error {
 		if next != jx.Object {
 			return want("object (a method call)")
 		}
-		_, err := d.object(path, raw, nil, "", true, true)
+		_, err := d.object(child(), raw, nil, "", true, true)
 		return err
 	default:
 		if inner, bare, ok := vectorOf(typ); ok {
-			return d.vector(path, dec, next, inner, bare)
+			return d.vector(child(), &dec, next, inner, bare)
 		}
 		if strings.HasPrefix(typ, "%") {
-			_, err := d.object(path, raw, nil, typ[1:], false, false)
+			_, err := d.object(child(), raw, nil, typ[1:], false, false)
 			return err
 		}
 		if c, ok := Constructor(typ); ok { // a bare constructor by name
-			_, err := d.object(path, raw, c, "", false, false)
+			_, err := d.object(child(), raw, c, "", false, false)
 			return err
 		}
 		if (next == jx.String || next == jx.Number) && slices.Contains(PeerClasses, typ) {
-			return d.shorthand(path, dec, next, typ)
+			return d.shorthand(path, &dec, next, typ)
 		}
 		if next != jx.Object {
 			return want(fmt.Sprintf("object (a %s)", typ))
 		}
-		_, err := d.object(path, raw, nil, typ, true, false)
+		_, err := d.object(child(), raw, nil, typ, true, false)
 		return err
 	}
 	return nil
 }
 
-func (d *jsonDecoder) vector(path string, dec *jx.Decoder, next jx.Type, inner string, bare bool) error {
+func (d *jsonDecoder) vector(path *jpath, dec *jx.Decoder, next jx.Type, inner string, bare bool) error {
 	if next != jx.Array {
 		return pathErr(path, "want array, got %s", jsonKind(next))
 	}
@@ -397,7 +453,7 @@ func (d *jsonDecoder) vector(path string, dec *jx.Decoder, next jx.Type, inner s
 		if err != nil {
 			return pathErr(path, "invalid JSON: %v", err)
 		}
-		if err := d.value(path+"["+strconv.Itoa(n)+"]", raw, inner); err != nil {
+		if err := d.value(jpath{parent: path, index: n}, raw, inner); err != nil {
 			return err
 		}
 		n++
@@ -414,7 +470,7 @@ func (d *jsonDecoder) vector(path string, dec *jx.Decoder, next jx.Type, inner s
 	return nil
 }
 
-func (d *jsonDecoder) shorthand(path string, dec *jx.Decoder, next jx.Type, class string) error {
+func (d *jsonDecoder) shorthand(path *jpath, dec *jx.Decoder, next jx.Type, class string) error {
 	var s string
 	if next == jx.Number {
 		n, err := dec.Num()
@@ -430,7 +486,7 @@ func (d *jsonDecoder) shorthand(path string, dec *jx.Decoder, next jx.Type, clas
 	}
 	obj, err := d.opts.Resolver.Resolve(d.ctx, class, s)
 	if err != nil {
-		return &JSONError{Path: path, Err: err}
+		return &JSONError{Path: path.String(), Err: err}
 	}
 	if err := obj.Encode(&d.buf); err != nil {
 		return pathErr(path, "encode resolved %s: %v", class, err)
