@@ -1,0 +1,654 @@
+package scheduler
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/gotd/td/tgerr"
+
+	"github.com/tlsched/tlsched/tl"
+)
+
+// CallID identifies a call for its owner; unique among live calls, not 0.
+type CallID uint64
+
+// Call is a request as the scheduler sees it. Payload is carried, never read.
+type Call struct {
+	ID CallID
+	// Method is the schema name ("messages.sendMessage"): flood gates key on it.
+	Method string
+	// Peer is a key for the chat the call writes to ("" if none): slow-mode
+	// gates key on it.
+	Peer string
+	// DC is the DC to send to; 0 means the home DC.
+	DC int
+	// Size is the encoded request size in bytes, for the batch byte cap.
+	Size int
+	// After names the predecessor of an ordered call. It must be a call
+	// submitted earlier; if that call already succeeded there is nothing to
+	// wait for, if it failed this one fails with *ChainBrokenError.
+	After CallID
+	// Payload is the owner's request (a bin.Encoder, say).
+	Payload any
+}
+
+// Batch is what Ready hands to one DC: calls for one container, in order.
+type Batch struct {
+	DC    int
+	Calls []Sending
+	Bytes int
+}
+
+// Sending is one call of a batch.
+type Sending struct {
+	Call *Call // shared with the scheduler: read-only
+	// After is set when the call must be wrapped in invokeAfterMsg: the
+	// predecessor is in flight on the same DC (or earlier in this batch).
+	After   CallID
+	Attempt int
+}
+
+// Done is the final outcome of a call: Err nil for success. Errors are the
+// RPC error made typed by tl.Typed (*tl.FloodWaitError, *tl.MigrateError,
+// *tgerr.Error), *ChainBrokenError, or context.Canceled.
+type Done struct {
+	ID       CallID
+	Err      error
+	Attempts int
+}
+
+// ErrQueueFull is returned by Submit when MaxQueued calls are held.
+var ErrQueueFull = errors.New("scheduler: queue full")
+
+// ChainBrokenError fails the calls ordered after a call that failed for
+// good: they are never run out of order.
+type ChainBrokenError struct {
+	Pred CallID
+	Err  error
+}
+
+func (e *ChainBrokenError) Error() string {
+	return fmt.Sprintf("scheduler: predecessor call %d failed: %v", e.Pred, e.Err)
+}
+
+func (e *ChainBrokenError) Unwrap() error { return e.Err }
+
+// Stats counts what the scheduler did.
+type Stats struct {
+	Submitted, Batches, Sent, Succeeded, Failed int
+	FloodWaits, GateClosures, Migrations, Backoffs, ChainRepairs, LateResults int
+}
+
+type phase uint8
+
+const (
+	phReady    phase = iota // in a DC's ready queue
+	phGated                 // behind a closed flood gate
+	phDelayed               // waiting out a backoff
+	phWaiting               // waiting for its predecessor to be sent or done
+	phInFlight              // sent, unanswered
+	phDone
+)
+
+type entry struct {
+	call      Call
+	dc        int
+	ph        phase
+	stamp     uint32 // bumped on every move: stale queue items are skipped
+	enq       time.Time
+	notBefore time.Time
+	attempts  int
+	repairs   int
+	bo        *backoff.ExponentialBackOff
+	brokenBy  error // predecessor failed for good while this was in flight
+}
+
+type item struct {
+	e     *entry
+	stamp uint32
+}
+
+func (it item) live(ph phase) bool { return it.e.stamp == it.stamp && it.e.ph == ph }
+
+type dcQueue struct {
+	ready    []item
+	head     int
+	inflight int
+}
+
+func (q *dcQueue) front() (item, bool) {
+	for q.head < len(q.ready) {
+		if it := q.ready[q.head]; it.live(phReady) {
+			return it, true
+		}
+		q.ready[q.head] = item{}
+		q.head++
+	}
+	q.ready, q.head = q.ready[:0], 0
+	return item{}, false
+}
+
+func (q *dcQueue) pop() {
+	q.ready[q.head] = item{}
+	q.head++
+	if q.head > 1024 && q.head*2 > len(q.ready) {
+		q.ready = append(q.ready[:0], q.ready[q.head:]...)
+		q.head = 0
+	}
+}
+
+// State is the scheduler. Not safe for concurrent use: one owner drives it.
+type State struct {
+	cfg     Config
+	now     time.Time
+	entries map[CallID]*entry
+	deps    map[CallID][]*entry
+	dcs     map[int]*dcQueue
+	gates   map[string]time.Time
+	gated   map[string][]item
+	delayed delayHeap
+	failed  map[CallID]error // recently failed calls, for late dependents
+	failedQ []CallID
+	out     []Done
+	stats   Stats
+}
+
+const failedMemory = 4096
+
+// New returns an empty scheduler.
+func New(cfg Config) *State {
+	return &State{
+		cfg:     cfg.withDefaults(),
+		entries: make(map[CallID]*entry),
+		deps:    make(map[CallID][]*entry),
+		dcs:     make(map[int]*dcQueue),
+		gates:   make(map[string]time.Time),
+		gated:   make(map[string][]item),
+		failed:  make(map[CallID]error),
+	}
+}
+
+// Stats returns the counters.
+func (s *State) Stats() Stats { return s.stats }
+
+// HomeDC returns the DC calls without one go to.
+func (s *State) HomeDC() int { return s.cfg.HomeDC }
+
+// Len returns the number of live calls (queued, waiting or in flight).
+func (s *State) Len() int { return len(s.entries) }
+
+// InFlight returns the calls sent and unanswered on a DC.
+func (s *State) InFlight(dc int) int {
+	if q := s.dcs[dc]; q != nil {
+		return q.inflight
+	}
+	return 0
+}
+
+func (s *State) queue(dc int) *dcQueue {
+	q := s.dcs[dc]
+	if q == nil {
+		q = &dcQueue{}
+		s.dcs[dc] = q
+	}
+	return q
+}
+
+func (s *State) drain() []Done {
+	out := s.out
+	s.out = nil
+	return out
+}
+
+// Submit adds a call. It fails on a zero or duplicate id and when the queue
+// is full; a call after a recently failed call is answered at once with
+// *ChainBrokenError (in the returned Done list).
+func (s *State) Submit(now time.Time, c Call) ([]Done, error) {
+	s.now = now
+	switch {
+	case c.ID == 0:
+		return nil, errors.New("scheduler: call id 0 is reserved")
+	case s.entries[c.ID] != nil:
+		return nil, fmt.Errorf("scheduler: call id %d already submitted", c.ID)
+	case len(s.entries) >= s.cfg.MaxQueued:
+		return nil, fmt.Errorf("%w: %d calls held", ErrQueueFull, len(s.entries))
+	}
+	if c.DC == 0 {
+		c.DC = s.cfg.HomeDC
+	}
+	e := &entry{call: c, dc: c.DC}
+	s.stats.Submitted++
+	if err, ok := s.failed[c.After]; ok && c.After != 0 {
+		s.entries[c.ID] = e
+		s.finish(e, &ChainBrokenError{Pred: c.After, Err: err})
+		return s.drain(), nil
+	}
+	s.entries[c.ID] = e
+	if c.After != 0 && s.entries[c.After] != nil {
+		s.deps[c.After] = append(s.deps[c.After], e)
+	}
+	s.place(e)
+	return s.drain(), nil
+}
+
+// place puts a live, unsent call where it belongs.
+func (s *State) place(e *entry) {
+	e.stamp++
+	if p := s.pred(e); p != nil && !(p.ph == phInFlight && p.dc == e.dc) {
+		// MTProto: invokeAfterMsg orders calls within one session only, so
+		// a call follows its predecessor onto the wire only on the same DC.
+		e.ph = phWaiting
+		return
+	}
+	if e.notBefore.After(s.now) {
+		e.ph = phDelayed
+		heap.Push(&s.delayed, delayed{item{e, e.stamp}, e.notBefore})
+		return
+	}
+	if key, until := s.closedGate(e); key != "" {
+		if wait := until.Sub(s.now); wait > s.cfg.FloodThreshold {
+			secs := int((wait + time.Second - 1) / time.Second)
+			s.finish(e, &tl.FloodWaitError{Kind: tl.FloodWait, Duration: wait,
+				RPC: tgerr.New(420, fmt.Sprintf("FLOOD_WAIT_%d", secs))})
+			return
+		}
+		e.ph = phGated
+		s.gated[key] = append(s.gated[key], item{e, e.stamp})
+		return
+	}
+	e.ph = phReady
+	e.enq = s.now
+	q := s.queue(e.dc)
+	q.ready = append(q.ready, item{e, e.stamp})
+}
+
+func (s *State) pred(e *entry) *entry {
+	if e.call.After == 0 {
+		return nil
+	}
+	return s.entries[e.call.After]
+}
+
+func methodKey(m string) string { return "method:" + m }
+func peerKey(p string) string   { return "peer:" + p }
+
+func (s *State) closedGate(e *entry) (string, time.Time) {
+	if until, ok := s.gates[methodKey(e.call.Method)]; ok && until.After(s.now) {
+		return methodKey(e.call.Method), until
+	}
+	if e.call.Peer != "" {
+		if until, ok := s.gates[peerKey(e.call.Peer)]; ok && until.After(s.now) {
+			return peerKey(e.call.Peer), until
+		}
+	}
+	return "", time.Time{}
+}
+
+// advance opens gates and ends backoffs that are due at now.
+func (s *State) advance(now time.Time) {
+	if now.After(s.now) {
+		s.now = now
+	}
+	var open []string
+	for key, until := range s.gates {
+		if !until.After(s.now) {
+			open = append(open, key)
+		}
+	}
+	slices.Sort(open)
+	for _, key := range open {
+		delete(s.gates, key)
+		items := s.gated[key]
+		delete(s.gated, key)
+		for _, it := range items {
+			if it.live(phGated) {
+				s.place(it.e)
+			}
+		}
+	}
+	for s.delayed.Len() > 0 && !s.delayed[0].at.After(s.now) {
+		d := heap.Pop(&s.delayed).(delayed)
+		if d.live(phDelayed) {
+			s.place(d.e)
+		}
+	}
+}
+
+// Ready returns the batches to send now, one or more per DC, and calls that
+// failed while waiting (a gate that turned out longer than FloodThreshold).
+// Calls in the batches are in flight from now on.
+func (s *State) Ready(now time.Time) ([]Batch, []Done) {
+	s.advance(now)
+	var out []Batch
+	dcs := make([]int, 0, len(s.dcs))
+	for dc := range s.dcs {
+		dcs = append(dcs, dc)
+	}
+	slices.Sort(dcs)
+	for _, dc := range dcs {
+		q := s.dcs[dc]
+		for {
+			b, ok := s.batch(dc, q)
+			if !ok {
+				break
+			}
+			out = append(out, b)
+		}
+	}
+	return out, s.drain()
+}
+
+// due reports whether a DC's queue should be flushed now: at once when
+// nothing is in flight (the adaptive window), else once the oldest call
+// waited Window or a full batch is queued.
+func (s *State) due(q *dcQueue, first item) bool {
+	if q.inflight == 0 {
+		return true
+	}
+	if !first.e.enq.Add(s.cfg.Window).After(s.now) {
+		return true
+	}
+	return len(q.ready)-q.head >= s.cfg.MaxMessages
+}
+
+func (s *State) batch(dc int, q *dcQueue) (Batch, bool) {
+	first, ok := q.front()
+	if !ok || q.inflight >= s.cfg.MaxInFlight || !s.due(q, first) {
+		return Batch{}, false
+	}
+	b := Batch{DC: dc}
+	limit := min(s.cfg.MaxMessages, s.cfg.MaxInFlight-q.inflight)
+	for len(b.Calls) < limit {
+		it, ok := q.front()
+		if !ok {
+			break
+		}
+		e := it.e
+		size := max(e.call.Size, 1)
+		if len(b.Calls) > 0 && b.Bytes+size > s.cfg.MaxBytes {
+			break
+		}
+		q.pop()
+		if key, _ := s.closedGate(e); key != "" {
+			// The gate closed after the call was queued.
+			s.place(e)
+			continue
+		}
+		var after CallID
+		if p := s.pred(e); p != nil && p.ph == phInFlight && p.dc == e.dc {
+			after = p.ID()
+		}
+		e.ph = phInFlight
+		e.stamp++
+		e.attempts++
+		q.inflight++
+		s.stats.Sent++
+		b.Bytes += size
+		b.Calls = append(b.Calls, Sending{Call: &e.call, After: after, Attempt: e.attempts})
+		// Dependents on this DC may follow in the same container.
+		s.release(e)
+	}
+	if len(b.Calls) == 0 {
+		return Batch{}, false
+	}
+	s.stats.Batches++
+	return b, true
+}
+
+// ID returns the entry's call id.
+func (e *entry) ID() CallID { return e.call.ID }
+
+// release places dependents that were waiting for e to be sent or done.
+func (s *State) release(e *entry) {
+	for _, d := range s.deps[e.ID()] {
+		if d.ph == phWaiting {
+			s.place(d)
+		}
+	}
+}
+
+// hold sends e's unsent dependents back to waiting: e is no longer in
+// flight, so nothing may overtake it.
+func (s *State) hold(e *entry) {
+	for _, d := range s.deps[e.ID()] {
+		switch d.ph {
+		case phReady, phGated, phDelayed:
+			d.stamp++
+			d.ph = phWaiting
+		}
+	}
+}
+
+// Complete records the answer to a call in flight: err nil for a result,
+// else the RPC error. It returns the calls that are now final: this one
+// unless it is retried, and dependents that can no longer run.
+func (s *State) Complete(now time.Time, id CallID, err error) []Done {
+	s.advance(now)
+	e := s.entries[id]
+	if e == nil || e.ph != phInFlight {
+		s.stats.LateResults++
+		return nil
+	}
+	s.queue(e.dc).inflight--
+	if err == nil {
+		s.finish(e, nil)
+		return s.drain()
+	}
+	if e.brokenBy != nil {
+		s.finish(e, e.brokenBy)
+		return s.drain()
+	}
+	c := tl.Classify(err)
+	switch c.Action {
+	case tl.RetryAfterWait:
+		s.stats.FloodWaits++
+		fw, _ := tl.AsFloodWait(err)
+		key := methodKey(e.call.Method)
+		if fw.Kind == tl.SlowModeWait && e.call.Peer != "" {
+			key = peerKey(e.call.Peer)
+		}
+		until := s.now.Add(c.Wait)
+		if cur, ok := s.gates[key]; !ok || until.After(cur) {
+			s.gates[key] = until
+			s.stats.GateClosures++
+		}
+		if c.Wait > s.cfg.FloodThreshold {
+			s.finish(e, fw)
+			break
+		}
+		s.requeue(e)
+	case tl.RetryElsewhere:
+		if e.attempts >= s.cfg.MaxAttempts {
+			s.finish(e, tl.Typed(err))
+			break
+		}
+		s.stats.Migrations++
+		me, _ := tl.AsMigrate(err)
+		switch me.Kind {
+		case "USER", "PHONE", "NETWORK":
+			// The account lives on another DC: later calls go there too.
+			s.cfg.HomeDC = c.DC
+		}
+		e.dc = c.DC
+		s.requeue(e)
+	case tl.RetryWithBackoff:
+		s.retryLater(e, tl.Typed(err))
+	case tl.RepairChain:
+		e.repairs++
+		if e.repairs > s.cfg.MaxChainRepairs {
+			s.finish(e, err)
+			break
+		}
+		s.stats.ChainRepairs++
+		// Resent after the predecessor's new attempt, or unwrapped once it
+		// is done (MTProto "Calling methods: sequential requests").
+		s.requeue(e)
+	default:
+		s.finish(e, tl.Typed(err))
+	}
+	return s.drain()
+}
+
+func (s *State) retryLater(e *entry, err error) {
+	if e.attempts >= s.cfg.MaxAttempts {
+		s.finish(e, err)
+		return
+	}
+	if e.bo == nil {
+		e.bo = s.newBackoff()
+	}
+	d := e.bo.NextBackOff()
+	if d == backoff.Stop {
+		s.finish(e, err)
+		return
+	}
+	s.stats.Backoffs++
+	e.notBefore = s.now.Add(d)
+	s.requeue(e)
+}
+
+func (s *State) requeue(e *entry) {
+	s.hold(e)
+	s.place(e)
+}
+
+// LostDC reports that a DC's connection and session were lost with the
+// calls in flight on it (the DC actor crashed): they are retried with
+// backoff. The same Payload goes out again, so random_id stays the same and
+// the server deduplicates.
+func (s *State) LostDC(now time.Time, dc int, cause error) []Done {
+	s.advance(now)
+	var lost []*entry
+	for _, e := range s.entries {
+		if e.ph == phInFlight && e.dc == dc {
+			lost = append(lost, e)
+		}
+	}
+	slices.SortFunc(lost, func(a, b *entry) int { return cmp.Compare(a.ID(), b.ID()) })
+	for _, e := range lost {
+		s.queue(dc).inflight--
+		if e.brokenBy != nil {
+			s.finish(e, e.brokenBy)
+			continue
+		}
+		s.retryLater(e, fmt.Errorf("dc %d lost: %w", dc, cause))
+	}
+	return s.drain()
+}
+
+// Cancel removes a call that has not been sent (its caller gave up); its
+// dependents fail with *ChainBrokenError. A call in flight cannot be
+// unsent: Cancel reports false and its result arrives later as usual.
+func (s *State) Cancel(now time.Time, id CallID) ([]Done, bool) {
+	s.advance(now)
+	e := s.entries[id]
+	if e == nil || e.ph == phInFlight {
+		return nil, false
+	}
+	s.finish(e, context.Canceled)
+	return s.drain(), true
+}
+
+// finish makes a call final and settles its dependents.
+func (s *State) finish(e *entry, err error) {
+	id := e.ID()
+	delete(s.entries, id)
+	e.ph = phDone
+	e.stamp++
+	if p := e.call.After; p != 0 {
+		s.deps[p] = slices.DeleteFunc(s.deps[p], func(d *entry) bool { return d == e })
+		if len(s.deps[p]) == 0 {
+			delete(s.deps, p)
+		}
+	}
+	if err == nil {
+		s.stats.Succeeded++
+	} else {
+		s.stats.Failed++
+		s.remember(id, err)
+	}
+	s.out = append(s.out, Done{ID: id, Err: err, Attempts: e.attempts})
+	children := s.deps[id]
+	delete(s.deps, id)
+	for _, d := range children {
+		switch {
+		case err == nil:
+			if d.ph == phWaiting {
+				s.place(d)
+			}
+		case d.ph == phInFlight:
+			d.brokenBy = &ChainBrokenError{Pred: id, Err: err}
+		default:
+			s.finish(d, &ChainBrokenError{Pred: id, Err: err})
+		}
+	}
+}
+
+func (s *State) remember(id CallID, err error) {
+	if len(s.failedQ) >= failedMemory {
+		delete(s.failed, s.failedQ[0])
+		s.failedQ = s.failedQ[1:]
+	}
+	s.failed[id] = err
+	s.failedQ = append(s.failedQ, id)
+}
+
+// NextDeadline reports when Ready should run next: the earliest window end
+// of a busy DC, backoff end or gate opening. ok is false when only answers
+// can make progress. A zero time means at once.
+func (s *State) NextDeadline() (time.Time, bool) {
+	var t time.Time
+	ok := false
+	consider := func(c time.Time) {
+		if !ok || c.Before(t) {
+			t, ok = c, true
+		}
+	}
+	for _, q := range s.dcs {
+		it, has := q.front()
+		if !has || q.inflight >= s.cfg.MaxInFlight {
+			continue
+		}
+		if q.inflight == 0 || len(q.ready)-q.head >= s.cfg.MaxMessages {
+			consider(time.Time{})
+			continue
+		}
+		consider(it.e.enq.Add(s.cfg.Window))
+	}
+	for s.delayed.Len() > 0 && !s.delayed[0].live(phDelayed) {
+		heap.Pop(&s.delayed)
+	}
+	if s.delayed.Len() > 0 {
+		consider(s.delayed[0].at)
+	}
+	for key, until := range s.gates {
+		if len(s.gated[key]) > 0 {
+			consider(until)
+		}
+	}
+	return t, ok
+}
+
+type delayed struct {
+	item
+	at time.Time
+}
+
+type delayHeap []delayed
+
+func (h delayHeap) Len() int           { return len(h) }
+func (h delayHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h delayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *delayHeap) Push(x any)        { *h = append(*h, x.(delayed)) }
+func (h *delayHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
