@@ -81,7 +81,7 @@ func (e *ChainBrokenError) Unwrap() error { return e.Err }
 
 // Stats counts what the scheduler did.
 type Stats struct {
-	Submitted, Batches, Sent, Succeeded, Failed int
+	Submitted, Batches, Sent, Succeeded, Failed                               int
 	FloodWaits, GateClosures, Migrations, Backoffs, ChainRepairs, LateResults int
 }
 
