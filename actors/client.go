@@ -1,0 +1,401 @@
+// Package actors runs tlsched on protoactor-go: a scheduler actor that
+// drives scheduler.State, one DC actor per DC that owns a connection and an
+// mtproto.Session, and the Client facade callers use.
+package actors
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/gotd/td/bin"
+	"github.com/gotd/td/crypto"
+	"github.com/gotd/td/exchange"
+	"github.com/gotd/td/tg"
+
+	"github.com/tlsched/tlsched/mtproto"
+	"github.com/tlsched/tlsched/scheduler"
+	"github.com/tlsched/tlsched/tl"
+)
+
+// telegramKeys are Telegram's production server RSA public keys, as
+// published by the official clients.
+//
+//go:embed telegram_public_keys.pem
+var telegramKeys []byte
+
+// ProductionDCs are Telegram's production DC addresses (IPv4).
+var ProductionDCs = map[int]string{
+	1: "149.154.175.53:443",
+	2: "149.154.167.51:443",
+	3: "149.154.175.100:443",
+	4: "149.154.167.91:443",
+	5: "91.108.56.130:443",
+}
+
+// Config configures a Client. The zero value talks to Telegram's production
+// DCs with the built-in keys.
+type Config struct {
+	// DCs maps DC ids to host:port. Default ProductionDCs.
+	DCs map[int]string
+	// PublicKeys are the servers' RSA keys for key exchange. Default:
+	// Telegram's.
+	PublicKeys []exchange.PublicKey
+	// Scheduler configures batching, chains, flood gates and retries. Its
+	// HomeDC defaults to 2.
+	Scheduler scheduler.Config
+	// Session configures each DC's MTProto session (container caps,
+	// initConnection parameters).
+	Session mtproto.Config
+	// Store keeps auth keys across restarts. Default: in memory only.
+	Store Store
+	// BlockWhenFull makes submissions wait for room when the scheduler
+	// holds Scheduler.MaxQueued calls; by default they fail with
+	// scheduler.ErrQueueFull.
+	BlockWhenFull bool
+	// Logger receives connection events. Default: discard. Key material is
+	// never logged.
+	Logger *slog.Logger
+	// DialTimeout bounds one connection attempt with its key exchange.
+	// Default 30 s.
+	DialTimeout time.Duration
+}
+
+// ErrClosed is returned for calls on a closed client, and to calls still
+// pending when Close gave up waiting.
+var ErrClosed = errors.New("tlsched: client closed")
+
+// Client sends MTProto calls through the actor system. Safe for concurrent
+// use.
+type Client struct {
+	cfg    Config
+	system *actor.ActorSystem
+	sched  *actor.PID
+	nextID atomic.Uint64
+	closed atomic.Bool
+	room   chan struct{} // BlockWhenFull: one token per free queue slot
+
+}
+
+// Start starts the actor system and the scheduler actor. Connections open
+// lazily, on the first call for a DC.
+func Start(ctx context.Context, cfg Config) (*Client, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cfg.DCs == nil {
+		cfg.DCs = ProductionDCs
+	}
+	if cfg.PublicKeys == nil {
+		keys, err := crypto.ParseRSAPublicKeys(telegramKeys)
+		if err != nil {
+			return nil, fmt.Errorf("parse built-in keys: %w", err)
+		}
+		for _, k := range keys {
+			cfg.PublicKeys = append(cfg.PublicKeys, exchange.PublicKey{RSA: k})
+		}
+	}
+	if cfg.Store == nil {
+		cfg.Store = NewMemoryStore()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 30 * time.Second
+	}
+	cfg.Scheduler = withSchedulerDefaults(cfg.Scheduler)
+	logger := cfg.Logger
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		// protoactor logs at info level by default; ours is quiet unless
+		// the user gave a logger.
+		return logger
+	}))
+	c := &Client{cfg: cfg, system: system}
+	if cfg.BlockWhenFull {
+		c.room = make(chan struct{}, cfg.Scheduler.MaxQueued)
+		for i := 0; i < cfg.Scheduler.MaxQueued; i++ {
+			c.room <- struct{}{}
+		}
+	}
+	c.sched = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newSchedulerActor(c) },
+		actor.WithSupervisor(dcSupervisor())))
+	return c, nil
+}
+
+func withSchedulerDefaults(c scheduler.Config) scheduler.Config {
+	if c.MaxQueued <= 0 {
+		c.MaxQueued = 1_000_000
+	}
+	return c
+}
+
+// Close stops accepting calls, waits until the calls in flight are answered
+// (or ctx ends; those left fail with ErrClosed), then stops the actors.
+func (c *Client) Close(ctx context.Context) error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	drained := make(chan struct{})
+	c.system.Root.Send(c.sched, &drainMsg{done: drained})
+	var err error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if stopErr := c.system.Root.StopFuture(c.sched).Wait(); stopErr != nil && err == nil {
+		err = stopErr
+	}
+	c.system.Shutdown()
+	return err
+}
+
+// Option modifies one call.
+type Option func(*pending)
+
+// OnDC sends the call to a DC other than the home DC.
+func OnDC(dc int) Option { return func(p *pending) { p.dc = dc } }
+
+// Go submits a call and returns its future at once.
+func (c *Client) Go(ctx context.Context, req bin.Encoder, opts ...Option) (*Future, error) {
+	p, err := c.newPending(req)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	if err := c.submit(ctx, []*pending{p}); err != nil {
+		return nil, err
+	}
+	return &Future{p: p}, nil
+}
+
+// Invoke sends a call and decodes its answer into res (a *tg.Updates, a
+// *tg.UpdatesBox or any bin.Decoder matching the method's result).
+func (c *Client) Invoke(ctx context.Context, req bin.Encoder, res bin.Decoder) error {
+	f, err := c.Go(ctx, req)
+	if err != nil {
+		return err
+	}
+	body, err := f.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		return nil
+	}
+	if err := res.Decode(&bin.Buffer{Buf: body}); err != nil {
+		return fmt.Errorf("decode %s result: %w", f.p.method.Name, err)
+	}
+	return nil
+}
+
+// Call sends a call and returns its answer decoded by the method's result
+// type (see tl.DecodeResult).
+func (c *Client) Call(ctx context.Context, req bin.Encoder) (any, error) {
+	f, err := c.Go(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return f.Result(ctx)
+}
+
+// Do sends a call and returns its answer as T, for results of one boxed
+// class: Do[tg.UpdatesClass](ctx, c, &tg.MessagesSendMessageRequest{...}).
+func Do[T any](ctx context.Context, c *Client, req bin.Encoder) (T, error) {
+	var zero T
+	v, err := c.Call(ctx, req)
+	if err != nil {
+		return zero, err
+	}
+	t, ok := v.(T)
+	if !ok {
+		return zero, fmt.Errorf("result is %T, not %T", v, zero)
+	}
+	return t, nil
+}
+
+// InvokeOption configures InvokeAll.
+type InvokeOption func(*invokeOptions)
+
+type invokeOptions struct{ ordered bool }
+
+// Ordered runs the calls strictly one after another (an invokeAfterMsg
+// chain): if one fails for good, the rest fail with
+// *scheduler.ChainBrokenError and never run.
+func Ordered() InvokeOption { return func(o *invokeOptions) { o.ordered = true } }
+
+// Result is one call's outcome in InvokeAll.
+type Result struct {
+	Body []byte
+	Err  error
+}
+
+// MultiError reports the calls of a batch that failed, by index.
+type MultiError struct {
+	Errors map[int]error
+	Total  int
+}
+
+func (e *MultiError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d calls failed", len(e.Errors), e.Total)
+	for i := 0; i < e.Total; i++ {
+		if err, ok := e.Errors[i]; ok {
+			fmt.Fprintf(&b, "; #%d: %v", i, err)
+			break
+		}
+	}
+	return b.String()
+}
+
+// InvokeAll sends requests together (they share containers) and returns
+// results and errors side by side, in request order. The error is nil when
+// all succeeded, the call's own error when only one request was given (as
+// Telethon does), else a *MultiError.
+func (c *Client) InvokeAll(ctx context.Context, reqs []bin.Encoder, opts ...InvokeOption) ([]Result, error) {
+	var o invokeOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	ps := make([]*pending, len(reqs))
+	for i, r := range reqs {
+		p, err := c.newPending(r)
+		if err != nil {
+			return nil, fmt.Errorf("request #%d: %w", i, err)
+		}
+		if o.ordered && i > 0 {
+			p.after = ps[i-1].id
+		}
+		ps[i] = p
+	}
+	if err := c.submit(ctx, ps); err != nil {
+		return nil, err
+	}
+	out := make([]Result, len(ps))
+	merr := &MultiError{Errors: map[int]error{}, Total: len(ps)}
+	for i, p := range ps {
+		body, err := (&Future{p: p}).Wait(ctx)
+		out[i] = Result{Body: body, Err: err}
+		if err != nil {
+			merr.Errors[i] = err
+		}
+	}
+	switch {
+	case len(merr.Errors) == 0:
+		return out, nil
+	case len(ps) == 1:
+		return out, out[0].Err
+	}
+	return out, merr
+}
+
+func (c *Client) newPending(req bin.Encoder) (*pending, error) {
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
+	if req == nil {
+		return nil, errors.New("tlsched: nil request")
+	}
+	typed, ok := req.(interface{ TypeID() uint32 })
+	if !ok {
+		return nil, fmt.Errorf("tlsched: %T has no TL type id", req)
+	}
+	def, known := tl.ByID(typed.TypeID())
+	if !known || !def.Method {
+		return nil, fmt.Errorf("tlsched: %T is not a method of layer %d", req, tl.Layer)
+	}
+	var b bin.Buffer
+	if err := req.Encode(&b); err != nil {
+		return nil, fmt.Errorf("tlsched: encode %s: %w", def.Name, err)
+	}
+	if b.Len() > mtproto.MaxMessageBytes {
+		return nil, fmt.Errorf("tlsched: %s is %d bytes, over the %d-byte MTProto limit", def.Name, b.Len(), mtproto.MaxMessageBytes)
+	}
+	return &pending{
+		id:     scheduler.CallID(c.nextID.Add(1)),
+		req:    req,
+		method: def,
+		peer:   peerKey(req),
+		size:   b.Len(),
+		client: c,
+		done:   make(chan struct{}),
+	}, nil
+}
+
+func (c *Client) submit(ctx context.Context, ps []*pending) error {
+	if c.room != nil {
+		for i := range ps {
+			select {
+			case <-c.room:
+			case <-ctx.Done():
+				for range i {
+					c.room <- struct{}{}
+				}
+				return ctx.Err()
+			}
+		}
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	c.system.Root.Send(c.sched, &submitMsg{calls: ps})
+	return nil
+}
+
+func (c *Client) cancel(p *pending) {
+	if !c.closed.Load() {
+		c.system.Root.Send(c.sched, &cancelMsg{id: p.id})
+	}
+	p.resolve(nil, context.Canceled)
+}
+
+// released gives a queue slot back (BlockWhenFull).
+func (c *Client) released() {
+	if c.room != nil {
+		c.room <- struct{}{}
+	}
+}
+
+// peerKey names the chat a request writes to, for slow-mode gates.
+func peerKey(req bin.Encoder) string {
+	g, ok := req.(interface{ GetPeer() tg.InputPeerClass })
+	if !ok {
+		return ""
+	}
+	switch p := g.GetPeer().(type) {
+	case *tg.InputPeerChannel:
+		return fmt.Sprintf("channel:%d", p.ChannelID)
+	case *tg.InputPeerChat:
+		return fmt.Sprintf("chat:%d", p.ChatID)
+	case *tg.InputPeerUser:
+		return fmt.Sprintf("user:%d", p.UserID)
+	case *tg.InputPeerSelf:
+		return "self"
+	}
+	return ""
+}
+
+// Stats returns the scheduler's counters.
+func (c *Client) Stats(ctx context.Context) (scheduler.Stats, error) {
+	if c.closed.Load() {
+		return scheduler.Stats{}, ErrClosed
+	}
+	reply := make(chan scheduler.Stats, 1)
+	c.system.Root.Send(c.sched, &statsMsg{reply: reply})
+	select {
+	case st := <-reply:
+		return st, nil
+	case <-ctx.Done():
+		return scheduler.Stats{}, ctx.Err()
+	}
+}

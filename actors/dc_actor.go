@@ -1,0 +1,283 @@
+package actors
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	protosched "github.com/asynkron/protoactor-go/scheduler"
+	"github.com/gotd/td/bin"
+
+	"github.com/tlsched/tlsched/mtproto"
+	"github.com/tlsched/tlsched/scheduler"
+)
+
+// dcActor owns one DC's connection and MTProto session. Batches are packed
+// into containers and written; a reader goroutine posts frames to the actor's
+// own mailbox; results go to the parent scheduler actor. When the
+// connection or the actor itself fails, the parent is told which calls were
+// lost (lostMsg) and retries them with the same payload, so random_id stays
+// the same and the server deduplicates.
+type dcActor struct {
+	c    *Client
+	id   int
+	addr string
+	log  *slog.Logger
+
+	gen      int // connection generation; messages of older ones are stale
+	conn     *mtproto.Conn
+	session  *mtproto.Session
+	queue    []scheduler.Batch // waiting for a connection
+	dialing  bool
+	failures int
+
+	timer     *protosched.TimerScheduler
+	tickAt    time.Time
+	tickStop  protosched.CancelFunc
+	bg        sync.WaitGroup // dial and reader goroutines
+	bgCtx     context.Context
+	bgCancel  context.CancelFunc
+	inFlight  bool // calls were handed to the session since the last loss
+	closeOnce sync.Once
+}
+
+func newDCActor(c *Client, id int, addr string) *dcActor {
+	return &dcActor{c: c, id: id, addr: addr, log: c.cfg.Logger.With("dc", id)}
+}
+
+func (a *dcActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.timer = protosched.NewTimerScheduler(ctx)
+		a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
+		a.dial(ctx)
+	case *batchMsg:
+		a.queue = append(a.queue, m.batch)
+		a.inFlight = true
+		a.send(ctx)
+	case *connectedMsg:
+		if m.gen != a.gen {
+			_ = m.conn.Close()
+			return
+		}
+		a.connected(ctx, m.conn)
+	case *dialFailedMsg:
+		if m.gen != a.gen {
+			return
+		}
+		a.dialing = false
+		a.lost(ctx, m.err)
+	case *redialMsg:
+		if m.gen == a.gen && a.conn == nil && !a.dialing {
+			a.dial(ctx)
+		}
+	case *frameMsg:
+		if m.gen == a.gen && a.session != nil {
+			a.receive(ctx, m.data)
+		}
+	case *connLostMsg:
+		if m.gen == a.gen && a.conn != nil {
+			a.lost(ctx, m.err)
+		}
+	case *dcTickMsg:
+		a.tickStop, a.tickAt = nil, time.Time{}
+		a.flush(ctx)
+	case *panicMsg:
+		panic("dc actor: failure requested")
+	case *actor.Restarting:
+		// The supervisor restarts us with a fresh state: the calls the old
+		// session held are lost and must be retried by the scheduler.
+		a.shutdown()
+		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, err: errors.New("dc actor restarted")})
+	case *actor.Stopping:
+		a.shutdown()
+	}
+}
+
+func (a *dcActor) shutdown() {
+	a.closeOnce.Do(func() {
+		if a.bgCancel != nil {
+			a.bgCancel()
+		}
+		if a.conn != nil {
+			_ = a.conn.Close()
+		}
+		if a.tickStop != nil {
+			a.tickStop()
+		}
+		a.bg.Wait()
+	})
+}
+
+func (a *dcActor) dial(ctx actor.Context) {
+	a.dialing = true
+	gen := a.gen
+	self := ctx.Self()
+	root := a.c.system.Root
+	cfg := mtproto.DialConfig{Addr: a.addr, DC: a.id, PublicKeys: a.c.cfg.PublicKeys}
+	if key, salt, ok, err := a.c.cfg.Store.Load(a.id); err != nil {
+		a.log.Warn("auth key store", "err", err)
+	} else if ok {
+		cfg.AuthKey, cfg.Salt = key, salt
+	}
+	bgCtx := a.bgCtx
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		dctx, cancel := context.WithTimeout(bgCtx, a.c.cfg.DialTimeout)
+		defer cancel()
+		conn, err := mtproto.Dial(dctx, cfg)
+		if err != nil {
+			root.Send(self, &dialFailedMsg{gen: gen, err: err})
+			return
+		}
+		if bgCtx.Err() != nil {
+			_ = conn.Close()
+			return
+		}
+		root.Send(self, &connectedMsg{gen: gen, conn: conn})
+	}()
+}
+
+func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
+	a.dialing = false
+	a.failures = 0
+	a.conn = conn
+	if conn.Exchanged {
+		if err := a.c.cfg.Store.Save(a.id, conn.AuthKey, conn.Salt); err != nil {
+			a.log.Warn("save auth key", "err", err)
+		}
+	}
+	s, err := mtproto.New(a.c.cfg.Session, conn.AuthKey, conn.Salt)
+	if err != nil {
+		a.lost(ctx, err)
+		return
+	}
+	a.session = s
+	a.log.Debug("connected", "addr", a.addr, "new_key", conn.Exchanged)
+	gen, self, root := a.gen, ctx.Self(), a.c.system.Root
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		var b bin.Buffer
+		for {
+			b.Reset()
+			if err := conn.Recv(context.Background(), &b); err != nil {
+				root.Send(self, &connLostMsg{gen: gen, err: err})
+				return
+			}
+			root.Send(self, &frameMsg{gen: gen, data: bytes.Clone(b.Buf)})
+		}
+	}()
+	a.send(ctx)
+}
+
+// send packs the queued batches, one Pack per batch so each stays one
+// container, and writes the frames.
+func (a *dcActor) send(ctx actor.Context) {
+	if a.session == nil || a.conn == nil {
+		return
+	}
+	now := time.Now()
+	for len(a.queue) > 0 {
+		b := a.queue[0]
+		a.queue = a.queue[1:]
+		calls := make([]mtproto.Call, len(b.Calls))
+		for i, s := range b.Calls {
+			calls[i] = mtproto.Call{ID: mtproto.CallID(s.Call.ID), Body: s.Call.Payload.(*pending).req, After: mtproto.CallID(s.After)}
+		}
+		out, err := a.session.Pack(now, calls)
+		if err != nil {
+			a.lost(ctx, err)
+			return
+		}
+		if len(out.Failed) > 0 {
+			ctx.Send(ctx.Parent(), &resultsMsg{dc: a.id, results: out.Failed})
+		}
+		if !a.write(ctx, out) {
+			return
+		}
+	}
+	a.arm(ctx)
+}
+
+func (a *dcActor) write(ctx actor.Context, out mtproto.Packed) bool {
+	for _, f := range out.Frames {
+		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := a.conn.Send(wctx, &bin.Buffer{Buf: f.Data})
+		cancel()
+		if err != nil {
+			a.lost(ctx, err)
+			return false
+		}
+	}
+	return true
+}
+
+func (a *dcActor) receive(ctx actor.Context, frame []byte) {
+	rcv, err := a.session.Receive(time.Now(), frame)
+	if err != nil {
+		// A frame of an old session, a replay or a damaged part: the calls
+		// concerned stay unanswered and are retried if the link dies.
+		a.log.Debug("receive", "err", err)
+	}
+	if len(rcv.Results) > 0 {
+		ctx.Send(ctx.Parent(), &resultsMsg{dc: a.id, results: rcv.Results})
+	}
+	a.flush(ctx)
+}
+
+// flush writes resends, acks and pings the session asks for, and arms the
+// timer for the next time it will.
+func (a *dcActor) flush(ctx actor.Context) {
+	if a.session == nil || a.conn == nil {
+		return
+	}
+	if at, ok := a.session.NextDeadline(); ok && !at.After(time.Now()) {
+		out, err := a.session.Flush(time.Now())
+		if err != nil {
+			a.lost(ctx, err)
+			return
+		}
+		if !a.write(ctx, out) {
+			return
+		}
+	}
+	a.arm(ctx)
+}
+
+func (a *dcActor) arm(ctx actor.Context) {
+	at, ok := a.session.NextDeadline()
+	if !ok || (a.tickStop != nil && !at.Before(a.tickAt)) {
+		return
+	}
+	if a.tickStop != nil {
+		a.tickStop()
+	}
+	a.tickAt = at
+	a.tickStop = a.timer.SendOnce(max(time.Until(at), 0), ctx.Self(), &dcTickMsg{})
+}
+
+// lost drops the connection and the session state; the parent retries the
+// calls that were in flight here, and we redial after a backoff.
+func (a *dcActor) lost(ctx actor.Context, err error) {
+	a.gen++
+	if a.conn != nil {
+		_ = a.conn.Close()
+		a.conn = nil
+	}
+	a.session = nil
+	a.queue = nil
+	a.failures++
+	a.log.Debug("connection lost", "err", err, "failures", a.failures)
+	if a.inFlight {
+		a.inFlight = false
+		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, err: err})
+	}
+	delay := min(time.Duration(1<<min(a.failures-1, 8))*100*time.Millisecond, 10*time.Second)
+	a.timer.SendOnce(delay, ctx.Self(), &redialMsg{gen: a.gen})
+}

@@ -1,0 +1,70 @@
+package actors
+
+import (
+	"github.com/tlsched/tlsched/mtproto"
+	"github.com/tlsched/tlsched/scheduler"
+)
+
+// Messages between the facade, the scheduler actor and the DC actors. They
+// are plain values; the only shared pointers are *pending (owned by the
+// scheduler actor once submitted) and the requests (immutable by contract).
+
+// submitMsg hands calls to the scheduler actor.
+type submitMsg struct{ calls []*pending }
+
+// cancelMsg withdraws a call whose caller gave up.
+type cancelMsg struct{ id scheduler.CallID }
+
+// tickMsg asks the scheduler actor to run Ready now; timerMsg is its armed
+// timer firing.
+type (
+	tickMsg  struct{}
+	timerMsg struct{}
+)
+
+// drainMsg asks the scheduler actor to report when no call is pending.
+type drainMsg struct{ done chan struct{} }
+
+// batchMsg hands one batch to a DC actor.
+type batchMsg struct{ batch scheduler.Batch }
+
+// resultsMsg carries answers from a DC actor to the scheduler actor.
+type resultsMsg struct {
+	dc      int
+	results []mtproto.Result
+}
+
+// lostMsg reports that a DC actor lost its session with calls in flight.
+type lostMsg struct {
+	dc  int
+	err error
+}
+
+// DC actor internals.
+type (
+	connectedMsg struct {
+		gen  int
+		conn *mtproto.Conn
+	}
+	dialFailedMsg struct {
+		gen int
+		err error
+	}
+	frameMsg struct {
+		gen  int
+		data []byte
+	}
+	connLostMsg struct {
+		gen int
+		err error
+	}
+	redialMsg  struct{ gen int }
+	dcTickMsg  struct{}
+	panicMsg   struct{} // tests: make the DC actor fail
+)
+
+// statsMsg asks the scheduler actor for its counters.
+type statsMsg struct{ reply chan scheduler.Stats }
+
+// failDCMsg makes a DC actor panic (tests of supervision).
+type failDCMsg struct{ dc int }

@@ -1,0 +1,200 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	protosched "github.com/asynkron/protoactor-go/scheduler"
+
+	"github.com/tlsched/tlsched/scheduler"
+)
+
+// schedulerActor drives scheduler.State: it takes submissions, hands batches
+// to its DC actor children, routes their results to the callers' futures and
+// arms a timer for the state's next deadline. It is the parent and
+// supervisor of the DC actors, and it holds everything that must survive a
+// DC actor's restart (the pending calls; auth keys live in the Store).
+type schedulerActor struct {
+	c       *Client
+	state   *scheduler.State
+	pending map[scheduler.CallID]*pending
+	bodies  map[scheduler.CallID][]byte // answers awaiting Done
+	dcs     map[int]*actor.PID
+	timer   *protosched.TimerScheduler
+	cancel  protosched.CancelFunc
+	timerAt time.Time
+	ticking bool // a tickMsg is already in the mailbox
+	drains  []chan struct{}
+}
+
+func newSchedulerActor(c *Client) *schedulerActor {
+	return &schedulerActor{
+		c:       c,
+		state:   scheduler.New(c.cfg.Scheduler),
+		pending: make(map[scheduler.CallID]*pending),
+		bodies:  make(map[scheduler.CallID][]byte),
+		dcs:     make(map[int]*actor.PID),
+	}
+}
+
+// dcSupervisor restarts a failed DC actor with exponential backoff; its
+// restart hook reports the lost calls first (see dcActor).
+func dcSupervisor() actor.SupervisorStrategy {
+	return actor.NewExponentialBackoffStrategy(time.Minute, 100*time.Millisecond)
+}
+
+func (a *schedulerActor) Receive(ctx actor.Context) {
+	now := time.Now()
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.timer = protosched.NewTimerScheduler(ctx)
+	case *submitMsg:
+		for _, p := range m.calls {
+			a.pending[p.id] = p
+			done, err := a.state.Submit(now, scheduler.Call{
+				ID: p.id, Method: p.method.Name, Peer: p.peer, DC: p.dc, Size: p.size, After: p.after, Payload: p,
+			})
+			if err != nil {
+				a.finish(scheduler.Done{ID: p.id, Err: err})
+				continue
+			}
+			a.finishAll(done)
+		}
+		a.pump(ctx, now)
+	case *resultsMsg:
+		for _, r := range m.results {
+			id := scheduler.CallID(r.Call)
+			if r.Err == nil {
+				a.bodies[id] = r.Body
+			}
+			a.finishAll(a.state.Complete(now, id, r.Err))
+			delete(a.bodies, id)
+		}
+		a.pump(ctx, now)
+	case *lostMsg:
+		a.finishAll(a.state.LostDC(now, m.dc, m.err))
+		a.pump(ctx, now)
+	case *cancelMsg:
+		if done, ok := a.state.Cancel(now, m.id); ok {
+			a.finishAll(done)
+		}
+		a.pump(ctx, now)
+	case *tickMsg:
+		a.ticking = false
+		a.pump(ctx, now)
+	case *timerMsg:
+		a.cancel, a.timerAt = nil, time.Time{}
+		a.pump(ctx, now)
+	case *statsMsg:
+		m.reply <- a.state.Stats()
+	case *failDCMsg:
+		if pid := a.dcs[m.dc]; pid != nil {
+			ctx.Send(pid, &panicMsg{})
+		}
+	case *drainMsg:
+		a.drains = append(a.drains, m.done)
+		a.checkDrained()
+	case *actor.Stopping:
+		if a.cancel != nil {
+			a.cancel()
+		}
+		for id, p := range a.pending {
+			p.resolve(nil, ErrClosed)
+			delete(a.pending, id)
+		}
+	}
+}
+
+func (a *schedulerActor) finishAll(done []scheduler.Done) {
+	for _, d := range done {
+		a.finish(d)
+	}
+}
+
+func (a *schedulerActor) finish(d scheduler.Done) {
+	p := a.pending[d.ID]
+	if p == nil {
+		return
+	}
+	delete(a.pending, d.ID)
+	if d.Err != nil {
+		p.resolve(nil, d.Err)
+	} else {
+		p.resolve(a.bodies[d.ID], nil)
+	}
+	a.c.released()
+}
+
+// pump sends what is ready and arms the timer for the next deadline.
+func (a *schedulerActor) pump(ctx actor.Context, now time.Time) {
+	batches, done := a.state.Ready(now)
+	a.finishAll(done)
+	for _, b := range batches {
+		pid, err := a.dc(ctx, b.DC)
+		if err != nil {
+			for _, s := range b.Calls {
+				a.finishAll(a.state.Complete(now, s.Call.ID, err))
+			}
+			continue
+		}
+		ctx.Send(pid, &batchMsg{batch: b})
+	}
+	a.arm(ctx, now)
+	a.checkDrained()
+}
+
+func (a *schedulerActor) arm(ctx actor.Context, now time.Time) {
+	at, ok := a.state.NextDeadline()
+	if !ok {
+		return
+	}
+	if !at.After(now) {
+		if !a.ticking {
+			a.ticking = true
+			ctx.Send(ctx.Self(), &tickMsg{})
+		}
+		return
+	}
+	if a.cancel != nil && !at.Before(a.timerAt) {
+		return // an earlier timer is armed
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.timerAt = at
+	a.cancel = a.timer.SendOnce(at.Sub(now), ctx.Self(), &timerMsg{})
+}
+
+func (a *schedulerActor) checkDrained() {
+	if len(a.pending) > 0 || len(a.drains) == 0 {
+		return
+	}
+	for _, d := range a.drains {
+		close(d)
+	}
+	a.drains = nil
+}
+
+// dc returns the DC actor for an id, spawning it on first use.
+func (a *schedulerActor) dc(ctx actor.Context, id int) (*actor.PID, error) {
+	if pid := a.dcs[id]; pid != nil {
+		return pid, nil
+	}
+	addr, ok := a.c.cfg.DCs[id]
+	if !ok {
+		return nil, fmt.Errorf("tlsched: unknown dc %d (configured: %v)", id, dcIDs(a.c.cfg.DCs))
+	}
+	c := a.c
+	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newDCActor(c, id, addr) }))
+	a.dcs[id] = pid
+	return pid, nil
+}
+
+func dcIDs(m map[int]string) []int {
+	var ids []int
+	for id := range m {
+		ids = append(ids, id)
+	}
+	return ids
+}
