@@ -51,10 +51,10 @@ func serverKey() *rsa.PrivateKey {
 // inject errors.
 type world struct {
 	mu       sync.Mutex
-	outcome  map[int64]bool   // msg_id -> answered without error
-	executed map[int64]int    // random_id -> deliveries (the first runs, repeats are answered from memory)
-	order    []int64          // random_ids in execution order
-	sends    []time.Time      // arrival of every sendMessage
+	outcome  map[int64]bool // msg_id -> answered without error
+	executed map[int64]int  // random_id -> deliveries (the first runs, repeats are answered from memory)
+	order    []int64        // random_ids in execution order
+	sends    []time.Time    // arrival of every sendMessage
 	getUsers int
 	hook     func(srv *tgtest.Server, req *tgtest.Request, randomID int64) error // nil: proceed
 }

@@ -58,9 +58,9 @@ type (
 		gen int
 		err error
 	}
-	redialMsg  struct{ gen int }
-	dcTickMsg  struct{}
-	panicMsg   struct{} // tests: make the DC actor fail
+	redialMsg struct{ gen int }
+	dcTickMsg struct{}
+	panicMsg  struct{} // tests: make the DC actor fail
 )
 
 // statsMsg asks the scheduler actor for its counters.
