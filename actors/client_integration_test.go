@@ -95,6 +95,8 @@ func (w *world) OnMessage(srv *tgtest.Server, req *tgtest.Request) error {
 			r = &tg.InvokeWithLayerRequest{Query: &p}
 		case tg.InitConnectionRequestTypeID:
 			r = &tg.InitConnectionRequest{Query: &p}
+		case tg.InvokeWithoutUpdatesRequestTypeID:
+			r = &tg.InvokeWithoutUpdatesRequest{Query: &p}
 		default:
 			return w.call(srv, req, id, after)
 		}
@@ -154,6 +156,9 @@ func (w *world) call(srv *tgtest.Server, req *tgtest.Request, id uint32, after i
 		w.executed[m.RandomID]++
 		w.mu.Unlock()
 		return w.answer(srv, req, &tg.UpdateShortSentMessage{ID: int(m.RandomID), Date: 1}, nil)
+	case tg.HelpGetConfigRequestTypeID:
+		// gotd's client starts with it.
+		return w.answer(srv, req, &tg.Config{ThisDC: 2, Date: int(time.Now().Unix()), Expires: int(time.Now().Add(time.Hour).Unix())}, nil)
 	case tg.UsersGetUsersRequestTypeID:
 		w.mu.Lock()
 		w.getUsers++
@@ -474,8 +479,6 @@ func TestBadInput(t *testing.T) {
 	if err != nil || len(res) != 1 {
 		t.Fatalf("%v", err)
 	}
-	var se *scheduler.ChainBrokenError
-	_ = se
 }
 
 func TestClosedClient(t *testing.T) {
@@ -507,4 +510,66 @@ func indexOf(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+func TestKeysPersistAcrossClients(t *testing.T) {
+	w := newWorld()
+	_, cfg := startWorld(t, w)
+	path := t.TempDir() + "/keys.json"
+	cfg.Store = &FileStore{Path: path}
+	for i := 0; i < 2; i++ {
+		c, err := Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Call(testCtx(t), send(int64(i+1))); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if _, _, ok, _ := cfg.Store.Load(2); !ok {
+				t.Fatal("key not saved after the first exchange")
+			}
+		}
+	}
+	// The second client reused the key: tgtest knows one auth key only.
+	key, _, _, _ := cfg.Store.Load(2)
+	if key.Value.Zero() {
+		t.Fatal("no key")
+	}
+}
+
+func TestQueueFull(t *testing.T) {
+	w := newWorld()
+	hold := make(chan struct{})
+	w.hook = func(*tgtest.Server, *tgtest.Request, int64) error { <-hold; return nil }
+	_, cfg := startWorld(t, w)
+	cfg.Scheduler.MaxQueued = 2
+	c := startClient(t, cfg)
+	defer close(hold)
+	ctx := testCtx(t)
+	var fs []*Future
+	for i := 0; i < 2; i++ {
+		f, err := c.Go(ctx, send(int64(i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs = append(fs, f)
+	}
+	f, err := c.Go(ctx, send(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Wait(ctx); !errors.Is(err, scheduler.ErrQueueFull) {
+		t.Fatalf("third call: %v", err)
+	}
+	hold <- struct{}{}
+	hold <- struct{}{}
+	for _, f := range fs {
+		if _, err := f.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
