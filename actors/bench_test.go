@@ -131,4 +131,3 @@ func gotdClient(b *testing.B, srv *tgtest.Server, addr string) (*tg.Client, func
 		<-done
 	}
 }
-
