@@ -54,7 +54,8 @@ type Config struct {
 	// Session configures each DC's MTProto session (container caps,
 	// initConnection parameters).
 	Session mtproto.Config
-	// Store keeps auth keys across restarts. Default: in memory only.
+	// Store keeps auth keys across restarts. Default: a FileStore at
+	// DefaultStorePath (in memory if there is no configuration directory).
 	Store Store
 	// BlockWhenFull makes submissions wait for room when the scheduler
 	// holds Scheduler.MaxQueued calls; by default they fail with
@@ -103,7 +104,11 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		}
 	}
 	if cfg.Store == nil {
-		cfg.Store = NewMemoryStore()
+		if path, err := DefaultStorePath(); err == nil {
+			cfg.Store = &FileStore{Path: path}
+		} else {
+			cfg.Store = NewMemoryStore()
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

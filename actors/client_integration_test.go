@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gotd/td/bin"
+	"github.com/gotd/td/crypto"
 	"github.com/gotd/td/exchange"
 	"github.com/gotd/td/mt"
 	"github.com/gotd/td/tg"
@@ -205,6 +206,7 @@ func startWorld(t testing.TB, w *world) (*tgtest.Server, Config) {
 	return srv, Config{
 		DCs:        map[int]string{2: l.Addr().String()},
 		PublicKeys: []exchange.PublicKey{srv.Key()},
+		Store:      NewMemoryStore(), // never the user's key file
 	}
 }
 
@@ -529,13 +531,13 @@ func TestKeysPersistAcrossClients(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i == 0 {
-			if _, _, ok, _ := cfg.Store.Load(2); !ok {
+			if _, _, ok, _ := cfg.Store.Load("2@" + cfg.DCs[2]); !ok {
 				t.Fatal("key not saved after the first exchange")
 			}
 		}
 	}
 	// The second client reused the key: tgtest knows one auth key only.
-	key, _, _, _ := cfg.Store.Load(2)
+	key, _, _, _ := cfg.Store.Load("2@" + cfg.DCs[2])
 	if key.Value.Zero() {
 		t.Fatal("no key")
 	}
@@ -571,5 +573,24 @@ func TestQueueFull(t *testing.T) {
 		if _, err := f.Wait(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestForgottenKeyIsReplaced(t *testing.T) {
+	w := newWorld()
+	_, cfg := startWorld(t, w)
+	var stale crypto.Key
+	stale[0] = 1
+	name := "2@" + cfg.DCs[2]
+	if err := cfg.Store.Save(name, stale.WithID(), 1); err != nil {
+		t.Fatal(err)
+	}
+	c := startClient(t, cfg)
+	if _, err := c.Call(testCtx(t), send(1)); err != nil {
+		t.Fatal(err)
+	}
+	key, _, _, _ := cfg.Store.Load(name)
+	if key.ID == stale.WithID().ID {
+		t.Fatal("the key the server rejected (-404) is still stored")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	protosched "github.com/asynkron/protoactor-go/scheduler"
 	"github.com/gotd/td/bin"
+	"github.com/gotd/td/proto/codec"
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
@@ -42,6 +44,7 @@ type dcActor struct {
 	bgCtx     context.Context
 	bgCancel  context.CancelFunc
 	inFlight  bool // calls were handed to the session since the last loss
+	forgetKey bool // the server does not know the stored key
 	closeOnce sync.Once
 }
 
@@ -81,6 +84,11 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		}
 	case *connLostMsg:
 		if m.gen == a.gen && a.conn != nil {
+			if authKeyUnknown(m.err) {
+				// The server forgot our key (-404): a new key exchange on
+				// the next dial; the stored key is replaced when it succeeds.
+				a.forgetKey = true
+			}
 			a.lost(ctx, m.err)
 		}
 	case *dcTickMsg:
@@ -119,9 +127,9 @@ func (a *dcActor) dial(ctx actor.Context) {
 	self := ctx.Self()
 	root := a.c.system.Root
 	cfg := mtproto.DialConfig{Addr: a.addr, DC: a.id, PublicKeys: a.c.cfg.PublicKeys}
-	if key, salt, ok, err := a.c.cfg.Store.Load(a.id); err != nil {
+	if key, salt, ok, err := a.c.cfg.Store.Load(a.storeKey()); err != nil {
 		a.log.Warn("auth key store", "err", err)
-	} else if ok {
+	} else if ok && !a.forgetKey {
 		cfg.AuthKey, cfg.Salt = key, salt
 	}
 	bgCtx := a.bgCtx
@@ -148,7 +156,8 @@ func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
 	a.failures = 0
 	a.conn = conn
 	if conn.Exchanged {
-		if err := a.c.cfg.Store.Save(a.id, conn.AuthKey, conn.Salt); err != nil {
+		a.forgetKey = false
+		if err := a.c.cfg.Store.Save(a.storeKey(), conn.AuthKey, conn.Salt); err != nil {
 			a.log.Warn("save auth key", "err", err)
 		}
 	}
@@ -280,4 +289,17 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 	}
 	delay := min(time.Duration(1<<min(a.failures-1, 8))*100*time.Millisecond, 10*time.Second)
 	a.timer.SendOnce(delay, ctx.Self(), &redialMsg{gen: a.gen})
+}
+
+// storeKey names this DC's key in the Store: the DC id and its address, so
+// keys of different servers (production, a test server) never mix.
+func (a *dcActor) storeKey() string { return fmt.Sprintf("%d@%s", a.id, a.addr) }
+
+func authKeyUnknown(err error) bool {
+	var pe *codec.ProtocolErr
+	if errors.As(err, &pe) {
+		return pe.Code == codec.CodeAuthKeyNotFound
+	}
+	var pv codec.ProtocolErr
+	return errors.As(err, &pv) && pv.Code == codec.CodeAuthKeyNotFound
 }

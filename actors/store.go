@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 
 	"github.com/gotd/td/crypto"
@@ -15,10 +14,11 @@ import (
 // Store keeps each DC's auth key and salt across restarts. Implementations
 // must be safe for concurrent use and must never log key material.
 type Store interface {
-	// Load returns the saved key for a DC; ok is false if there is none.
-	Load(dc int) (key crypto.AuthKey, salt int64, ok bool, err error)
+	// Load returns the saved key for a DC ("2@149.154.167.51:443": id and
+	// address); ok is false if there is none.
+	Load(dc string) (key crypto.AuthKey, salt int64, ok bool, err error)
 	// Save records a DC's key.
-	Save(dc int, key crypto.AuthKey, salt int64) error
+	Save(dc string, key crypto.AuthKey, salt int64) error
 }
 
 type savedKey struct {
@@ -29,14 +29,14 @@ type savedKey struct {
 // MemoryStore keeps keys in memory only.
 type MemoryStore struct {
 	mu   sync.Mutex
-	keys map[int]savedKey
+	keys map[string]savedKey
 }
 
 // NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore { return &MemoryStore{keys: map[int]savedKey{}} }
+func NewMemoryStore() *MemoryStore { return &MemoryStore{keys: map[string]savedKey{}} }
 
 // Load implements Store.
-func (m *MemoryStore) Load(dc int) (crypto.AuthKey, int64, bool, error) {
+func (m *MemoryStore) Load(dc string) (crypto.AuthKey, int64, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k, ok := m.keys[dc]
@@ -47,7 +47,7 @@ func (m *MemoryStore) Load(dc int) (crypto.AuthKey, int64, bool, error) {
 }
 
 // Save implements Store.
-func (m *MemoryStore) Save(dc int, key crypto.AuthKey, salt int64) error {
+func (m *MemoryStore) Save(dc string, key crypto.AuthKey, salt int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.keys[dc] = savedKey{Key: append([]byte(nil), key.Value[:]...), Salt: salt}
@@ -60,43 +60,56 @@ func toAuthKey(b []byte) crypto.AuthKey {
 	return k.WithID()
 }
 
+// DefaultStorePath is where Start keeps auth keys when Config.Store is nil:
+// tlsched/auth-keys.json in the user's configuration directory.
+func DefaultStorePath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "tlsched", "auth-keys.json"), nil
+}
+
 // FileStore keeps keys in one JSON file, written with 0600 permissions
-// through a temporary file and a rename.
+// through a temporary file and a rename; its directory is created 0700.
 type FileStore struct {
 	Path string
 	mu   sync.Mutex
 }
 
 // Load implements Store.
-func (f *FileStore) Load(dc int) (crypto.AuthKey, int64, bool, error) {
+func (f *FileStore) Load(dc string) (crypto.AuthKey, int64, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	keys, err := f.read()
 	if err != nil {
 		return crypto.AuthKey{}, 0, false, err
 	}
-	k, ok := keys[strconv.Itoa(dc)]
+	k, ok := keys[dc]
 	if !ok {
 		return crypto.AuthKey{}, 0, false, nil
 	}
 	if len(k.Key) != len(crypto.Key{}) {
-		return crypto.AuthKey{}, 0, false, fmt.Errorf("key store %s: dc %d key has %d bytes, want %d", f.Path, dc, len(k.Key), len(crypto.Key{}))
+		return crypto.AuthKey{}, 0, false, fmt.Errorf("key store %s: dc %s key has %d bytes, want %d", f.Path, dc, len(k.Key), len(crypto.Key{}))
 	}
 	return toAuthKey(k.Key), k.Salt, true, nil
 }
 
 // Save implements Store.
-func (f *FileStore) Save(dc int, key crypto.AuthKey, salt int64) error {
+func (f *FileStore) Save(dc string, key crypto.AuthKey, salt int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	keys, err := f.read()
 	if err != nil {
 		return err
 	}
-	keys[strconv.Itoa(dc)] = savedKey{Key: append([]byte(nil), key.Value[:]...), Salt: salt}
+	keys[dc] = savedKey{Key: append([]byte(nil), key.Value[:]...), Salt: salt}
 	data, err := json.Marshal(keys)
 	if err != nil {
 		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(f.Path), 0o700); err != nil {
+		return fmt.Errorf("key store %s: %w", f.Path, err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(f.Path), ".tlsched-keys-*")
 	if err != nil {

@@ -10,16 +10,16 @@ import (
 )
 
 func TestFileStore(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "keys.json")
+	path := filepath.Join(t.TempDir(), "sub", "keys.json")
 	s := &FileStore{Path: path}
-	if _, _, ok, err := s.Load(2); ok || err != nil {
+	if _, _, ok, err := s.Load("2@a"); ok || err != nil {
 		t.Fatalf("empty store: %v %v", ok, err)
 	}
 	var k crypto.Key
 	for i := range k {
 		k[i] = byte(i)
 	}
-	if err := s.Save(2, k.WithID(), 77); err != nil {
+	if err := s.Save("2@a", k.WithID(), 77); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
@@ -29,7 +29,7 @@ func TestFileStore(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %v, want 0600", fi.Mode().Perm())
 	}
-	got, salt, ok, err := (&FileStore{Path: path}).Load(2)
+	got, salt, ok, err := (&FileStore{Path: path}).Load("2@a")
 	if err != nil || !ok || salt != 77 || got.ID != k.WithID().ID {
 		t.Fatalf("reload: %v %v %d", err, ok, salt)
 	}
@@ -39,10 +39,10 @@ func TestFileStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	bs := &FileStore{Path: bad}
-	if _, _, _, err := bs.Load(2); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, _, _, err := bs.Load("2@a"); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("corrupt file: %v", err)
 	}
-	if err := bs.Save(2, k.WithID(), 1); err == nil {
+	if err := bs.Save("2@a", k.WithID(), 1); err == nil {
 		t.Fatal("a file we cannot read must not be overwritten")
 	}
 	if data, _ := os.ReadFile(bad); string(data) != "not json" {
