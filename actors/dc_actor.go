@@ -43,7 +43,6 @@ type dcActor struct {
 	bg        sync.WaitGroup // dial and reader goroutines
 	bgCtx     context.Context
 	bgCancel  context.CancelFunc
-	inFlight  bool // calls were handed to the session since the last loss
 	forgetKey bool // the server does not know the stored key
 	closeOnce sync.Once
 }
@@ -60,7 +59,6 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		a.dial(ctx)
 	case *batchMsg:
 		a.queue = append(a.queue, m.batch)
-		a.inFlight = true
 		a.send(ctx)
 	case *connectedMsg:
 		if m.gen != a.gen {
@@ -99,8 +97,9 @@ func (a *dcActor) Receive(ctx actor.Context) {
 	case *actor.Restarting:
 		// The supervisor restarts us with a fresh state: the calls the old
 		// session held are lost and must be retried by the scheduler.
+		lost := a.held()
 		a.shutdown()
-		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, err: errors.New("dc actor restarted")})
+		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: lost, err: errors.New("dc actor restarted")})
 	case *actor.Stopping:
 		a.shutdown()
 	}
@@ -279,16 +278,34 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 		_ = a.conn.Close()
 		a.conn = nil
 	}
+	lost := a.held()
 	a.session = nil
 	a.queue = nil
 	a.failures++
 	a.log.Debug("connection lost", "err", err, "failures", a.failures)
-	if a.inFlight {
-		a.inFlight = false
-		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, err: err})
+	if len(lost) > 0 {
+		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: lost, err: err})
 	}
 	delay := min(time.Duration(1<<min(a.failures-1, 8))*100*time.Millisecond, 10*time.Second)
 	a.timer.SendOnce(delay, ctx.Self(), &redialMsg{gen: a.gen})
+}
+
+// held lists the calls this actor holds unanswered: in its session and in
+// batches waiting for a connection. Exactly these are lost with it; batches
+// the scheduler sends later go to the next connection.
+func (a *dcActor) held() []scheduler.CallID {
+	var ids []scheduler.CallID
+	if a.session != nil {
+		for _, id := range a.session.Unanswered() {
+			ids = append(ids, scheduler.CallID(id))
+		}
+	}
+	for _, b := range a.queue {
+		for _, s := range b.Calls {
+			ids = append(ids, s.Call.ID)
+		}
+	}
+	return ids
 }
 
 // storeKey names this DC's key in the Store: the DC id and its address, so

@@ -34,10 +34,11 @@ type resultsMsg struct {
 	results []mtproto.Result
 }
 
-// lostMsg reports that a DC actor lost its session with calls in flight.
+// lostMsg reports the calls a DC actor lost with its connection or session.
 type lostMsg struct {
-	dc  int
-	err error
+	dc    int
+	calls []scheduler.CallID
+	err   error
 }
 
 // DC actor internals.

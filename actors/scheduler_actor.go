@@ -73,7 +73,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		}
 		a.pump(ctx, now)
 	case *lostMsg:
-		a.finishAll(a.state.LostDC(now, m.dc, m.err))
+		a.finishAll(a.state.Lost(now, m.dc, m.calls, m.err))
 		a.pump(ctx, now)
 	case *cancelMsg:
 		if done, ok := a.state.Cancel(now, m.id); ok {

@@ -518,19 +518,32 @@ func (s *State) requeue(e *entry) {
 	s.place(e)
 }
 
-// LostDC reports that a DC's connection and session were lost with the
-// calls in flight on it (the DC actor crashed): they are retried with
-// backoff. The same Payload goes out again, so random_id stays the same and
-// the server deduplicates.
+// LostDC reports that a DC's connection and session were lost with every
+// call in flight on it: they are retried with backoff. The same Payload goes
+// out again, so random_id stays the same and the server deduplicates.
 func (s *State) LostDC(now time.Time, dc int, cause error) []Done {
-	s.advance(now)
-	var lost []*entry
+	var ids []CallID
 	for _, e := range s.entries {
 		if e.ph == phInFlight && e.dc == dc {
+			ids = append(ids, e.ID())
+		}
+	}
+	return s.Lost(now, dc, ids, cause)
+}
+
+// Lost reports calls in flight on a DC that the connection lost: they are
+// retried with backoff, like LostDC. Ids that are not in flight there (an
+// answer won the race, or the call was already requeued) are skipped.
+func (s *State) Lost(now time.Time, dc int, ids []CallID, cause error) []Done {
+	s.advance(now)
+	var lost []*entry
+	for _, id := range ids {
+		if e := s.entries[id]; e != nil && e.ph == phInFlight && e.dc == dc {
 			lost = append(lost, e)
 		}
 	}
 	slices.SortFunc(lost, func(a, b *entry) int { return cmp.Compare(a.ID(), b.ID()) })
+	lost = slices.CompactFunc(lost, func(a, b *entry) bool { return a == b })
 	for _, e := range lost {
 		s.queue(dc).inflight--
 		if e.brokenBy != nil {
