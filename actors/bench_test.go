@@ -1,37 +1,28 @@
-//go:build gotdbench
-
 package actors
 
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gotd/td/telegram"
-	"github.com/gotd/td/telegram/dcs"
-	"github.com/gotd/td/tg"
-	"github.com/gotd/td/tgtest"
 )
 
-// BenchmarkSendMessage runs the same sendMessage workload through tlsched
-// and through gotd's telegram.Client (one goroutine per caller), each against
-// a fresh tgtest server in the same process:
+// BenchmarkClientSendMessage sends sendMessage calls through the whole path
+// (Client, scheduler actor, DC actor, one MTProto session) to gotd's tgtest
+// server in the same process:
 //
-//	go test -tags gotdbench -run XXX -bench SendMessage -benchtime 20000x ./actors
+//	go test -run XXX -bench ClientSendMessage -benchtime 20000x ./actors
 //
-// Figures: calls/s, and p50/p99 latency in µs; for tlsched also calls per
-// container.
-func BenchmarkSendMessage(b *testing.B) {
+// Figures: calls/s, calls per container, and p50/p99 latency in µs. With
+// -tags gotdbench, BenchmarkGotdSendMessage runs gotd's own client on the
+// same workload in the same run for comparison.
+func BenchmarkClientSendMessage(b *testing.B) {
 	for _, callers := range []int{1, 100, 1000} {
-		b.Run(fmt.Sprintf("tlsched/callers=%d", callers), func(b *testing.B) {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
 			w := newWorld()
-			w.hook = nil
 			_, cfg := startWorld(b, w)
 			c := startClient(b, cfg)
 			ctx := context.Background()
@@ -45,18 +36,6 @@ func BenchmarkSendMessage(b *testing.B) {
 			})
 			st, _ := c.Stats(ctx)
 			b.ReportMetric(float64(st.Sent-before.Sent)/float64(st.Batches-before.Batches), "calls/container")
-			report(b, lat)
-		})
-		b.Run(fmt.Sprintf("gotd/callers=%d", callers), func(b *testing.B) {
-			w := newWorld()
-			srv, cfg := startWorld(b, w)
-			api, stop := gotdClient(b, srv, cfg.DCs[2])
-			defer stop()
-			ctx := context.Background()
-			lat := run(b, callers, func(id int64) error {
-				_, err := api.MessagesSendMessage(ctx, send(id))
-				return err
-			})
 			report(b, lat)
 		})
 	}
@@ -99,35 +78,3 @@ func report(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
 
-// gotdClient runs gotd's own client against the tgtest server; world
-// answers the help.getConfig it starts with.
-func gotdClient(b *testing.B, srv *tgtest.Server, addr string) (*tg.Client, func()) {
-	host, portStr, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(portStr)
-	client := telegram.NewClient(1, "hash", telegram.Options{
-		PublicKeys: []telegram.PublicKey{srv.Key()},
-		DC:         2,
-		DCList:     dcs.List{Options: []tg.DCOption{{ID: 2, IPAddress: host, Port: port}}},
-		Resolver:   dcs.Plain(dcs.PlainOptions{}),
-		NoUpdates:  true,
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- client.Run(ctx, func(ctx context.Context) error {
-			close(ready)
-			<-ctx.Done()
-			return ctx.Err()
-		})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		b.Fatalf("gotd client: %v", err)
-	}
-	return client.API(), func() {
-		cancel()
-		<-done
-	}
-}
