@@ -594,3 +594,35 @@ func TestForgottenKeyIsReplaced(t *testing.T) {
 		t.Fatal("the key the server rejected (-404) is still stored")
 	}
 }
+
+func TestSchedulerCrashLeavesNoCallerWaiting(t *testing.T) {
+	w := newWorld()
+	var sent atomic.Bool
+	w.hook = func(_ *tgtest.Server, _ *tgtest.Request, id int64) error {
+		if id == 1 {
+			sent.Store(true)
+			return errDrop // never answered: the call is pending at the crash
+		}
+		return nil
+	}
+	_, cfg := startWorld(t, w)
+	c := startClient(t, cfg)
+	ctx := testCtx(t)
+	f, err := c.Go(ctx, send(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for !sent.Load() {
+		if _, err := c.Call(ctx, &tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUserSelf{}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.system.Root.Send(c.sched, &panicMsg{})
+	if _, err := f.Wait(ctx); !errors.Is(err, ErrSchedulerRestarted) {
+		t.Fatalf("%v", err)
+	}
+	// The restarted scheduler serves new calls.
+	if _, err := c.Call(ctx, send(2)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -88,6 +89,8 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		a.pump(ctx, now)
 	case *statsMsg:
 		m.reply <- a.state.Stats()
+	case *panicMsg:
+		panic("scheduler actor: failure requested")
 	case *failDCMsg:
 		if pid := a.dcs[m.dc]; pid != nil {
 			ctx.Send(pid, &panicMsg{})
@@ -95,14 +98,29 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 	case *drainMsg:
 		a.drains = append(a.drains, m.done)
 		a.checkDrained()
+	case *actor.Restarting:
+		// A bug made Receive panic; protoactor restarts us with a fresh
+		// state. What was sent is unknown, so no caller is left waiting:
+		// every pending call fails with a clear error.
+		a.failPending(ErrSchedulerRestarted)
 	case *actor.Stopping:
-		if a.cancel != nil {
-			a.cancel()
-		}
-		for id, p := range a.pending {
-			p.resolve(nil, ErrClosed)
-			delete(a.pending, id)
-		}
+		a.failPending(ErrClosed)
+	}
+}
+
+// ErrSchedulerRestarted fails the calls pending when the scheduler actor
+// crashed and was restarted: they may or may not have reached the server.
+var ErrSchedulerRestarted = errors.New("tlsched: scheduler restarted after a failure; the call may or may not have run")
+
+func (a *schedulerActor) failPending(err error) {
+	if a.cancel != nil {
+		a.cancel()
+		a.cancel = nil
+	}
+	for id, p := range a.pending {
+		p.resolve(nil, err)
+		delete(a.pending, id)
+		a.c.released()
 	}
 }
 
