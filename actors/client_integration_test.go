@@ -626,3 +626,42 @@ func TestSchedulerCrashLeavesNoCallerWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestBlockWhenFullWaitsForRoom(t *testing.T) {
+	w := newWorld()
+	hold := make(chan struct{})
+	w.hook = func(_ *tgtest.Server, _ *tgtest.Request, id int64) error {
+		if id == 1 {
+			<-hold
+		}
+		return nil
+	}
+	_, cfg := startWorld(t, w)
+	cfg.Scheduler.MaxQueued = 1
+	cfg.BlockWhenFull = true
+	c := startClient(t, cfg)
+	ctx := testCtx(t)
+	f1, err := c.Go(ctx, send(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The queue is full: a second submission blocks until ctx ends ...
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Go(short, send(2)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("full queue: %v", err)
+	}
+	// ... or until the first call is answered.
+	second := make(chan error, 1)
+	go func() {
+		_, err := c.Call(ctx, send(3))
+		second <- err
+	}()
+	close(hold)
+	if _, err := f1.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+}
