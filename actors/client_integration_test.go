@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -465,7 +466,7 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Wait(ctx); err == nil || !contains(err.Error(), "unknown dc 9") {
+	if _, err := f.Wait(ctx); err == nil || !strings.Contains(err.Error(), "unknown dc 9") {
 		t.Fatalf("unknown dc: %v", err)
 	}
 	// Still works for the next call.
@@ -499,19 +500,6 @@ func TestClosedClient(t *testing.T) {
 	if _, err := c.Call(testCtx(t), send(2)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("%v", err)
 	}
-}
-
-func contains(s, sub string) bool {
-	return len(sub) == 0 || (len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0))
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
 
 func TestKeysPersistAcrossClients(t *testing.T) {

@@ -6,7 +6,7 @@
 //
 //	s, _ := mtproto.New(cfg, key, salt)
 //	out, _ := s.Pack(now, calls)      // frames to write, one per container
-//	evs, err := s.Receive(now, frame) // results routed to calls by req_msg_id
+//	rcv, err := s.Receive(now, frame) // rcv.Results routed to calls by req_msg_id
 //	out, _ = s.Flush(now)             // resends, acks, pings, when NextDeadline() passes
 //
 // The session packs many calls into one msg_container, wraps the first call of

@@ -1,8 +1,6 @@
 package mtproto
 
 import (
-	"bytes"
-	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -279,7 +277,3 @@ func results(rcv Received) map[CallID]Result {
 	}
 	return out
 }
-
-func le64(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b)) }
-
-var _ = bytes.Equal

@@ -72,15 +72,12 @@ func (s *Session) admit(c Call) error {
 
 // frame is the plaintext being assembled in s.buf.
 type frame struct {
-	count     int // messages in the frame
-	tracked   int // calls and tracked service requests
-	firstID   int64
-	firstSeq  int32
-	calls     []SentCall
-	hasInit   bool
-	msgs      []*outMsg
-	ackIDs    int
-	resendIDs int
+	count    int // messages in the frame
+	firstID  int64
+	firstSeq int32
+	calls    []SentCall
+	hasInit  bool
+	msgs     []*outMsg
 }
 
 func (s *Session) pack(now time.Time, work []*outMsg, force bool, out *Packed) error {
@@ -154,13 +151,11 @@ func (s *Session) addServiceAcks(now time.Time, f *frame) {
 		s.putService(now, f, &mt.MsgsAck{MsgIDs: s.acks[:n]}, false)
 		s.acks = append(s.acks[:0], s.acks[n:]...)
 		s.stats.AcksSent += n
-		f.ackIDs = n
 	}
 	if n := min(len(s.resendReq), MaxAckIDs, room()); n > 0 && f.count < s.cfg.MaxMessages {
 		// msg_resend_req expects an answer: a content message.
 		s.putService(now, f, &mt.MsgResendReq{MsgIDs: s.resendReq[:n]}, true)
 		s.resendReq = append(s.resendReq[:0], s.resendReq[n:]...)
-		f.resendIDs = n
 	}
 }
 
@@ -214,7 +209,6 @@ func (s *Session) addMsg(now time.Time, f *frame, m *outMsg, out *Packed) (bool,
 	m.attempts++
 	m.sentAt = now
 	s.inflight.add(id, m)
-	f.tracked++
 	f.msgs = append(f.msgs, m)
 	if init {
 		f.hasInit = true

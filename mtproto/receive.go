@@ -327,9 +327,12 @@ func (s *Session) onBadMsg(r *receiver, m *mt.BadMsgNotification) {
 		// msg_id too low/high: take the time from the server's msg_id.
 		s.syncTime(r)
 		s.resendNamed(r, m.BadMsgID, ResendTimeSync)
-	case 19, 20, 48:
-		reason := map[int]ResendReason{19: ResendDuplicateID, 20: ResendTooOld, 48: ResendBadSalt}[m.ErrorCode]
-		s.resendNamed(r, m.BadMsgID, reason)
+	case 19:
+		s.resendNamed(r, m.BadMsgID, ResendDuplicateID)
+	case 20:
+		s.resendNamed(r, m.BadMsgID, ResendTooOld)
+	case 48:
+		s.resendNamed(r, m.BadMsgID, ResendBadSalt)
 	case 32, 33:
 		// Our seqno and the server's disagree. Guessing an offset (as
 		// Telethon does) can repeat the error; a fresh session (as TDLib
