@@ -328,7 +328,7 @@ func (c *Client) newPending(req bin.Encoder) (*pending, error) {
 	}
 	return &pending{
 		id:     scheduler.CallID(c.nextID.Add(1)),
-		req:    req,
+		raw:    rawRequest(b.Buf),
 		method: def,
 		peer:   peerKey(req),
 		size:   b.Len(),
@@ -369,6 +369,16 @@ func (c *Client) released() {
 	if c.room != nil {
 		c.room <- struct{}{}
 	}
+}
+
+// rawRequest is a request encoded once by newPending: the DC actor's Pack
+// copies these bytes instead of encoding the request again on every attempt.
+// The server sees the same bytes, so random_id stays the same on resends.
+type rawRequest []byte
+
+func (r rawRequest) Encode(b *bin.Buffer) error {
+	b.Put(r)
+	return nil
 }
 
 // peerKey names the chat a request writes to, for slow-mode gates.

@@ -196,7 +196,7 @@ func (a *dcActor) send(ctx actor.Context) {
 		a.queue = a.queue[1:]
 		calls := make([]mtproto.Call, len(b.Calls))
 		for i, s := range b.Calls {
-			calls[i] = mtproto.Call{ID: mtproto.CallID(s.Call.ID), Body: s.Call.Payload.(*pending).req, After: mtproto.CallID(s.After)}
+			calls[i] = mtproto.Call{ID: mtproto.CallID(s.Call.ID), Body: s.Call.Payload.(*pending).raw, After: mtproto.CallID(s.After)}
 		}
 		out, err := a.session.Pack(now, calls)
 		if err != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 
-	"github.com/gotd/td/bin"
-
 	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/tl"
 )
@@ -18,7 +16,7 @@ type Future struct {
 // pending is one call from submission to its final outcome.
 type pending struct {
 	id     scheduler.CallID
-	req    bin.Encoder
+	raw    rawRequest // the request, encoded once on the caller's goroutine
 	method *tl.Definition
 	peer   string
 	dc     int
