@@ -81,7 +81,7 @@ type Client struct {
 	sched  *actor.PID
 	nextID atomic.Uint64
 	closed atomic.Bool
-	room   chan struct{} // BlockWhenFull: one token per free queue slot
+	room   chan struct{} // BlockWhenFull: a semaphore, one token per call held
 
 }
 
@@ -116,7 +116,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 30 * time.Second
 	}
-	cfg.Scheduler = withSchedulerDefaults(cfg.Scheduler)
+	cfg.Scheduler = cfg.Scheduler.WithDefaults()
 	logger := cfg.Logger
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		// protoactor logs at info level by default; ours is quiet unless
@@ -126,20 +126,10 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	c := &Client{cfg: cfg, system: system}
 	if cfg.BlockWhenFull {
 		c.room = make(chan struct{}, cfg.Scheduler.MaxQueued)
-		for i := 0; i < cfg.Scheduler.MaxQueued; i++ {
-			c.room <- struct{}{}
-		}
 	}
 	c.sched = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newSchedulerActor(c) },
 		actor.WithSupervisor(dcSupervisor())))
 	return c, nil
-}
-
-func withSchedulerDefaults(c scheduler.Config) scheduler.Config {
-	if c.MaxQueued <= 0 {
-		c.MaxQueued = 1_000_000
-	}
-	return c
 }
 
 // Close stops accepting calls, waits until the calls in flight are answered
@@ -341,16 +331,19 @@ func (c *Client) submit(ctx context.Context, ps []*pending) error {
 	if c.room != nil {
 		for i := range ps {
 			select {
-			case <-c.room:
+			case c.room <- struct{}{}:
 			case <-ctx.Done():
 				for range i {
-					c.room <- struct{}{}
+					<-c.room
 				}
 				return ctx.Err()
 			}
 		}
 	}
 	if c.closed.Load() {
+		for range ps {
+			c.released()
+		}
 		return ErrClosed
 	}
 	c.system.Root.Send(c.sched, &submitMsg{calls: ps})
@@ -367,7 +360,7 @@ func (c *Client) cancel(p *pending) {
 // released gives a queue slot back (BlockWhenFull).
 func (c *Client) released() {
 	if c.room != nil {
-		c.room <- struct{}{}
+		<-c.room
 	}
 }
 

@@ -55,7 +55,8 @@ type BackoffConfig struct {
 	NoJitter bool
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every unset field at its documented default.
+func (c Config) WithDefaults() Config {
 	def := func(v *int, d int) {
 		if *v <= 0 {
 			*v = d

@@ -252,7 +252,7 @@ func TestSchedulerProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := Config{MaxMessages: 4, MaxBytes: 60, MaxInFlight: 6, FloodThreshold: 2 * time.Second,
 			MaxAttempts: 4, Backoff: BackoffConfig{NoJitter: true}}
-		m := &model{t: t, s: New(cfg), cfg: cfg.withDefaults(), now: t0,
+		m := &model{t: t, s: New(cfg), cfg: cfg.WithDefaults(), now: t0,
 			calls: map[CallID]Call{}, done: map[CallID]error{}, inflight: map[CallID]sentCall{},
 			lastErr: map[CallID]error{}, answered: map[CallID]bool{}, gates: map[string]time.Time{}}
 		t.Repeat(map[string]func(*rapid.T){

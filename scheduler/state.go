@@ -164,7 +164,7 @@ const failedMemory = 4096
 // New returns an empty scheduler.
 func New(cfg Config) *State {
 	return &State{
-		cfg:     cfg.withDefaults(),
+		cfg:     cfg.WithDefaults(),
 		entries: make(map[CallID]*entry),
 		deps:    make(map[CallID][]*entry),
 		dcs:     make(map[int]*dcQueue),
