@@ -1,0 +1,151 @@
+package tgsim
+
+import (
+	"crypto/rsa"
+	"io"
+	"time"
+)
+
+// Config configures a Server. The zero value is useful: DCs 1, 2 and 3, a
+// fresh 2048-bit RSA key, a few milliseconds of latency per call, Telegram's
+// bot limits, salts rotating every 30 minutes.
+type Config struct {
+	// DCs lists the DC ids to serve, each on its own 127.0.0.1 listener.
+	// Default 1, 2, 3.
+	DCs []int
+	// Key is the server's RSA key. Default: a fresh 2048-bit key.
+	Key *rsa.PrivateKey
+	// Now is the server's clock (msg_id windows, salts, the flood model).
+	// Default time.Now. Timers (latency, MSG_WAIT_TIMEOUT, ping disconnects)
+	// use real time.
+	Now func() time.Time
+	// Rand feeds key exchanges, salts and padding. Default crypto/rand.
+	Rand io.Reader
+
+	// Latency is the time a call takes before its result is ready. Default
+	// 2 ms plus up to 3 ms of jitter. Use NoLatency to answer at once.
+	Latency Latency
+	// MethodLatency overrides Latency per method name ("messages.sendMessage").
+	MethodLatency map[string]Latency
+	// GzipThreshold is the size above which a result is sent gzip-packed.
+	// Default 512 bytes; negative disables.
+	GzipThreshold int
+	// AckDelay is how long the server holds acknowledgements of content
+	// messages that have no result yet before sending them alone. Default 50 ms.
+	AckDelay time.Duration
+	// SaltPeriod is how long one server salt is current; the previous one is
+	// still accepted for another period. Default 30 minutes.
+	SaltPeriod time.Duration
+	// WaitTimeout is how long invokeAfterMsg waits for an awaited message that
+	// has not arrived before MSG_WAIT_TIMEOUT. Default 500 ms.
+	WaitTimeout time.Duration
+	// MaxFrame is the largest frame accepted; a bigger one closes the
+	// connection. Default 1 MiB + 1 KiB.
+	MaxFrame int
+
+	// World sizes the simulated world.
+	World WorldConfig
+	// Flood is the flood model.
+	Flood FloodConfig
+	// RequireLogin makes a new auth key unauthorized until it logs in
+	// (auth.importBotAuthorization, auth.signIn or auth.importAuthorization);
+	// methods that need an account then answer 401 AUTH_KEY_UNREGISTERED. By
+	// default a new key acts as the bot, so clients need no login.
+	RequireLogin bool
+	// Faults injects failures; change them at run time with SetFaults.
+	Faults Faults
+
+	// Logf, if set, receives one line per notable event: listeners, login
+	// codes, failing connections.
+	Logf func(format string, args ...any)
+}
+
+// Latency is how long a call takes: Base plus a uniform random part in
+// [0, Jitter).
+type Latency struct {
+	Base   time.Duration
+	Jitter time.Duration
+}
+
+// NoLatency answers calls as soon as they are read.
+var NoLatency = Latency{Base: -1}
+
+// WorldConfig sizes the world. Zero values take the defaults.
+type WorldConfig struct {
+	// Users is the number of ordinary users (@user1 … @userN, phones
+	// +99966…). Default 1000.
+	Users int
+	// Groups is the number of basic groups. Default 20.
+	Groups int
+	// Megagroups is the number of supergroups. Default 20.
+	Megagroups int
+	// Channels is the number of broadcast channels. Default 5.
+	Channels int
+	// BotDC is the bot's home DC. Default: the second DC served (2 by
+	// default), so a client that starts on DC 1 meets USER_MIGRATE.
+	BotDC int
+}
+
+// Faults are failures injected on purpose. The zero value injects none.
+type Faults struct {
+	// DropAfterFrames closes each connection after it has received this many
+	// frames (0: never).
+	DropAfterFrames int
+	// DropProbability closes a connection after a received frame with this
+	// probability.
+	DropProbability float64
+	// ReplyDelay holds every outgoing frame for this long.
+	ReplyDelay time.Duration
+	// Reorder shuffles the messages of each outgoing flush.
+	Reorder bool
+	// ClockSkew shifts the server's clock: msg_id checks, server msg_ids and
+	// salts all see Now()+ClockSkew.
+	ClockSkew time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if len(c.DCs) == 0 {
+		c.DCs = []int{1, 2, 3}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Latency == (Latency{}) {
+		c.Latency = Latency{Base: 2 * time.Millisecond, Jitter: 3 * time.Millisecond}
+	}
+	if c.GzipThreshold == 0 {
+		c.GzipThreshold = 512
+	}
+	if c.AckDelay <= 0 {
+		c.AckDelay = 50 * time.Millisecond
+	}
+	if c.SaltPeriod <= 0 {
+		c.SaltPeriod = 30 * time.Minute
+	}
+	if c.WaitTimeout <= 0 {
+		c.WaitTimeout = 500 * time.Millisecond
+	}
+	if c.MaxFrame <= 0 {
+		c.MaxFrame = 1<<20 + 1<<10
+	}
+	if c.World.Users <= 0 {
+		c.World.Users = 1000
+	}
+	if c.World.Groups <= 0 {
+		c.World.Groups = 20
+	}
+	if c.World.Megagroups <= 0 {
+		c.World.Megagroups = 20
+	}
+	if c.World.Channels <= 0 {
+		c.World.Channels = 5
+	}
+	if c.World.BotDC == 0 {
+		c.World.BotDC = c.DCs[0]
+		if len(c.DCs) > 1 {
+			c.World.BotDC = c.DCs[1]
+		}
+	}
+	c.Flood = c.Flood.withDefaults()
+	return c
+}

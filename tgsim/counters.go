@@ -1,0 +1,95 @@
+package tgsim
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+)
+
+// Counters is a snapshot of what the server saw and did, across all DCs.
+type Counters struct {
+	Connections  int64 // connections accepted
+	KeyExchanges int64 // auth keys created
+	Drops        int64 // connections closed by injected faults
+	NewSessions  int64 // new_session_created sent
+
+	FramesIn      int64 // encrypted frames received
+	ContainersIn  int64 // msg_container received
+	MessagesIn    int64 // messages received (container contents counted one by one)
+	FramesOut     int64 // encrypted frames sent
+	ContainersOut int64 // msg_container sent
+	MessagesOut   int64 // messages sent
+	GzippedOut    int64 // results sent gzip-packed
+	AcksOut       int64 // message ids acknowledged with msgs_ack
+	AcksIn        int64 // message ids the clients acknowledged
+	Resent        int64 // messages resent on msg_resend_req
+	Pings         int64 // ping and ping_delay_disconnect answered
+
+	Calls           map[string]int64 // RPC calls by method name, counted when they run
+	FloodWaits      map[string]int64 // FLOOD_WAIT answers by method
+	FloodSeconds    int64            // sum of X over FLOOD_WAIT_X answers
+	IgnoredWaits    int64            // calls made inside a wait already announced (penalised)
+	Duplicates      int64            // message sends suppressed by random_id
+	OrderingWaits   int64            // calls that waited for invokeAfterMsg(s)
+	Migrations      int64            // 303 *_MIGRATE answers
+	Errors          map[string]int64 // errors by type: "bad_msg_16", "bad_server_salt", "FLOOD_WAIT", "PEER_ID_INVALID", "decrypt", …
+	MessagesStored  int64            // messages in the world's histories
+	UnknownAuthKeys int64            // frames with an unknown auth key (answered -404)
+}
+
+// counters is the live form of Counters.
+type counters struct {
+	connections, keyExchanges, drops, newSessions           atomic.Int64
+	framesIn, containersIn, messagesIn                      atomic.Int64
+	framesOut, containersOut, messagesOut, gzippedOut       atomic.Int64
+	acksOut, acksIn, resent, pings                          atomic.Int64
+	floodSeconds, ignoredWaits, duplicates, orderingWaits   atomic.Int64
+	migrations, messagesStored, unknownKeys                 atomic.Int64
+
+	mu         sync.Mutex
+	calls      map[string]int64
+	floodWaits map[string]int64
+	errors     map[string]int64
+}
+
+func newCounters() *counters {
+	return &counters{calls: map[string]int64{}, floodWaits: map[string]int64{}, errors: map[string]int64{}}
+}
+
+func (c *counters) call(method string) {
+	c.mu.Lock()
+	c.calls[method]++
+	c.mu.Unlock()
+}
+
+func (c *counters) err(typ string) {
+	c.mu.Lock()
+	c.errors[typ]++
+	c.mu.Unlock()
+}
+
+func (c *counters) flood(method string, seconds int) {
+	c.floodSeconds.Add(int64(seconds))
+	c.mu.Lock()
+	c.floodWaits[method]++
+	c.errors["FLOOD_WAIT"]++
+	c.mu.Unlock()
+}
+
+func (c *counters) snapshot() Counters {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Counters{
+		Connections: c.connections.Load(), KeyExchanges: c.keyExchanges.Load(),
+		Drops: c.drops.Load(), NewSessions: c.newSessions.Load(),
+		FramesIn: c.framesIn.Load(), ContainersIn: c.containersIn.Load(), MessagesIn: c.messagesIn.Load(),
+		FramesOut: c.framesOut.Load(), ContainersOut: c.containersOut.Load(), MessagesOut: c.messagesOut.Load(),
+		GzippedOut: c.gzippedOut.Load(), AcksOut: c.acksOut.Load(), AcksIn: c.acksIn.Load(),
+		Resent: c.resent.Load(), Pings: c.pings.Load(),
+		Calls: maps.Clone(c.calls), FloodWaits: maps.Clone(c.floodWaits),
+		FloodSeconds: c.floodSeconds.Load(), IgnoredWaits: c.ignoredWaits.Load(),
+		Duplicates: c.duplicates.Load(), OrderingWaits: c.orderingWaits.Load(),
+		Migrations: c.migrations.Load(), Errors: maps.Clone(c.errors),
+		MessagesStored: c.messagesStored.Load(), UnknownAuthKeys: c.unknownKeys.Load(),
+	}
+}
