@@ -39,12 +39,12 @@ type Counters struct {
 
 // counters is the live form of Counters.
 type counters struct {
-	connections, keyExchanges, drops, newSessions           atomic.Int64
-	framesIn, containersIn, messagesIn                      atomic.Int64
-	framesOut, containersOut, messagesOut, gzippedOut       atomic.Int64
-	acksOut, acksIn, resent, pings                          atomic.Int64
-	floodSeconds, ignoredWaits, duplicates, orderingWaits   atomic.Int64
-	migrations, messagesStored, unknownKeys                 atomic.Int64
+	connections, keyExchanges, drops, newSessions         atomic.Int64
+	framesIn, containersIn, messagesIn                    atomic.Int64
+	framesOut, containersOut, messagesOut, gzippedOut     atomic.Int64
+	acksOut, acksIn, resent, pings                        atomic.Int64
+	floodSeconds, ignoredWaits, duplicates, orderingWaits atomic.Int64
+	migrations, messagesStored, unknownKeys               atomic.Int64
 
 	mu         sync.Mutex
 	calls      map[string]int64
