@@ -1,0 +1,84 @@
+package tgsim_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gotd/td/bin"
+	"github.com/gotd/td/tg"
+
+	"github.com/tlsched/tlsched/tgsim"
+)
+
+func after(id int64, q bin.Object) bin.Encoder {
+	return &tg.InvokeAfterMsgRequest{MsgID: id, Query: q}
+}
+
+func TestInvokeAfterMsg(t *testing.T) {
+	srv := startSim(t, tgsim.Config{
+		// The awaited call is slow and the dependent fast: only the wait
+		// keeps them in order.
+		MethodLatency: map[string]tgsim.Latency{"messages.sendMessage": {Base: 100 * time.Millisecond}, "messages.getHistory": tgsim.NoLatency},
+		Flood:         tgsim.FloodConfig{Off: true},
+	})
+	c := loggedIn(t, srv)
+	u := resolve(t, c, "user1").Users[1].(*tg.User)
+	peer := &tg.InputPeerUser{UserID: u.ID, AccessHash: u.AccessHash}
+
+	a := c.call(&tg.MessagesSendMessageRequest{Peer: peer, Message: "first", RandomID: 1})
+	b := c.call(after(a, &tg.MessagesGetHistoryRequest{Peer: peer, Limit: 10}))
+	var hist tg.MessagesMessagesBox
+	c.ok(b, &hist)
+	if msgs := hist.Messages.(*tg.MessagesMessagesSlice).Messages; len(msgs) != 1 {
+		t.Fatalf("the dependent ran before the call it waited for: history has %d messages", len(msgs))
+	}
+	c.ok(a, nil)
+
+	// invokeAfterMsgs waits for all; the same in one container.
+	ids := c.container(
+		&tg.MessagesSendMessageRequest{Peer: peer, Message: "x", RandomID: 2},
+		&tg.MessagesSendMessageRequest{Peer: peer, Message: "y", RandomID: 3},
+	)
+	d := c.call(&tg.InvokeAfterMsgsRequest{MsgIDs: ids, Query: &tg.MessagesGetHistoryRequest{Peer: peer, Limit: 10}})
+	c.ok(d, &hist)
+	if msgs := hist.Messages.(*tg.MessagesMessagesSlice).Messages; len(msgs) != 3 {
+		t.Fatalf("invokeAfterMsgs: history has %d messages, want 3", len(msgs))
+	}
+
+	// The awaited call fails: MSG_WAIT_FAILED.
+	bad := c.call(&tg.MessagesSendMessageRequest{Peer: &tg.InputPeerUser{UserID: u.ID, AccessHash: 1}, Message: "x", RandomID: 4})
+	dep := c.call(after(bad, &tg.MessagesSendMessageRequest{Peer: peer, Message: "never", RandomID: 5}))
+	c.fails(bad, 400, "PEER_ID_INVALID")
+	c.fails(dep, 400, "MSG_WAIT_FAILED")
+
+	// The awaited message never arrives: MSG_WAIT_TIMEOUT after 0.5 s.
+	missing := c.nextID()
+	c.fails(c.call(after(missing, &tg.HelpGetNearestDCRequest{})), 400, "MSG_WAIT_TIMEOUT")
+
+	// The awaited message arrives late, but within the timeout: the
+	// dependent runs.
+	late, lateSeq := c.nextID(), c.contentSeq()
+	waiting := c.call(after(late, &tg.HelpGetNearestDCRequest{}))
+	c.sendRaw(c.salt, late, lateSeq, encode(t, &tg.HelpGetNearestDCRequest{}))
+	c.ok(waiting, nil)
+	c.ok(late, nil)
+	got := srv.Counters()
+	if got.OrderingWaits < 4 {
+		t.Fatalf("OrderingWaits = %d, want at least 4", got.OrderingWaits)
+	}
+}
+
+func TestInvokeAfterFloodWait(t *testing.T) {
+	var clk clock
+	srv := startSim(t, tgsim.Config{Now: clk.Now, Latency: tgsim.NoLatency})
+	c := loggedIn(t, srv)
+	u := resolve(t, c, "user1").Users[1].(*tg.User)
+	peer := &tg.InputPeerUser{UserID: u.ID, AccessHash: u.AccessHash}
+	c.ok(c.call(&tg.MessagesSendMessageRequest{Peer: peer, Message: "one", RandomID: 1}), nil)
+	// One message per second in a private chat: the second floods, and the
+	// call chained after it fails with it.
+	ids := c.container(&tg.MessagesSendMessageRequest{Peer: peer, Message: "two", RandomID: 2})
+	dep := c.call(after(ids[0], &tg.HelpGetNearestDCRequest{}))
+	c.fails(ids[0], 420, "FLOOD_WAIT_1")
+	c.fails(dep, 400, "MSG_WAIT_FAILED")
+}
