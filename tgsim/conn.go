@@ -33,7 +33,7 @@ type conn struct {
 	sessions  map[*session]struct{}
 	pingTimer *time.Timer
 
-	frames int // read by the reader only
+	frames int // encrypted frames read; the reader's only
 }
 
 func newConn(d *dcServer, raw net.Conn) *conn {
@@ -99,7 +99,8 @@ func (c *conn) serve() {
 			if !errors.Is(err, net.ErrClosed) && s.ctx.Err() == nil {
 				var perr *codec.ProtocolErr
 				if !errors.As(err, &perr) && !isEOF(err) {
-					s.count.err("transport_read")
+					// A length that is not a multiple of 4, too big, …
+					s.count.err("malformed_frame")
 				}
 			}
 			return
@@ -109,10 +110,13 @@ func (c *conn) serve() {
 			s.logf("tgsim: DC %d: frame of %d bytes is over the %d-byte limit; closing the connection", c.dc.id, len(b.Buf), s.cfg.MaxFrame)
 			return
 		}
+		before := c.frames
 		if !c.frame(b.Buf) {
 			return
 		}
-		c.frames++
+		if c.frames == before {
+			continue // key exchange and -404 frames do not count
+		}
 		f := s.faults.Load()
 		if (f.DropAfterFrames > 0 && c.frames >= f.DropAfterFrames) ||
 			(f.DropProbability > 0 && rand.Float64() < f.DropProbability) {
@@ -214,6 +218,7 @@ func (c *conn) encrypted(k *authKey, data []byte) bool {
 		return false
 	}
 	s.count.framesIn.Add(1)
+	c.frames++
 	sess := k.session(msg.SessionID, c)
 	sess.receive(c, msg.Salt, msg.MessageID, msg.SeqNo, msg.Data())
 	return true
