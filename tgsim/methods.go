@@ -61,8 +61,34 @@ func Methods() []string {
 	}
 }
 
-// invoke answers one call. The error is a *tgerr.Error.
+// encoded is a result already in TL form.
+type encoded []byte
+
+func (e encoded) Encode(b *bin.Buffer) error { b.Put(e); return nil }
+
+// invoke answers one call with its encoded result; the error is a
+// *tgerr.Error. Results share objects with the world (histories, repeated
+// sends), and gotd's Encode writes flag fields, so results are encoded
+// under the world's lock.
 func (w *world) invoke(r *request) (bin.Encoder, error) {
+	res, err := w.answer(r)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := res.(encoded); ok {
+		return e, nil
+	}
+	var b bin.Buffer
+	w.mu.Lock()
+	err = res.Encode(&b)
+	w.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return encoded(b.Buf), nil
+}
+
+func (w *world) answer(r *request) (bin.Encoder, error) {
 	s := w.srv
 	switch {
 	case r.method == "":
@@ -467,6 +493,10 @@ func (w *world) sendMessage(r *request, acct int64) (bin.Encoder, error) {
 			Users: users, Chats: chats, Date: date,
 		}
 	}
+	var enc bin.Buffer
+	if err := res.Encode(&enc); err != nil {
+		return nil, err
+	}
 	h := append(w.history[key], msg)
 	if len(h) > historyCap {
 		h = h[len(h)-historyCap:]
@@ -475,9 +505,9 @@ func (w *world) sendMessage(r *request, acct int64) (bin.Encoder, error) {
 	}
 	w.history[key] = h
 	if req.RandomID != 0 {
-		a.sent[req.RandomID] = res
+		a.sent[req.RandomID] = encoded(enc.Buf)
 	}
-	return res, nil
+	return encoded(enc.Buf), nil
 }
 
 func (w *world) getHistory(r *request, acct int64) (bin.Encoder, error) {

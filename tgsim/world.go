@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 )
@@ -71,7 +70,7 @@ type dialogKey struct {
 type account struct {
 	nextMsg int
 	pts     int
-	sent    map[int64]bin.Encoder // result of each messages.sendMessage by random_id
+	sent    map[int64]encoded // result of each messages.sendMessage by random_id
 }
 
 type loginCode struct {
@@ -282,7 +281,7 @@ func normalizePhone(p string) string {
 func (w *world) acct(id int64) *account {
 	a := w.accounts[id]
 	if a == nil {
-		a = &account{nextMsg: 1, pts: 1, sent: map[int64]bin.Encoder{}}
+		a = &account{nextMsg: 1, pts: 1, sent: map[int64]encoded{}}
 		w.accounts[id] = a
 	}
 	return a
