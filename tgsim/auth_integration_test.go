@@ -9,6 +9,7 @@ import (
 )
 
 func TestLoginAndMigration(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{RequireLogin: true, World: tgsim.WorldConfig{Users: 6}})
 	bot := srv.Bot()
 	if bot.DC != 2 {

@@ -49,6 +49,7 @@ func recvErr(t *testing.T, c transport.Conn) error {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{MaxFrame: 4096})
 	good := loggedIn(t, srv)
 
@@ -118,6 +119,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{Latency: tgsim.NoLatency})
 
 	// Drop after N frames.

@@ -17,6 +17,7 @@ import (
 // gotd's own client, an independent MTProto implementation, connects to
 // tgsim, logs in as the bot and calls methods.
 func TestGotdClient(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{RequireLogin: true})
 	var opts []tg.DCOption
 	for _, d := range srv.DCs() {

@@ -15,6 +15,7 @@ func after(id int64, q bin.Object) bin.Encoder {
 }
 
 func TestInvokeAfterMsg(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{
 		// The awaited call is slow and the dependent fast: only the wait
 		// keeps them in order.
@@ -69,6 +70,7 @@ func TestInvokeAfterMsg(t *testing.T) {
 }
 
 func TestInvokeAfterFloodWait(t *testing.T) {
+	t.Parallel()
 	var clk clock
 	srv := startSim(t, tgsim.Config{Now: clk.Now, Latency: tgsim.NoLatency})
 	c := loggedIn(t, srv)

@@ -16,6 +16,7 @@ import (
 )
 
 func TestInitConnectionRequired(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{})
 	c := dialRaw(t, srv, 2)
 	c.fails(c.call(&tg.HelpGetNearestDCRequest{}), 400, "CONNECTION_NOT_INITED")
@@ -36,6 +37,7 @@ func TestInitConnectionRequired(t *testing.T) {
 }
 
 func TestNewSessionCreated(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{})
 	c := dialRaw(t, srv, 1)
 	ids := c.container(wrapInit(&tg.HelpGetConfigRequest{}), &tg.HelpGetNearestDCRequest{})
@@ -64,6 +66,7 @@ func TestNewSessionCreated(t *testing.T) {
 }
 
 func TestMsgIDRules(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{})
 	c := dialRaw(t, srv, 1)
 	c.init()
@@ -103,6 +106,7 @@ func TestMsgIDRules(t *testing.T) {
 }
 
 func TestSeqnoRules(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{})
 	c := dialRaw(t, srv, 1)
 	c.init()
@@ -139,6 +143,7 @@ func TestSeqnoRules(t *testing.T) {
 }
 
 func TestContainerRules(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{})
 	c := dialRaw(t, srv, 1)
 	c.init()
@@ -194,6 +199,7 @@ func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 func TestSalts(t *testing.T) {
+	t.Parallel()
 	var clk clock
 	srv := startSim(t, tgsim.Config{Now: clk.Now, SaltPeriod: 10 * time.Second})
 	c := dialRaw(t, srv, 1)
@@ -249,6 +255,7 @@ func TestSalts(t *testing.T) {
 }
 
 func TestAcksResendReqAndPings(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{
 		MethodLatency: map[string]tgsim.Latency{"users.getFullUser": {Base: 300 * time.Millisecond}},
 		AckDelay:      10 * time.Millisecond,

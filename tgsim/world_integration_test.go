@@ -28,6 +28,7 @@ func resolve(t *testing.T, c *rawClient, name string) *tg.ContactsResolvedPeer {
 }
 
 func TestWorldUsers(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{World: tgsim.WorldConfig{Users: 10}})
 	c := loggedIn(t, srv)
 
@@ -61,6 +62,7 @@ func TestWorldUsers(t *testing.T) {
 }
 
 func TestWorldSendMessageAndHistory(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{World: tgsim.WorldConfig{Users: 10}, Flood: tgsim.FloodConfig{Off: true}})
 	c := loggedIn(t, srv)
 	u := resolve(t, c, "user1").Users[1].(*tg.User)
@@ -114,6 +116,7 @@ func TestWorldSendMessageAndHistory(t *testing.T) {
 }
 
 func TestWorldUnknownMethods(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{})
 	c := loggedIn(t, srv)
 	c.fails(c.call(&tg.MessagesSendMediaRequest{Peer: &tg.InputPeerSelf{}, Media: &tg.InputMediaEmpty{}, Message: "x"}), 400, "METHOD_NOT_SIMULATED_messages.sendMedia")
@@ -128,6 +131,7 @@ type rawBody []byte
 func (r rawBody) Encode(b *bin.Buffer) error { b.Put(r); return nil }
 
 func TestLatencyOrderAndContainers(t *testing.T) {
+	t.Parallel()
 	srv := startSim(t, tgsim.Config{
 		Latency:       tgsim.NoLatency,
 		MethodLatency: map[string]tgsim.Latency{"users.getFullUser": {Base: 200 * time.Millisecond}},
