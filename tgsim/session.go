@@ -293,8 +293,7 @@ func (s *session) message(c *conn, now time.Time, id int64, seqno int32, body []
 			return
 		}
 		var m mt.MsgsAck
-		if err := m.Decode(b); err != nil {
-			srv.count.err("malformed_message")
+		if !s.decode(b, &m) {
 			return
 		}
 		srv.count.acksIn.Add(int64(len(m.MsgIDs)))
@@ -303,16 +302,14 @@ func (s *session) message(c *conn, now time.Time, id int64, seqno int32, body []
 		}
 	case mt.PingRequestTypeID:
 		var m mt.PingRequest
-		if err := m.Decode(b); err != nil {
-			srv.count.err("malformed_message")
+		if !s.decode(b, &m) {
 			return
 		}
 		srv.count.pings.Add(1)
 		s.queue(&mt.Pong{MsgID: id, PingID: m.PingID}, true)
 	case mt.PingDelayDisconnectRequestTypeID:
 		var m mt.PingDelayDisconnectRequest
-		if err := m.Decode(b); err != nil {
-			srv.count.err("malformed_message")
+		if !s.decode(b, &m) {
 			return
 		}
 		srv.count.pings.Add(1)
@@ -322,15 +319,13 @@ func (s *session) message(c *conn, now time.Time, id int64, seqno int32, body []
 		}
 	case mt.GetFutureSaltsRequestTypeID:
 		var m mt.GetFutureSaltsRequest
-		if err := m.Decode(b); err != nil {
-			srv.count.err("malformed_message")
+		if !s.decode(b, &m) {
 			return
 		}
 		s.queue(srv.futureSalts(s.key, now, id, m.Num), true)
 	case mt.MsgResendReqTypeID:
 		var m mt.MsgResendReq
-		if err := m.Decode(b); err != nil {
-			srv.count.err("malformed_message")
+		if !s.decode(b, &m) {
 			return
 		}
 		for _, mid := range m.MsgIDs {
@@ -342,8 +337,7 @@ func (s *session) message(c *conn, now time.Time, id int64, seqno int32, body []
 		}
 	case mt.MsgsStateReqTypeID:
 		var m mt.MsgsStateReq
-		if err := m.Decode(b); err != nil {
-			srv.count.err("malformed_message")
+		if !s.decode(b, &m) {
 			return
 		}
 		info := make([]byte, len(m.MsgIDs))
@@ -353,8 +347,7 @@ func (s *session) message(c *conn, now time.Time, id int64, seqno int32, body []
 		s.queue(&mt.MsgsStateInfo{ReqMsgID: id, Info: info}, true)
 	case mt.RPCDropAnswerRequestTypeID:
 		var m mt.RPCDropAnswerRequest
-		if err := m.Decode(b); err != nil {
-			srv.count.err("malformed_message")
+		if !s.decode(b, &m) {
 			return
 		}
 		var ans bin.Encoder = &mt.RPCAnswerUnknown{}
@@ -364,8 +357,7 @@ func (s *session) message(c *conn, now time.Time, id int64, seqno int32, body []
 		s.queueResult(id, ans)
 	case mt.DestroySessionRequestTypeID:
 		var m mt.DestroySessionRequest
-		if err := m.Decode(b); err != nil {
-			srv.count.err("malformed_message")
+		if !s.decode(b, &m) {
 			return
 		}
 		s.queue(s.key.destroySession(m.SessionID, s), true)
@@ -391,6 +383,15 @@ func (s *session) message(c *conn, now time.Time, id int64, seqno int32, body []
 			*start = append(*start, cl)
 		}
 	}
+}
+
+// decode reads a service message; a broken one is counted and dropped.
+func (s *session) decode(b *bin.Buffer, v bin.Decoder) bool {
+	if err := v.Decode(b); err != nil {
+		s.srv.count.err("malformed_message")
+		return false
+	}
+	return true
 }
 
 // msgState is MTProto's msgs_state_info byte for a client msg_id.
