@@ -45,6 +45,7 @@ var simulated = map[uint32]bool{
 	tg.UsersGetUsersRequestTypeID:              true,
 	tg.UsersGetFullUserRequestTypeID:           true,
 	tg.ContactsResolveUsernameRequestTypeID:    true,
+	tg.ContactsResolvePhoneRequestTypeID:       true,
 	tg.ChannelsGetChannelsRequestTypeID:        true,
 	tg.MessagesSendMessageRequestTypeID:        true,
 	tg.MessagesGetHistoryRequestTypeID:         true,
@@ -55,7 +56,7 @@ var simulated = map[uint32]bool{
 func Methods() []string {
 	return []string{
 		"auth.exportAuthorization", "auth.importAuthorization", "auth.importBotAuthorization",
-		"auth.sendCode", "auth.signIn", "channels.getChannels", "contacts.resolveUsername",
+		"auth.sendCode", "auth.signIn", "channels.getChannels", "contacts.resolvePhone", "contacts.resolveUsername",
 		"help.getConfig", "help.getNearestDc", "messages.getHistory", "messages.sendMessage",
 		"updates.getState", "users.getFullUser", "users.getUsers",
 	}
@@ -144,6 +145,8 @@ func (w *world) answer(r *request) (bin.Encoder, error) {
 		return w.getFullUser(r, acct)
 	case tg.ContactsResolveUsernameRequestTypeID:
 		return w.resolveUsername(r, acct)
+	case tg.ContactsResolvePhoneRequestTypeID:
+		return w.resolvePhone(r, acct)
 	case tg.ChannelsGetChannelsRequestTypeID:
 		return w.getChannels(r, acct)
 	case tg.MessagesGetHistoryRequestTypeID:
@@ -339,7 +342,7 @@ func (w *world) getUsers(r *request, acct int64) (bin.Encoder, error) {
 	defer w.mu.Unlock()
 	out := &tg.UserClassVector{}
 	for _, in := range req.ID {
-		u, err := w.inputUser(acct, in)
+		u, err := w.inputUser(acct, in, true)
 		if err != nil {
 			return nil, err
 		}
@@ -355,7 +358,7 @@ func (w *world) getFullUser(r *request, acct int64) (bin.Encoder, error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	u, err := w.inputUser(acct, req.ID)
+	u, err := w.inputUser(acct, req.ID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -400,6 +403,27 @@ func (w *world) resolveUsername(r *request, acct int64) (bin.Encoder, error) {
 	return &tg.ContactsResolvedPeer{Peer: p.tg(), Users: users, Chats: chats}, nil
 }
 
+func (w *world) resolvePhone(r *request, acct int64) (bin.Encoder, error) {
+	var req tg.ContactsResolvePhoneRequest
+	if err := r.decode(&req); err != nil {
+		return nil, err
+	}
+	phone := normalizePhone(req.Phone)
+	if phone == "" {
+		return nil, tgerr.New(400, "PHONE_NOT_OCCUPIED")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	u := w.phones[phone]
+	if u == nil {
+		return nil, tgerr.New(400, "PHONE_NOT_OCCUPIED")
+	}
+	p := peerRef{peerUser, u.id}
+	users, chats := w.peerEntities(acct, p)
+	users[len(users)-1].(*tg.User).Phone = phone // the caller knows it
+	return &tg.ContactsResolvedPeer{Peer: p.tg(), Users: users, Chats: chats}, nil
+}
+
 func (w *world) getChannels(r *request, acct int64) (bin.Encoder, error) {
 	var req tg.ChannelsGetChannelsRequest
 	if err := r.decode(&req); err != nil {
@@ -409,7 +433,7 @@ func (w *world) getChannels(r *request, acct int64) (bin.Encoder, error) {
 	defer w.mu.Unlock()
 	out := &tg.MessagesChats{}
 	for _, in := range req.ID {
-		c, err := w.inputChannel(acct, in)
+		c, err := w.inputChannel(acct, in, true)
 		if err != nil {
 			return nil, err
 		}

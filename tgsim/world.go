@@ -367,13 +367,25 @@ func (w *world) inputPeer(viewer int64, p tg.InputPeerClass) (peerRef, error) {
 	}
 }
 
+// hashOK checks an access hash viewer gives for id. In users.getUsers and
+// channels.getChannels a bot may pass 0 (Telegram lets bots look up
+// entities they have met without a hash; Telethon relies on it).
+func (w *world) hashOK(viewer, id, hash int64, zeroOK bool) bool {
+	if hash == 0 && zeroOK {
+		if u := w.users[viewer]; u != nil && u.bot {
+			return true
+		}
+	}
+	return hash == w.srv.accessHash(viewer, id)
+}
+
 // inputUser resolves an InputUser for viewer. w.mu is held.
-func (w *world) inputUser(viewer int64, p tg.InputUserClass) (*user, error) {
+func (w *world) inputUser(viewer int64, p tg.InputUserClass, zeroOK bool) (*user, error) {
 	switch p := p.(type) {
 	case *tg.InputUserSelf:
 		return w.users[viewer], nil
 	case *tg.InputUser:
-		if u := w.users[p.UserID]; u != nil && p.AccessHash == w.srv.accessHash(viewer, u.id) {
+		if u := w.users[p.UserID]; u != nil && w.hashOK(viewer, u.id, p.AccessHash, zeroOK) {
 			return u, nil
 		}
 	}
@@ -381,9 +393,9 @@ func (w *world) inputUser(viewer int64, p tg.InputUserClass) (*user, error) {
 }
 
 // inputChannel resolves an InputChannel for viewer. w.mu is held.
-func (w *world) inputChannel(viewer int64, p tg.InputChannelClass) (*chat, error) {
+func (w *world) inputChannel(viewer int64, p tg.InputChannelClass, zeroOK bool) (*chat, error) {
 	if p, ok := p.(*tg.InputChannel); ok {
-		if c := w.chats[p.ChannelID]; c != nil && c.kind != basicGroup && p.AccessHash == w.srv.accessHash(viewer, c.id) {
+		if c := w.chats[p.ChannelID]; c != nil && c.kind != basicGroup && w.hashOK(viewer, c.id, p.AccessHash, zeroOK) {
 			return c, nil
 		}
 	}

@@ -43,6 +43,18 @@ func TestWorldUsers(t *testing.T) {
 		t.Fatalf("users.getUsers: %+v", users.Elems)
 	}
 	c.fails(c.call(&tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUser{UserID: u.ID, AccessHash: u.AccessHash + 1}}}), 400, "USER_ID_INVALID")
+	// A bot may look a user up without a hash (Telegram allows it for users
+	// the bot has met; Telethon relies on it).
+	c.ok(c.call(&tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUser{UserID: u.ID}}}), &users)
+	if users.Elems[0].(*tg.User).AccessHash != u.AccessHash {
+		t.Fatal("users.getUsers with hash 0 did not return the user with its hash")
+	}
+	var byPhone tg.ContactsResolvedPeer
+	c.ok(c.call(&tg.ContactsResolvePhoneRequest{Phone: srv.Users()[2].Phone}), &byPhone)
+	if got := byPhone.Users[1].(*tg.User); got.ID != u.ID || "+"+got.Phone != srv.Users()[2].Phone {
+		t.Fatalf("contacts.resolvePhone: %+v", got)
+	}
+	c.fails(c.call(&tg.ContactsResolvePhoneRequest{Phone: "+1000"}), 400, "PHONE_NOT_OCCUPIED")
 	var full tg.UsersUserFull
 	c.ok(c.call(&tg.UsersGetFullUserRequest{ID: &tg.InputUser{UserID: u.ID, AccessHash: u.AccessHash}}), &full)
 	if full.FullUser.ID != u.ID {
