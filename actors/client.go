@@ -67,6 +67,11 @@ type Config struct {
 	// DialTimeout bounds one connection attempt with its key exchange.
 	// Default 30 s.
 	DialTimeout time.Duration
+	// OnResult, if set, is shown every successful result: the method and its
+	// TL body (which must not be modified). It runs on the scheduler actor's
+	// goroutine and must not block; entitycache.Cache.LearnResult is meant
+	// for it.
+	OnResult func(method *tl.Definition, body []byte)
 }
 
 // ErrClosed is returned for calls on a closed client, and to calls still

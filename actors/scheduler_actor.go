@@ -139,7 +139,11 @@ func (a *schedulerActor) finish(d scheduler.Done) {
 	if d.Err != nil {
 		p.resolve(nil, d.Err)
 	} else {
-		p.resolve(a.bodies[d.ID], nil)
+		body := a.bodies[d.ID]
+		if f := a.c.cfg.OnResult; f != nil {
+			f(p.method, body)
+		}
+		p.resolve(body, nil)
 	}
 	a.c.released()
 }

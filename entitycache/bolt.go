@@ -1,0 +1,183 @@
+package entitycache
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Format marks a bbolt file as an entity cache of this version.
+const boltFormat = "tlsched-entitycache/1"
+
+var (
+	bucketMeta      = []byte("meta")
+	bucketEntities  = []byte("entities")
+	bucketUsernames = []byte("usernames")
+	bucketPhones    = []byte("phones")
+	keyFormat       = []byte("format")
+)
+
+// BoltStore is the default Store: one bbolt file, one transaction per batch.
+type BoltStore struct {
+	db   *bolt.DB
+	path string
+}
+
+// OpenBolt opens (or creates, with mode 0600) the entity cache file at path.
+// A file that is not a bbolt database, is damaged, or is a bbolt database
+// of something else is reported as a *StoreError naming the path; it is
+// never overwritten.
+func OpenBolt(path string) (*BoltStore, error) {
+	fresh := false
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		fresh = true
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		switch {
+		case errors.Is(err, bolterrors.ErrTimeout):
+			return nil, fmt.Errorf("entity cache %s: in use by another process: %w", path, err)
+		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
+			errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrInvalidMapping):
+			return nil, &StoreError{Path: path, Err: err}
+		}
+		return nil, &StoreError{Path: path, Err: err}
+	}
+	s := &BoltStore{db: db, path: path}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			if !fresh && bucketCount(tx) > 0 {
+				return errors.New("a bbolt database of something else (no entity cache marker)")
+			}
+			var err error
+			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
+				return err
+			}
+			if err := meta.Put(keyFormat, []byte(boltFormat)); err != nil {
+				return err
+			}
+		}
+		if f := meta.Get(keyFormat); string(f) != boltFormat {
+			return fmt.Errorf("format %q, want %q", f, boltFormat)
+		}
+		for _, b := range [][]byte{bucketEntities, bucketUsernames, bucketPhones} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, &StoreError{Path: path, Err: err}
+	}
+	return s, nil
+}
+
+func bucketCount(tx *bolt.Tx) int {
+	n := 0
+	_ = tx.ForEach(func([]byte, *bolt.Bucket) error { n++; return nil })
+	return n
+}
+
+// Path is the file the store lives in.
+func (s *BoltStore) Path() string { return s.path }
+
+func keyBytes(k Key) []byte {
+	b := make([]byte, 9)
+	b[0] = byte(k.Kind)
+	binary.BigEndian.PutUint64(b[1:], uint64(k.ID))
+	return b
+}
+
+func parseKey(b []byte) (Key, bool) {
+	if len(b) != 9 {
+		return Key{}, false
+	}
+	return Key{Kind(b[0]), int64(binary.BigEndian.Uint64(b[1:]))}, true
+}
+
+func (s *BoltStore) Get(k Key) (e Entity, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketEntities).Get(keyBytes(k))
+		if v == nil {
+			return nil
+		}
+		e, err = unmarshal(v)
+		if err != nil {
+			return &StoreError{Path: s.path, Err: fmt.Errorf("entity %s %d: %w", k.Kind, k.ID, err)}
+		}
+		ok = true
+		return nil
+	})
+	return e, ok, err
+}
+
+func (s *BoltStore) lookup(bucket []byte, name string) (k Key, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucket).Get([]byte(name))
+		if v == nil {
+			return nil
+		}
+		if k, ok = parseKey(v); !ok {
+			return &StoreError{Path: s.path, Err: fmt.Errorf("mapping %q: malformed key", name)}
+		}
+		return nil
+	})
+	return k, ok, err
+}
+
+func (s *BoltStore) Username(name string) (Key, bool, error) {
+	return s.lookup(bucketUsernames, name)
+}
+
+func (s *BoltStore) Phone(phone string) (Key, bool, error) { return s.lookup(bucketPhones, phone) }
+
+func (s *BoltStore) Write(b Batch) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		ents, names, phones := tx.Bucket(bucketEntities), tx.Bucket(bucketUsernames), tx.Bucket(bucketPhones)
+		for _, n := range b.DropUsernames {
+			if err := names.Delete([]byte(n)); err != nil {
+				return err
+			}
+		}
+		for _, p := range b.DropPhones {
+			if err := phones.Delete([]byte(p)); err != nil {
+				return err
+			}
+		}
+		for _, e := range b.Put {
+			k := keyBytes(e.Key())
+			if err := ents.Put(k, e.marshal()); err != nil {
+				return err
+			}
+			if e.Username != "" {
+				if err := names.Put([]byte(e.Username), k); err != nil {
+					return err
+				}
+			}
+			if e.Phone != "" {
+				if err := phones.Put([]byte(e.Phone), k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func (s *BoltStore) Len() (n int, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketEntities).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+func (s *BoltStore) Close() error { return s.db.Close() }

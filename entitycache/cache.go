@@ -1,0 +1,319 @@
+package entitycache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gotd/td/bin"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/tlsched/tlsched/tl"
+)
+
+// Invoker sends one call; actors.Client satisfies it.
+type Invoker interface {
+	Invoke(ctx context.Context, req bin.Encoder, res bin.Decoder) error
+}
+
+// Config configures a Cache. The zero value keeps everything in memory and
+// cannot resolve misses over the network.
+type Config struct {
+	// Path is the bbolt file to keep entities in (created 0600). Ignored if
+	// Store is set. Empty: a MemoryStore. Keep one file per account: access
+	// hashes are per account.
+	Path string
+	// Store overrides Path.
+	Store Store
+	// Invoker resolves misses over the network. Nil: a miss is a
+	// *NotFoundError.
+	Invoker Invoker
+	// MemoryEntries bounds the in-memory layer (entities and names each).
+	// Default 100,000.
+	MemoryEntries int
+	// NegativeTTL is how long "no such username/phone/id" is remembered.
+	// Default 1 minute.
+	NegativeTTL time.Duration
+	// FlushInterval is the longest a learned entity waits before it is
+	// written to the Store; writes are batched into one transaction.
+	// Default 200 ms.
+	FlushInterval time.Duration
+	// Now is the clock for NegativeTTL. Default time.Now.
+	Now func() time.Time
+}
+
+// DefaultPath is where tlworker keeps its entity cache:
+// $XDG_CONFIG_HOME/tlsched/entities.db (os.UserConfigDir).
+func DefaultPath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "tlsched", "entities.db"), nil
+}
+
+// Stats counts what the cache did.
+type Stats struct {
+	Hits, Misses    int64 // lookups answered from memory or the store / not
+	NetworkCalls    int64 // resolve calls sent
+	Learned         int64 // entities learned that changed something
+	NegativeHits    int64 // lookups answered "not found" from the negative cache
+	BatchesWritten  int64
+	LearnQueueDrops int64 // results learned inline because the queue was full
+	Refreshes       int64 // calls retried after an invalid peer
+	WriteErrors     int64
+}
+
+// Cache resolves and learns entities. Safe for concurrent use.
+type Cache struct {
+	cfg   Config
+	store Store
+	ents  *lru.Cache[Key, Entity]
+	names *lru.Cache[string, Key]
+	phone *lru.Cache[string, Key]
+	neg   *lru.Cache[string, time.Time]
+	group singleflight.Group
+
+	mu       sync.Mutex // learning and the unwritten batch
+	dirty    map[Key]Entity
+	dropU    map[string]bool
+	dropP    map[string]bool
+	writing  map[Key]Entity // the batch being written
+	writeErr error
+	stats    Stats
+
+	results chan learnItem
+	kick    chan struct{}
+	done    chan struct{}
+	wg      sync.WaitGroup
+	closed  bool
+}
+
+type learnItem struct {
+	method *tl.Definition
+	body   []byte
+}
+
+// Open makes a Cache. With Config.Path it opens the bbolt file (see
+// OpenBolt for its errors). Close flushes and releases it.
+func Open(cfg Config) (*Cache, error) {
+	if cfg.MemoryEntries <= 0 {
+		cfg.MemoryEntries = 100_000
+	}
+	if cfg.NegativeTTL <= 0 {
+		cfg.NegativeTTL = time.Minute
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = 200 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	st := cfg.Store
+	if st == nil && cfg.Path != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+			return nil, fmt.Errorf("entity cache %s: %w", cfg.Path, err)
+		}
+		b, err := OpenBolt(cfg.Path)
+		if err != nil {
+			return nil, err
+		}
+		st = b
+	}
+	if st == nil {
+		st = NewMemoryStore()
+	}
+	c := &Cache{
+		cfg: cfg, store: st,
+		dirty: map[Key]Entity{}, dropU: map[string]bool{}, dropP: map[string]bool{},
+		results: make(chan learnItem, 1<<14),
+		kick:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	c.ents, _ = lru.New[Key, Entity](cfg.MemoryEntries)
+	c.names, _ = lru.New[string, Key](cfg.MemoryEntries)
+	c.phone, _ = lru.New[string, Key](cfg.MemoryEntries)
+	c.neg, _ = lru.New[string, time.Time](10_000)
+	c.wg.Add(2)
+	go c.learnLoop()
+	go c.writeLoop()
+	return c, nil
+}
+
+// Close learns what is queued, writes everything to the store and closes
+// it. It returns the first write error, if any.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.done)
+	c.wg.Wait()
+	err := c.flush()
+	if cerr := c.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Flush writes what has been learned to the store now.
+func (c *Cache) Flush() error { return c.flush() }
+
+// Stats returns the cache's counters.
+func (c *Cache) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+func (c *Cache) learnLoop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case it := <-c.results:
+			c.learnResult(it)
+		case <-c.done:
+			for {
+				select {
+				case it := <-c.results:
+					c.learnResult(it)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (c *Cache) writeLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-c.kick:
+		case <-c.done:
+			return
+		}
+		_ = c.flush()
+	}
+}
+
+// flush writes the unwritten batch in one transaction.
+func (c *Cache) flush() error {
+	c.mu.Lock()
+	if len(c.dirty) == 0 && len(c.dropU) == 0 && len(c.dropP) == 0 {
+		err := c.writeErr
+		c.mu.Unlock()
+		return err
+	}
+	b := Batch{}
+	for _, e := range c.dirty {
+		b.Put = append(b.Put, e)
+	}
+	for n := range c.dropU {
+		b.DropUsernames = append(b.DropUsernames, n)
+	}
+	for p := range c.dropP {
+		b.DropPhones = append(b.DropPhones, p)
+	}
+	c.writing = c.dirty
+	c.dirty = map[Key]Entity{}
+	c.dropU, c.dropP = map[string]bool{}, map[string]bool{}
+	c.mu.Unlock()
+
+	err := c.store.Write(b)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		// Keep the entities for the next attempt, unless newer ones came.
+		for k, e := range c.writing {
+			if _, ok := c.dirty[k]; !ok {
+				c.dirty[k] = e
+			}
+		}
+		for _, n := range b.DropUsernames {
+			c.dropU[n] = true
+		}
+		for _, p := range b.DropPhones {
+			c.dropP[p] = true
+		}
+		c.stats.WriteErrors++
+		c.writeErr = fmt.Errorf("write entity cache: %w", err)
+	} else {
+		c.stats.BatchesWritten++
+		c.writeErr = nil
+	}
+	c.writing = nil
+	return c.writeErr
+}
+
+// get looks an entity up in memory, the unwritten batch, then the store.
+func (c *Cache) get(k Key) (Entity, bool, error) {
+	if e, ok := c.ents.Get(k); ok {
+		return e, true, nil
+	}
+	c.mu.Lock()
+	e, ok := c.dirty[k]
+	if !ok {
+		e, ok = c.writing[k]
+	}
+	c.mu.Unlock()
+	if ok {
+		return e, true, nil
+	}
+	e, ok, err := c.store.Get(k)
+	if ok {
+		c.ents.Add(k, e)
+	}
+	return e, ok, err
+}
+
+// byName finds the entity a username or phone maps to.
+func (c *Cache) byName(name string, phone bool) (Entity, bool, error) {
+	mem := c.names
+	if phone {
+		mem = c.phone
+	}
+	k, ok := mem.Get(name)
+	if !ok {
+		var err error
+		if phone {
+			k, ok, err = c.store.Phone(name)
+		} else {
+			k, ok, err = c.store.Username(name)
+		}
+		if err != nil {
+			return Entity{}, false, err
+		}
+		c.mu.Lock()
+		dropped := (!phone && c.dropU[name]) || (phone && c.dropP[name])
+		c.mu.Unlock()
+		if !ok || dropped {
+			return Entity{}, false, nil
+		}
+		mem.Add(name, k)
+	}
+	e, ok, err := c.get(k)
+	if err != nil || !ok {
+		return Entity{}, false, err
+	}
+	// A mapping can outlive a rename that has not been flushed yet.
+	if (!phone && e.Username != name) || (phone && e.Phone != name) {
+		mem.Remove(name)
+		return Entity{}, false, nil
+	}
+	return e, true, nil
+}
+
+var errClosed = errors.New("entity cache is closed")

@@ -1,0 +1,56 @@
+package entitycache
+
+import "fmt"
+
+// ShorthandError is a peer shorthand that cannot name anything: a malformed
+// username, phone number or id.
+type ShorthandError struct {
+	Input  string
+	Reason string
+}
+
+func (e *ShorthandError) Error() string {
+	return fmt.Sprintf("peer %q: %s", e.Input, e.Reason)
+}
+
+// NotFoundError says a peer does not exist or cannot be reached: the server
+// answered USERNAME_NOT_OCCUPIED, PHONE_NOT_OCCUPIED or an invalid id, or a
+// basic group id is not known. Err is the server's error, if any.
+type NotFoundError struct {
+	Input string
+	Err   error
+}
+
+func (e *NotFoundError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("peer %q: not found: %v", e.Input, e.Err)
+	}
+	return fmt.Sprintf("peer %q: not found", e.Input)
+}
+
+func (e *NotFoundError) Unwrap() error { return e.Err }
+
+// KindError says a peer is of a kind the field cannot take: a user where an
+// InputChannel is wanted, say.
+type KindError struct {
+	Input string
+	Want  string // "InputUser", "InputChannel", "InputPeer"
+	Got   Kind
+}
+
+func (e *KindError) Error() string {
+	return fmt.Sprintf("peer %q is a %s, the field wants an %s", e.Input, e.Got, e.Want)
+}
+
+// StoreError is a store file that cannot be used: corrupt, or not an entity
+// cache. The file is left as it is.
+type StoreError struct {
+	Path string
+	Err  error
+}
+
+func (e *StoreError) Error() string {
+	return fmt.Sprintf("entity cache %s: %v (the file is left untouched; move it away to start afresh)", e.Path, e.Err)
+}
+
+func (e *StoreError) Unwrap() error { return e.Err }

@@ -1,0 +1,205 @@
+package entitycache
+
+import (
+	"encoding/binary"
+
+	"github.com/gotd/td/bin"
+	"github.com/gotd/td/tg"
+
+	"github.com/tlsched/tlsched/tl"
+)
+
+// LearnResult queues one RPC result (the TL body of a call of method) to be
+// learned from. It does not block: results are decoded on the cache's own
+// goroutine; when its queue is full the result is learned inline. It is the
+// hook for actors.Config.OnResult.
+func (c *Cache) LearnResult(method *tl.Definition, body []byte) {
+	if method == nil || len(body) < 4 || !mayHoldEntities(binary.LittleEndian.Uint32(body)) {
+		return
+	}
+	select {
+	case c.results <- learnItem{method: method, body: body}:
+	default:
+		c.mu.Lock()
+		c.stats.LearnQueueDrops++
+		c.mu.Unlock()
+		c.learnResult(learnItem{method: method, body: body})
+	}
+}
+
+// mayHoldEntities skips the results that never carry users or chats, so the
+// hot path of sending messages does not decode them.
+func mayHoldEntities(id uint32) bool {
+	switch id {
+	case tg.UpdateShortSentMessageTypeID, tg.BoolTrueTypeID, tg.BoolFalseTypeID,
+		tg.UpdatesTooLongTypeID, tg.UpdateShortMessageTypeID, tg.UpdateShortChatMessageTypeID,
+		tg.UpdatesStateTypeID:
+		return false
+	}
+	return true
+}
+
+func (c *Cache) learnResult(it learnItem) {
+	v, err := tl.DecodeResult(it.method, it.body)
+	if err != nil {
+		return // not ours to judge; the caller gets the same bytes
+	}
+	c.Learn(v)
+}
+
+// Learn records every user and chat in v: a result object (anything with
+// users and chats lists, an auth.authorization, a vector of users or chats),
+// a tg.User or tg.Chat, or a slice of them.
+func (c *Cache) Learn(v any) {
+	var es []Entity
+	collect(v, &es)
+	if len(es) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range es {
+		c.learnLocked(e)
+	}
+}
+
+func collect(v any, out *[]Entity) {
+	switch v := v.(type) {
+	case nil:
+		return
+	case tg.UserClass:
+		if e, ok := fromUser(v); ok {
+			*out = append(*out, e)
+		}
+		return
+	case tg.ChatClass:
+		if e, ok := fromChat(v); ok {
+			*out = append(*out, e)
+		}
+		return
+	case []bin.Object:
+		for _, o := range v {
+			collect(o, out)
+		}
+		return
+	case []tg.UserClass:
+		for _, u := range v {
+			collect(u, out)
+		}
+		return
+	case []tg.ChatClass:
+		for _, ch := range v {
+			collect(ch, out)
+		}
+		return
+	case *tg.UserClassVector:
+		collect(v.Elems, out)
+		return
+	}
+	if h, ok := v.(interface{ GetUsers() []tg.UserClass }); ok {
+		collect(h.GetUsers(), out)
+	}
+	if h, ok := v.(interface{ GetChats() []tg.ChatClass }); ok {
+		collect(h.GetChats(), out)
+	}
+	if h, ok := v.(interface{ GetUser() tg.UserClass }); ok {
+		collect(h.GetUser(), out)
+	}
+	if h, ok := v.(interface{ GetChat() tg.ChatClass }); ok {
+		collect(h.GetChat(), out)
+	}
+}
+
+// learnLocked merges e into the cache. Rules (as Telethon's session does):
+// a "min" hash never replaces a full one; a username moving to a new owner
+// leaves the old owner without it; a username dropped by its owner is
+// forgotten. c.mu is held.
+func (c *Cache) learnLocked(e Entity) {
+	old, had := c.dirty[e.Key()]
+	if !had {
+		old, had = c.writing[e.Key()]
+	}
+	if !had {
+		if m, ok := c.ents.Get(e.Key()); ok {
+			old, had = m, true
+		} else if s, ok, err := c.store.Get(e.Key()); err == nil && ok {
+			old, had = s, true
+		}
+	}
+	if had {
+		if e.Min && !old.Min {
+			return
+		}
+		if e.Phone == "" {
+			e.Phone = old.Phone
+		}
+		if e.Kind == Chat || (e.AccessHash == 0 && old.AccessHash != 0) {
+			e.AccessHash = old.AccessHash
+		}
+		if old == e {
+			c.ents.Add(e.Key(), e)
+			return
+		}
+		if old.Username != "" && old.Username != e.Username {
+			c.dropU[old.Username] = true
+			c.names.Remove(old.Username)
+		}
+	}
+	if e.Username != "" {
+		delete(c.dropU, e.Username)
+		if k, ok := c.nameOwner(e.Username); ok && k != e.Key() {
+			// The name moved: its previous owner no longer has it.
+			if prev, ok := c.lookupLocked(k); ok && prev.Username == e.Username {
+				prev.Username = ""
+				c.putLocked(prev)
+			}
+		}
+		c.names.Add(e.Username, e.Key())
+	}
+	if e.Phone != "" {
+		delete(c.dropP, e.Phone)
+		c.phone.Add(e.Phone, e.Key())
+	}
+	c.putLocked(e)
+	c.stats.Learned++
+}
+
+func (c *Cache) putLocked(e Entity) {
+	c.dirty[e.Key()] = e
+	c.ents.Add(e.Key(), e)
+	if len(c.dirty) >= min(10_000, c.cfg.MemoryEntries/2) {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// nameOwner is the key a username maps to now. c.mu is held.
+func (c *Cache) nameOwner(name string) (Key, bool) {
+	// Every name learned since the last flush is in the memory layer (a
+	// flush is forced before it could be evicted).
+	if k, ok := c.names.Get(name); ok {
+		return k, true
+	}
+	if c.dropU[name] {
+		return Key{}, false
+	}
+	k, ok, err := c.store.Username(name)
+	return k, ok && err == nil
+}
+
+// lookupLocked finds an entity without taking c.mu. c.mu is held.
+func (c *Cache) lookupLocked(k Key) (Entity, bool) {
+	if e, ok := c.dirty[k]; ok {
+		return e, true
+	}
+	if e, ok := c.writing[k]; ok {
+		return e, true
+	}
+	if e, ok := c.ents.Get(k); ok {
+		return e, true
+	}
+	e, ok, err := c.store.Get(k)
+	return e, ok && err == nil
+}

@@ -1,0 +1,282 @@
+package entitycache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gotd/td/bin"
+	"github.com/gotd/td/tg"
+	"github.com/gotd/td/tgerr"
+
+	"github.com/tlsched/tlsched/tl"
+)
+
+var _ tl.Resolver = (*Cache)(nil)
+
+// Resolve implements tl.Resolver: shorthand (see the package doc) as an
+// object of class want ("InputPeer", "InputUser" or "InputChannel").
+func (c *Cache) Resolve(ctx context.Context, want, shorthand string) (bin.Encoder, error) {
+	return c.resolve(ctx, want, shorthand, false)
+}
+
+// InputPeer resolves a shorthand to an InputPeer.
+func (c *Cache) InputPeer(ctx context.Context, shorthand string) (tg.InputPeerClass, error) {
+	v, err := c.resolve(ctx, "InputPeer", shorthand, false)
+	if err != nil {
+		return nil, err
+	}
+	return v.(tg.InputPeerClass), nil
+}
+
+// InputUser resolves a shorthand to an InputUser.
+func (c *Cache) InputUser(ctx context.Context, shorthand string) (tg.InputUserClass, error) {
+	v, err := c.resolve(ctx, "InputUser", shorthand, false)
+	if err != nil {
+		return nil, err
+	}
+	return v.(tg.InputUserClass), nil
+}
+
+// InputChannel resolves a shorthand to an InputChannel.
+func (c *Cache) InputChannel(ctx context.Context, shorthand string) (tg.InputChannelClass, error) {
+	v, err := c.resolve(ctx, "InputChannel", shorthand, false)
+	if err != nil {
+		return nil, err
+	}
+	return v.(tg.InputChannelClass), nil
+}
+
+// PeerInput turns a TL Peer (as found in messages and updates) into an
+// InputPeer with its access hash.
+func (c *Cache) PeerInput(ctx context.Context, p tg.PeerClass) (tg.InputPeerClass, error) {
+	switch p := p.(type) {
+	case *tg.PeerUser:
+		return c.InputPeer(ctx, fmt.Sprint(p.UserID))
+	case *tg.PeerChat:
+		return &tg.InputPeerChat{ChatID: p.ChatID}, nil
+	case *tg.PeerChannel:
+		return c.InputPeer(ctx, fmt.Sprint(-channelOffset-p.ChannelID))
+	}
+	return nil, fmt.Errorf("entity cache: peer %T is not a user, chat or channel", p)
+}
+
+func (c *Cache) resolve(ctx context.Context, want, shorthand string, fresh bool) (bin.Encoder, error) {
+	q, err := parse(shorthand)
+	if err != nil {
+		return nil, err
+	}
+	if q.kind == qSelf {
+		switch want {
+		case "InputPeer":
+			return &tg.InputPeerSelf{}, nil
+		case "InputUser":
+			return &tg.InputUserSelf{}, nil
+		}
+		return nil, &KindError{Input: shorthand, Want: want, Got: User}
+	}
+	e, err := c.find(ctx, q, shorthand, fresh)
+	if err != nil {
+		return nil, err
+	}
+	switch want {
+	case "InputPeer":
+		return e.InputPeer(), nil
+	case "InputUser":
+		if e.Kind == User {
+			return &tg.InputUser{UserID: e.ID, AccessHash: e.AccessHash}, nil
+		}
+	case "InputChannel":
+		if e.Kind == Channel {
+			return &tg.InputChannel{ChannelID: e.ID, AccessHash: e.AccessHash}, nil
+		}
+	default:
+		return nil, fmt.Errorf("entity cache: cannot make a %s", want)
+	}
+	return nil, &KindError{Input: shorthand, Want: want, Got: e.Kind}
+}
+
+// find returns the entity q names: from memory or the store, else from the
+// network (fresh skips the cache).
+func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (Entity, error) {
+	if q.kind == qID && q.key.Kind == Chat {
+		// Basic groups need no access hash.
+		return Entity{Kind: Chat, ID: q.key.ID}, nil
+	}
+	if !fresh {
+		var e Entity
+		var ok bool
+		var err error
+		switch q.kind {
+		case qUsername:
+			e, ok, err = c.byName(q.name, false)
+		case qPhone:
+			e, ok, err = c.byName(q.name, true)
+		case qID:
+			e, ok, err = c.get(q.key)
+		}
+		if err != nil {
+			return Entity{}, err
+		}
+		if ok {
+			c.count(func(s *Stats) { s.Hits++ })
+			return e, nil
+		}
+	}
+	c.count(func(s *Stats) { s.Misses++ })
+	negKey := fmt.Sprint(q.kind, ":", q.name, ":", q.key)
+	if at, ok := c.neg.Get(negKey); ok && !fresh {
+		if c.cfg.Now().Before(at.Add(c.cfg.NegativeTTL)) {
+			c.count(func(s *Stats) { s.NegativeHits++ })
+			return Entity{}, &NotFoundError{Input: input, Err: errors.New("not found a moment ago")}
+		}
+		c.neg.Remove(negKey)
+	}
+	if c.cfg.Invoker == nil {
+		return Entity{}, &NotFoundError{Input: input, Err: errors.New("not in the cache, and the cache has no Invoker to ask the server")}
+	}
+	// Concurrent lookups of one key share one call. The call runs on its own
+	// context so one caller giving up does not fail the others.
+	ch := c.group.DoChan(negKey, func() (any, error) {
+		e, err := c.fetch(context.WithoutCancel(ctx), q)
+		var nf *NotFoundError
+		if errors.As(err, &nf) {
+			c.neg.Add(negKey, c.cfg.Now())
+		}
+		return e, err
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			var nf *NotFoundError
+			if errors.As(r.Err, &nf) {
+				return Entity{}, &NotFoundError{Input: input, Err: nf.Err}
+			}
+			return Entity{}, r.Err
+		}
+		return r.Val.(Entity), nil
+	case <-ctx.Done():
+		return Entity{}, ctx.Err()
+	}
+}
+
+// notFound are the server's answers that mean "no such peer".
+func notFound(err error) bool {
+	return tgerr.Is(err, "USERNAME_NOT_OCCUPIED", "USERNAME_INVALID", "PHONE_NOT_OCCUPIED",
+		"PHONE_NUMBER_INVALID", "USER_ID_INVALID", "PEER_ID_INVALID", "CHANNEL_INVALID", "CHANNEL_PRIVATE")
+}
+
+// fetch asks the server and learns the answer.
+func (c *Cache) fetch(ctx context.Context, q query) (Entity, error) {
+	c.count(func(s *Stats) { s.NetworkCalls++ })
+	var want Key
+	var learned any
+	switch q.kind {
+	case qUsername, qPhone:
+		var r tg.ContactsResolvedPeer
+		var req bin.Encoder = &tg.ContactsResolveUsernameRequest{Username: q.name}
+		if q.kind == qPhone {
+			req = &tg.ContactsResolvePhoneRequest{Phone: q.name}
+		}
+		if err := c.cfg.Invoker.Invoke(ctx, req, &r); err != nil {
+			if notFound(err) {
+				return Entity{}, &NotFoundError{Err: err}
+			}
+			return Entity{}, err
+		}
+		switch p := r.Peer.(type) {
+		case *tg.PeerUser:
+			want = Key{User, p.UserID}
+		case *tg.PeerChannel:
+			want = Key{Channel, p.ChannelID}
+		case *tg.PeerChat:
+			want = Key{Chat, p.ChatID}
+		}
+		learned = &r
+	case qID:
+		var err error
+		if q.key.Kind == User {
+			var v tg.UserClassVector
+			err = c.cfg.Invoker.Invoke(ctx, &tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUser{UserID: q.key.ID}}}, &v)
+			learned = &v
+		} else {
+			var box tg.MessagesChatsBox
+			err = c.cfg.Invoker.Invoke(ctx, &tg.ChannelsGetChannelsRequest{ID: []tg.InputChannelClass{&tg.InputChannel{ChannelID: q.key.ID}}}, &box)
+			learned = box.Chats
+		}
+		if err != nil {
+			if notFound(err) {
+				return Entity{}, &NotFoundError{Err: err}
+			}
+			return Entity{}, err
+		}
+		want = q.key
+	}
+	var es []Entity
+	collect(learned, &es)
+	c.Learn(learned)
+	for _, e := range es {
+		if e.Key() == want {
+			if q.kind == qPhone && e.Phone == "" {
+				e.Phone = q.name
+				c.mu.Lock()
+				c.learnLocked(e)
+				c.mu.Unlock()
+			}
+			return e, nil
+		}
+	}
+	return Entity{}, &NotFoundError{Err: fmt.Errorf("the server's answer does not contain %s %d", want.Kind, want.ID)}
+}
+
+func (c *Cache) count(f func(*Stats)) {
+	c.mu.Lock()
+	f(&c.stats)
+	c.mu.Unlock()
+}
+
+// peerInvalid are the errors that mean "this access hash is not valid (for
+// this account)".
+func peerInvalid(err error) bool {
+	return tgerr.Is(err, "PEER_ID_INVALID", "USER_ID_INVALID", "CHANNEL_INVALID", "CHAT_ID_INVALID")
+}
+
+// Invoke builds a request with the cache as its resolver and sends it
+// through inv. When the server rejects a peer the cache supplied
+// (PEER_ID_INVALID, USER_ID_INVALID, CHANNEL_INVALID), the peers the
+// request used are resolved again over the network, and the request is
+// built and sent once more. build may be called twice.
+func (c *Cache) Invoke(ctx context.Context, inv Invoker, build func(ctx context.Context, r tl.Resolver) (bin.Encoder, error), res bin.Decoder) error {
+	rec := &recorder{c: c}
+	req, err := build(ctx, rec)
+	if err != nil {
+		return err
+	}
+	err = inv.Invoke(ctx, req, res)
+	if err == nil || !peerInvalid(err) || len(rec.used) == 0 {
+		return err
+	}
+	c.count(func(s *Stats) { s.Refreshes++ })
+	fresh := &recorder{c: c, fresh: true}
+	if req, err = build(ctx, fresh); err != nil {
+		return err
+	}
+	return inv.Invoke(ctx, req, res)
+}
+
+// recorder is the resolver Invoke hands to build: it notes what was
+// resolved, and on the second round resolves over the network.
+type recorder struct {
+	c     *Cache
+	fresh bool
+	mu    sync.Mutex
+	used  []string
+}
+
+func (r *recorder) Resolve(ctx context.Context, want, shorthand string) (bin.Encoder, error) {
+	r.mu.Lock()
+	r.used = append(r.used, shorthand)
+	r.mu.Unlock()
+	return r.c.resolve(ctx, want, shorthand, r.fresh)
+}
