@@ -97,6 +97,7 @@ type Cache struct {
 type learnItem struct {
 	method *tl.Definition
 	body   []byte
+	marker chan struct{} // Settle's: closed when reached
 }
 
 // Open makes a Cache. With Config.Path it opens the bbolt file (see
@@ -166,6 +167,25 @@ func (c *Cache) Close() error {
 
 // Flush writes what has been learned to the store now.
 func (c *Cache) Flush() error { return c.flush() }
+
+// Settle waits until every result queued by LearnResult before the call has
+// been learned.
+func (c *Cache) Settle(ctx context.Context) error {
+	m := learnItem{marker: make(chan struct{})}
+	select {
+	case c.results <- m:
+	case <-c.done:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-m.marker:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // Stats returns the cache's counters.
 func (c *Cache) Stats() Stats {

@@ -40,6 +40,10 @@ func mayHoldEntities(id uint32) bool {
 }
 
 func (c *Cache) learnResult(it learnItem) {
+	if it.marker != nil {
+		close(it.marker)
+		return
+	}
 	v, err := tl.DecodeResult(it.method, it.body)
 	if err != nil {
 		return // not ours to judge; the caller gets the same bytes
