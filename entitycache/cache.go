@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotd/td/bin"
@@ -88,6 +89,7 @@ type Cache struct {
 	stats    Stats
 
 	results chan learnItem
+	stopped atomic.Bool // Close has begun: results are no longer learned
 	kick    chan struct{}
 	done    chan struct{}
 	wg      sync.WaitGroup
@@ -155,6 +157,7 @@ func (c *Cache) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.stopped.Store(true)
 	c.mu.Unlock()
 	close(c.done)
 	c.wg.Wait()

@@ -14,7 +14,7 @@ import (
 // goroutine; when its queue is full the result is learned inline. It is the
 // hook for actors.Config.OnResult.
 func (c *Cache) LearnResult(method *tl.Definition, body []byte) {
-	if method == nil || len(body) < 4 || !mayHoldEntities(binary.LittleEndian.Uint32(body)) {
+	if method == nil || len(body) < 4 || !mayHoldEntities(binary.LittleEndian.Uint32(body)) || c.stopped.Load() {
 		return
 	}
 	select {
