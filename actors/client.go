@@ -164,6 +164,11 @@ type Option func(*pending)
 // OnDC sends the call to a DC other than the home DC.
 func OnDC(dc int) Option { return func(p *pending) { p.dc = dc } }
 
+// After makes the call run strictly after f's call (an invokeAfterMsg
+// chain). If f's call already succeeded there is nothing to wait for; if it
+// failed, this call fails with *scheduler.ChainBrokenError and never runs.
+func After(f *Future) Option { return func(p *pending) { p.after = f.p.id } }
+
 // Go submits a call and returns its future at once.
 func (c *Client) Go(ctx context.Context, req bin.Encoder, opts ...Option) (*Future, error) {
 	p, err := c.newPending(req)

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotd/td/crypto"
+	"github.com/gotd/td/exchange"
+	"github.com/gotd/td/tg"
+
+	"github.com/tlsched/tlsched/actors"
+	"github.com/tlsched/tlsched/entitycache"
+	"github.com/tlsched/tlsched/tl"
+)
+
+// dcFlag collects repeated --dc ID=HOST:PORT.
+type dcFlag struct {
+	order []int
+	addrs map[int]string
+}
+
+func (d *dcFlag) String() string { return fmt.Sprint(d.addrs) }
+
+func (d *dcFlag) Set(v string) error {
+	id, addr, ok := strings.Cut(v, "=")
+	n, err := strconv.Atoi(id)
+	if !ok || err != nil || n <= 0 || !strings.Contains(addr, ":") {
+		return fmt.Errorf("want ID=HOST:PORT, got %q", v)
+	}
+	if d.addrs == nil {
+		d.addrs = map[int]string{}
+	}
+	if _, dup := d.addrs[n]; dup {
+		return fmt.Errorf("DC %d given twice", n)
+	}
+	d.addrs[n] = addr
+	d.order = append(d.order, n)
+	return nil
+}
+
+// connFlags are the flags that say which server to talk to and as whom.
+type connFlags struct {
+	dcs       dcFlag
+	serverKey string
+	session   string
+	apiID     int
+	apiHash   string
+	timeout   time.Duration
+	verbose   bool
+}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.Var(&c.dcs, "dc", "a DC of another server, ID=HOST:PORT (repeatable; the first is home); needs --server-key")
+	fs.StringVar(&c.serverKey, "server-key", "", "PEM file with the server's RSA public key (PKCS#1 or PKIX)")
+	fs.StringVar(&c.session, "session", "", "session file (auth keys, 0600); required for Telegram, written by tlworker login")
+	fs.IntVar(&c.apiID, "api-id", 0, "Telegram api_id (or TLSCHED_API_ID)")
+	fs.StringVar(&c.apiHash, "api-hash", "", "Telegram api_hash (or TLSCHED_API_HASH)")
+	fs.DurationVar(&c.timeout, "connect-timeout", 30*time.Second, "how long connecting may take")
+	fs.BoolVar(&c.verbose, "v", false, "log connection events to stderr")
+}
+
+// account is what tlworker login records next to the session file.
+type account struct {
+	HomeDC int    `json:"home_dc"`
+	UserID int64  `json:"user_id"`
+	Bot    bool   `json:"bot"`
+	Name   string `json:"name,omitempty"`
+}
+
+func accountPath(session string) string { return session + ".account.json" }
+
+// clientConfig turns the flags into an actors.Config. For Telegram it needs
+// an api id and a session made by tlworker login.
+func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
+	var cfg actors.Config
+	if c.apiID == 0 {
+		if v := os.Getenv("TLSCHED_API_ID"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return cfg, usagef("TLSCHED_API_ID=%q is not a number", v)
+			}
+			c.apiID = n
+		}
+	}
+	if c.apiHash == "" {
+		c.apiHash = os.Getenv("TLSCHED_API_HASH")
+	}
+	cfg.Session.Init.APIID = c.apiID
+	cfg.DialTimeout = c.timeout
+	if c.verbose {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if len(c.dcs.order) > 0 {
+		if c.serverKey == "" {
+			return cfg, usagef("--dc needs --server-key: the server's RSA public key")
+		}
+		pem, err := os.ReadFile(c.serverKey)
+		if err != nil {
+			return cfg, usagef("--server-key: %v", err)
+		}
+		keys, err := crypto.ParseRSAPublicKeys(pem)
+		if err != nil || len(keys) == 0 {
+			return cfg, usagef("--server-key %s: no RSA public key in it (want PEM, PKCS#1 or PKIX): %v", c.serverKey, err)
+		}
+		for _, k := range keys {
+			cfg.PublicKeys = append(cfg.PublicKeys, exchange.PublicKey{RSA: k})
+		}
+		cfg.DCs = c.dcs.addrs
+		cfg.Scheduler.HomeDC = c.dcs.order[0]
+		if c.session != "" {
+			cfg.Store = &actors.FileStore{Path: c.session}
+		} else {
+			cfg.Store = actors.NewMemoryStore()
+		}
+		return cfg, nil
+	}
+	if c.serverKey != "" {
+		return cfg, usagef("--server-key without --dc: give the server's DCs too")
+	}
+	if c.apiID == 0 || c.apiHash == "" {
+		return cfg, usagef("talking to Telegram needs --api-id and --api-hash (or TLSCHED_API_ID, TLSCHED_API_HASH); for a local server give --dc and --server-key")
+	}
+	if c.session == "" {
+		return cfg, usagef("talking to Telegram needs --session FILE (made by tlworker login)")
+	}
+	cfg.Store = &actors.FileStore{Path: c.session}
+	if needLogin {
+		b, err := os.ReadFile(accountPath(c.session))
+		if err != nil {
+			return cfg, fmt.Errorf("no login recorded for session %s (%v): run tlworker login first", c.session, err)
+		}
+		var a account
+		if err := json.Unmarshal(b, &a); err != nil || a.HomeDC == 0 {
+			return cfg, fmt.Errorf("%s is damaged: run tlworker login again", accountPath(c.session))
+		}
+		cfg.Scheduler.HomeDC = a.HomeDC
+	}
+	return cfg, nil
+}
+
+// probe checks the home DC answers (help.getConfig) so that a server that
+// cannot be reached is one clear fatal error, not a failure per job.
+func probe(ctx context.Context, c *actors.Client, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var cfg tg.Config
+	if err := c.Invoke(ctx, &tg.HelpGetConfigRequest{}, &cfg); err != nil {
+		return fmt.Errorf("cannot reach the server: %w", err)
+	}
+	return nil
+}
+
+// openCache opens the entity cache that goes with a session: next to the
+// session file, or in memory without one.
+func openCache(session string, inv entitycache.Invoker) (*entitycache.Cache, error) {
+	cfg := entitycache.Config{Invoker: inv}
+	if session != "" {
+		cfg.Path = session + ".entities.db"
+	}
+	return entitycache.Open(cfg)
+}
+
+// learnInto returns an OnResult hook that feeds the cache once it is set:
+// the client starts before the cache that uses it as its Invoker.
+func learnInto(cache *atomic.Pointer[entitycache.Cache]) func(*tl.Definition, []byte) {
+	return func(m *tl.Definition, b []byte) {
+		if c := cache.Load(); c != nil {
+			c.LearnResult(m, b)
+		}
+	}
+}
