@@ -36,6 +36,10 @@ type FloodConfig struct {
 	// Penalty is added to the wait of a client that calls again before a wait
 	// it was told has ended. Default 1 s.
 	Penalty time.Duration
+	// Grace is how long after a wait is announced calls still count as sent
+	// before the client could know (those in the same container, say): they
+	// get the rest of the wait without the penalty. Default 500 ms.
+	Grace time.Duration
 }
 
 func (f FloodConfig) withDefaults() FloodConfig {
@@ -53,6 +57,9 @@ func (f FloodConfig) withDefaults() FloodConfig {
 	}
 	if f.Penalty == 0 {
 		f.Penalty = time.Second
+	}
+	if f.Grace == 0 {
+		f.Grace = 500 * time.Millisecond
 	}
 	return f
 }
@@ -76,8 +83,9 @@ type bucketKey struct {
 type bucket struct {
 	tokens float64
 	last   time.Time
-	// told is when the last FLOOD_WAIT announced for this bucket ends.
-	told time.Time
+	// told is when the last FLOOD_WAIT announced for this bucket ends;
+	// toldAt when it was announced.
+	told, toldAt time.Time
 }
 
 // floodModel holds token buckets. Safe for concurrent use.
@@ -145,6 +153,9 @@ func (m *floodModel) take(now time.Time, checks []floodCheck) (wait int, ignored
 		}
 		var d time.Duration
 		switch {
+		case now.Before(b.told) && now.Sub(b.toldAt) < m.cfg.Grace:
+			// Sent before the client could have heard of the wait.
+			d = b.told.Sub(now)
 		case now.Before(b.told):
 			// Called again inside a wait it was told: the wait grows.
 			b.told = b.told.Add(m.cfg.Penalty)
@@ -160,7 +171,7 @@ func (m *floodModel) take(now time.Time, checks []floodCheck) (wait int, ignored
 		wait = max(1, int(math.Ceil(worst.Seconds())))
 		for i, b := range bs {
 			if short[i] {
-				b.told = now.Add(time.Duration(wait) * time.Second)
+				b.told, b.toldAt = now.Add(time.Duration(wait)*time.Second), now
 			}
 		}
 		return wait, ignored

@@ -22,8 +22,13 @@ func TestFloodModel(t *testing.T) {
 	if w, ign := send(0, 31, true); w != 1 || ign {
 		t.Fatalf("31st message in a second: wait %d ignored %v, want 1 false", w, ign)
 	}
-	// Calling again inside the announced wait adds the penalty (1 s).
-	if w, ign := send(500*time.Millisecond, 31, true); w != 2 || !ign {
+	// A call right after the announcement (sent before the client could
+	// know) gets the rest of the wait; calling again later inside the wait
+	// adds the penalty (1 s).
+	if w, ign := send(100*time.Millisecond, 32, true); w != 1 || ign {
+		t.Fatalf("within the grace: %d %v, want 1 false", w, ign)
+	}
+	if w, ign := send(600*time.Millisecond, 31, true); w != 2 || !ign {
 		t.Fatalf("inside the wait: %d %v, want 2 true", w, ign)
 	}
 	// After the (extended) wait, tokens have refilled.

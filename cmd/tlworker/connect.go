@@ -117,6 +117,13 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 		cfg.Scheduler.HomeDC = c.dcs.order[0]
 		if c.session != "" {
 			cfg.Store = &actors.FileStore{Path: c.session}
+			// A session logged in to this server: calls go to its home DC.
+			if b, err := os.ReadFile(accountPath(c.session)); err == nil {
+				var a account
+				if json.Unmarshal(b, &a) == nil && a.HomeDC != 0 {
+					cfg.Scheduler.HomeDC = a.HomeDC
+				}
+			}
 		} else {
 			cfg.Store = actors.NewMemoryStore()
 		}

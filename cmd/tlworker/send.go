@@ -311,10 +311,13 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState, p
 	}
 	o := outcome{ID: j.ID, OK: err == nil}
 	if err != nil {
-		if !inv.sent {
-			err = fmt.Errorf("line %d: %w", j.line, err)
+		if inv.sent {
+			o.Error = failure(err)
+		} else {
+			// Never sent (bad params, a peer that cannot be resolved): code 0,
+			// and the message says which line and why.
+			o.Error = &outError{Message: fmt.Sprintf("line %d: %v", j.line, err)}
 		}
-		o.Error = failure(err)
 	} else {
 		o.LatencyMS = ms(time.Since(start))
 		js, jerr := tl.BinaryToJSON(res.b, m.Type)
