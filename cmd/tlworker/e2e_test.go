@@ -28,7 +28,7 @@ var (
 
 // binary builds tlworker once per test run (with -race when the tests run
 // with it, so the build reuses their compiled packages).
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "tlworker-e2e")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -31,6 +32,8 @@ type sendFlags struct {
 	progress       string
 	resume         bool
 	drain          time.Duration
+	cpuprofile     string
+	concurrency    int
 }
 
 func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -46,8 +49,21 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto, plain or none")
 	fs.BoolVar(&f.resume, "resume", false, "skip jobs that have a result line in --out, and append to it")
 	fs.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long to wait for calls in flight")
+	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.IntVar(&f.concurrency, "concurrency", 2000, "jobs in flight at once")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if f.cpuprofile != "" {
+		pf, err := os.Create(f.cpuprofile)
+		if err != nil {
+			return usagef("--cpuprofile: %v", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -60,6 +76,8 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return usagef("--progress is auto, plain or none, not %q", f.progress)
 	case f.rate < 0 || f.maxContainer < 0:
 		return usagef("--rate and --max-container cannot be negative")
+	case f.concurrency < 1:
+		return usagef("--concurrency must be at least 1")
 	}
 	cfg, err := f.conn.clientConfig(true)
 	if err != nil {
@@ -128,6 +146,7 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	prog := newProgress(f.progress, stderr, total-len(done))
 	stopFlush := r.w.flushEvery(100 * time.Millisecond)
+	stopWorkers := r.workers(ctx, f.concurrency, prog)
 	readErr := r.read(ctx, in, prog)
 	interrupted := ctx.Err() != nil
 
@@ -145,6 +164,7 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	r.closing.Store(true)
 	closeClient(client, 5*time.Second)
 	<-waited
+	stopWorkers()
 	stopFlush()
 	prog.finish()
 	if err := r.w.flush(); err != nil {
@@ -199,6 +219,7 @@ type runner struct {
 	limiter *rate.Limiter
 	done    map[string]bool // from --resume
 	jobs    map[string]*jobState
+	queue   chan task
 	wg      sync.WaitGroup
 	closing atomic.Bool // the client is being closed: its errors are not results
 	started atomic.Int64
@@ -260,7 +281,7 @@ func (r *runner) read(ctx context.Context, in io.Reader, prog progress) error {
 		}
 		r.started.Add(1)
 		r.wg.Add(1)
-		go r.run(ctx, j, st, pred, prog)
+		r.queue <- task{j: j, st: st, pred: pred}
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -269,6 +290,32 @@ func (r *runner) read(ctx context.Context, in io.Reader, prog progress) error {
 }
 
 // run sends one job and writes its result line.
+// task is one job handed to a worker.
+type task struct {
+	j    job
+	st   *jobState
+	pred *jobState
+}
+
+// workers run jobs: a fixed pool, so each goroutine's stack grows once, not
+// once per job. A job waits for its result on its worker; the pool is large
+// enough that this bounds nothing but memory. Jobs are queued in input
+// order, so a job's predecessor is always taken by a worker before it.
+func (r *runner) workers(ctx context.Context, n int, prog progress) func() {
+	r.queue = make(chan task)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range r.queue {
+				r.run(ctx, t.j, t.st, t.pred, prog)
+			}
+		}()
+	}
+	return func() { close(r.queue); wg.Wait() }
+}
+
 func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState, prog progress) {
 	defer r.wg.Done()
 	var opts []actors.Option
