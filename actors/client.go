@@ -22,6 +22,7 @@ import (
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
+	"github.com/tlsched/tlsched/telemetry"
 	"github.com/tlsched/tlsched/tl"
 )
 
@@ -72,6 +73,9 @@ type Config struct {
 	// goroutine and must not block; entitycache.Cache.LearnResult is meant
 	// for it.
 	OnResult func(method *tl.Definition, body []byte)
+	// Telemetry records a span per call and per container, and metrics
+	// (telemetry.Setup). Nil records nothing.
+	Telemetry *telemetry.Telemetry
 }
 
 // ErrClosed is returned for calls on a closed client, and to calls still
@@ -86,7 +90,9 @@ type Client struct {
 	sched  *actor.PID
 	nextID atomic.Uint64
 	closed atomic.Bool
-	room   chan struct{} // BlockWhenFull: a semaphore, one token per call held
+	// inFlight and queued feed the telemetry gauges.
+	inFlight, queued atomic.Int64
+	room             chan struct{} // BlockWhenFull: a semaphore, one token per call held
 
 }
 
@@ -129,6 +135,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return logger
 	}))
 	c := &Client{cfg: cfg, system: system}
+	cfg.Telemetry.Gauges(func() (int64, int64) { return c.inFlight.Load(), c.queued.Load() })
 	if cfg.BlockWhenFull {
 		c.room = make(chan struct{}, cfg.Scheduler.MaxQueued)
 	}
@@ -338,6 +345,11 @@ func (c *Client) newPending(req bin.Encoder) (*pending, error) {
 }
 
 func (c *Client) submit(ctx context.Context, ps []*pending) error {
+	if t := c.cfg.Telemetry; t != nil {
+		for _, p := range ps {
+			_, p.tel = t.StartCall(ctx, p.method.Name)
+		}
+	}
 	if c.room != nil {
 		for i := range ps {
 			select {

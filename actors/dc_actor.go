@@ -13,6 +13,7 @@ import (
 	protosched "github.com/asynkron/protoactor-go/scheduler"
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/proto/codec"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
@@ -30,7 +31,10 @@ type dcActor struct {
 	addr string
 	log  *slog.Logger
 
-	gen      int // connection generation; messages of older ones are stale
+	gen      int                         // connection generation; messages of older ones are stale
+	traced   map[mtproto.CallID]*pending // calls with spans in this session
+	dialAt   time.Time
+	lostOnce bool
 	conn     *mtproto.Conn
 	session  *mtproto.Session
 	queue    []scheduler.Batch // waiting for a connection
@@ -48,7 +52,7 @@ type dcActor struct {
 }
 
 func newDCActor(c *Client, id int, addr string) *dcActor {
-	return &dcActor{c: c, id: id, addr: addr, log: c.cfg.Logger.With("dc", id)}
+	return &dcActor{c: c, id: id, addr: addr, log: c.cfg.Logger.With("dc", id), traced: map[mtproto.CallID]*pending{}}
 }
 
 func (a *dcActor) Receive(ctx actor.Context) {
@@ -70,6 +74,7 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		if m.gen != a.gen {
 			return
 		}
+		a.c.cfg.Telemetry.Connection(a.id, a.dialAt, false, a.lostOnce, m.err)
 		a.dialing = false
 		a.lost(ctx, m.err)
 	case *redialMsg:
@@ -122,6 +127,7 @@ func (a *dcActor) shutdown() {
 
 func (a *dcActor) dial(ctx actor.Context) {
 	a.dialing = true
+	a.dialAt = time.Now()
 	gen := a.gen
 	self := ctx.Self()
 	root := a.c.system.Root
@@ -151,6 +157,7 @@ func (a *dcActor) dial(ctx actor.Context) {
 }
 
 func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
+	a.c.cfg.Telemetry.Connection(a.id, a.dialAt, conn.Exchanged, a.lostOnce, nil)
 	a.dialing = false
 	a.failures = 0
 	a.conn = conn
@@ -196,7 +203,11 @@ func (a *dcActor) send(ctx actor.Context) {
 		a.queue = a.queue[1:]
 		calls := make([]mtproto.Call, len(b.Calls))
 		for i, s := range b.Calls {
-			calls[i] = mtproto.Call{ID: mtproto.CallID(s.Call.ID), Body: s.Call.Payload.(*pending).raw, After: mtproto.CallID(s.After)}
+			p := s.Call.Payload.(*pending)
+			calls[i] = mtproto.Call{ID: mtproto.CallID(s.Call.ID), Body: p.raw, After: mtproto.CallID(s.After)}
+			if p.tel != nil {
+				a.traced[calls[i].ID] = p
+			}
 		}
 		out, err := a.session.Pack(now, calls)
 		if err != nil {
@@ -215,6 +226,7 @@ func (a *dcActor) send(ctx actor.Context) {
 
 func (a *dcActor) write(ctx actor.Context, out mtproto.Packed) bool {
 	for _, f := range out.Frames {
+		a.trace(f)
 		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := a.conn.Send(wctx, &bin.Buffer{Buf: f.Data})
 		cancel()
@@ -234,6 +246,9 @@ func (a *dcActor) receive(ctx actor.Context, frame []byte) {
 		a.log.Debug("receive", "err", err)
 	}
 	if len(rcv.Results) > 0 {
+		for _, r := range rcv.Results {
+			delete(a.traced, r.Call)
+		}
 		ctx.Send(ctx.Parent(), &resultsMsg{dc: a.id, results: rcv.Results})
 	}
 	a.flush(ctx)
@@ -279,6 +294,8 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 		a.conn = nil
 	}
 	lost := a.held()
+	clear(a.traced)
+	a.lostOnce = true
 	a.session = nil
 	a.queue = nil
 	a.failures++
@@ -306,6 +323,28 @@ func (a *dcActor) held() []scheduler.CallID {
 		}
 	}
 	return ids
+}
+
+// trace records a frame: a "sent" event on each call's span (a "resent"
+// one for a later attempt) and a container span linked to them.
+func (a *dcActor) trace(f mtproto.Frame) {
+	t := a.c.cfg.Telemetry
+	if t == nil {
+		return
+	}
+	links := make([]trace.SpanContext, 0, len(f.Calls))
+	for _, sc := range f.Calls {
+		p := a.traced[sc.Call]
+		if p == nil {
+			continue
+		}
+		if sc.Attempt > 1 {
+			p.tel.Resent("resend")
+		}
+		p.tel.Sent(a.id, sc.MsgID, f.MsgID, sc.Attempt)
+		links = append(links, p.tel.SpanContext())
+	}
+	t.Container(a.id, f.MsgID, f.Container, links, f.Messages, f.Bytes)
 }
 
 // storeKey names this DC's key in the Store: the DC id and its address, so

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/tlsched/tlsched/scheduler"
+	"github.com/tlsched/tlsched/telemetry"
 	"github.com/tlsched/tlsched/tl"
 )
 
@@ -28,10 +29,12 @@ type pending struct {
 	done chan struct{}
 	body []byte // TL result, once done without error
 	err  error
+	tel  *telemetry.Call // nil without telemetry
 }
 
 func (p *pending) resolve(body []byte, err error) {
 	p.once.Do(func() {
+		p.tel.End(err)
 		p.body, p.err = body, err
 		close(p.done)
 	})

@@ -9,6 +9,7 @@ import (
 	protosched "github.com/asynkron/protoactor-go/scheduler"
 
 	"github.com/tlsched/tlsched/scheduler"
+	"github.com/tlsched/tlsched/tl"
 )
 
 // schedulerActor drives scheduler.State: it takes submissions, hands batches
@@ -68,6 +69,10 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 			id := scheduler.CallID(r.Call)
 			if r.Err == nil {
 				a.bodies[id] = r.Body
+			} else if fw, ok := tl.AsFloodWait(r.Err); ok {
+				if p := a.pending[id]; p != nil {
+					p.tel.FloodWait(fw.Duration)
+				}
 			}
 			a.finishAll(a.state.Complete(now, id, r.Err))
 			delete(a.bodies, id)
@@ -148,8 +153,22 @@ func (a *schedulerActor) finish(d scheduler.Done) {
 	a.c.released()
 }
 
+// gauges publishes the in-flight and queued counts for telemetry.
+func (a *schedulerActor) gauges() {
+	if a.c.cfg.Telemetry == nil {
+		return
+	}
+	f := 0
+	for dc := range a.dcs {
+		f += a.state.InFlight(dc)
+	}
+	a.c.inFlight.Store(int64(f))
+	a.c.queued.Store(int64(a.state.Len() - f))
+}
+
 // pump sends what is ready and arms the timer for the next deadline.
 func (a *schedulerActor) pump(ctx actor.Context, now time.Time) {
+	defer a.gauges()
 	batches, done := a.state.Ready(now)
 	a.finishAll(done)
 	for _, b := range batches {

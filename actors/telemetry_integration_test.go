@@ -1,0 +1,140 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gotd/td/bin"
+	"github.com/gotd/td/exchange"
+	"github.com/gotd/td/tg"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/tlsched/tlsched/telemetry"
+	"github.com/tlsched/tlsched/tgsim"
+)
+
+// An ordered batch of three messages into a group whose budget is two a
+// second: the third meets FLOOD_WAIT_1. The trace shows three call spans
+// under the caller's span, each queued, sent and answered, the third with a
+// flood_wait event and a second send; container spans link to the calls
+// they carried; the metrics count the calls and the wait.
+func TestTelemetryOrderedBatchWithFloodWait(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	reader := sdkmetric.NewManualReader()
+	tel, err := telemetry.Setup(context.Background(), telemetry.Config{Exporter: "none", SpanProcessor: rec, MetricReader: reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+
+	srv, err := tgsim.Start(tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Group: tgsim.Rate{N: 2, Per: time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dcs := map[int]string{}
+	for _, d := range srv.DCs() {
+		dcs[d.ID] = d.Addr
+	}
+	c := startClient(t, Config{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: NewMemoryStore(), Telemetry: tel})
+	ctx := testCtx(t)
+	r, err := Do[*tg.ContactsResolvedPeer](ctx, c, &tg.ContactsResolveUsernameRequest{Username: "supergroup1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := r.Chats[0].(*tg.Channel)
+	peer := &tg.InputPeerChannel{ChannelID: ch.ID, AccessHash: ch.AccessHash}
+
+	ctx, parent := tel.TracerProvider().Tracer("test").Start(ctx, "batch")
+	reqs := make([]bin.Encoder, 3)
+	for i := range reqs {
+		reqs[i] = &tg.MessagesSendMessageRequest{Peer: peer, Message: fmt.Sprint(i), RandomID: int64(i + 1)}
+	}
+	if _, err := c.InvokeAll(ctx, reqs, Ordered()); err != nil {
+		t.Fatal(err)
+	}
+	parent.End()
+
+	var calls, containers []sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		switch s.Name() {
+		case "messages.sendMessage":
+			calls = append(calls, s)
+		case "mtproto.container", "mtproto.message":
+			containers = append(containers, s)
+		}
+	}
+	if len(calls) != 3 {
+		t.Fatalf("%d sendMessage spans, want 3", len(calls))
+	}
+	floods := 0
+	for _, s := range calls {
+		if s.Parent().SpanID() != parent.SpanContext().SpanID() {
+			t.Fatalf("call span %s is not a child of the caller's span", s.Name())
+		}
+		ev := map[string]int{}
+		for _, e := range s.Events() {
+			ev[e.Name]++
+		}
+		if ev["queued"] != 1 || ev["sent"] < 1 || ev["result"] != 1 {
+			t.Fatalf("call span events %v", ev)
+		}
+		if ev["flood_wait"] > 0 {
+			floods++
+			if ev["sent"] < 2 {
+				t.Fatalf("the flooded call was sent %d times, want a second send after the wait", ev["sent"])
+			}
+		}
+	}
+	if floods != 1 {
+		t.Fatalf("%d call spans with a flood_wait event, want 1", floods)
+	}
+	linked := map[string]bool{}
+	for _, s := range containers {
+		for _, l := range s.Links() {
+			linked[l.SpanContext.SpanID().String()] = true
+		}
+	}
+	for _, s := range calls {
+		if !linked[s.SpanContext().SpanID().String()] {
+			t.Fatalf("no container span links to call span %s", s.SpanContext().SpanID())
+		}
+	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					got[m.Name] += float64(p.Value)
+				}
+			case metricdata.Sum[float64]:
+				for _, p := range d.DataPoints {
+					got[m.Name] += p.Value
+				}
+			case metricdata.Histogram[int64]:
+				for _, p := range d.DataPoints {
+					got[m.Name+".count"] += float64(p.Count)
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					got[m.Name+".count"] += float64(p.Count)
+				}
+			}
+		}
+	}
+	// 4 calls: the resolve and the three sends.
+	if got[telemetry.MetricCalls] != 4 || got[telemetry.MetricFloodWait] < 1 || got[telemetry.MetricCallLatency+".count"] != 4 || got[telemetry.MetricContainerMsgs+".count"] < 2 {
+		t.Fatalf("metrics: %v", got)
+	}
+}

@@ -1,0 +1,212 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotd/td/tgerr"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Metric and attribute names.
+const (
+	MetricCalls          = "tlsched.calls"               // counter: method, outcome
+	MetricCallLatency    = "tlsched.call.duration"       // histogram, s: method
+	MetricQueueWait      = "tlsched.call.queue_wait"     // histogram, s: method
+	MetricContainerMsgs  = "tlsched.container.messages"  // histogram
+	MetricContainerBytes = "tlsched.container.bytes"     // histogram
+	MetricInFlight       = "tlsched.calls.in_flight"     // gauge
+	MetricQueued         = "tlsched.calls.queued"        // gauge
+	MetricFloodWait      = "tlsched.flood_wait.duration" // counter, s: method
+	MetricResends        = "tlsched.resends"             // counter: reason
+	MetricReconnects     = "tlsched.reconnects"          // counter: dc
+)
+
+type instruments struct {
+	calls, resends, reconnects    metric.Int64Counter
+	floodWait                     metric.Float64Counter
+	latency, queueWait            metric.Float64Histogram
+	containerMsgs, containerBytes metric.Int64Histogram
+	inFlight, queued              metric.Int64ObservableGauge
+	gauges                        func() (inFlight, queued int64)
+}
+
+func (m *instruments) init(meter metric.Meter) error {
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+	var err error
+	m.calls, err = meter.Int64Counter(MetricCalls, metric.WithDescription("calls finished, by method and outcome"))
+	add(err)
+	m.resends, err = meter.Int64Counter(MetricResends, metric.WithDescription("calls sent again, by reason"))
+	add(err)
+	m.reconnects, err = meter.Int64Counter(MetricReconnects, metric.WithDescription("connections lost and redialled, by DC"))
+	add(err)
+	m.floodWait, err = meter.Float64Counter(MetricFloodWait, metric.WithUnit("s"), metric.WithDescription("FLOOD_WAIT seconds met, by method"))
+	add(err)
+	m.latency, err = meter.Float64Histogram(MetricCallLatency, metric.WithUnit("s"), metric.WithDescription("submit to result"))
+	add(err)
+	m.queueWait, err = meter.Float64Histogram(MetricQueueWait, metric.WithUnit("s"), metric.WithDescription("submit to first send"))
+	add(err)
+	m.containerMsgs, err = meter.Int64Histogram(MetricContainerMsgs, metric.WithDescription("messages per frame written"))
+	add(err)
+	m.containerBytes, err = meter.Int64Histogram(MetricContainerBytes, metric.WithUnit("By"), metric.WithDescription("payload bytes per frame written"))
+	add(err)
+	m.inFlight, err = meter.Int64ObservableGauge(MetricInFlight, metric.WithDescription("calls sent and not answered"))
+	add(err)
+	m.queued, err = meter.Int64ObservableGauge(MetricQueued, metric.WithDescription("calls held by the scheduler"))
+	add(err)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		if m.gauges != nil {
+			f, q := m.gauges()
+			o.ObserveInt64(m.inFlight, f)
+			o.ObserveInt64(m.queued, q)
+		}
+		return nil
+	}, m.inFlight, m.queued)
+	return err
+}
+
+// Gauges registers the source of the in-flight and queued gauges.
+func (t *Telemetry) Gauges(f func() (inFlight, queued int64)) {
+	if t != nil && t.on {
+		t.m.gauges = f
+	}
+}
+
+// Call is one call's span and timings. The zero value records nothing.
+type Call struct {
+	t      *Telemetry
+	span   trace.Span
+	method string
+	start  time.Time
+	sent   atomic.Bool
+}
+
+// StartCall starts the span of a call of method, a child of ctx's span.
+func (t *Telemetry) StartCall(ctx context.Context, method string) (context.Context, *Call) {
+	if t == nil || !t.on {
+		return ctx, nil
+	}
+	ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("rpc.system", "telegram"), attribute.String("rpc.method", method)))
+	span.AddEvent("queued")
+	return ctx, &Call{t: t, span: span, method: method, start: time.Now()}
+}
+
+// SpanContext is the call's span, for container links.
+func (c *Call) SpanContext() trace.SpanContext {
+	if c == nil {
+		return trace.SpanContext{}
+	}
+	return c.span.SpanContext()
+}
+
+// Sent records one attempt going out in a frame.
+func (c *Call) Sent(dc int, msgID, containerID int64, attempt int) {
+	if c == nil {
+		return
+	}
+	if c.sent.CompareAndSwap(false, true) {
+		c.t.m.queueWait.Record(context.Background(), time.Since(c.start).Seconds(), metric.WithAttributes(attribute.String("rpc.method", c.method)))
+	}
+	c.span.AddEvent("sent", trace.WithAttributes(
+		attribute.Int("tlsched.dc", dc), attribute.Int64("mtproto.msg_id", msgID),
+		attribute.Int64("mtproto.container_id", containerID), attribute.Int("tlsched.attempt", attempt)))
+	c.span.SetAttributes(attribute.Int("tlsched.dc", dc), attribute.Int64("mtproto.msg_id", msgID),
+		attribute.Int64("mtproto.container_id", containerID), attribute.Int("tlsched.attempts", attempt))
+}
+
+// FloodWait records a FLOOD_WAIT the call met; the scheduler holds it.
+func (c *Call) FloodWait(d time.Duration) {
+	if c == nil {
+		return
+	}
+	c.span.AddEvent("flood_wait", trace.WithAttributes(attribute.Float64("tlsched.wait_seconds", d.Seconds())))
+	c.t.m.floodWait.Add(context.Background(), d.Seconds(), metric.WithAttributes(attribute.String("rpc.method", c.method)))
+}
+
+// Resent records that the call is sent again, and why.
+func (c *Call) Resent(reason string) {
+	if c == nil {
+		return
+	}
+	c.span.AddEvent("resent", trace.WithAttributes(attribute.String("tlsched.reason", reason)))
+	c.t.m.resends.Add(context.Background(), 1, metric.WithAttributes(attribute.String("tlsched.reason", reason)))
+}
+
+// End closes the span with the call's outcome.
+func (c *Call) End(err error) {
+	if c == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+		var rpc *tgerr.Error
+		if errors.As(err, &rpc) {
+			c.span.SetAttributes(attribute.Int("rpc.telegram.error_code", rpc.Code), attribute.String("rpc.telegram.error_type", rpc.Type))
+			outcome = rpc.Type
+		}
+		c.span.RecordError(err)
+		c.span.SetStatus(codes.Error, err.Error())
+	}
+	c.span.AddEvent("result", trace.WithAttributes(attribute.String("tlsched.outcome", outcome)))
+	attrs := metric.WithAttributes(attribute.String("rpc.method", c.method), attribute.String("tlsched.outcome", outcome))
+	c.t.m.calls.Add(context.Background(), 1, attrs)
+	c.t.m.latency.Record(context.Background(), time.Since(c.start).Seconds(), metric.WithAttributes(attribute.String("rpc.method", c.method)))
+	c.span.End()
+}
+
+// Container records one frame written: a span linked to every call span it
+// carries (the OTel pattern for batches), with its message count and size.
+func (t *Telemetry) Container(dc int, msgID int64, container bool, calls []trace.SpanContext, messages, bytes int) {
+	if t == nil || !t.on {
+		return
+	}
+	links := make([]trace.Link, 0, len(calls))
+	for _, sc := range calls {
+		if sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	name := "mtproto.message"
+	if container {
+		name = "mtproto.container"
+	}
+	_, span := t.tracer.Start(context.Background(), name, trace.WithSpanKind(trace.SpanKindProducer), trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("tlsched.dc", dc), attribute.Int64("mtproto.msg_id", msgID),
+			attribute.Int("mtproto.messages", messages), attribute.Int("mtproto.bytes", bytes), attribute.Int("tlsched.calls", len(calls))))
+	span.End()
+	t.m.containerMsgs.Record(context.Background(), int64(messages))
+	t.m.containerBytes.Record(context.Background(), int64(bytes))
+}
+
+// Connection records a dial (with a key exchange when exchanged) and its
+// outcome; a reconnect after a loss is counted.
+func (t *Telemetry) Connection(dc int, start time.Time, exchanged, reconnect bool, err error) {
+	if t == nil || !t.on {
+		return
+	}
+	name := "mtproto.connect"
+	if exchanged {
+		name = "mtproto.key_exchange"
+	}
+	_, span := t.tracer.Start(context.Background(), name, trace.WithTimestamp(start),
+		trace.WithAttributes(attribute.Int("tlsched.dc", dc), attribute.Bool("tlsched.reconnect", reconnect)))
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+	if reconnect {
+		t.m.reconnects.Add(context.Background(), 1, metric.WithAttributes(attribute.Int("tlsched.dc", dc)))
+	}
+}

@@ -1,0 +1,230 @@
+// Package telemetry sets up OpenTelemetry for tlsched and holds the span and
+// metric names the actors use: one span per call (named after the method,
+// a child of the caller's span, from submit to result, with queued / sent /
+// flood_wait / resent / result events), one span per container written (with
+// a link to every call span it carries), spans for reconnects and key
+// exchanges, and metrics for calls, latency, queue wait, containers, flood
+// waits, resends and reconnects.
+//
+// A nil *Telemetry is valid and records nothing; with no exporter the cost
+// per call is a few nil checks.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Config says where traces go. Empty fields take the standard OTEL_*
+// environment variables, then the defaults.
+type Config struct {
+	// Exporter is "otlp-grpc", "otlp-http", "stdout" or "none". Default:
+	// OTEL_TRACES_EXPORTER ("otlp" picks grpc or http by
+	// OTEL_EXPORTER_OTLP_PROTOCOL), else "none".
+	Exporter string
+	// Endpoint is the collector, host:port (grpc) or a URL (http). Default:
+	// the exporter's own (OTEL_EXPORTER_OTLP_ENDPOINT, localhost:4317/4318).
+	Endpoint string
+	// Insecure sends OTLP without TLS (a local collector).
+	Insecure bool
+	// ServiceName defaults to OTEL_SERVICE_NAME, else "tlsched".
+	ServiceName string
+	// SampleRatio is the fraction of traces kept, 0 to 1. Nil: 1, or
+	// OTEL_TRACES_SAMPLER_ARG. A call span follows its parent's decision.
+	SampleRatio *float64
+	// Stdout receives the stdout exporter's output. Default os.Stdout.
+	Stdout io.Writer
+	// SpanProcessor, if set, is added as is (tests use an in-memory
+	// recorder); Exporter may then be "none".
+	SpanProcessor sdktrace.SpanProcessor
+	// MetricReader, if set, reads the metrics (tests use a manual reader);
+	// without it metrics are recorded only if a reader is configured by the
+	// caller through the global meter provider.
+	MetricReader sdkmetric.Reader
+	// Logf receives one line when exporting starts failing (and one when it
+	// recovers). Default: stderr.
+	Logf func(format string, args ...any)
+}
+
+// Telemetry is what the actors record into. Its zero value and nil record
+// nothing.
+type Telemetry struct {
+	tracer trace.Tracer
+	tp     *sdktrace.TracerProvider
+	mp     *sdkmetric.MeterProvider
+	m      instruments
+	on     bool
+}
+
+// Setup builds the tracer and meter providers, sets them as the global
+// ones (protoactor-go reads its actor metrics from the global meter
+// provider), and returns the Telemetry to hand to actors.Config. Shutdown
+// flushes. Export problems never fail or block a call: spans are batched and
+// dropped when the queue is full, and Logf is told once.
+func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
+	exp := cfg.Exporter
+	if exp == "" {
+		switch os.Getenv("OTEL_TRACES_EXPORTER") {
+		case "otlp":
+			exp = "otlp-grpc"
+			if strings.HasPrefix(os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL"), "http") {
+				exp = "otlp-http"
+			}
+		case "console", "stdout":
+			exp = "stdout"
+		default:
+			exp = "none"
+		}
+	}
+	name := cfg.ServiceName
+	if name == "" {
+		name = os.Getenv("OTEL_SERVICE_NAME")
+	}
+	if name == "" {
+		name = "tlsched"
+	}
+	ratio := 1.0
+	if cfg.SampleRatio != nil {
+		ratio = *cfg.SampleRatio
+	} else if v := os.Getenv("OTEL_TRACES_SAMPLER_ARG"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return nil, fmt.Errorf("telemetry: OTEL_TRACES_SAMPLER_ARG=%q is not a number", v)
+		}
+		ratio = r
+	}
+	if ratio < 0 || ratio > 1 {
+		return nil, fmt.Errorf("telemetry: sampling ratio %v is not between 0 and 1", ratio)
+	}
+	logf := cfg.Logf
+	if logf == nil {
+		logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	}
+
+	var exporter sdktrace.SpanExporter
+	var err error
+	switch exp {
+	case "none":
+	case "stdout":
+		w := cfg.Stdout
+		if w == nil {
+			w = os.Stdout
+		}
+		exporter, err = stdouttrace.New(stdouttrace.WithWriter(w))
+	case "otlp-grpc":
+		var opts []otlptracegrpc.Option
+		if cfg.Endpoint != "" {
+			if strings.Contains(cfg.Endpoint, "://") {
+				return nil, fmt.Errorf("telemetry: otlp-grpc endpoint %q: want host:port", cfg.Endpoint)
+			}
+			opts = append(opts, otlptracegrpc.WithEndpoint(cfg.Endpoint))
+		}
+		if cfg.Insecure {
+			opts = append(opts, otlptracegrpc.WithInsecure())
+		}
+		exporter, err = otlptracegrpc.New(ctx, opts...)
+	case "otlp-http":
+		var opts []otlptracehttp.Option
+		if cfg.Endpoint != "" {
+			if strings.Contains(cfg.Endpoint, "://") {
+				opts = append(opts, otlptracehttp.WithEndpointURL(cfg.Endpoint))
+			} else {
+				opts = append(opts, otlptracehttp.WithEndpoint(cfg.Endpoint))
+			}
+		}
+		if cfg.Insecure {
+			opts = append(opts, otlptracehttp.WithInsecure())
+		}
+		exporter, err = otlptracehttp.New(ctx, opts...)
+	default:
+		return nil, fmt.Errorf("telemetry: exporter %q: want otlp-grpc, otlp-http, stdout or none", exp)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: %s exporter: %w", exp, err)
+	}
+	if exporter == nil && cfg.SpanProcessor == nil && cfg.MetricReader == nil {
+		return &Telemetry{}, nil // nothing to record into: near zero cost
+	}
+
+	res := resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(name))
+	topts := []sdktrace.TracerProviderOption{
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
+	}
+	if exporter != nil {
+		topts = append(topts, sdktrace.WithBatcher(&reporting{SpanExporter: exporter, logf: logf, what: exp}))
+	}
+	if cfg.SpanProcessor != nil {
+		topts = append(topts, sdktrace.WithSpanProcessor(cfg.SpanProcessor))
+	}
+	t := &Telemetry{tp: sdktrace.NewTracerProvider(topts...), on: true}
+	t.tracer = t.tp.Tracer("github.com/tlsched/tlsched")
+	mopts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+	if cfg.MetricReader != nil {
+		mopts = append(mopts, sdkmetric.WithReader(cfg.MetricReader))
+	}
+	t.mp = sdkmetric.NewMeterProvider(mopts...)
+	otel.SetTracerProvider(t.tp)
+	otel.SetMeterProvider(t.mp)
+	if err := t.m.init(t.mp.Meter("github.com/tlsched/tlsched")); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Shutdown flushes spans and metrics and stops the exporters.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	if t == nil || !t.on {
+		return nil
+	}
+	return errors.Join(t.tp.Shutdown(ctx), t.mp.Shutdown(ctx))
+}
+
+// TracerProvider is the provider spans go to (a no-op one when off).
+func (t *Telemetry) TracerProvider() trace.TracerProvider {
+	if t == nil || !t.on {
+		return trace.NewNoopTracerProvider()
+	}
+	return t.tp
+}
+
+// reporting wraps an exporter to say once that export is failing, and once
+// that it works again.
+type reporting struct {
+	sdktrace.SpanExporter
+	logf    func(string, ...any)
+	what    string
+	mu      sync.Mutex
+	failing bool
+}
+
+func (r *reporting) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	err := r.SpanExporter.ExportSpans(ctx, spans)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case err != nil && !r.failing:
+		r.failing = true
+		r.logf("telemetry: exporting spans (%s) is failing: %v; calls go on, spans are dropped until it recovers", r.what, err)
+	case err == nil && r.failing:
+		r.failing = false
+		r.logf("telemetry: exporting spans (%s) works again", r.what)
+	}
+	return err
+}
