@@ -32,9 +32,20 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	callers := fs.Int("callers", 500, "concurrent callers")
 	realistic := fs.Bool("realistic", false, "Telegram's published bot limits for every chat (30 messages/s: 20,000 take 11 minutes)")
 	prog := fs.String("progress", "auto", "progress display: auto, plain or none")
+	var tf traceFlags
+	tf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	tel, err := tf.setup(context.Background(), stdout, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(ctx)
+	}()
 	if *n < floodChain || *callers < 1 {
 		return usagef("-n must be at least %d and -callers at least 1", floodChain)
 	}
@@ -65,6 +76,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 		// USER_MIGRATE_2 as a real client does.
 		Scheduler: scheduler.Config{HomeDC: 1},
 		OnResult:  learnInto(&cacheRef),
+		Telemetry: tel,
 	})
 	if err != nil {
 		return err
@@ -76,7 +88,13 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	}
 	defer cache.Close()
 	cacheRef.Store(cache)
-	ctx := context.Background()
+	ctx, root := tel.TracerProvider().Tracer("tlworker").Start(context.Background(), "tlworker demo")
+	defer func() {
+		root.End()
+		if sc := root.SpanContext(); sc.IsSampled() {
+			fmt.Fprintf(stdout, "trace id %s\n", sc.TraceID())
+		}
+	}()
 
 	// Peers by shorthand, through the entity cache.
 	users := srv.Users()

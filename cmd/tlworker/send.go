@@ -24,6 +24,7 @@ import (
 
 type sendFlags struct {
 	conn           connFlags
+	trace          traceFlags
 	jobs, out      string
 	window         time.Duration
 	maxContainer   int
@@ -40,6 +41,7 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var f sendFlags
 	fs := newFlags("send", stderr)
 	f.conn.register(fs)
+	f.trace.register(fs)
 	fs.StringVar(&f.jobs, "jobs", "", "JSON-lines jobs file, or - for stdin (required)")
 	fs.StringVar(&f.out, "out", "", "results file (JSON lines, completion order), or - for stdout (required)")
 	fs.DurationVar(&f.window, "window", 0, "coalescing window per DC (default the scheduler's, 1ms)")
@@ -120,6 +122,16 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		out = of
 	}
 
+	tel, err := f.trace.setup(context.Background(), stderr, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(ctx)
+	}()
+	cfg.Telemetry = tel
 	var cache atomic.Pointer[entitycache.Cache]
 	cfg.OnResult = learnInto(&cache)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
