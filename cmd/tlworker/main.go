@@ -9,6 +9,7 @@
 //	tlworker methods [QUERY]
 //	tlworker describe METHOD
 //	tlworker login [--bot-token T | --phone +N] --session FILE
+//	tlworker trace [--query URL] TRACE_ID
 package main
 
 import (
@@ -44,6 +45,7 @@ const usage = `tlworker: send Telegram API calls fast and safely
   tlworker methods [QUERY]                    list API methods (matching QUERY)
   tlworker describe METHOD                    a method's parameters and result
   tlworker login --session FILE [...]         log in to Telegram and write the session file
+  tlworker trace [--query URL] TRACE_ID       draw a trace from a Jaeger query service as a text waterfall
 `
 
 func main() {
@@ -69,6 +71,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = describe(args[1:], stdout)
 	case "login":
 		err = login(args[1:], stdin, stdout, stderr)
+	case "trace":
+		err = trace(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
