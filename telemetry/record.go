@@ -3,6 +3,8 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,7 +29,26 @@ const (
 	MetricReconnects     = "tlsched.reconnects"          // counter: dc
 )
 
+// attrCache holds prebuilt measurement options, so recording a call does
+// not allocate attribute sets.
+type attrCache struct{ m sync.Map }
+
+func (a *attrCache) get(kv ...string) metric.MeasurementOption {
+	key := strings.Join(kv, "\x00")
+	if v, ok := a.m.Load(key); ok {
+		return v.(metric.MeasurementOption)
+	}
+	attrs := make([]attribute.KeyValue, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		attrs = append(attrs, attribute.String(kv[i], kv[i+1]))
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(attrs...))
+	a.m.Store(key, o)
+	return o
+}
+
 type instruments struct {
+	attrs                         attrCache
 	calls, resends, reconnects    metric.Int64Counter
 	floodWait                     metric.Float64Counter
 	latency, queueWait            metric.Float64Histogram
@@ -95,9 +116,11 @@ func (t *Telemetry) StartCall(ctx context.Context, method string) (context.Conte
 	if t == nil || !t.on {
 		return ctx, nil
 	}
-	ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("rpc.system", "telegram"), attribute.String("rpc.method", method)))
-	span.AddEvent("queued")
+	ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("rpc.system", "telegram"), attribute.String("rpc.method", method))
+		span.AddEvent("queued")
+	}
 	return ctx, &Call{t: t, span: span, method: method, start: time.Now()}
 }
 
@@ -115,7 +138,10 @@ func (c *Call) Sent(dc int, msgID, containerID int64, attempt int) {
 		return
 	}
 	if c.sent.CompareAndSwap(false, true) {
-		c.t.m.queueWait.Record(context.Background(), time.Since(c.start).Seconds(), metric.WithAttributes(attribute.String("rpc.method", c.method)))
+		c.t.m.queueWait.Record(context.Background(), time.Since(c.start).Seconds(), c.t.m.attrs.get("rpc.method", c.method))
+	}
+	if !c.span.IsRecording() {
+		return
 	}
 	c.span.AddEvent("sent", trace.WithAttributes(
 		attribute.Int("tlsched.dc", dc), attribute.Int64("mtproto.msg_id", msgID),
@@ -130,7 +156,7 @@ func (c *Call) FloodWait(d time.Duration) {
 		return
 	}
 	c.span.AddEvent("flood_wait", trace.WithAttributes(attribute.Float64("tlsched.wait_seconds", d.Seconds())))
-	c.t.m.floodWait.Add(context.Background(), d.Seconds(), metric.WithAttributes(attribute.String("rpc.method", c.method)))
+	c.t.m.floodWait.Add(context.Background(), d.Seconds(), c.t.m.attrs.get("rpc.method", c.method))
 }
 
 // Resent records that the call is sent again, and why.
@@ -139,7 +165,7 @@ func (c *Call) Resent(reason string) {
 		return
 	}
 	c.span.AddEvent("resent", trace.WithAttributes(attribute.String("tlsched.reason", reason)))
-	c.t.m.resends.Add(context.Background(), 1, metric.WithAttributes(attribute.String("tlsched.reason", reason)))
+	c.t.m.resends.Add(context.Background(), 1, c.t.m.attrs.get("tlsched.reason", reason))
 }
 
 // End closes the span with the call's outcome.
@@ -159,9 +185,8 @@ func (c *Call) End(err error) {
 		c.span.SetStatus(codes.Error, err.Error())
 	}
 	c.span.AddEvent("result", trace.WithAttributes(attribute.String("tlsched.outcome", outcome)))
-	attrs := metric.WithAttributes(attribute.String("rpc.method", c.method), attribute.String("tlsched.outcome", outcome))
-	c.t.m.calls.Add(context.Background(), 1, attrs)
-	c.t.m.latency.Record(context.Background(), time.Since(c.start).Seconds(), metric.WithAttributes(attribute.String("rpc.method", c.method)))
+	c.t.m.calls.Add(context.Background(), 1, c.t.m.attrs.get("rpc.method", c.method, "tlsched.outcome", outcome))
+	c.t.m.latency.Record(context.Background(), time.Since(c.start).Seconds(), c.t.m.attrs.get("rpc.method", c.method))
 	c.span.End()
 }
 
