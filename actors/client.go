@@ -129,11 +129,16 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	cfg.Scheduler = cfg.Scheduler.WithDefaults()
 	logger := cfg.Logger
-	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+	opts := []actor.ConfigOption{actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		// protoactor logs at info level by default; ours is quiet unless
 		// the user gave a logger.
 		return logger
-	}))
+	})}
+	if mp := cfg.Telemetry.MeterProvider(); mp != nil {
+		// protoactor-go's own actor metrics go to the same provider.
+		opts = append(opts, actor.WithMetricProviders(mp))
+	}
+	system := actor.NewActorSystemWithConfig(actor.Configure(opts...))
 	c := &Client{cfg: cfg, system: system}
 	cfg.Telemetry.Gauges(func() (int64, int64) { return c.inFlight.Load(), c.queued.Load() })
 	if cfg.BlockWhenFull {

@@ -33,6 +33,7 @@ type dcActor struct {
 
 	gen      int                         // connection generation; messages of older ones are stale
 	traced   map[mtproto.CallID]*pending // calls with spans in this session
+	reasons  map[mtproto.CallID]string   // why the session queued a call again
 	dialAt   time.Time
 	lostOnce bool
 	conn     *mtproto.Conn
@@ -52,7 +53,7 @@ type dcActor struct {
 }
 
 func newDCActor(c *Client, id int, addr string) *dcActor {
-	return &dcActor{c: c, id: id, addr: addr, log: c.cfg.Logger.With("dc", id), traced: map[mtproto.CallID]*pending{}}
+	return &dcActor{c: c, id: id, addr: addr, log: c.cfg.Logger.With("dc", id), traced: map[mtproto.CallID]*pending{}, reasons: map[mtproto.CallID]string{}}
 }
 
 func (a *dcActor) Receive(ctx actor.Context) {
@@ -245,6 +246,13 @@ func (a *dcActor) receive(ctx actor.Context, frame []byte) {
 		// concerned stay unanswered and are retried if the link dies.
 		a.log.Debug("receive", "err", err)
 	}
+	for _, ev := range rcv.Events {
+		if r, ok := ev.(mtproto.Resent); ok && a.c.cfg.Telemetry != nil {
+			for _, id := range r.Calls {
+				a.reasons[id] = string(r.Reason)
+			}
+		}
+	}
 	if len(rcv.Results) > 0 {
 		for _, r := range rcv.Results {
 			delete(a.traced, r.Call)
@@ -295,6 +303,7 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 	}
 	lost := a.held()
 	clear(a.traced)
+	clear(a.reasons)
 	a.lostOnce = true
 	a.session = nil
 	a.queue = nil
@@ -339,7 +348,12 @@ func (a *dcActor) trace(f mtproto.Frame) {
 			continue
 		}
 		if sc.Attempt > 1 {
-			p.tel.Resent("resend")
+			reason := a.reasons[sc.Call]
+			if reason == "" {
+				reason = "resend"
+			}
+			delete(a.reasons, sc.Call)
+			p.tel.Resent(reason)
 		}
 		p.tel.Sent(a.id, sc.MsgID, f.MsgID, sc.Attempt)
 		links = append(links, p.tel.SpanContext())

@@ -204,6 +204,14 @@ func (t *Telemetry) TracerProvider() trace.TracerProvider {
 	return t.tp
 }
 
+// MeterProvider is the provider metrics go to (nil when off).
+func (t *Telemetry) MeterProvider() *sdkmetric.MeterProvider {
+	if t == nil || !t.on {
+		return nil
+	}
+	return t.mp
+}
+
 // reporting wraps an exporter to say once that export is failing, and once
 // that it works again.
 type reporting struct {
