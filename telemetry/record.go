@@ -191,7 +191,8 @@ func (c *Call) End(err error) {
 }
 
 // Container records one frame written: a span linked to every call span it
-// carries (the OTel pattern for batches), with its message count and size.
+// carries (the OTel pattern for batches), a child of the first of them, with
+// its message count and size.
 func (t *Telemetry) Container(dc int, msgID int64, container bool, calls []trace.SpanContext, messages, bytes int) {
 	if t == nil || !t.on {
 		return
@@ -206,7 +207,13 @@ func (t *Telemetry) Container(dc int, msgID int64, container bool, calls []trace
 	if container {
 		name = "mtproto.container"
 	}
-	_, span := t.tracer.Start(context.Background(), name, trace.WithSpanKind(trace.SpanKindProducer), trace.WithLinks(links...),
+	// The span's parent is the first call it carried, so a trace viewer shows
+	// the container inside that call's trace; the links name every call.
+	ctx := context.Background()
+	if len(links) > 0 {
+		ctx = trace.ContextWithSpanContext(ctx, links[0].SpanContext)
+	}
+	_, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindProducer), trace.WithLinks(links...),
 		trace.WithAttributes(attribute.Int("tlsched.dc", dc), attribute.Int64("mtproto.msg_id", msgID),
 			attribute.Int("mtproto.messages", messages), attribute.Int("mtproto.bytes", bytes), attribute.Int("tlsched.calls", len(calls))))
 	span.End()
