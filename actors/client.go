@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -76,6 +77,11 @@ type Config struct {
 	// Telemetry records a span per call and per container, and metrics
 	// (telemetry.Setup). Nil records nothing.
 	Telemetry *telemetry.Telemetry
+	// Dialer opens TCP connections (a proxy, or a counting wrapper for
+	// benchmarks). Default: a net.Dialer.
+	Dialer interface {
+		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+	}
 }
 
 // ErrClosed is returned for calls on a closed client, and to calls still

@@ -132,7 +132,7 @@ func (a *dcActor) dial(ctx actor.Context) {
 	gen := a.gen
 	self := ctx.Self()
 	root := a.c.system.Root
-	cfg := mtproto.DialConfig{Addr: a.addr, DC: a.id, PublicKeys: a.c.cfg.PublicKeys}
+	cfg := mtproto.DialConfig{Addr: a.addr, DC: a.id, PublicKeys: a.c.cfg.PublicKeys, Dialer: a.c.cfg.Dialer}
 	if key, salt, ok, err := a.c.cfg.Store.Load(a.storeKey()); err != nil {
 		a.log.Warn("auth key store", "err", err)
 	} else if ok && !a.forgetKey {

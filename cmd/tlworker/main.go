@@ -46,6 +46,7 @@ const usage = `tlworker: send Telegram API calls fast and safely
   tlworker describe METHOD                    a method's parameters and result
   tlworker login --session FILE [...]         log in to Telegram and write the session file
   tlworker trace [--query URL] TRACE_ID       draw a trace from a Jaeger query service as a text waterfall
+  tlworker bench [--json F] [--readme F]      tlsched vs gotd's client vs a bare container client, side by side
 `
 
 func main() {
@@ -73,6 +74,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = login(args[1:], stdin, stdout, stderr)
 	case "trace":
 		err = trace(args[1:], stdout, stderr)
+	case "bench":
+		err = bench(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
