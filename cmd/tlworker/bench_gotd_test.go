@@ -20,16 +20,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotd/td/bin"
 	"github.com/gotd/td/exchange"
-	"github.com/gotd/td/mt"
 	"github.com/gotd/td/telegram"
 	"github.com/gotd/td/telegram/dcs"
 	"github.com/gotd/td/tg"
-	"github.com/gotd/td/tgtest"
-	"github.com/gotd/td/transport"
-
-	"github.com/tlsched/tlsched/tgsim"
 )
 
 // BenchmarkSendVsGotd runs 20,000 messages.sendMessage jobs through the
@@ -97,69 +91,21 @@ func BenchmarkSendVsGotd(b *testing.B) {
 	}
 }
 
-// startServer starts tgsim (3 DCs, home 2 given first) or tgtest (DC 2) and
-// returns the DCs, a PEM key file, a frame counter (tgsim only) and a stop.
+// startServer starts a bench server (tgsim: one DC, flood off, no latency;
+// or tgtest) and writes its key as PEM for tlworker.
 func startServer(b *testing.B, kind string) (map[int]string, string, func() int64, func()) {
 	keyFile := filepath.Join(b.TempDir(), "key.pem")
 	der := x509.MarshalPKCS1PublicKey(&simKey.PublicKey)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: der}), 0o600)
-	if kind == "tgsim" {
-		srv, err := tgsim.Start(tgsim.Config{Key: simKey, DCs: []int{2}, Flood: tgsim.FloodConfig{Off: true}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return map[int]string{2: srv.Addr(2)}, keyFile, func() int64 { return srv.Counters().FramesIn }, func() { srv.Close() }
-	}
-	h := &echo{}
-	srv := tgtest.NewServer(tgtest.NewPrivateKey(simKey), h, tgtest.ServerOptions{DC: 2})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := startBenchServer(kind, simKey)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, transport.Listen(l)) }()
-	return map[int]string{2: l.Addr().String()}, keyFile, func() int64 { return 0 }, func() { cancel(); <-done }
-}
-
-// echo is a tgtest handler: it unwraps invokeWithLayer/initConnection and
-// answers help.getConfig and messages.sendMessage.
-type echo struct{ id atomic.Int64 }
-
-type peek struct{}
-
-func (peek) Decode(b *bin.Buffer) error { return nil }
-func (peek) Encode(*bin.Buffer) error   { return nil }
-
-func (e *echo) OnMessage(srv *tgtest.Server, req *tgtest.Request) error {
-	for {
-		id, err := req.Buf.PeekID()
-		if err != nil {
-			return err
-		}
-		var r bin.Decoder
-		switch id {
-		case mt.MsgsAckTypeID, mt.MsgResendReqTypeID:
-			return nil
-		case tg.InvokeWithLayerRequestTypeID:
-			r = &tg.InvokeWithLayerRequest{Query: peek{}}
-		case tg.InitConnectionRequestTypeID:
-			r = &tg.InitConnectionRequest{Query: peek{}}
-		case tg.InvokeWithoutUpdatesRequestTypeID:
-			r = &tg.InvokeWithoutUpdatesRequest{Query: peek{}}
-		case tg.HelpGetConfigRequestTypeID:
-			host, port, _ := net.SplitHostPort("127.0.0.1:1")
-			p, _ := strconv.Atoi(port)
-			return srv.SendResult(req, &tg.Config{ThisDC: 2, DCOptions: []tg.DCOption{{ID: 2, IPAddress: host, Port: p}}})
-		case tg.MessagesSendMessageRequestTypeID:
-			return srv.SendResult(req, &tg.UpdateShortSentMessage{ID: int(e.id.Add(1))})
-		default:
-			return srv.SendResult(req, &tg.BoolTrue{})
-		}
-		if err := r.Decode(req.Buf); err != nil {
-			return err
-		}
+	frames := s.frames
+	if frames == nil {
+		frames = func() int64 { return 0 }
 	}
+	return map[int]string{2: s.addr}, keyFile, frames, s.stop
 }
 
 // gotdRun sends n messages.sendMessage through gotd's client from 1,000
