@@ -15,12 +15,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
@@ -53,9 +56,8 @@ type Config struct {
 	// SpanProcessor, if set, is added as is (tests use an in-memory
 	// recorder); Exporter may then be "none".
 	SpanProcessor sdktrace.SpanProcessor
-	// MetricReader, if set, reads the metrics (tests use a manual reader);
-	// without it metrics are recorded only if a reader is configured by the
-	// caller through the global meter provider.
+	// MetricReader, if set, also reads the metrics (tests use a manual
+	// reader). The OTLP exporters send metrics to the same collector.
 	MetricReader sdkmetric.Reader
 	// Logf receives one line when exporting starts failing (and one when it
 	// recovers). Default: stderr.
@@ -118,6 +120,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 
 	var exporter sdktrace.SpanExporter
+	var metricExp sdkmetric.Exporter
 	var err error
 	switch exp {
 	case "none":
@@ -139,6 +142,16 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 			opts = append(opts, otlptracegrpc.WithInsecure())
 		}
 		exporter, err = otlptracegrpc.New(ctx, opts...)
+		if err == nil {
+			var mopts []otlpmetricgrpc.Option
+			if cfg.Endpoint != "" {
+				mopts = append(mopts, otlpmetricgrpc.WithEndpoint(cfg.Endpoint))
+			}
+			if cfg.Insecure {
+				mopts = append(mopts, otlpmetricgrpc.WithInsecure())
+			}
+			metricExp, err = otlpmetricgrpc.New(ctx, mopts...)
+		}
 	case "otlp-http":
 		var opts []otlptracehttp.Option
 		if cfg.Endpoint != "" {
@@ -152,6 +165,23 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 			opts = append(opts, otlptracehttp.WithInsecure())
 		}
 		exporter, err = otlptracehttp.New(ctx, opts...)
+		if err == nil {
+			var mopts []otlpmetrichttp.Option
+			if cfg.Endpoint != "" {
+				host := cfg.Endpoint
+				if u, perr := url.Parse(cfg.Endpoint); perr == nil && u.Host != "" {
+					host = u.Host // the URL names the traces path; metrics use their own
+					if u.Scheme == "http" {
+						mopts = append(mopts, otlpmetrichttp.WithInsecure())
+					}
+				}
+				mopts = append(mopts, otlpmetrichttp.WithEndpoint(host))
+			}
+			if cfg.Insecure {
+				mopts = append(mopts, otlpmetrichttp.WithInsecure())
+			}
+			metricExp, err = otlpmetrichttp.New(ctx, mopts...)
+		}
 	default:
 		return nil, fmt.Errorf("telemetry: exporter %q: want otlp-grpc, otlp-http, stdout or none", exp)
 	}
@@ -179,9 +209,23 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if cfg.MetricReader != nil {
 		mopts = append(mopts, sdkmetric.WithReader(cfg.MetricReader))
 	}
+	if metricExp != nil {
+		// OTLP exporters send metrics too, every OTEL_METRIC_EXPORT_INTERVAL
+		// (default 60 s) and at Shutdown.
+		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricExp)))
+	}
 	t.mp = sdkmetric.NewMeterProvider(mopts...)
 	otel.SetTracerProvider(t.tp)
 	otel.SetMeterProvider(t.mp)
+	// The SDK's own errors (a metric export failing, say) are said once,
+	// like span export failures, instead of a log line each time.
+	var once sync.Once
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		if strings.Contains(err.Error(), "traces export") {
+			return // the span exporter's wrapper has said it
+		}
+		once.Do(func() { logf("telemetry: %v (further OpenTelemetry errors are not shown; calls go on)", err) })
+	}))
 	if err := t.m.init(t.mp.Meter("github.com/tlsched/tlsched")); err != nil {
 		return nil, err
 	}
