@@ -3,7 +3,6 @@ package telemetry
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,20 +29,32 @@ const (
 )
 
 // attrCache holds prebuilt measurement options, so recording a call does
-// not allocate attribute sets.
-type attrCache struct{ m sync.Map }
+// not allocate attribute sets. Keys are at most two attributes.
+type attrCache struct {
+	mu sync.RWMutex
+	m  map[attrKey]metric.MeasurementOption
+}
 
-func (a *attrCache) get(kv ...string) metric.MeasurementOption {
-	key := strings.Join(kv, "\x00")
-	if v, ok := a.m.Load(key); ok {
-		return v.(metric.MeasurementOption)
+type attrKey struct{ k1, v1, k2, v2 string }
+
+func (a *attrCache) get(k attrKey) metric.MeasurementOption {
+	a.mu.RLock()
+	o, ok := a.m[k]
+	a.mu.RUnlock()
+	if ok {
+		return o
 	}
-	attrs := make([]attribute.KeyValue, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		attrs = append(attrs, attribute.String(kv[i], kv[i+1]))
+	attrs := []attribute.KeyValue{attribute.String(k.k1, k.v1)}
+	if k.k2 != "" {
+		attrs = append(attrs, attribute.String(k.k2, k.v2))
 	}
-	o := metric.WithAttributeSet(attribute.NewSet(attrs...))
-	a.m.Store(key, o)
+	o = metric.WithAttributeSet(attribute.NewSet(attrs...))
+	a.mu.Lock()
+	if a.m == nil {
+		a.m = map[attrKey]metric.MeasurementOption{}
+	}
+	a.m[k] = o
+	a.mu.Unlock()
 	return o
 }
 
@@ -138,7 +149,7 @@ func (c *Call) Sent(dc int, msgID, containerID int64, attempt int) {
 		return
 	}
 	if c.sent.CompareAndSwap(false, true) {
-		c.t.m.queueWait.Record(context.Background(), time.Since(c.start).Seconds(), c.t.m.attrs.get("rpc.method", c.method))
+		c.t.m.queueWait.Record(context.Background(), time.Since(c.start).Seconds(), c.t.m.attrs.get(attrKey{k1: "rpc.method", v1: c.method}))
 	}
 	if !c.span.IsRecording() {
 		return
@@ -156,7 +167,7 @@ func (c *Call) FloodWait(d time.Duration) {
 		return
 	}
 	c.span.AddEvent("flood_wait", trace.WithAttributes(attribute.Float64("tlsched.wait_seconds", d.Seconds())))
-	c.t.m.floodWait.Add(context.Background(), d.Seconds(), c.t.m.attrs.get("rpc.method", c.method))
+	c.t.m.floodWait.Add(context.Background(), d.Seconds(), c.t.m.attrs.get(attrKey{k1: "rpc.method", v1: c.method}))
 }
 
 // Resent records that the call is sent again, and why.
@@ -165,7 +176,7 @@ func (c *Call) Resent(reason string) {
 		return
 	}
 	c.span.AddEvent("resent", trace.WithAttributes(attribute.String("tlsched.reason", reason)))
-	c.t.m.resends.Add(context.Background(), 1, c.t.m.attrs.get("tlsched.reason", reason))
+	c.t.m.resends.Add(context.Background(), 1, c.t.m.attrs.get(attrKey{k1: "tlsched.reason", v1: reason}))
 }
 
 // End closes the span with the call's outcome.
@@ -185,8 +196,8 @@ func (c *Call) End(err error) {
 		c.span.SetStatus(codes.Error, err.Error())
 	}
 	c.span.AddEvent("result", trace.WithAttributes(attribute.String("tlsched.outcome", outcome)))
-	c.t.m.calls.Add(context.Background(), 1, c.t.m.attrs.get("rpc.method", c.method, "tlsched.outcome", outcome))
-	c.t.m.latency.Record(context.Background(), time.Since(c.start).Seconds(), c.t.m.attrs.get("rpc.method", c.method))
+	c.t.m.calls.Add(context.Background(), 1, c.t.m.attrs.get(attrKey{"rpc.method", c.method, "tlsched.outcome", outcome}))
+	c.t.m.latency.Record(context.Background(), time.Since(c.start).Seconds(), c.t.m.attrs.get(attrKey{k1: "rpc.method", v1: c.method}))
 	c.span.End()
 }
 
