@@ -1,7 +1,11 @@
 package scheduler
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,13 +15,32 @@ import (
 	"github.com/gotd/td/tgerr"
 )
 
+var t0 = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+
+func newTest(cfg Config) *State {
+	cfg.Backoff.NoJitter = true
+	return New(cfg)
+}
+
 // TestScripts runs the scenarios in testdata/scripts. Commands:
 //
-//	new [window=1ms] [max-messages=N] [max-bytes=N] [max-inflight=N] [threshold=60s]
-//	submit            one call per input line: id=N [method=M] [peer=P] [dc=N] [size=N] [after=N]
-//	ready             batches per DC ("dc2: 1 2<1" means 2 is wrapped after 1) and failures
+//	new [home-dc=N] [window=1ms] [max-messages=N] [max-bytes=N] [max-inflight=N]
+//	    [max-queued=N] [max-attempts=N] [max-repairs=N] [threshold=60s] [backoff=100ms]
+//	submit            one call per input line: id=N [method=M] [peer=P] [dc=N] [size=N] [after=N];
+//	                  id=A-B submits calls A to B with the same fields
+//	ready             batches per DC and failures: "dc2: 1 2#3<1" means call 1 and
+//	                  call 2 on its 3rd attempt, wrapped after 1 (the attempt shows from the 2nd)
 //	answer id=N [err=CODE:MESSAGE]
-//	lost dc=N | cancel id=N | advance by=DURATION | deadline
+//	lost dc=N [ids=(N, ...)]   LostDC, or Lost of the given ids
+//	cancel id=N | advance by=DURATION | deadline
+//	stats             live calls, home DC, calls in flight per DC, non-zero counters
+//
+// A final outcome reads "done N: ok after K attempt(s)" or "done N: failed
+// after K attempt(s): ERROR [TYPE > TYPE ...]", the types being the error's
+// unwrap chain (what errors.As sees).
+//
+// Every script also checks that a call goes out with the Payload it was
+// submitted with (the same random_id on a resend).
 //
 // Rewrite the expected output after a deliberate change with
 // `go test ./scheduler -run TestScripts -rewrite`, and read the diff.
@@ -25,32 +48,36 @@ func TestScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata/scripts", func(t *testing.T, path string) {
 		var s *State
 		now := t0
+		payloads := map[CallID]*CallID{}
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
-			arg := func(key string) (string, bool) {
+			arg := func(key string) ([]string, bool) {
 				for _, a := range d.CmdArgs {
 					if a.Key == key && len(a.Vals) > 0 {
-						return a.Vals[0], true
+						return a.Vals, true
 					}
 				}
-				return "", false
+				return nil, false
 			}
-			num := func(key string) int {
-				v, ok := arg(key)
-				if !ok {
-					return 0
-				}
+			atoi := func(key, v string) int {
 				n, err := strconv.Atoi(v)
 				if err != nil {
 					d.Fatalf(t, "%s=%s: %v", key, v, err)
 				}
 				return n
 			}
+			num := func(key string) int {
+				v, ok := arg(key)
+				if !ok {
+					return 0
+				}
+				return atoi(key, v[0])
+			}
 			dur := func(key string) time.Duration {
 				v, ok := arg(key)
 				if !ok {
 					return 0
 				}
-				x, err := time.ParseDuration(v)
+				x, err := time.ParseDuration(v[0])
 				if err != nil {
 					d.Fatalf(t, "%s=%s: %v", key, v, err)
 				}
@@ -58,39 +85,55 @@ func TestScripts(t *testing.T) {
 			}
 			switch d.Cmd {
 			case "new":
-				s = newTest(Config{Window: dur("window"), MaxMessages: num("max-messages"), MaxBytes: num("max-bytes"),
-					MaxInFlight: num("max-inflight"), FloodThreshold: dur("threshold")})
+				s = newTest(Config{HomeDC: num("home-dc"), Window: dur("window"), MaxMessages: num("max-messages"),
+					MaxBytes: num("max-bytes"), MaxInFlight: num("max-inflight"), MaxQueued: num("max-queued"),
+					MaxAttempts: num("max-attempts"), MaxChainRepairs: num("max-repairs"),
+					FloodThreshold: dur("threshold"), Backoff: BackoffConfig{Initial: dur("backoff")}})
 				now = t0
+				clear(payloads)
 				return ""
 			case "submit":
 				var out []string
 				for _, line := range strings.Split(strings.TrimSpace(d.Input), "\n") {
 					c := Call{Method: "sendMessage", Size: 10}
+					from, to := 0, 0
 					for _, f := range strings.Fields(line) {
 						k, v, _ := strings.Cut(f, "=")
-						n, _ := strconv.Atoi(v)
 						switch k {
 						case "id":
-							c.ID = CallID(n)
+							a, b, isRange := strings.Cut(v, "-")
+							from = atoi(k, a)
+							to = from
+							if isRange {
+								to = atoi(k, b)
+							}
 						case "method":
 							c.Method = v
 						case "peer":
 							c.Peer = v
 						case "dc":
-							c.DC = n
+							c.DC = atoi(k, v)
 						case "size":
-							c.Size = n
+							c.Size = atoi(k, v)
 						case "after":
-							c.After = CallID(n)
+							c.After = CallID(atoi(k, v))
 						default:
 							d.Fatalf(t, "unknown field %q", k)
 						}
 					}
-					done, err := s.Submit(now, c)
-					if err != nil {
-						out = append(out, fmt.Sprintf("error: %v", err))
+					for id := from; id <= to; id++ {
+						c.ID = CallID(id)
+						p := new(CallID)
+						*p = c.ID
+						c.Payload = p
+						done, err := s.Submit(now, c)
+						if err != nil {
+							out = append(out, fmt.Sprintf("error: %v", err))
+						} else if _, dup := payloads[c.ID]; !dup {
+							payloads[c.ID] = p
+						}
+						out = append(out, dones(done)...)
 					}
-					out = append(out, dones(done)...)
 				}
 				return lines(out)
 			case "ready":
@@ -98,12 +141,23 @@ func TestScripts(t *testing.T) {
 				var out []string
 				for _, b := range bs {
 					var ids []string
+					bytes := 0
 					for _, c := range b.Calls {
+						if c.Call.Payload != payloads[c.Call.ID] {
+							d.Fatalf(t, "call %d sent with another payload", c.Call.ID)
+						}
+						bytes += max(c.Call.Size, 1)
 						x := strconv.Itoa(int(c.Call.ID))
+						if c.Attempt > 1 {
+							x += "#" + strconv.Itoa(c.Attempt)
+						}
 						if c.After != 0 {
 							x += "<" + strconv.Itoa(int(c.After))
 						}
 						ids = append(ids, x)
+					}
+					if bytes != b.Bytes {
+						d.Fatalf(t, "batch reports %d bytes, its calls hold %d", b.Bytes, bytes)
 					}
 					out = append(out, fmt.Sprintf("dc%d: %s", b.DC, strings.Join(ids, " ")))
 				}
@@ -111,13 +165,21 @@ func TestScripts(t *testing.T) {
 			case "answer":
 				var err error
 				if v, ok := arg("err"); ok {
-					code, msg, _ := strings.Cut(v, ":")
-					n, _ := strconv.Atoi(code)
-					err = tgerr.New(n, msg)
+					code, msg, _ := strings.Cut(v[0], ":")
+					err = tgerr.New(atoi("err", code), msg)
 				}
 				return lines(dones(s.Complete(now, CallID(num("id")), err)))
 			case "lost":
-				return lines(dones(s.LostDC(now, num("dc"), fmt.Errorf("connection reset"))))
+				cause := fmt.Errorf("connection reset")
+				v, ok := arg("ids")
+				if !ok {
+					return lines(dones(s.LostDC(now, num("dc"), cause)))
+				}
+				var ids []CallID
+				for _, x := range v {
+					ids = append(ids, CallID(atoi("ids", x)))
+				}
+				return lines(dones(s.Lost(now, num("dc"), ids, cause)))
 			case "cancel":
 				done, ok := s.Cancel(now, CallID(num("id")))
 				if !ok {
@@ -136,11 +198,42 @@ func TestScripts(t *testing.T) {
 					return "now\n"
 				}
 				return fmt.Sprintf("+%v\n", at.Sub(t0))
+			case "stats":
+				return stats(s)
 			}
 			d.Fatalf(t, "unknown command %s", d.Cmd)
 			return ""
 		})
 	})
+}
+
+// stats prints what a State reports about itself: live calls, the home DC,
+// calls in flight per DC and the non-zero counters.
+func stats(s *State) string {
+	out := fmt.Sprintf("live=%d home=%d inflight=", s.Len(), s.HomeDC())
+	var dcs []int
+	for dc := range s.dcs {
+		dcs = append(dcs, dc)
+	}
+	slices.Sort(dcs)
+	var fl []string
+	for _, dc := range dcs {
+		if n := s.InFlight(dc); n > 0 {
+			fl = append(fl, fmt.Sprintf("dc%d:%d", dc, n))
+		}
+	}
+	if len(fl) == 0 {
+		fl = []string{"none"}
+	}
+	out += strings.Join(fl, ",") + "\n"
+	st := reflect.ValueOf(s.Stats())
+	var cs []string
+	for i := range st.NumField() {
+		if n := st.Field(i).Int(); n != 0 {
+			cs = append(cs, fmt.Sprintf("%s=%d", st.Type().Field(i).Name, n))
+		}
+	}
+	return out + strings.Join(cs, " ") + "\n"
 }
 
 func dones(ds []Done) []string {
@@ -149,10 +242,23 @@ func dones(ds []Done) []string {
 		if d.Err == nil {
 			out = append(out, fmt.Sprintf("done %d: ok after %d attempt(s)", d.ID, d.Attempts))
 		} else {
-			out = append(out, fmt.Sprintf("done %d: %v", d.ID, d.Err))
+			out = append(out, fmt.Sprintf("done %d: failed after %d attempt(s): %v [%s]", d.ID, d.Attempts, d.Err, errTypes(d.Err)))
 		}
 	}
 	return out
+}
+
+// errTypes names the types along err's unwrap chain.
+func errTypes(err error) string {
+	var ts []string
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err == context.Canceled {
+			ts = append(ts, "context.Canceled")
+			break
+		}
+		ts = append(ts, strings.TrimPrefix(fmt.Sprintf("%T", err), "*"))
+	}
+	return strings.Join(ts, " > ")
 }
 
 func lines(ls []string) string {
