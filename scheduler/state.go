@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -37,40 +36,6 @@ type entry struct {
 	repairs   int
 	bo        *backoff.ExponentialBackOff
 	brokenBy  error // predecessor failed for good while this was in flight
-}
-
-type item struct {
-	e     *entry
-	stamp uint32
-}
-
-func (it item) live(ph phase) bool { return it.e.stamp == it.stamp && it.e.ph == ph }
-
-type dcQueue struct {
-	ready    []item
-	head     int
-	inflight int
-}
-
-func (q *dcQueue) front() (item, bool) {
-	for q.head < len(q.ready) {
-		if it := q.ready[q.head]; it.live(phReady) {
-			return it, true
-		}
-		q.ready[q.head] = item{}
-		q.head++
-	}
-	q.ready, q.head = q.ready[:0], 0
-	return item{}, false
-}
-
-func (q *dcQueue) pop() {
-	q.ready[q.head] = item{}
-	q.head++
-	if q.head > 1024 && q.head*2 > len(q.ready) {
-		q.ready = append(q.ready[:0], q.ready[q.head:]...)
-		q.head = 0
-	}
 }
 
 // State is the scheduler. Not safe for concurrent use: one owner drives it.
@@ -121,15 +86,6 @@ func (s *State) InFlight(dc int) int {
 	return 0
 }
 
-func (s *State) queue(dc int) *dcQueue {
-	q := s.dcs[dc]
-	if q == nil {
-		q = &dcQueue{}
-		s.dcs[dc] = q
-	}
-	return q
-}
-
 func (s *State) drain() []Done {
 	out := s.out
 	s.out = nil
@@ -177,8 +133,7 @@ func (s *State) place(e *entry) {
 		return
 	}
 	if e.notBefore.After(s.now) {
-		e.ph = phDelayed
-		heap.Push(&s.delayed, delayed{item{e, e.stamp}, e.notBefore})
+		s.delay(e)
 		return
 	}
 	if key, until := s.closedGate(e); key != "" {
@@ -192,10 +147,7 @@ func (s *State) place(e *entry) {
 		s.gated[key] = append(s.gated[key], item{e, e.stamp})
 		return
 	}
-	e.ph = phReady
-	e.enq = s.now
-	q := s.queue(e.dc)
-	q.ready = append(q.ready, item{e, e.stamp})
+	s.enqueue(e)
 }
 
 func (s *State) pred(e *entry) *entry {
@@ -242,10 +194,13 @@ func (s *State) advance(now time.Time) {
 			}
 		}
 	}
-	for s.delayed.Len() > 0 && !s.delayed[0].at.After(s.now) {
-		d := heap.Pop(&s.delayed).(delayed)
-		if d.live(phDelayed) {
-			s.place(d.e)
+	for {
+		it, ok := s.delayed.popDue(s.now)
+		if !ok {
+			break
+		}
+		if it.live(phDelayed) {
+			s.place(it.e)
 		}
 	}
 }
@@ -272,63 +227,6 @@ func (s *State) Ready(now time.Time) ([]Batch, []Done) {
 		}
 	}
 	return out, s.drain()
-}
-
-// due reports whether a DC's queue should be flushed now: at once when
-// nothing is in flight (the adaptive window), else once the oldest call
-// waited Window or a full batch is queued.
-func (s *State) due(q *dcQueue, first item) bool {
-	if q.inflight == 0 {
-		return true
-	}
-	if !first.e.enq.Add(s.cfg.Window).After(s.now) {
-		return true
-	}
-	return len(q.ready)-q.head >= s.cfg.MaxMessages
-}
-
-func (s *State) batch(dc int, q *dcQueue) (Batch, bool) {
-	first, ok := q.front()
-	if !ok || q.inflight >= s.cfg.MaxInFlight || !s.due(q, first) {
-		return Batch{}, false
-	}
-	b := Batch{DC: dc}
-	limit := min(s.cfg.MaxMessages, s.cfg.MaxInFlight-q.inflight)
-	for len(b.Calls) < limit {
-		it, ok := q.front()
-		if !ok {
-			break
-		}
-		e := it.e
-		size := max(e.call.Size, 1)
-		if len(b.Calls) > 0 && b.Bytes+size > s.cfg.MaxBytes {
-			break
-		}
-		q.pop()
-		if key, _ := s.closedGate(e); key != "" {
-			// The gate closed after the call was queued.
-			s.place(e)
-			continue
-		}
-		var after CallID
-		if p := s.pred(e); p != nil && p.ph == phInFlight && p.dc == e.dc {
-			after = p.ID()
-		}
-		e.ph = phInFlight
-		e.stamp++
-		e.attempts++
-		q.inflight++
-		s.stats.Sent++
-		b.Bytes += size
-		b.Calls = append(b.Calls, Sending{Call: &e.call, After: after, Attempt: e.attempts})
-		// Dependents on this DC may follow in the same container.
-		s.release(e)
-	}
-	if len(b.Calls) == 0 {
-		return Batch{}, false
-	}
-	s.stats.Batches++
-	return b, true
 }
 
 // ID returns the entry's call id.
@@ -554,21 +452,12 @@ func (s *State) NextDeadline() (time.Time, bool) {
 		}
 	}
 	for _, q := range s.dcs {
-		it, has := q.front()
-		if !has || q.inflight >= s.cfg.MaxInFlight {
-			continue
+		if at, ok := s.flushAt(q); ok {
+			consider(at)
 		}
-		if q.inflight == 0 || len(q.ready)-q.head >= s.cfg.MaxMessages {
-			consider(time.Time{})
-			continue
-		}
-		consider(it.e.enq.Add(s.cfg.Window))
 	}
-	for s.delayed.Len() > 0 && !s.delayed[0].live(phDelayed) {
-		heap.Pop(&s.delayed)
-	}
-	if s.delayed.Len() > 0 {
-		consider(s.delayed[0].at)
+	if at, ok := s.delayed.next(); ok {
+		consider(at)
 	}
 	for key, until := range s.gates {
 		if len(s.gated[key]) > 0 {
@@ -576,22 +465,4 @@ func (s *State) NextDeadline() (time.Time, bool) {
 		}
 	}
 	return t, ok
-}
-
-type delayed struct {
-	item
-	at time.Time
-}
-
-type delayHeap []delayed
-
-func (h delayHeap) Len() int           { return len(h) }
-func (h delayHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h delayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *delayHeap) Push(x any)        { *h = append(*h, x.(delayed)) }
-func (h *delayHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }
