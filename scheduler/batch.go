@@ -49,7 +49,7 @@ func (s *State) batch(dc int, q *dcQueue) (Batch, bool) {
 			break
 		}
 		q.pop()
-		if key, _ := s.closedGate(e); key != "" {
+		if _, _, shut := s.gates.closed(&e.call, s.now); shut {
 			// The gate closed after the call was queued.
 			s.place(e)
 			continue

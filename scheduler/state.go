@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/gotd/td/tgerr"
 
 	"github.com/tlsched/tlsched/tl"
 )
@@ -45,8 +44,7 @@ type State struct {
 	entries map[CallID]*entry
 	deps    map[CallID][]*entry
 	dcs     map[int]*dcQueue
-	gates   map[string]time.Time
-	gated   map[string][]item
+	gates   gates
 	delayed delayHeap
 	failed  map[CallID]error // recently failed calls, for late dependents
 	failedQ []CallID
@@ -63,8 +61,7 @@ func New(cfg Config) *State {
 		entries: make(map[CallID]*entry),
 		deps:    make(map[CallID][]*entry),
 		dcs:     make(map[int]*dcQueue),
-		gates:   make(map[string]time.Time),
-		gated:   make(map[string][]item),
+		gates:   newGates(),
 		failed:  make(map[CallID]error),
 	}
 }
@@ -136,15 +133,7 @@ func (s *State) place(e *entry) {
 		s.delay(e)
 		return
 	}
-	if key, until := s.closedGate(e); key != "" {
-		if wait := until.Sub(s.now); wait > s.cfg.FloodThreshold {
-			secs := int((wait + time.Second - 1) / time.Second)
-			s.finish(e, &tl.FloodWaitError{Kind: tl.FloodWait, Duration: wait,
-				RPC: tgerr.New(420, fmt.Sprintf("FLOOD_WAIT_%d", secs))})
-			return
-		}
-		e.ph = phGated
-		s.gated[key] = append(s.gated[key], item{e, e.stamp})
+	if s.gate(e) {
 		return
 	}
 	s.enqueue(e)
@@ -157,41 +146,14 @@ func (s *State) pred(e *entry) *entry {
 	return s.entries[e.call.After]
 }
 
-func methodKey(m string) string { return "method:" + m }
-func peerKey(p string) string   { return "peer:" + p }
-
-func (s *State) closedGate(e *entry) (string, time.Time) {
-	if until, ok := s.gates[methodKey(e.call.Method)]; ok && until.After(s.now) {
-		return methodKey(e.call.Method), until
-	}
-	if e.call.Peer != "" {
-		if until, ok := s.gates[peerKey(e.call.Peer)]; ok && until.After(s.now) {
-			return peerKey(e.call.Peer), until
-		}
-	}
-	return "", time.Time{}
-}
-
 // advance opens gates and ends backoffs that are due at now.
 func (s *State) advance(now time.Time) {
 	if now.After(s.now) {
 		s.now = now
 	}
-	var open []string
-	for key, until := range s.gates {
-		if !until.After(s.now) {
-			open = append(open, key)
-		}
-	}
-	slices.Sort(open)
-	for _, key := range open {
-		delete(s.gates, key)
-		items := s.gated[key]
-		delete(s.gated, key)
-		for _, it := range items {
-			if it.live(phGated) {
-				s.place(it.e)
-			}
+	for _, it := range s.gates.open(s.now) {
+		if it.live(phGated) {
+			s.place(it.e)
 		}
 	}
 	for {
@@ -275,22 +237,7 @@ func (s *State) Complete(now time.Time, id CallID, err error) []Done {
 	c := tl.Classify(err)
 	switch c.Action {
 	case tl.RetryAfterWait:
-		s.stats.FloodWaits++
-		fw, _ := tl.AsFloodWait(err)
-		key := methodKey(e.call.Method)
-		if fw.Kind == tl.SlowModeWait && e.call.Peer != "" {
-			key = peerKey(e.call.Peer)
-		}
-		until := s.now.Add(c.Wait)
-		if cur, ok := s.gates[key]; !ok || until.After(cur) {
-			s.gates[key] = until
-			s.stats.GateClosures++
-		}
-		if c.Wait > s.cfg.FloodThreshold {
-			s.finish(e, fw)
-			break
-		}
-		s.requeue(e)
+		s.onFloodWait(e, c, err)
 	case tl.RetryElsewhere:
 		if e.attempts >= s.cfg.MaxAttempts {
 			s.finish(e, tl.Typed(err))
@@ -459,10 +406,8 @@ func (s *State) NextDeadline() (time.Time, bool) {
 	if at, ok := s.delayed.next(); ok {
 		consider(at)
 	}
-	for key, until := range s.gates {
-		if len(s.gated[key]) > 0 {
-			consider(until)
-		}
+	if at, ok := s.gates.next(); ok {
+		consider(at)
 	}
 	return t, ok
 }
