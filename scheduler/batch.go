@@ -54,10 +54,7 @@ func (s *State) batch(dc int, q *dcQueue) (Batch, bool) {
 			s.place(e)
 			continue
 		}
-		var after CallID
-		if p := s.pred(e); p != nil && p.ph == phInFlight && p.dc == e.dc {
-			after = p.ID()
-		}
+		after := s.wrapAfter(e)
 		e.ph = phInFlight
 		e.stamp++
 		e.attempts++

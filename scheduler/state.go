@@ -42,27 +42,22 @@ type State struct {
 	cfg     Config
 	now     time.Time
 	entries map[CallID]*entry
-	deps    map[CallID][]*entry
 	dcs     map[int]*dcQueue
 	gates   gates
 	delayed delayHeap
-	failed  map[CallID]error // recently failed calls, for late dependents
-	failedQ []CallID
+	chains  chains
 	out     []Done
 	stats   Stats
 }
-
-const failedMemory = 4096
 
 // New returns an empty scheduler.
 func New(cfg Config) *State {
 	return &State{
 		cfg:     cfg.WithDefaults(),
 		entries: make(map[CallID]*entry),
-		deps:    make(map[CallID][]*entry),
 		dcs:     make(map[int]*dcQueue),
 		gates:   newGates(),
-		failed:  make(map[CallID]error),
+		chains:  newChains(),
 	}
 }
 
@@ -107,14 +102,14 @@ func (s *State) Submit(now time.Time, c Call) ([]Done, error) {
 	}
 	e := &entry{call: c, dc: c.DC}
 	s.stats.Submitted++
-	if err, ok := s.failed[c.After]; ok && c.After != 0 {
+	if err, ok := s.chains.failedWith(c.After); ok {
 		s.entries[c.ID] = e
 		s.finish(e, &ChainBrokenError{Pred: c.After, Err: err})
 		return s.drain(), nil
 	}
 	s.entries[c.ID] = e
 	if c.After != 0 && s.entries[c.After] != nil {
-		s.deps[c.After] = append(s.deps[c.After], e)
+		s.chains.link(c.After, e)
 	}
 	s.place(e)
 	return s.drain(), nil
@@ -123,9 +118,7 @@ func (s *State) Submit(now time.Time, c Call) ([]Done, error) {
 // place puts a live, unsent call where it belongs.
 func (s *State) place(e *entry) {
 	e.stamp++
-	if p := s.pred(e); p != nil && !(p.ph == phInFlight && p.dc == e.dc) {
-		// MTProto: invokeAfterMsg orders calls within one session only, so
-		// a call follows its predecessor onto the wire only on the same DC.
+	if s.mustWait(e) {
 		e.ph = phWaiting
 		return
 	}
@@ -137,13 +130,6 @@ func (s *State) place(e *entry) {
 		return
 	}
 	s.enqueue(e)
-}
-
-func (s *State) pred(e *entry) *entry {
-	if e.call.After == 0 {
-		return nil
-	}
-	return s.entries[e.call.After]
 }
 
 // advance opens gates and ends backoffs that are due at now.
@@ -194,27 +180,6 @@ func (s *State) Ready(now time.Time) ([]Batch, []Done) {
 // ID returns the entry's call id.
 func (e *entry) ID() CallID { return e.call.ID }
 
-// release places dependents that were waiting for e to be sent or done.
-func (s *State) release(e *entry) {
-	for _, d := range s.deps[e.ID()] {
-		if d.ph == phWaiting {
-			s.place(d)
-		}
-	}
-}
-
-// hold sends e's unsent dependents back to waiting: e is no longer in
-// flight, so nothing may overtake it.
-func (s *State) hold(e *entry) {
-	for _, d := range s.deps[e.ID()] {
-		switch d.ph {
-		case phReady, phGated, phDelayed:
-			d.stamp++
-			d.ph = phWaiting
-		}
-	}
-}
-
 // Complete records the answer to a call in flight: err nil for a result,
 // else the RPC error. It returns the calls that are now final: this one
 // unless it is retried, and dependents that can no longer run.
@@ -255,19 +220,17 @@ func (s *State) Complete(now time.Time, id CallID, err error) []Done {
 	case tl.RetryWithBackoff:
 		s.retryLater(e, tl.Typed(err))
 	case tl.RepairChain:
-		e.repairs++
-		if e.repairs > s.cfg.MaxChainRepairs {
-			s.finish(e, err)
-			break
-		}
-		s.stats.ChainRepairs++
-		// Resent after the predecessor's new attempt, or unwrapped once it
-		// is done (MTProto "Calling methods: sequential requests").
-		s.requeue(e)
+		s.onChainRepair(e, err)
 	default:
-		s.finish(e, tl.Typed(err))
+		s.onFinal(e, err)
 	}
 	return s.drain()
+}
+
+// onFinal handles every other error: the call fails for good with the
+// typed error, and its dependents with it.
+func (s *State) onFinal(e *entry, err error) {
+	s.finish(e, tl.Typed(err))
 }
 
 func (s *State) retryLater(e *entry, err error) {
@@ -349,42 +312,15 @@ func (s *State) finish(e *entry, err error) {
 	delete(s.entries, id)
 	e.ph = phDone
 	e.stamp++
-	if p := e.call.After; p != 0 {
-		s.deps[p] = slices.DeleteFunc(s.deps[p], func(d *entry) bool { return d == e })
-		if len(s.deps[p]) == 0 {
-			delete(s.deps, p)
-		}
-	}
+	s.chains.unlink(e)
 	if err == nil {
 		s.stats.Succeeded++
 	} else {
 		s.stats.Failed++
-		s.remember(id, err)
+		s.chains.remember(id, err)
 	}
 	s.out = append(s.out, Done{ID: id, Err: err, Attempts: e.attempts})
-	children := s.deps[id]
-	delete(s.deps, id)
-	for _, d := range children {
-		switch {
-		case err == nil:
-			if d.ph == phWaiting {
-				s.place(d)
-			}
-		case d.ph == phInFlight:
-			d.brokenBy = &ChainBrokenError{Pred: id, Err: err}
-		default:
-			s.finish(d, &ChainBrokenError{Pred: id, Err: err})
-		}
-	}
-}
-
-func (s *State) remember(id CallID, err error) {
-	if len(s.failedQ) >= failedMemory {
-		delete(s.failed, s.failedQ[0])
-		s.failedQ = s.failedQ[1:]
-	}
-	s.failed[id] = err
-	s.failedQ = append(s.failedQ, id)
+	s.settle(id, err)
 }
 
 // NextDeadline reports when Ready should run next: the earliest window end

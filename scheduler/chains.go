@@ -1,0 +1,141 @@
+package scheduler
+
+import "slices"
+
+// Ordered calls. MTProto "Calling methods: sequential requests":
+// invokeAfterMsg(msg_id, query) runs query only after msg_id's result; if
+// that call failed the server answers 400 MSG_WAIT_FAILED, if its result
+// has not appeared within ~0.5 s, MSG_WAIT_TIMEOUT. A msg_id names a
+// message of one session, so a call is wrapped only after a predecessor in
+// flight on the same DC; otherwise it waits for the predecessor's result.
+// A call never runs before its predecessor succeeded, and never after it
+// failed for good: then it fails with *ChainBrokenError.
+
+// failedMemory is how many failed calls are remembered, so that a call
+// submitted after one of them fails at once instead of waiting forever.
+const failedMemory = 4096
+
+// chains holds the links between ordered calls and the recent failures.
+type chains struct {
+	deps    map[CallID][]*entry // live dependents of each live call
+	failed  map[CallID]error    // recently failed calls, for late dependents
+	failedQ []CallID            // failed, oldest first
+}
+
+func newChains() chains {
+	return chains{deps: make(map[CallID][]*entry), failed: make(map[CallID]error)}
+}
+
+// link records that e is ordered after the live call pred.
+func (ch *chains) link(pred CallID, e *entry) { ch.deps[pred] = append(ch.deps[pred], e) }
+
+// unlink forgets e as a dependent of its predecessor.
+func (ch *chains) unlink(e *entry) {
+	if p := e.call.After; p != 0 {
+		ch.deps[p] = slices.DeleteFunc(ch.deps[p], func(d *entry) bool { return d == e })
+		if len(ch.deps[p]) == 0 {
+			delete(ch.deps, p)
+		}
+	}
+}
+
+// take removes and returns id's dependents.
+func (ch *chains) take(id CallID) []*entry {
+	ds := ch.deps[id]
+	delete(ch.deps, id)
+	return ds
+}
+
+// remember records that id failed with err, forgetting the oldest failure
+// beyond failedMemory.
+func (ch *chains) remember(id CallID, err error) {
+	if len(ch.failedQ) >= failedMemory {
+		delete(ch.failed, ch.failedQ[0])
+		ch.failedQ = ch.failedQ[1:]
+	}
+	ch.failed[id] = err
+	ch.failedQ = append(ch.failedQ, id)
+}
+
+// failedWith returns the error a remembered call failed with.
+func (ch *chains) failedWith(id CallID) (error, bool) {
+	err, ok := ch.failed[id]
+	return err, ok && id != 0
+}
+
+// pred returns e's live predecessor, if any.
+func (s *State) pred(e *entry) *entry {
+	if e.call.After == 0 {
+		return nil
+	}
+	return s.entries[e.call.After]
+}
+
+// mustWait reports whether e waits for its predecessor to be sent or done.
+// MTProto: invokeAfterMsg orders calls within one session only, so a call
+// follows its predecessor onto the wire only on the same DC.
+func (s *State) mustWait(e *entry) bool {
+	p := s.pred(e)
+	return p != nil && !(p.ph == phInFlight && p.dc == e.dc)
+}
+
+// wrapAfter returns the call e must be wrapped after (invokeAfterMsg) when
+// sent now: its predecessor if in flight on e's DC, else 0.
+func (s *State) wrapAfter(e *entry) CallID {
+	if p := s.pred(e); p != nil && p.ph == phInFlight && p.dc == e.dc {
+		return p.ID()
+	}
+	return 0
+}
+
+// release places dependents that were waiting for e to be sent or done.
+func (s *State) release(e *entry) {
+	for _, d := range s.chains.deps[e.ID()] {
+		if d.ph == phWaiting {
+			s.place(d)
+		}
+	}
+}
+
+// hold sends e's unsent dependents back to waiting: e is no longer in
+// flight, so nothing may overtake it.
+func (s *State) hold(e *entry) {
+	for _, d := range s.chains.deps[e.ID()] {
+		switch d.ph {
+		case phReady, phGated, phDelayed:
+			d.stamp++
+			d.ph = phWaiting
+		}
+	}
+}
+
+// settle decides the dependents of id, which just became final with err:
+// on success the waiting ones are placed; on failure each fails with
+// *ChainBrokenError, at once or, if in flight, when its answer comes.
+func (s *State) settle(id CallID, err error) {
+	for _, d := range s.chains.take(id) {
+		switch {
+		case err == nil:
+			if d.ph == phWaiting {
+				s.place(d)
+			}
+		case d.ph == phInFlight:
+			d.brokenBy = &ChainBrokenError{Pred: id, Err: err}
+		default:
+			s.finish(d, &ChainBrokenError{Pred: id, Err: err})
+		}
+	}
+}
+
+// onChainRepair handles tl.RepairChain (MSG_WAIT_FAILED, MSG_WAIT_TIMEOUT):
+// the call is resent wrapped after its predecessor's next attempt, or
+// unwrapped once the predecessor is done, at most MaxChainRepairs times.
+func (s *State) onChainRepair(e *entry, err error) {
+	e.repairs++
+	if e.repairs > s.cfg.MaxChainRepairs {
+		s.finish(e, err)
+		return
+	}
+	s.stats.ChainRepairs++
+	s.requeue(e)
+}
