@@ -1,10 +1,6 @@
 package scheduler
 
-import (
-	"time"
-
-	"github.com/cenkalti/backoff/v4"
-)
+import "time"
 
 // Config configures a State. The zero value is usable.
 type Config struct {
@@ -90,21 +86,4 @@ func (c Config) WithDefaults() Config {
 		b.Jitter = 0
 	}
 	return c
-}
-
-// clock lets backoff/v4 read the scheduler's injected time.
-type clock struct{ now *time.Time }
-
-func (c clock) Now() time.Time { return *c.now }
-
-func (s *State) newBackoff() *backoff.ExponentialBackOff {
-	b := s.cfg.Backoff
-	return backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(b.Initial),
-		backoff.WithMaxInterval(b.Max),
-		backoff.WithMaxElapsedTime(b.MaxElapsed),
-		backoff.WithMultiplier(b.Multiplier),
-		backoff.WithRandomizationFactor(b.Jitter),
-		backoff.WithClockProvider(clock{&s.now}),
-	)
 }

@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"github.com/tlsched/tlsched/tl"
 )
 
+// phase is where a live call is; every move bumps entry.stamp.
 type phase uint8
 
 const (
@@ -24,6 +24,7 @@ const (
 	phDone
 )
 
+// entry is the scheduler's record of one call, from Submit to Done.
 type entry struct {
 	call      Call
 	dc        int
@@ -36,6 +37,9 @@ type entry struct {
 	bo        *backoff.ExponentialBackOff
 	brokenBy  error // predecessor failed for good while this was in flight
 }
+
+// ID returns the entry's call id.
+func (e *entry) ID() CallID { return e.call.ID }
 
 // State is the scheduler. Not safe for concurrent use: one owner drives it.
 type State struct {
@@ -78,6 +82,7 @@ func (s *State) InFlight(dc int) int {
 	return 0
 }
 
+// drain returns and clears the outcomes gathered by one entry point.
 func (s *State) drain() []Done {
 	out := s.out
 	s.out = nil
@@ -177,12 +182,14 @@ func (s *State) Ready(now time.Time) ([]Batch, []Done) {
 	return out, s.drain()
 }
 
-// ID returns the entry's call id.
-func (e *entry) ID() CallID { return e.call.ID }
-
 // Complete records the answer to a call in flight: err nil for a result,
 // else the RPC error. It returns the calls that are now final: this one
-// unless it is retried, and dependents that can no longer run.
+// unless it is retried, and dependents that can no longer run. An answer
+// for a call not in flight (late, or duplicate) is counted and ignored.
+//
+// Complete only routes: an error goes by tl.Classify's Action to one
+// handler, beside the state it changes (onFloodWait in gates.go, onMigrate
+// and onBackoff in retry.go, onChainRepair in chains.go).
 func (s *State) Complete(now time.Time, id CallID, err error) []Done {
 	s.advance(now)
 	e := s.entries[id]
@@ -204,21 +211,9 @@ func (s *State) Complete(now time.Time, id CallID, err error) []Done {
 	case tl.RetryAfterWait:
 		s.onFloodWait(e, c, err)
 	case tl.RetryElsewhere:
-		if e.attempts >= s.cfg.MaxAttempts {
-			s.finish(e, tl.Typed(err))
-			break
-		}
-		s.stats.Migrations++
-		me, _ := tl.AsMigrate(err)
-		switch me.Kind {
-		case "USER", "PHONE", "NETWORK":
-			// The account lives on another DC: later calls go there too.
-			s.cfg.HomeDC = c.DC
-		}
-		e.dc = c.DC
-		s.requeue(e)
+		s.onMigrate(e, c, err)
 	case tl.RetryWithBackoff:
-		s.retryLater(e, tl.Typed(err))
+		s.onBackoff(e, err)
 	case tl.RepairChain:
 		s.onChainRepair(e, err)
 	default:
@@ -233,64 +228,11 @@ func (s *State) onFinal(e *entry, err error) {
 	s.finish(e, tl.Typed(err))
 }
 
-func (s *State) retryLater(e *entry, err error) {
-	if e.attempts >= s.cfg.MaxAttempts {
-		s.finish(e, err)
-		return
-	}
-	if e.bo == nil {
-		e.bo = s.newBackoff()
-	}
-	d := e.bo.NextBackOff()
-	if d == backoff.Stop {
-		s.finish(e, err)
-		return
-	}
-	s.stats.Backoffs++
-	e.notBefore = s.now.Add(d)
-	s.requeue(e)
-}
-
+// requeue places a call again after an error, holding its unsent
+// dependents back until it is in flight again.
 func (s *State) requeue(e *entry) {
 	s.hold(e)
 	s.place(e)
-}
-
-// LostDC reports that a DC's connection and session were lost with every
-// call in flight on it: they are retried with backoff. The same Payload goes
-// out again, so random_id stays the same and the server deduplicates.
-func (s *State) LostDC(now time.Time, dc int, cause error) []Done {
-	var ids []CallID
-	for _, e := range s.entries {
-		if e.ph == phInFlight && e.dc == dc {
-			ids = append(ids, e.ID())
-		}
-	}
-	return s.Lost(now, dc, ids, cause)
-}
-
-// Lost reports calls in flight on a DC that the connection lost: they are
-// retried with backoff, like LostDC. Ids that are not in flight there (an
-// answer won the race, or the call was already requeued) are skipped.
-func (s *State) Lost(now time.Time, dc int, ids []CallID, cause error) []Done {
-	s.advance(now)
-	var lost []*entry
-	for _, id := range ids {
-		if e := s.entries[id]; e != nil && e.ph == phInFlight && e.dc == dc {
-			lost = append(lost, e)
-		}
-	}
-	slices.SortFunc(lost, func(a, b *entry) int { return cmp.Compare(a.ID(), b.ID()) })
-	lost = slices.CompactFunc(lost, func(a, b *entry) bool { return a == b })
-	for _, e := range lost {
-		s.queue(dc).inflight--
-		if e.brokenBy != nil {
-			s.finish(e, e.brokenBy)
-			continue
-		}
-		s.retryLater(e, fmt.Errorf("dc %d lost: %w", dc, cause))
-	}
-	return s.drain()
 }
 
 // Cancel removes a call that has not been sent (its caller gave up); its

@@ -1,0 +1,120 @@
+package scheduler
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/tlsched/tlsched/tl"
+)
+
+// Retries. MTProto "Error handling": 5xx, -503 Timeout and *_RETRY errors
+// are the server's fault and worth repeating, with exponential backoff
+// (cenkalti/backoff/v4, on the scheduler's injected clock); a call lost
+// with its connection is repeated the same way. 303 *_MIGRATE_X names the
+// DC to repeat the call on. All of them count against MaxAttempts.
+
+// onBackoff handles tl.RetryWithBackoff: the call is sent again after the
+// next backoff interval, or fails with the typed error once MaxAttempts
+// sends or the backoff's MaxElapsed are spent.
+func (s *State) onBackoff(e *entry, err error) {
+	s.retryLater(e, tl.Typed(err))
+}
+
+// onMigrate handles tl.RetryElsewhere (303 *_MIGRATE_X): the call moves to
+// DC X, and with USER_, PHONE_ and NETWORK_MIGRATE so does the home DC
+// (the account lives there). After MaxAttempts sends it fails with the
+// *tl.MigrateError.
+func (s *State) onMigrate(e *entry, c tl.Class, err error) {
+	if e.attempts >= s.cfg.MaxAttempts {
+		s.finish(e, tl.Typed(err))
+		return
+	}
+	s.stats.Migrations++
+	me, _ := tl.AsMigrate(err)
+	switch me.Kind {
+	case "USER", "PHONE", "NETWORK":
+		// The account lives on another DC: later calls go there too.
+		s.cfg.HomeDC = c.DC
+	}
+	e.dc = c.DC
+	s.requeue(e)
+}
+
+// retryLater sends e again after its next backoff interval, or fails it
+// with err when MaxAttempts or the backoff are spent.
+func (s *State) retryLater(e *entry, err error) {
+	if e.attempts >= s.cfg.MaxAttempts {
+		s.finish(e, err)
+		return
+	}
+	if e.bo == nil {
+		e.bo = s.newBackoff()
+	}
+	d := e.bo.NextBackOff()
+	if d == backoff.Stop {
+		s.finish(e, err)
+		return
+	}
+	s.stats.Backoffs++
+	e.notBefore = s.now.Add(d)
+	s.requeue(e)
+}
+
+// LostDC reports that a DC's connection and session were lost with every
+// call in flight on it: they are retried with backoff. The same Payload goes
+// out again, so random_id stays the same and the server deduplicates.
+func (s *State) LostDC(now time.Time, dc int, cause error) []Done {
+	var ids []CallID
+	for _, e := range s.entries {
+		if e.ph == phInFlight && e.dc == dc {
+			ids = append(ids, e.ID())
+		}
+	}
+	return s.Lost(now, dc, ids, cause)
+}
+
+// Lost reports calls in flight on a DC that the connection lost: they are
+// retried with backoff, like LostDC. Ids that are not in flight there (an
+// answer won the race, or the call was already requeued) are skipped.
+func (s *State) Lost(now time.Time, dc int, ids []CallID, cause error) []Done {
+	s.advance(now)
+	var lost []*entry
+	for _, id := range ids {
+		if e := s.entries[id]; e != nil && e.ph == phInFlight && e.dc == dc {
+			lost = append(lost, e)
+		}
+	}
+	slices.SortFunc(lost, func(a, b *entry) int { return cmp.Compare(a.ID(), b.ID()) })
+	lost = slices.CompactFunc(lost, func(a, b *entry) bool { return a == b })
+	for _, e := range lost {
+		s.queue(dc).inflight--
+		if e.brokenBy != nil {
+			s.finish(e, e.brokenBy)
+			continue
+		}
+		s.retryLater(e, fmt.Errorf("dc %d lost: %w", dc, cause))
+	}
+	return s.drain()
+}
+
+// clock lets backoff/v4 read the scheduler's injected time.
+type clock struct{ now *time.Time }
+
+func (c clock) Now() time.Time { return *c.now }
+
+// newBackoff returns a backoff configured by Config.Backoff, reading s.now.
+func (s *State) newBackoff() *backoff.ExponentialBackOff {
+	b := s.cfg.Backoff
+	return backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(b.Initial),
+		backoff.WithMaxInterval(b.Max),
+		backoff.WithMaxElapsedTime(b.MaxElapsed),
+		backoff.WithMultiplier(b.Multiplier),
+		backoff.WithRandomizationFactor(b.Jitter),
+		backoff.WithClockProvider(clock{&s.now}),
+	)
+}
