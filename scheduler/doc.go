@@ -3,5 +3,43 @@
 // (invokeAfterMsg), flood gates, retries with backoff, and DC migration. It
 // owns no goroutines and reads no clock: every entry point takes now, and
 // NextDeadline says when to call Ready again. The scheduler actor drives it.
-
+//
+// State is driven like etcd's raft: Submit, Complete, Lost, LostDC and
+// Cancel feed it events and return the calls that became final; Ready(now)
+// returns the batches to send; NextDeadline says when Ready has work again.
+//
+// # Where each rule lives
+//
+//   - types.go: the public values (Call, Batch, Sending, Done, Stats) and
+//     the errors callers branch on (ErrQueueFull, *ChainBrokenError).
+//   - state.go: State and the life of a call (Submit, place, finish,
+//     Cancel), and Complete, which only routes an error by tl.Classify's
+//     Action to one handler: onFloodWait, onMigrate, onBackoff,
+//     onChainRepair or onFinal.
+//   - queue.go: per-DC ready queues and the backoff delay heap.
+//   - batch.go: the coalescing window (an idle DC sends at once) and the
+//     caps that cut a queue into batches: MaxMessages, MaxBytes, MaxInFlight.
+//   - gates.go: flood gates, keyed by method or chat (gateKey), and the 420
+//     handler onFloodWait (FLOOD_WAIT, FLOOD_PREMIUM_WAIT, SLOWMODE_WAIT).
+//   - chains.go: ordered calls: who waits for whom, when a call is wrapped
+//     in invokeAfterMsg, repair after MSG_WAIT_FAILED/MSG_WAIT_TIMEOUT
+//     (onChainRepair), and the memory of failed calls for late dependents.
+//   - retry.go: retries with backoff on the injected clock (onBackoff, Lost,
+//     LostDC) and DC migration (onMigrate).
+//   - config.go: Config and its defaults.
+//
+// To add a flood rule, edit tl/errors.go to classify the error
+// (AsFloodWait's kinds, Classify's RetryAfterWait), and gates.go to say
+// which gate it closes (floodKey; a new kind of key is a new gateKind,
+// checked in gates.closed). Nothing else here knows about gate keys. Pacing
+// will be a file of its own beside gates.go, feeding NextDeadline likewise.
+//
+// # Tests
+//
+// Scenarios are scripts in testdata/scripts, one file per rule (window,
+// caps, flood, slowmode, chains, backoff, lost, migrate, cancel), run by
+// TestScripts in datadriven_test.go, which documents the commands.
+// TestSchedulerProperties (property_test.go) drives random schedules
+// against a model server and proves the promises: no call is sent out of
+// order or through a closed gate, caps hold, every call ends exactly once.
 package scheduler
