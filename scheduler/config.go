@@ -38,10 +38,15 @@ type Config struct {
 	Backoff BackoffConfig
 }
 
-// BackoffConfig mirrors backoff.ExponentialBackOff's knobs.
+// BackoffConfig mirrors backoff.ExponentialBackOff's knobs. A zero field
+// takes the default given at Config.Backoff.
 type BackoffConfig struct {
+	// Initial is the first wait; Max caps any one wait; after MaxElapsed
+	// since the first retry of a call, it is not retried again.
 	Initial, Max, MaxElapsed time.Duration
-	Multiplier, Jitter       float64
+	// Multiplier grows each wait (must be over 1); Jitter randomizes each
+	// wait by ±Jitter of it.
+	Multiplier, Jitter float64
 	// NoJitter sets Jitter to zero (deterministic tests).
 	NoJitter bool
 }

@@ -74,10 +74,12 @@ type ChainBrokenError struct {
 	Err error
 }
 
+// Error names the failed predecessor and its error.
 func (e *ChainBrokenError) Error() string {
 	return fmt.Sprintf("scheduler: predecessor call %d failed: %v", e.Pred, e.Err)
 }
 
+// Unwrap returns the predecessor's error.
 func (e *ChainBrokenError) Unwrap() error { return e.Err }
 
 // Stats counts what the scheduler did since New; counters only grow.
