@@ -12,7 +12,8 @@ import "slices"
 // failed for good: then it fails with *ChainBrokenError.
 
 // failedMemory is how many failed calls are remembered, so that a call
-// submitted after one of them fails at once instead of waiting forever.
+// submitted after one of them fails at once. After a forgotten one, as
+// after an unknown id, a call runs as if it were not ordered.
 const failedMemory = 4096
 
 // chains holds the links between ordered calls and the recent failures.

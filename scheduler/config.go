@@ -41,8 +41,8 @@ type Config struct {
 // BackoffConfig mirrors backoff.ExponentialBackOff's knobs. A zero field
 // takes the default given at Config.Backoff.
 type BackoffConfig struct {
-	// Initial is the first wait; Max caps any one wait; after MaxElapsed
-	// since the first retry of a call, it is not retried again.
+	// Initial is the first wait; Max caps any one wait; once MaxElapsed
+	// passed since a call's first retryable failure, it is not retried.
 	Initial, Max, MaxElapsed time.Duration
 	// Multiplier grows each wait (must be over 1); Jitter randomizes each
 	// wait by ±Jitter of it.
