@@ -91,7 +91,9 @@ func (s *State) wrapAfter(e *entry) CallID {
 
 // release places dependents that were waiting for e to be sent or done.
 func (s *State) release(e *entry) {
-	for _, d := range s.chains.deps[e.ID()] {
+	// A copy: placing a dependent can finish it (its gate is closed past
+	// FloodThreshold), which removes it from the list being walked.
+	for _, d := range slices.Clone(s.chains.deps[e.ID()]) {
 		if d.ph == phWaiting {
 			s.place(d)
 		}
