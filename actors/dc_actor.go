@@ -13,7 +13,6 @@ import (
 	protosched "github.com/asynkron/protoactor-go/scheduler"
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/proto/codec"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
@@ -31,11 +30,9 @@ type dcActor struct {
 	addr string
 	log  *slog.Logger
 
-	gen      int                         // connection generation; messages of older ones are stale
-	traced   map[mtproto.CallID]*pending // calls with spans in this session
-	reasons  map[mtproto.CallID]string   // why the session queued a call again
-	dialAt   time.Time
-	lostOnce bool
+	tel *dcTelemetry
+
+	gen      int // connection generation; messages of older ones are stale
 	conn     *mtproto.Conn
 	session  *mtproto.Session
 	queue    []scheduler.Batch // waiting for a connection
@@ -53,7 +50,7 @@ type dcActor struct {
 }
 
 func newDCActor(c *Client, id int, addr string) *dcActor {
-	return &dcActor{c: c, id: id, addr: addr, log: c.cfg.Logger.With("dc", id), traced: map[mtproto.CallID]*pending{}, reasons: map[mtproto.CallID]string{}}
+	return &dcActor{c: c, id: id, addr: addr, log: c.cfg.Logger.With("dc", id), tel: newDCTelemetry(c.cfg.Telemetry, id)}
 }
 
 func (a *dcActor) Receive(ctx actor.Context) {
@@ -75,7 +72,7 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		if m.gen != a.gen {
 			return
 		}
-		a.c.cfg.Telemetry.Connection(a.id, a.dialAt, false, a.lostOnce, m.err)
+		a.tel.dialed(false, m.err)
 		a.dialing = false
 		a.lost(ctx, m.err)
 	case *redialMsg:
@@ -128,7 +125,7 @@ func (a *dcActor) shutdown() {
 
 func (a *dcActor) dial(ctx actor.Context) {
 	a.dialing = true
-	a.dialAt = time.Now()
+	a.tel.dialing()
 	gen := a.gen
 	self := ctx.Self()
 	root := a.c.system.Root
@@ -158,7 +155,7 @@ func (a *dcActor) dial(ctx actor.Context) {
 }
 
 func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
-	a.c.cfg.Telemetry.Connection(a.id, a.dialAt, conn.Exchanged, a.lostOnce, nil)
+	a.tel.dialed(conn.Exchanged, nil)
 	a.dialing = false
 	a.failures = 0
 	a.conn = conn
@@ -206,9 +203,7 @@ func (a *dcActor) send(ctx actor.Context) {
 		for i, s := range b.Calls {
 			p := s.Call.Payload.(*pending)
 			calls[i] = mtproto.Call{ID: mtproto.CallID(s.Call.ID), Body: p.raw, After: mtproto.CallID(s.After)}
-			if p.tel != nil {
-				a.traced[calls[i].ID] = p
-			}
+			a.tel.packed(calls[i].ID, p.tel)
 		}
 		out, err := a.session.Pack(now, calls)
 		if err != nil {
@@ -227,7 +222,7 @@ func (a *dcActor) send(ctx actor.Context) {
 
 func (a *dcActor) write(ctx actor.Context, out mtproto.Packed) bool {
 	for _, f := range out.Frames {
-		a.trace(f)
+		a.tel.frame(f)
 		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := a.conn.Send(wctx, &bin.Buffer{Buf: f.Data})
 		cancel()
@@ -246,17 +241,8 @@ func (a *dcActor) receive(ctx actor.Context, frame []byte) {
 		// concerned stay unanswered and are retried if the link dies.
 		a.log.Debug("receive", "err", err)
 	}
-	for _, ev := range rcv.Events {
-		if r, ok := ev.(mtproto.Resent); ok && a.c.cfg.Telemetry != nil {
-			for _, id := range r.Calls {
-				a.reasons[id] = string(r.Reason)
-			}
-		}
-	}
+	a.tel.received(rcv)
 	if len(rcv.Results) > 0 {
-		for _, r := range rcv.Results {
-			delete(a.traced, r.Call)
-		}
 		ctx.Send(ctx.Parent(), &resultsMsg{dc: a.id, results: rcv.Results})
 	}
 	a.flush(ctx)
@@ -302,9 +288,7 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 		a.conn = nil
 	}
 	lost := a.held()
-	clear(a.traced)
-	clear(a.reasons)
-	a.lostOnce = true
+	a.tel.connectionLost()
 	a.session = nil
 	a.queue = nil
 	a.failures++
@@ -332,33 +316,6 @@ func (a *dcActor) held() []scheduler.CallID {
 		}
 	}
 	return ids
-}
-
-// trace records a frame: a "sent" event on each call's span (a "resent"
-// one for a later attempt) and a container span linked to them.
-func (a *dcActor) trace(f mtproto.Frame) {
-	t := a.c.cfg.Telemetry
-	if t == nil {
-		return
-	}
-	links := make([]trace.SpanContext, 0, len(f.Calls))
-	for _, sc := range f.Calls {
-		p := a.traced[sc.Call]
-		if p == nil {
-			continue
-		}
-		if sc.Attempt > 1 {
-			reason := a.reasons[sc.Call]
-			if reason == "" {
-				reason = "resend"
-			}
-			delete(a.reasons, sc.Call)
-			p.tel.Resent(reason)
-		}
-		p.tel.Sent(a.id, sc.MsgID, f.MsgID, sc.Attempt)
-		links = append(links, p.tel.SpanContext())
-	}
-	t.Container(a.id, f.MsgID, f.Container, links, f.Messages, f.Bytes)
 }
 
 // storeKey names this DC's key in the Store: the DC id and its address, so
