@@ -64,8 +64,14 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.BlockWhenFull {
 		c.room = make(chan struct{}, cfg.Scheduler.MaxQueued)
 	}
-	c.sched = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newSchedulerActor(c) },
-		actor.WithSupervisor(dcSupervisor())))
+	var gauges func(inFlight, queued int64)
+	if cfg.Telemetry != nil {
+		gauges = func(inFlight, queued int64) {
+			c.inFlight.Store(inFlight)
+			c.queued.Store(queued)
+		}
+	}
+	c.sched = system.Root.Spawn(schedulerProps(newDeps(cfg, system.Root, c.released, gauges)))
 	return c, nil
 }
 

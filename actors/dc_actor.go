@@ -25,7 +25,7 @@ import (
 // lost (lostMsg) and retries them with the same payload, so random_id stays
 // the same and the server deduplicates.
 type dcActor struct {
-	c    *Client
+	d    dcDeps
 	id   int
 	addr string
 	log  *slog.Logger
@@ -49,8 +49,8 @@ type dcActor struct {
 	closeOnce sync.Once
 }
 
-func newDCActor(c *Client, id int, addr string) *dcActor {
-	return &dcActor{c: c, id: id, addr: addr, log: c.cfg.Logger.With("dc", id), tel: newDCTelemetry(c.cfg.Telemetry, id)}
+func newDCActor(d dcDeps, id int, addr string) *dcActor {
+	return &dcActor{d: d, id: id, addr: addr, log: d.log.With("dc", id), tel: newDCTelemetry(d.telemetry, id)}
 }
 
 func (a *dcActor) Receive(ctx actor.Context) {
@@ -128,9 +128,9 @@ func (a *dcActor) dial(ctx actor.Context) {
 	a.tel.dialing()
 	gen := a.gen
 	self := ctx.Self()
-	root := a.c.system.Root
-	cfg := mtproto.DialConfig{Addr: a.addr, DC: a.id, PublicKeys: a.c.cfg.PublicKeys, Dialer: a.c.cfg.Dialer}
-	if key, salt, ok, err := a.c.cfg.Store.Load(a.storeKey()); err != nil {
+	root := a.d.root
+	cfg := mtproto.DialConfig{Addr: a.addr, DC: a.id, PublicKeys: a.d.publicKeys, Dialer: a.d.dialer}
+	if key, salt, ok, err := a.d.store.Load(a.storeKey()); err != nil {
 		a.log.Warn("auth key store", "err", err)
 	} else if ok && !a.forgetKey {
 		cfg.AuthKey, cfg.Salt = key, salt
@@ -139,7 +139,7 @@ func (a *dcActor) dial(ctx actor.Context) {
 	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()
-		dctx, cancel := context.WithTimeout(bgCtx, a.c.cfg.DialTimeout)
+		dctx, cancel := context.WithTimeout(bgCtx, a.d.dialTimeout)
 		defer cancel()
 		conn, err := mtproto.Dial(dctx, cfg)
 		if err != nil {
@@ -161,18 +161,18 @@ func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
 	a.conn = conn
 	if conn.Exchanged {
 		a.forgetKey = false
-		if err := a.c.cfg.Store.Save(a.storeKey(), conn.AuthKey, conn.Salt); err != nil {
+		if err := a.d.store.Save(a.storeKey(), conn.AuthKey, conn.Salt); err != nil {
 			a.log.Warn("save auth key", "err", err)
 		}
 	}
-	s, err := mtproto.New(a.c.cfg.Session, conn.AuthKey, conn.Salt)
+	s, err := mtproto.New(a.d.session, conn.AuthKey, conn.Salt)
 	if err != nil {
 		a.lost(ctx, err)
 		return
 	}
 	a.session = s
 	a.log.Debug("connected", "addr", a.addr, "new_key", conn.Exchanged)
-	gen, self, root := a.gen, ctx.Self(), a.c.system.Root
+	gen, self, root := a.gen, ctx.Self(), a.d.root
 	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()
