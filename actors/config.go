@@ -73,7 +73,35 @@ type Config struct {
 	Dialer interface {
 		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 	}
+	// WriteTimeout bounds writing one frame to a DC's connection; a write
+	// that takes longer counts as a lost connection (the calls it held are
+	// retried on the next one). Default 30 s.
+	WriteTimeout time.Duration
+	// RedialBackoff and RedialBackoffMax pace reconnecting to a DC after a
+	// dial failed or a connection was lost: the n-th such failure in a row
+	// waits RedialBackoff·2^(n-1), at most RedialBackoffMax; a connection
+	// that opens resets the count. Defaults 100 ms and 10 s.
+	RedialBackoff, RedialBackoffMax time.Duration
+	// RestartBackoff and RestartWindow pace restarting a DC actor that
+	// failed (a panic: a bug, not a network fault; its calls are retried
+	// and the restarted actor dials at once). The n-th failure waits
+	// n·RestartBackoff, n counting the failures since one that came more
+	// than RestartWindow after the one before it (protoactor-go's
+	// exponential backoff strategy, which in fact grows linearly). This is
+	// a policy of its own, apart from the redial backoff: it paces recovery
+	// from our own faults, which redialling would not cure. Defaults 100 ms
+	// and 1 min.
+	RestartBackoff, RestartWindow time.Duration
 }
+
+// Defaults of the Config fields that pace the DC actors.
+const (
+	defaultWriteTimeout     = 30 * time.Second
+	defaultRedialBackoff    = 100 * time.Millisecond
+	defaultRedialBackoffMax = 10 * time.Second
+	defaultRestartBackoff   = 100 * time.Millisecond
+	defaultRestartWindow    = time.Minute
+)
 
 // withDefaults fills in the documented defaults of the fields left zero.
 func (cfg Config) withDefaults() (Config, error) {
@@ -101,6 +129,21 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 30 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = defaultWriteTimeout
+	}
+	if cfg.RedialBackoff <= 0 {
+		cfg.RedialBackoff = defaultRedialBackoff
+	}
+	if cfg.RedialBackoffMax <= 0 {
+		cfg.RedialBackoffMax = defaultRedialBackoffMax
+	}
+	if cfg.RestartBackoff <= 0 {
+		cfg.RestartBackoff = defaultRestartBackoff
+	}
+	if cfg.RestartWindow <= 0 {
+		cfg.RestartWindow = defaultRestartWindow
 	}
 	cfg.Scheduler = cfg.Scheduler.WithDefaults()
 	return cfg, nil

@@ -223,7 +223,7 @@ func (a *dcActor) send(ctx actor.Context) {
 func (a *dcActor) write(ctx actor.Context, out mtproto.Packed) bool {
 	for _, f := range out.Frames {
 		a.tel.frame(f)
-		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		wctx, cancel := context.WithTimeout(context.Background(), a.d.writeTimeout)
 		err := a.conn.Send(wctx, &bin.Buffer{Buf: f.Data})
 		cancel()
 		if err != nil {
@@ -296,8 +296,7 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 	if len(lost) > 0 {
 		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: lost, err: err})
 	}
-	delay := min(time.Duration(1<<min(a.failures-1, 8))*100*time.Millisecond, 10*time.Second)
-	a.timer.SendOnce(delay, ctx.Self(), &redialMsg{gen: a.gen})
+	a.timer.SendOnce(a.d.redial.delay(a.failures), ctx.Self(), &redialMsg{gen: a.gen})
 }
 
 // held lists the calls this actor holds unanswered: in its session and in

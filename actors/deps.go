@@ -39,6 +39,9 @@ type schedulerDeps struct {
 	// gauges publishes the calls in flight and queued; nil without
 	// telemetry.
 	gauges func(inFlight, queued int64)
+	// restartBackoff and restartWindow pace restarts of a failed DC actor
+	// (Config.RestartBackoff, Config.RestartWindow).
+	restartBackoff, restartWindow time.Duration
 	// dc is handed to every DC actor the scheduler actor spawns.
 	dc dcDeps
 }
@@ -63,26 +66,34 @@ type dcDeps struct {
 	// telemetry records connections, frames and containers; nil records
 	// nothing.
 	telemetry *telemetry.Telemetry
+	// writeTimeout bounds writing one frame.
+	writeTimeout time.Duration
+	// redial paces reconnection after failures in a row.
+	redial redialBackoff
 }
 
 // newDeps builds the scheduler actor's dependencies (and, inside them, the
 // DC actors') from a Config with defaults applied.
 func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(inFlight, queued int64)) schedulerDeps {
 	return schedulerDeps{
-		config:   cfg.Scheduler,
-		dcs:      cfg.DCs,
-		onResult: cfg.OnResult,
-		release:  release,
-		gauges:   gauges,
+		config:         cfg.Scheduler,
+		dcs:            cfg.DCs,
+		onResult:       cfg.OnResult,
+		release:        release,
+		gauges:         gauges,
+		restartBackoff: cfg.RestartBackoff,
+		restartWindow:  cfg.RestartWindow,
 		dc: dcDeps{
-			root:        root,
-			dialer:      cfg.Dialer,
-			publicKeys:  cfg.PublicKeys,
-			dialTimeout: cfg.DialTimeout,
-			session:     cfg.Session,
-			store:       cfg.Store,
-			log:         cfg.Logger,
-			telemetry:   cfg.Telemetry,
+			root:         root,
+			dialer:       cfg.Dialer,
+			publicKeys:   cfg.PublicKeys,
+			dialTimeout:  cfg.DialTimeout,
+			session:      cfg.Session,
+			store:        cfg.Store,
+			log:          cfg.Logger,
+			telemetry:    cfg.Telemetry,
+			writeTimeout: cfg.WriteTimeout,
+			redial:       redialBackoff{initial: cfg.RedialBackoff, max: cfg.RedialBackoffMax},
 		},
 	}
 }

@@ -34,7 +34,7 @@ type schedulerActor struct {
 // with dcSupervisor.
 func schedulerProps(d schedulerDeps) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return newSchedulerActor(d) },
-		actor.WithSupervisor(dcSupervisor()))
+		actor.WithSupervisor(dcSupervisor(d.restartBackoff, d.restartWindow)))
 }
 
 func newSchedulerActor(d schedulerDeps) *schedulerActor {
@@ -45,12 +45,6 @@ func newSchedulerActor(d schedulerDeps) *schedulerActor {
 		bodies:  make(map[scheduler.CallID][]byte),
 		dcs:     make(map[int]*actor.PID),
 	}
-}
-
-// dcSupervisor restarts a failed DC actor with exponential backoff; its
-// restart hook reports the lost calls first (see dcActor).
-func dcSupervisor() actor.SupervisorStrategy {
-	return actor.NewExponentialBackoffStrategy(time.Minute, 100*time.Millisecond)
 }
 
 func (a *schedulerActor) Receive(ctx actor.Context) {
