@@ -1,6 +1,3 @@
-// Package actors runs tlsched on protoactor-go: a scheduler actor that
-// drives scheduler.State, one DC actor per DC that owns a connection and an
-// mtproto.Session, and the Client facade callers use.
 package actors
 
 import (
