@@ -30,14 +30,14 @@ type dcActor struct {
 	addr string
 	log  *slog.Logger
 
-	tel *dcTelemetry
+	tel *dcTelemetry // spans and metrics; dc_telemetry.go
 
 	gen      int // connection generation; messages of older ones are stale
 	conn     *mtproto.Conn
 	session  *mtproto.Session
 	queue    []scheduler.Batch // waiting for a connection
 	dialing  bool
-	failures int
+	failures int // failed dials and lost connections in a row (redial backoff)
 
 	timer     *protosched.TimerScheduler
 	tickAt    time.Time
