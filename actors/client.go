@@ -1,88 +1,21 @@
-// Package actors runs tlsched on protoactor-go: a scheduler actor that
-// drives scheduler.State, one DC actor per DC that owns a connection and an
-// mtproto.Session, and the Client facade callers use.
 package actors
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gotd/td/bin"
-	"github.com/gotd/td/crypto"
-	"github.com/gotd/td/exchange"
 	"github.com/gotd/td/tg"
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
-	"github.com/tlsched/tlsched/telemetry"
 	"github.com/tlsched/tlsched/tl"
 )
-
-// telegramKeys are Telegram's production server RSA public keys, as
-// published by the official clients.
-//
-//go:embed telegram_public_keys.pem
-var telegramKeys []byte
-
-// ProductionDCs are Telegram's production DC addresses (IPv4).
-var ProductionDCs = map[int]string{
-	1: "149.154.175.53:443",
-	2: "149.154.167.51:443",
-	3: "149.154.175.100:443",
-	4: "149.154.167.91:443",
-	5: "91.108.56.130:443",
-}
-
-// Config configures a Client. The zero value talks to Telegram's production
-// DCs with the built-in keys.
-type Config struct {
-	// DCs maps DC ids to host:port. Default ProductionDCs.
-	DCs map[int]string
-	// PublicKeys are the servers' RSA keys for key exchange. Default:
-	// Telegram's.
-	PublicKeys []exchange.PublicKey
-	// Scheduler configures batching, chains, flood gates and retries. Its
-	// HomeDC defaults to 2.
-	Scheduler scheduler.Config
-	// Session configures each DC's MTProto session (container caps,
-	// initConnection parameters).
-	Session mtproto.Config
-	// Store keeps auth keys across restarts. Default: a FileStore at
-	// DefaultStorePath (in memory if there is no configuration directory).
-	Store Store
-	// BlockWhenFull makes submissions wait for room when the scheduler
-	// holds Scheduler.MaxQueued calls; by default they fail with
-	// scheduler.ErrQueueFull.
-	BlockWhenFull bool
-	// Logger receives connection events. Default: discard. Key material is
-	// never logged.
-	Logger *slog.Logger
-	// DialTimeout bounds one connection attempt with its key exchange.
-	// Default 30 s.
-	DialTimeout time.Duration
-	// OnResult, if set, is shown every successful result: the method and its
-	// TL body (which must not be modified). It runs on the scheduler actor's
-	// goroutine and must not block; entitycache.Cache.LearnResult is meant
-	// for it.
-	OnResult func(method *tl.Definition, body []byte)
-	// Telemetry records a span per call and per container, and metrics
-	// (telemetry.Setup). Nil records nothing.
-	Telemetry *telemetry.Telemetry
-	// Dialer opens TCP connections (a proxy, or a counting wrapper for
-	// benchmarks). Default: a net.Dialer.
-	Dialer interface {
-		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
-	}
-}
 
 // ErrClosed is returned for calls on a closed client, and to calls still
 // pending when Close gave up waiting.
@@ -108,32 +41,10 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if cfg.DCs == nil {
-		cfg.DCs = ProductionDCs
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.PublicKeys == nil {
-		keys, err := crypto.ParseRSAPublicKeys(telegramKeys)
-		if err != nil {
-			return nil, fmt.Errorf("parse built-in keys: %w", err)
-		}
-		for _, k := range keys {
-			cfg.PublicKeys = append(cfg.PublicKeys, exchange.PublicKey{RSA: k})
-		}
-	}
-	if cfg.Store == nil {
-		if path, err := DefaultStorePath(); err == nil {
-			cfg.Store = &FileStore{Path: path}
-		} else {
-			cfg.Store = NewMemoryStore()
-		}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = 30 * time.Second
-	}
-	cfg.Scheduler = cfg.Scheduler.WithDefaults()
 	logger := cfg.Logger
 	opts := []actor.ConfigOption{actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		// protoactor logs at info level by default; ours is quiet unless
@@ -150,8 +61,14 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.BlockWhenFull {
 		c.room = make(chan struct{}, cfg.Scheduler.MaxQueued)
 	}
-	c.sched = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newSchedulerActor(c) },
-		actor.WithSupervisor(dcSupervisor())))
+	var gauges func(inFlight, queued int64)
+	if cfg.Telemetry != nil {
+		gauges = func(inFlight, queued int64) {
+			c.inFlight.Store(inFlight)
+			c.queued.Store(queued)
+		}
+	}
+	c.sched = system.Root.Spawn(schedulerProps(newDeps(cfg, system.Root, c.released, gauges)))
 	return c, nil
 }
 

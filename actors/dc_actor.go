@@ -13,7 +13,6 @@ import (
 	protosched "github.com/asynkron/protoactor-go/scheduler"
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/proto/codec"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
@@ -26,21 +25,19 @@ import (
 // lost (lostMsg) and retries them with the same payload, so random_id stays
 // the same and the server deduplicates.
 type dcActor struct {
-	c    *Client
+	d    dcDeps
 	id   int
 	addr string
 	log  *slog.Logger
 
-	gen      int                         // connection generation; messages of older ones are stale
-	traced   map[mtproto.CallID]*pending // calls with spans in this session
-	reasons  map[mtproto.CallID]string   // why the session queued a call again
-	dialAt   time.Time
-	lostOnce bool
+	tel *dcTelemetry // spans and metrics; dc_telemetry.go
+
+	gen      int // connection generation; messages of older ones are stale
 	conn     *mtproto.Conn
 	session  *mtproto.Session
 	queue    []scheduler.Batch // waiting for a connection
 	dialing  bool
-	failures int
+	failures int // failed dials and lost connections in a row (redial backoff)
 
 	timer     *protosched.TimerScheduler
 	tickAt    time.Time
@@ -52,8 +49,8 @@ type dcActor struct {
 	closeOnce sync.Once
 }
 
-func newDCActor(c *Client, id int, addr string) *dcActor {
-	return &dcActor{c: c, id: id, addr: addr, log: c.cfg.Logger.With("dc", id), traced: map[mtproto.CallID]*pending{}, reasons: map[mtproto.CallID]string{}}
+func newDCActor(d dcDeps, id int, addr string) *dcActor {
+	return &dcActor{d: d, id: id, addr: addr, log: d.log.With("dc", id), tel: newDCTelemetry(d.telemetry, id)}
 }
 
 func (a *dcActor) Receive(ctx actor.Context) {
@@ -75,7 +72,7 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		if m.gen != a.gen {
 			return
 		}
-		a.c.cfg.Telemetry.Connection(a.id, a.dialAt, false, a.lostOnce, m.err)
+		a.tel.dialed(false, m.err)
 		a.dialing = false
 		a.lost(ctx, m.err)
 	case *redialMsg:
@@ -128,12 +125,12 @@ func (a *dcActor) shutdown() {
 
 func (a *dcActor) dial(ctx actor.Context) {
 	a.dialing = true
-	a.dialAt = time.Now()
+	a.tel.dialing()
 	gen := a.gen
 	self := ctx.Self()
-	root := a.c.system.Root
-	cfg := mtproto.DialConfig{Addr: a.addr, DC: a.id, PublicKeys: a.c.cfg.PublicKeys, Dialer: a.c.cfg.Dialer}
-	if key, salt, ok, err := a.c.cfg.Store.Load(a.storeKey()); err != nil {
+	root := a.d.root
+	cfg := mtproto.DialConfig{Addr: a.addr, DC: a.id, PublicKeys: a.d.publicKeys, Dialer: a.d.dialer}
+	if key, salt, ok, err := a.d.store.Load(a.storeKey()); err != nil {
 		a.log.Warn("auth key store", "err", err)
 	} else if ok && !a.forgetKey {
 		cfg.AuthKey, cfg.Salt = key, salt
@@ -142,7 +139,7 @@ func (a *dcActor) dial(ctx actor.Context) {
 	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()
-		dctx, cancel := context.WithTimeout(bgCtx, a.c.cfg.DialTimeout)
+		dctx, cancel := context.WithTimeout(bgCtx, a.d.dialTimeout)
 		defer cancel()
 		conn, err := mtproto.Dial(dctx, cfg)
 		if err != nil {
@@ -158,24 +155,24 @@ func (a *dcActor) dial(ctx actor.Context) {
 }
 
 func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
-	a.c.cfg.Telemetry.Connection(a.id, a.dialAt, conn.Exchanged, a.lostOnce, nil)
+	a.tel.dialed(conn.Exchanged, nil)
 	a.dialing = false
 	a.failures = 0
 	a.conn = conn
 	if conn.Exchanged {
 		a.forgetKey = false
-		if err := a.c.cfg.Store.Save(a.storeKey(), conn.AuthKey, conn.Salt); err != nil {
+		if err := a.d.store.Save(a.storeKey(), conn.AuthKey, conn.Salt); err != nil {
 			a.log.Warn("save auth key", "err", err)
 		}
 	}
-	s, err := mtproto.New(a.c.cfg.Session, conn.AuthKey, conn.Salt)
+	s, err := mtproto.New(a.d.session, conn.AuthKey, conn.Salt)
 	if err != nil {
 		a.lost(ctx, err)
 		return
 	}
 	a.session = s
 	a.log.Debug("connected", "addr", a.addr, "new_key", conn.Exchanged)
-	gen, self, root := a.gen, ctx.Self(), a.c.system.Root
+	gen, self, root := a.gen, ctx.Self(), a.d.root
 	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()
@@ -206,9 +203,7 @@ func (a *dcActor) send(ctx actor.Context) {
 		for i, s := range b.Calls {
 			p := s.Call.Payload.(*pending)
 			calls[i] = mtproto.Call{ID: mtproto.CallID(s.Call.ID), Body: p.raw, After: mtproto.CallID(s.After)}
-			if p.tel != nil {
-				a.traced[calls[i].ID] = p
-			}
+			a.tel.packed(calls[i].ID, p.tel)
 		}
 		out, err := a.session.Pack(now, calls)
 		if err != nil {
@@ -227,8 +222,8 @@ func (a *dcActor) send(ctx actor.Context) {
 
 func (a *dcActor) write(ctx actor.Context, out mtproto.Packed) bool {
 	for _, f := range out.Frames {
-		a.trace(f)
-		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		a.tel.frame(f)
+		wctx, cancel := context.WithTimeout(context.Background(), a.d.writeTimeout)
 		err := a.conn.Send(wctx, &bin.Buffer{Buf: f.Data})
 		cancel()
 		if err != nil {
@@ -246,17 +241,8 @@ func (a *dcActor) receive(ctx actor.Context, frame []byte) {
 		// concerned stay unanswered and are retried if the link dies.
 		a.log.Debug("receive", "err", err)
 	}
-	for _, ev := range rcv.Events {
-		if r, ok := ev.(mtproto.Resent); ok && a.c.cfg.Telemetry != nil {
-			for _, id := range r.Calls {
-				a.reasons[id] = string(r.Reason)
-			}
-		}
-	}
+	a.tel.received(rcv)
 	if len(rcv.Results) > 0 {
-		for _, r := range rcv.Results {
-			delete(a.traced, r.Call)
-		}
 		ctx.Send(ctx.Parent(), &resultsMsg{dc: a.id, results: rcv.Results})
 	}
 	a.flush(ctx)
@@ -302,9 +288,7 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 		a.conn = nil
 	}
 	lost := a.held()
-	clear(a.traced)
-	clear(a.reasons)
-	a.lostOnce = true
+	a.tel.connectionLost()
 	a.session = nil
 	a.queue = nil
 	a.failures++
@@ -312,8 +296,7 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 	if len(lost) > 0 {
 		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: lost, err: err})
 	}
-	delay := min(time.Duration(1<<min(a.failures-1, 8))*100*time.Millisecond, 10*time.Second)
-	a.timer.SendOnce(delay, ctx.Self(), &redialMsg{gen: a.gen})
+	a.timer.SendOnce(a.d.redial.delay(a.failures), ctx.Self(), &redialMsg{gen: a.gen})
 }
 
 // held lists the calls this actor holds unanswered: in its session and in
@@ -332,33 +315,6 @@ func (a *dcActor) held() []scheduler.CallID {
 		}
 	}
 	return ids
-}
-
-// trace records a frame: a "sent" event on each call's span (a "resent"
-// one for a later attempt) and a container span linked to them.
-func (a *dcActor) trace(f mtproto.Frame) {
-	t := a.c.cfg.Telemetry
-	if t == nil {
-		return
-	}
-	links := make([]trace.SpanContext, 0, len(f.Calls))
-	for _, sc := range f.Calls {
-		p := a.traced[sc.Call]
-		if p == nil {
-			continue
-		}
-		if sc.Attempt > 1 {
-			reason := a.reasons[sc.Call]
-			if reason == "" {
-				reason = "resend"
-			}
-			delete(a.reasons, sc.Call)
-			p.tel.Resent(reason)
-		}
-		p.tel.Sent(a.id, sc.MsgID, f.MsgID, sc.Attempt)
-		links = append(links, p.tel.SpanContext())
-	}
-	t.Container(a.id, f.MsgID, f.Container, links, f.Messages, f.Bytes)
 }
 
 // storeKey names this DC's key in the Store: the DC id and its address, so

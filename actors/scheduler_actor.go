@@ -18,7 +18,7 @@ import (
 // supervisor of the DC actors, and it holds everything that must survive a
 // DC actor's restart (the pending calls; auth keys live in the Store).
 type schedulerActor struct {
-	c       *Client
+	d       schedulerDeps
 	state   *scheduler.State
 	pending map[scheduler.CallID]*pending
 	bodies  map[scheduler.CallID][]byte // answers awaiting Done
@@ -30,20 +30,21 @@ type schedulerActor struct {
 	drains  []chan struct{}
 }
 
-func newSchedulerActor(c *Client) *schedulerActor {
+// schedulerProps spawns a scheduler actor that supervises its DC actors
+// with dcSupervisor.
+func schedulerProps(d schedulerDeps) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return newSchedulerActor(d) },
+		actor.WithSupervisor(dcSupervisor(d.restartBackoff, d.restartWindow)))
+}
+
+func newSchedulerActor(d schedulerDeps) *schedulerActor {
 	return &schedulerActor{
-		c:       c,
-		state:   scheduler.New(c.cfg.Scheduler),
+		d:       d,
+		state:   scheduler.New(d.config),
 		pending: make(map[scheduler.CallID]*pending),
 		bodies:  make(map[scheduler.CallID][]byte),
 		dcs:     make(map[int]*actor.PID),
 	}
-}
-
-// dcSupervisor restarts a failed DC actor with exponential backoff; its
-// restart hook reports the lost calls first (see dcActor).
-func dcSupervisor() actor.SupervisorStrategy {
-	return actor.NewExponentialBackoffStrategy(time.Minute, 100*time.Millisecond)
 }
 
 func (a *schedulerActor) Receive(ctx actor.Context) {
@@ -125,7 +126,7 @@ func (a *schedulerActor) failPending(err error) {
 	for id, p := range a.pending {
 		p.resolve(nil, err)
 		delete(a.pending, id)
-		a.c.released()
+		a.d.release()
 	}
 }
 
@@ -145,25 +146,24 @@ func (a *schedulerActor) finish(d scheduler.Done) {
 		p.resolve(nil, d.Err)
 	} else {
 		body := a.bodies[d.ID]
-		if f := a.c.cfg.OnResult; f != nil {
+		if f := a.d.onResult; f != nil {
 			f(p.method, body)
 		}
 		p.resolve(body, nil)
 	}
-	a.c.released()
+	a.d.release()
 }
 
 // gauges publishes the in-flight and queued counts for telemetry.
 func (a *schedulerActor) gauges() {
-	if a.c.cfg.Telemetry == nil {
+	if a.d.gauges == nil {
 		return
 	}
 	f := 0
 	for dc := range a.dcs {
 		f += a.state.InFlight(dc)
 	}
-	a.c.inFlight.Store(int64(f))
-	a.c.queued.Store(int64(a.state.Len() - f))
+	a.d.gauges(int64(f), int64(a.state.Len()-f))
 }
 
 // pump sends what is ready and arms the timer for the next deadline.
@@ -222,12 +222,12 @@ func (a *schedulerActor) dc(ctx actor.Context, id int) (*actor.PID, error) {
 	if pid := a.dcs[id]; pid != nil {
 		return pid, nil
 	}
-	addr, ok := a.c.cfg.DCs[id]
+	addr, ok := a.d.dcs[id]
 	if !ok {
-		return nil, fmt.Errorf("tlsched: unknown dc %d (configured: %v)", id, dcIDs(a.c.cfg.DCs))
+		return nil, fmt.Errorf("tlsched: unknown dc %d (configured: %v)", id, dcIDs(a.d.dcs))
 	}
-	c := a.c
-	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newDCActor(c, id, addr) }))
+	d := a.d.dc
+	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newDCActor(d, id, addr) }))
 	a.dcs[id] = pid
 	return pid, nil
 }

@@ -1,0 +1,150 @@
+package actors
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gotd/td/crypto"
+	"github.com/gotd/td/exchange"
+
+	"github.com/tlsched/tlsched/mtproto"
+	"github.com/tlsched/tlsched/scheduler"
+	"github.com/tlsched/tlsched/telemetry"
+	"github.com/tlsched/tlsched/tl"
+)
+
+// telegramKeys are Telegram's production server RSA public keys, as
+// published by the official clients.
+//
+//go:embed telegram_public_keys.pem
+var telegramKeys []byte
+
+// ProductionDCs are Telegram's production DC addresses (IPv4).
+var ProductionDCs = map[int]string{
+	1: "149.154.175.53:443",
+	2: "149.154.167.51:443",
+	3: "149.154.175.100:443",
+	4: "149.154.167.91:443",
+	5: "91.108.56.130:443",
+}
+
+// Config configures a Client. The zero value talks to Telegram's production
+// DCs with the built-in keys.
+type Config struct {
+	// DCs maps DC ids to host:port. Default ProductionDCs.
+	DCs map[int]string
+	// PublicKeys are the servers' RSA keys for key exchange. Default:
+	// Telegram's.
+	PublicKeys []exchange.PublicKey
+	// Scheduler configures batching, chains, flood gates and retries. Its
+	// HomeDC defaults to 2.
+	Scheduler scheduler.Config
+	// Session configures each DC's MTProto session (container caps,
+	// initConnection parameters).
+	Session mtproto.Config
+	// Store keeps auth keys across restarts. Default: a FileStore at
+	// DefaultStorePath (in memory if there is no configuration directory).
+	Store Store
+	// BlockWhenFull makes submissions wait for room when the scheduler
+	// holds Scheduler.MaxQueued calls; by default they fail with
+	// scheduler.ErrQueueFull.
+	BlockWhenFull bool
+	// Logger receives connection events. Default: discard. Key material is
+	// never logged.
+	Logger *slog.Logger
+	// DialTimeout bounds one connection attempt with its key exchange.
+	// Default 30 s.
+	DialTimeout time.Duration
+	// OnResult, if set, is shown every successful result: the method and its
+	// TL body (which must not be modified). It runs on the scheduler actor's
+	// goroutine and must not block; entitycache.Cache.LearnResult is meant
+	// for it.
+	OnResult func(method *tl.Definition, body []byte)
+	// Telemetry records a span per call and per container, and metrics
+	// (telemetry.Setup). Nil records nothing.
+	Telemetry *telemetry.Telemetry
+	// Dialer opens TCP connections (a proxy, or a counting wrapper for
+	// benchmarks). Default: a net.Dialer.
+	Dialer interface {
+		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+	}
+	// WriteTimeout bounds writing one frame to a DC's connection; a write
+	// that takes longer counts as a lost connection (the calls it held are
+	// retried on the next one). Default 30 s.
+	WriteTimeout time.Duration
+	// RedialBackoff and RedialBackoffMax pace reconnecting to a DC after a
+	// dial failed or a connection was lost: the n-th such failure in a row
+	// waits RedialBackoff·2^(n-1), at most RedialBackoffMax; a connection
+	// that opens resets the count. Defaults 100 ms and 10 s.
+	RedialBackoff, RedialBackoffMax time.Duration
+	// RestartBackoff and RestartWindow pace restarting a DC actor that
+	// failed (a panic: a bug, not a network fault; its calls are retried
+	// and the restarted actor dials at once). The n-th failure waits
+	// n·RestartBackoff, n counting the failures since one that came more
+	// than RestartWindow after the one before it (protoactor-go's
+	// exponential backoff strategy, which in fact grows linearly). This is
+	// a policy of its own, apart from the redial backoff: it paces recovery
+	// from our own faults, which redialling would not cure. Defaults 100 ms
+	// and 1 min.
+	RestartBackoff, RestartWindow time.Duration
+}
+
+// Defaults of the Config fields that pace the DC actors.
+const (
+	defaultWriteTimeout     = 30 * time.Second
+	defaultRedialBackoff    = 100 * time.Millisecond
+	defaultRedialBackoffMax = 10 * time.Second
+	defaultRestartBackoff   = 100 * time.Millisecond
+	defaultRestartWindow    = time.Minute
+)
+
+// withDefaults fills in the documented defaults of the fields left zero.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.DCs == nil {
+		cfg.DCs = ProductionDCs
+	}
+	if cfg.PublicKeys == nil {
+		keys, err := crypto.ParseRSAPublicKeys(telegramKeys)
+		if err != nil {
+			return cfg, fmt.Errorf("parse built-in keys: %w", err)
+		}
+		for _, k := range keys {
+			cfg.PublicKeys = append(cfg.PublicKeys, exchange.PublicKey{RSA: k})
+		}
+	}
+	if cfg.Store == nil {
+		if path, err := DefaultStorePath(); err == nil {
+			cfg.Store = &FileStore{Path: path}
+		} else {
+			cfg.Store = NewMemoryStore()
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 30 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = defaultWriteTimeout
+	}
+	if cfg.RedialBackoff <= 0 {
+		cfg.RedialBackoff = defaultRedialBackoff
+	}
+	if cfg.RedialBackoffMax <= 0 {
+		cfg.RedialBackoffMax = defaultRedialBackoffMax
+	}
+	if cfg.RestartBackoff <= 0 {
+		cfg.RestartBackoff = defaultRestartBackoff
+	}
+	if cfg.RestartWindow <= 0 {
+		cfg.RestartWindow = defaultRestartWindow
+	}
+	cfg.Scheduler = cfg.Scheduler.WithDefaults()
+	return cfg, nil
+}

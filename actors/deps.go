@@ -1,0 +1,99 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/gotd/td/exchange"
+
+	"github.com/tlsched/tlsched/mtproto"
+	"github.com/tlsched/tlsched/scheduler"
+	"github.com/tlsched/tlsched/telemetry"
+	"github.com/tlsched/tlsched/tl"
+)
+
+// The actors receive what they use, not the Client facade: Start builds
+// these values from the Config (defaults applied) and the facade's hooks.
+
+// contextDialer opens TCP connections (Config.Dialer).
+type contextDialer = interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// schedulerDeps is what the scheduler actor uses.
+type schedulerDeps struct {
+	// config is the scheduling policy (Config.Scheduler).
+	config scheduler.Config
+	// dcs maps DC ids to host:port; a DC actor is spawned on a DC's first
+	// batch (Config.DCs).
+	dcs map[int]string
+	// onResult is shown every successful result (Config.OnResult); nil for
+	// none.
+	onResult func(method *tl.Definition, body []byte)
+	// release gives a caller's queue slot back (Config.BlockWhenFull); it is
+	// called once for every call the actor finishes.
+	release func()
+	// gauges publishes the calls in flight and queued; nil without
+	// telemetry.
+	gauges func(inFlight, queued int64)
+	// restartBackoff and restartWindow pace restarts of a failed DC actor
+	// (Config.RestartBackoff, Config.RestartWindow).
+	restartBackoff, restartWindow time.Duration
+	// dc is handed to every DC actor the scheduler actor spawns.
+	dc dcDeps
+}
+
+// dcDeps is what a DC actor uses.
+type dcDeps struct {
+	// root posts messages from the DC actor's dial and reader goroutines
+	// into its own mailbox.
+	root *actor.RootContext
+	// dialer opens TCP connections; nil for mtproto.Dial's default.
+	dialer contextDialer
+	// publicKeys are the servers' RSA keys for a key exchange.
+	publicKeys []exchange.PublicKey
+	// dialTimeout bounds one dial with its key exchange.
+	dialTimeout time.Duration
+	// session configures each MTProto session.
+	session mtproto.Config
+	// store loads and saves the DC's auth key and salt.
+	store Store
+	// log receives connection events; the DC actor adds its "dc" attribute.
+	log *slog.Logger
+	// telemetry records connections, frames and containers; nil records
+	// nothing.
+	telemetry *telemetry.Telemetry
+	// writeTimeout bounds writing one frame.
+	writeTimeout time.Duration
+	// redial paces reconnection after failures in a row.
+	redial redialBackoff
+}
+
+// newDeps builds the scheduler actor's dependencies (and, inside them, the
+// DC actors') from a Config with defaults applied.
+func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(inFlight, queued int64)) schedulerDeps {
+	return schedulerDeps{
+		config:         cfg.Scheduler,
+		dcs:            cfg.DCs,
+		onResult:       cfg.OnResult,
+		release:        release,
+		gauges:         gauges,
+		restartBackoff: cfg.RestartBackoff,
+		restartWindow:  cfg.RestartWindow,
+		dc: dcDeps{
+			root:         root,
+			dialer:       cfg.Dialer,
+			publicKeys:   cfg.PublicKeys,
+			dialTimeout:  cfg.DialTimeout,
+			session:      cfg.Session,
+			store:        cfg.Store,
+			log:          cfg.Logger,
+			telemetry:    cfg.Telemetry,
+			writeTimeout: cfg.WriteTimeout,
+			redial:       redialBackoff{initial: cfg.RedialBackoff, max: cfg.RedialBackoffMax},
+		},
+	}
+}

@@ -1,0 +1,49 @@
+// Package actors runs tlsched on protoactor-go: a scheduler actor that
+// drives scheduler.State, one DC actor per DC that owns a connection and an
+// mtproto.Session, and the Client facade callers use.
+//
+// # The actors and what each owns
+//
+//   - Client (client.go, future.go): the facade. It encodes each request
+//     once on the caller's goroutine, starts its span, holds the
+//     BlockWhenFull semaphore, and hands calls to the scheduler actor
+//     (submitMsg); a Future resolves when the scheduler actor finishes the
+//     call. It is the only type that sees the whole Config.
+//   - The scheduler actor (scheduler_actor.go): owns scheduler.State and
+//     every pending call from submission to its outcome, so nothing a
+//     caller waits for is lost when a DC actor fails. It spawns a DC actor
+//     on a DC's first batch, supervises it, sends it batches (batchMsg) and
+//     turns its answers (resultsMsg) and losses (lostMsg) into outcomes.
+//   - A DC actor (dc_actor.go): owns one DC's net.Conn, its dial and reader
+//     goroutines, and the mtproto.Session. It packs each batch into one
+//     container, writes frames, feeds read frames to the session, and on a
+//     lost connection reports the calls it held and redials.
+//   - dcTelemetry (dc_telemetry.go): a DC actor's spans and metrics per
+//     connection, frame and container, beside the driving code.
+//
+// The actors receive a dependency value (schedulerDeps, dcDeps in deps.go)
+// built by Start from the Config, never the Client. Messages between them
+// are plain structs in messages.go.
+//
+// # Where each rule lives
+//
+//   - Batching, limits, chains, flood gates, retries, migration: package
+//     scheduler; the scheduler actor only calls Submit, Ready, Complete,
+//     Lost and Cancel and arms a timer for NextDeadline.
+//   - MTProto session rules (msg_id, seqno, salts, acks, resends,
+//     bad_msg_notification): package mtproto; the DC actor only calls Pack,
+//     Receive and Flush and arms a timer for NextDeadline.
+//   - Reconnect and restart pacing: backoff.go (Config.RedialBackoff for
+//     network and server failures, Config.RestartBackoff for a DC actor that
+//     panicked).
+//   - What a lost connection or a restarted DC actor loses: dcActor.held,
+//     reported as lostMsg; the scheduler retries those calls with the same
+//     bytes, so random_id stays the same and the server deduplicates
+//     (TestConnectionLossAndActorPanicLoseNothing, TestTgsimDroppedConnections).
+//   - Every future resolves: the scheduler actor fails its pending calls
+//     when it restarts or stops (TestSchedulerCrashLeavesNoCallerWaiting).
+//   - Auth keys: the Store (store.go), loaded by the DC actor before a dial
+//     and saved after a key exchange; a key the server forgot (-404) is
+//     replaced on the next dial (TestForgottenKeyIsReplaced).
+//   - Defaults: Config.withDefaults (config.go).
+package actors
