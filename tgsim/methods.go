@@ -135,7 +135,7 @@ func (w *world) answer(r *request) (bin.Encoder, error) {
 	case tg.MessagesSendMessageRequestTypeID:
 		return w.sendMessage(r, acct)
 	}
-	if wait, ignored := s.flood.take(r.now, s.flood.checks(acct, r.method, false, 0, false)); wait > 0 {
+	if wait, ignored := s.flood.take(r.now, s.flood.methodChecks(acct, r.method)); wait > 0 {
 		return nil, w.floodWait(r.method, wait, ignored)
 	}
 	switch r.typeID {
@@ -466,7 +466,7 @@ func (w *world) sendMessage(r *request, acct int64) (bin.Encoder, error) {
 	case len([]rune(req.Message)) > maxMessageLen:
 		return nil, tgerr.New(400, "MESSAGE_TOO_LONG")
 	}
-	checks := s.flood.checks(acct, r.method, true, p.id, p.kind == peerUser)
+	checks := s.flood.sendChecks(acct, p)
 	if wait, ignored := s.flood.take(r.now, checks); wait > 0 {
 		return nil, w.floodWait(r.method, wait, ignored)
 	}
