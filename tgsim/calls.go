@@ -66,6 +66,10 @@ func (r *rest) Decode(b *bin.Buffer) error {
 }
 func (r *rest) Encode(*bin.Buffer) error { return errors.New("rest: encode") }
 
+// maxAfterMsgs caps the msg_ids of one invokeAfterMsgs. MTProto fixes no
+// limit; tgsim refuses a longer vector as a malformed query.
+const maxAfterMsgs = 1024
+
 // peel removes the invoke wrappers from a query.
 func peel(body []byte) (cl call, err error) {
 	b := &bin.Buffer{Buf: body}
@@ -85,7 +89,7 @@ func peel(body []byte) (cl call, err error) {
 		case tg.InvokeAfterMsgsRequestTypeID:
 			b.Skip(4)
 			n, err := b.VectorHeader()
-			if err != nil || n > 1024 {
+			if err != nil || n > maxAfterMsgs {
 				return cl, fmt.Errorf("invokeAfterMsgs: bad vector (%d, %v)", n, err)
 			}
 			for range n {

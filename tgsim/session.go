@@ -10,6 +10,8 @@ import (
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/mt"
 	"github.com/gotd/td/proto"
+
+	"github.com/tlsched/tlsched/mtproto/spec"
 )
 
 // session is the server side of one MTProto session (auth key + session
@@ -125,18 +127,19 @@ func (s *session) queueRaw(m outMsg) {
 	}
 }
 
-// checkMsgID applies MTProto's msg_id rules: divisible by 4 (18), not more
-// than 300 s old (16) or 30 s ahead (17) of the server's clock.
+// checkMsgID applies MTProto's msg_id rules: divisible by 4, not more than
+// spec.MsgIDMaxPast old or spec.MsgIDMaxFuture ahead of the server's clock.
+// It returns the bad_msg code, or 0.
 func checkMsgID(id int64, now time.Time) int {
 	if id%4 != 0 {
-		return 18
+		return spec.BadMsgIDNotDivisible
 	}
 	t := time.Unix(id>>32, 0)
 	switch {
-	case t.Before(now.Add(-300 * time.Second)):
-		return 16
-	case t.After(now.Add(30 * time.Second)):
-		return 17
+	case t.Before(now.Add(-spec.MsgIDMaxPast)):
+		return spec.BadMsgIDTooLow
+	case t.After(now.Add(spec.MsgIDMaxFuture)):
+		return spec.BadMsgIDTooHigh
 	}
 	return 0
 }
@@ -155,7 +158,7 @@ type innerMsg struct {
 
 // parseContainer splits a msg_container without copying. It returns false
 // for anything MTProto calls an invalid container (bad_msg 64): a broken
-// layout, more than 1024 messages, an inner msg_id not below the
+// layout, more than spec.MaxContainerMessages messages, an inner msg_id not below the
 // container's or repeated, a container inside it.
 func parseContainer(id int64, body []byte) ([]innerMsg, bool) {
 	b := bin.Buffer{Buf: body}
@@ -163,7 +166,7 @@ func parseContainer(id int64, body []byte) ([]innerMsg, bool) {
 		return nil, false
 	}
 	n, err := b.Int()
-	if err != nil || n < 0 || n > 1024 {
+	if err != nil || n < 0 || n > spec.MaxContainerMessages {
 		return nil, false
 	}
 	out := make([]innerMsg, 0, n)
@@ -214,7 +217,7 @@ func (s *session) receiveLocked(c *conn, now time.Time, salt, msgID int64, seqno
 	}
 	if !srv.saltValid(s.key, salt, now) {
 		srv.count.err("bad_server_salt")
-		s.queue(&mt.BadServerSalt{BadMsgID: msgID, BadMsgSeqno: int(seqno), ErrorCode: 48, NewServerSalt: srv.currentSalt(s.key, now)}, false)
+		s.queue(&mt.BadServerSalt{BadMsgID: msgID, BadMsgSeqno: int(seqno), ErrorCode: spec.BadMsgServerSalt, NewServerSalt: srv.currentSalt(s.key, now)}, false)
 		return
 	}
 	if !s.seen.add(msgID) {
@@ -227,12 +230,12 @@ func (s *session) receiveLocked(c *conn, now time.Time, salt, msgID int64, seqno
 		srv.count.containersIn.Add(1)
 		var ok bool
 		if inner, ok = parseContainer(msgID, body); !ok {
-			s.badMsg(msgID, seqno, 64)
+			s.badMsg(msgID, seqno, spec.BadMsgInvalidContainer)
 			return
 		}
 		if seqno%2 != 0 {
 			// MTProto: a container is not content-related; its seqno is even.
-			s.badMsg(msgID, seqno, 34)
+			s.badMsg(msgID, seqno, spec.BadMsgSeqNoEvenWanted)
 			return
 		}
 	}
@@ -286,10 +289,10 @@ func (s *session) message(c *conn, now time.Time, id int64, seqno int32, body []
 	}
 	switch tid {
 	case proto.MessageContainerTypeID:
-		s.badMsg(id, seqno, 64)
+		s.badMsg(id, seqno, spec.BadMsgInvalidContainer)
 	case mt.MsgsAckTypeID:
 		if seqno%2 != 0 {
-			s.badMsg(id, seqno, 34)
+			s.badMsg(id, seqno, spec.BadMsgSeqNoEvenWanted)
 			return
 		}
 		var m mt.MsgsAck
@@ -365,15 +368,15 @@ func (s *session) message(c *conn, now time.Time, id int64, seqno int32, body []
 		// An RPC query: content-related, so its seqno is odd (35 if even),
 		// and seqnos grow with msg_ids (32 too low, 33 too high).
 		if seqno%2 == 0 {
-			s.badMsg(id, seqno, 35)
+			s.badMsg(id, seqno, spec.BadMsgSeqNoOddWanted)
 			return
 		}
 		switch {
 		case id > s.lastID && s.lastID != 0 && seqno <= s.lastSeq:
-			s.badMsg(id, seqno, 32)
+			s.badMsg(id, seqno, spec.BadMsgSeqNoLow)
 			return
 		case id < s.lastID && seqno >= s.lastSeq:
-			s.badMsg(id, seqno, 33)
+			s.badMsg(id, seqno, spec.BadMsgSeqNoHigh)
 			return
 		case id > s.lastID:
 			s.lastID, s.lastSeq = id, seqno
@@ -394,19 +397,28 @@ func (s *session) decode(b *bin.Buffer, v bin.Decoder) bool {
 	return true
 }
 
+// The bits of a msgs_state_info byte (MTProto "Service Messages about
+// Messages": request for message status).
+const (
+	msgStateUnknown  = 1  // nothing is known about the message
+	msgStateReceived = 4  // the message was received
+	msgStateAnswered = 8  // … and answered
+	msgStateRunning  = 32 // … and is still being processed
+)
+
 // msgState is MTProto's msgs_state_info byte for a client msg_id.
 func (s *session) msgState(id int64) byte {
 	st := s.calls[id]
 	switch {
 	case st == nil || !st.present:
 		if s.seen.has(id) {
-			return 4 // received, nothing more known
+			return msgStateReceived // nothing more known
 		}
-		return 1 // nothing is known
+		return msgStateUnknown
 	case st.isDone():
-		return 4 | 8 // received, answered
+		return msgStateReceived | msgStateAnswered
 	default:
-		return 4 | 32 // received, still running
+		return msgStateReceived | msgStateRunning
 	}
 }
 
@@ -439,7 +451,7 @@ func (s *session) flush(c *conn, acksOnly bool) error {
 		ack := &mt.MsgsAck{MsgIDs: make([]int64, 0, len(s.pendingAcks))}
 		for id := range s.pendingAcks {
 			ack.MsgIDs = append(ack.MsgIDs, id)
-			if len(ack.MsgIDs) == 8192 { // MTProto: at most 8192 ids per msgs_ack
+			if len(ack.MsgIDs) == spec.MaxAckIDs {
 				break
 			}
 		}
