@@ -11,20 +11,31 @@ import (
 	"github.com/tlsched/tlsched/mtproto/spec"
 )
 
+// msgClass is MTProto's split of messages: a content-related one gets an
+// odd seqno and is acknowledged by the receiver (tgsim keeps it for
+// msg_resend_req until then); a service message (acks, containers,
+// notifications) gets an even seqno.
+type msgClass uint8
+
+const (
+	serviceMsg msgClass = iota
+	contentMsg
+)
+
 // outMsg is one message waiting to be sent.
 type outMsg struct {
-	body    []byte
-	content bool
+	body  []byte
+	class msgClass
 }
 
 // queue adds a message for the session's connection. s.mu is held.
-func (s *session) queue(m bin.Encoder, content bool) {
+func (s *session) queue(m bin.Encoder, class msgClass) {
 	var b bin.Buffer
 	if err := m.Encode(&b); err != nil {
 		s.srv.logf("tgsim: encode %T: %v", m, err)
 		return
 	}
-	s.queueRaw(outMsg{body: b.Buf, content: content})
+	s.queueRaw(outMsg{body: b.Buf, class: class})
 }
 
 func (s *session) queueRaw(m outMsg) {
@@ -34,13 +45,23 @@ func (s *session) queueRaw(m outMsg) {
 	}
 }
 
+// flushMode says when flush has something to send.
+type flushMode uint8
+
+const (
+	// flushAll: whenever messages or acknowledgements are queued.
+	flushAll flushMode = iota
+	// flushAcks: only when acknowledgements have waited (the ack timer);
+	// the messages queued by then go with them.
+	flushAcks
+)
+
 // flush sends what the session has queued on c, in as few containers as
-// the limits allow. With acksOnly it sends only acknowledgements that have
-// waited. Returns an error when the connection failed.
-func (s *session) flush(c *conn, acksOnly bool) error {
+// the limits allow. Returns an error when the connection failed.
+func (s *session) flush(c *conn, mode flushMode) error {
 	srv := s.srv
 	s.mu.Lock()
-	if s.conn != c || (acksOnly && len(s.pendingAcks) == 0) || (!acksOnly && len(s.outq) == 0 && len(s.pendingAcks) == 0) {
+	if s.conn != c || (mode == flushAcks && len(s.pendingAcks) == 0) || (mode == flushAll && len(s.outq) == 0 && len(s.pendingAcks) == 0) {
 		s.mu.Unlock()
 		return nil
 	}
@@ -94,6 +115,9 @@ type outFrame struct {
 const (
 	maxOutMessages = 1020
 	maxOutBytes    = 1 << 20
+	// containerHeader is what a container adds per message: msg_id (8),
+	// seqno (4), length (4).
+	containerHeader = 16
 )
 
 // pack assigns msg_ids and seqnos and groups msgs into frames. s.mu is held.
@@ -101,14 +125,14 @@ func (s *session) pack(msgs []outMsg) []outFrame {
 	var frames []outFrame
 	for len(msgs) > 0 {
 		n, size := 0, 0
-		for n < len(msgs) && n < maxOutMessages && (n == 0 || size+len(msgs[n].body)+16 <= maxOutBytes) {
-			size += len(msgs[n].body) + 16
+		for n < len(msgs) && n < maxOutMessages && (n == 0 || size+len(msgs[n].body)+containerHeader <= maxOutBytes) {
+			size += len(msgs[n].body) + containerHeader
 			n++
 		}
 		part := msgs[:n]
 		msgs = msgs[n:]
 		if n == 1 {
-			id, seq := s.nextID(part[0].content)
+			id, seq := s.nextID(part[0].class)
 			s.remember(id, part[0])
 			frames = append(frames, outFrame{id: id, seqno: seq, body: part[0].body, msgs: part})
 			continue
@@ -117,23 +141,26 @@ func (s *session) pack(msgs []outMsg) []outFrame {
 		b.PutID(proto.MessageContainerTypeID)
 		b.PutInt(n)
 		for _, m := range part {
-			id, seq := s.nextID(m.content)
+			id, seq := s.nextID(m.class)
 			s.remember(id, m)
 			b.PutLong(id)
 			b.PutInt32(seq)
 			b.PutInt(len(m.body))
 			b.Put(m.body)
 		}
-		id, seq := s.nextID(false)
+		id, seq := s.nextID(serviceMsg)
 		frames = append(frames, outFrame{id: id, seqno: seq, body: b.Buf, msgs: part})
 	}
 	return frames
 }
 
-func (s *session) nextID(content bool) (int64, int32) {
+// nextID assigns the msg_id and seqno of the next message sent. MTProto:
+// seqno is twice the content messages sent before, plus one for a content
+// message.
+func (s *session) nextID(class msgClass) (int64, int32) {
 	id := s.ids.New(proto.MessageServerResponse)
 	seq := s.sentContent * 2
-	if content {
+	if class == contentMsg {
 		seq++
 		s.sentContent++
 	}
@@ -142,7 +169,7 @@ func (s *session) nextID(content bool) (int64, int32) {
 
 // remember keeps a content message until the client acknowledges it.
 func (s *session) remember(id int64, m outMsg) {
-	if !m.content {
+	if m.class != contentMsg {
 		return
 	}
 	s.unacked[id] = m
@@ -183,7 +210,7 @@ func (s *session) queueResult(reqMsgID int64, res bin.Encoder) {
 	} else {
 		b.Put(r.Buf)
 	}
-	s.queueRaw(outMsg{body: b.Buf, content: true})
+	s.queueRaw(outMsg{body: b.Buf, class: contentMsg})
 }
 
 // sendFrame encrypts one frame for the session and writes it.

@@ -34,7 +34,7 @@ func (s *session) receiveLocked(c *conn, now time.Time, salt, msgID int64, seqno
 	}
 	if !srv.saltValid(s.key, salt, now) {
 		srv.count.err("bad_server_salt")
-		s.queue(&mt.BadServerSalt{BadMsgID: msgID, BadMsgSeqno: int(seqno), ErrorCode: spec.BadMsgServerSalt, NewServerSalt: srv.currentSalt(s.key, now)}, false)
+		s.queue(&mt.BadServerSalt{BadMsgID: msgID, BadMsgSeqno: int(seqno), ErrorCode: spec.BadMsgServerSalt, NewServerSalt: srv.currentSalt(s.key, now)}, serviceMsg)
 		return
 	}
 	if !s.seen.add(msgID) {
@@ -50,9 +50,9 @@ func (s *session) receiveLocked(c *conn, now time.Time, salt, msgID int64, seqno
 			s.badMsg(msgID, seqno, spec.BadMsgInvalidContainer)
 			return
 		}
-		if seqno%2 != 0 {
-			// MTProto: a container is not content-related; its seqno is even.
-			s.badMsg(msgID, seqno, spec.BadMsgSeqNoEvenWanted)
+		// MTProto: a container is not content-related; its seqno is even.
+		if code := checkServiceSeqno(seqno); code != 0 {
+			s.badMsg(msgID, seqno, code)
 			return
 		}
 	}
@@ -63,7 +63,7 @@ func (s *session) receiveLocked(c *conn, now time.Time, salt, msgID int64, seqno
 			first = min(first, m.id)
 		}
 		srv.count.newSessions.Add(1)
-		s.queue(&mt.NewSessionCreated{FirstMsgID: first, UniqueID: rand.Int64(), ServerSalt: srv.currentSalt(s.key, now)}, false)
+		s.queue(&mt.NewSessionCreated{FirstMsgID: first, UniqueID: rand.Int64(), ServerSalt: srv.currentSalt(s.key, now)}, serviceMsg)
 	}
 	if !isContainer {
 		s.message(c, now, msgID, seqno, body, start)
@@ -104,103 +104,24 @@ func (s *session) message(c *conn, now time.Time, id int64, seqno int32, body []
 			return
 		}
 	}
-	switch tid {
-	case proto.MessageContainerTypeID:
-		s.badMsg(id, seqno, spec.BadMsgInvalidContainer)
-	case mt.MsgsAckTypeID:
-		if seqno%2 != 0 {
-			s.badMsg(id, seqno, spec.BadMsgSeqNoEvenWanted)
-			return
-		}
-		var m mt.MsgsAck
-		if !s.decode(b, &m) {
-			return
-		}
-		srv.count.acksIn.Add(int64(len(m.MsgIDs)))
-		for _, mid := range m.MsgIDs {
-			delete(s.unacked, mid)
-		}
-	case mt.PingRequestTypeID:
-		var m mt.PingRequest
-		if !s.decode(b, &m) {
-			return
-		}
-		srv.count.pings.Add(1)
-		s.queue(&mt.Pong{MsgID: id, PingID: m.PingID}, true)
-	case mt.PingDelayDisconnectRequestTypeID:
-		var m mt.PingDelayDisconnectRequest
-		if !s.decode(b, &m) {
-			return
-		}
-		srv.count.pings.Add(1)
-		s.queue(&mt.Pong{MsgID: id, PingID: m.PingID}, true)
-		if m.DisconnectDelay > 0 {
-			c.armDisconnect(time.Duration(m.DisconnectDelay) * time.Second)
-		}
-	case mt.GetFutureSaltsRequestTypeID:
-		var m mt.GetFutureSaltsRequest
-		if !s.decode(b, &m) {
-			return
-		}
-		s.queue(srv.futureSalts(s.key, now, id, m.Num), true)
-	case mt.MsgResendReqTypeID:
-		var m mt.MsgResendReq
-		if !s.decode(b, &m) {
-			return
-		}
-		for _, mid := range m.MsgIDs {
-			if om, ok := s.unacked[mid]; ok {
-				delete(s.unacked, mid)
-				srv.count.resent.Add(1)
-				s.queueRaw(om)
-			}
-		}
-	case mt.MsgsStateReqTypeID:
-		var m mt.MsgsStateReq
-		if !s.decode(b, &m) {
-			return
-		}
-		info := make([]byte, len(m.MsgIDs))
-		for i, mid := range m.MsgIDs {
-			info[i] = s.msgState(mid)
-		}
-		s.queue(&mt.MsgsStateInfo{ReqMsgID: id, Info: info}, true)
-	case mt.RPCDropAnswerRequestTypeID:
-		var m mt.RPCDropAnswerRequest
-		if !s.decode(b, &m) {
-			return
-		}
-		var ans bin.Encoder = &mt.RPCAnswerUnknown{}
-		if st := s.calls[m.ReqMsgID]; st != nil && st.present && !st.isDone() {
-			ans = &mt.RPCAnswerDroppedRunning{}
-		}
-		s.queueResult(id, ans)
-	case mt.DestroySessionRequestTypeID:
-		var m mt.DestroySessionRequest
-		if !s.decode(b, &m) {
-			return
-		}
-		s.queue(s.key.destroySession(m.SessionID, s), true)
-	default:
-		// An RPC query: content-related, so its seqno is odd (35 if even),
-		// and seqnos grow with msg_ids (32 too low, 33 too high).
-		if seqno%2 == 0 {
-			s.badMsg(id, seqno, spec.BadMsgSeqNoOddWanted)
-			return
-		}
-		switch {
-		case id > s.lastID && s.lastID != 0 && seqno <= s.lastSeq:
-			s.badMsg(id, seqno, spec.BadMsgSeqNoLow)
-			return
-		case id < s.lastID && seqno >= s.lastSeq:
-			s.badMsg(id, seqno, spec.BadMsgSeqNoHigh)
-			return
-		case id > s.lastID:
-			s.lastID, s.lastSeq = id, seqno
-		}
-		s.pendingAcks[id] = struct{}{}
-		if cl := s.newCall(id, b.Buf); cl != nil {
-			*start = append(*start, cl)
-		}
+	in := inMsg{conn: c, now: now, id: id, seqno: seqno, b: b}
+	if h := serviceHandlers[tid]; h != nil {
+		h(s, in)
+		return
+	}
+	s.query(in, start)
+}
+
+// query registers an RPC query for its call to start once s.mu is
+// released. MTProto: a query is content-related, so its seqno is odd and
+// grows with msg_ids.
+func (s *session) query(in inMsg, start *[]*call) {
+	if code := s.checkContentSeqno(in.id, in.seqno); code != 0 {
+		s.badMsg(in.id, in.seqno, code)
+		return
+	}
+	s.pendingAcks[in.id] = struct{}{}
+	if cl := s.newCall(in.id, in.b.Buf); cl != nil {
+		*start = append(*start, cl)
 	}
 }
