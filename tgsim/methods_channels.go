@@ -12,7 +12,7 @@ var channelsMethods = []method{
 func (w *world) getChannels(r *request, req *tg.ChannelsGetChannelsRequest) (bin.Encoder, error) {
 	out := &tg.MessagesChats{}
 	for _, in := range req.ID {
-		c, err := w.inputChannel(r.acct, in, true)
+		c, err := w.inputChannel(r.acct, in, botMayOmitHash)
 		if err != nil {
 			return nil, err
 		}

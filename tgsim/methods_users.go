@@ -13,7 +13,7 @@ var usersMethods = []method{
 func (w *world) getUsers(r *request, req *tg.UsersGetUsersRequest) (bin.Encoder, error) {
 	out := &tg.UserClassVector{}
 	for _, in := range req.ID {
-		u, err := w.inputUser(r.acct, in, true)
+		u, err := w.inputUser(r.acct, in, botMayOmitHash)
 		if err != nil {
 			return nil, err
 		}
@@ -23,7 +23,7 @@ func (w *world) getUsers(r *request, req *tg.UsersGetUsersRequest) (bin.Encoder,
 }
 
 func (w *world) getFullUser(r *request, req *tg.UsersGetFullUserRequest) (bin.Encoder, error) {
-	u, err := w.inputUser(r.acct, req.ID, false)
+	u, err := w.inputUser(r.acct, req.ID, exactHash)
 	if err != nil {
 		return nil, err
 	}

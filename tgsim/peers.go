@@ -116,11 +116,22 @@ func (w *world) inputPeer(viewer int64, p tg.InputPeerClass) (peerRef, error) {
 	}
 }
 
-// hashOK checks an access hash viewer gives for id. In users.getUsers and
-// channels.getChannels a bot may pass 0 (Telegram lets bots look up
-// entities they have met without a hash; Telethon relies on it).
-func (w *world) hashOK(viewer, id, hash int64, zeroOK bool) bool {
-	if hash == 0 && zeroOK {
+// hashRule says which access hashes a method accepts for an input user or
+// channel.
+type hashRule uint8
+
+const (
+	// exactHash: only the hash the viewer was given.
+	exactHash hashRule = iota
+	// botMayOmitHash: that, or 0 from a bot. In users.getUsers and
+	// channels.getChannels Telegram lets bots look up entities they have
+	// met without a hash; Telethon relies on it.
+	botMayOmitHash
+)
+
+// hashOK checks an access hash viewer gives for id.
+func (w *world) hashOK(viewer, id, hash int64, rule hashRule) bool {
+	if hash == 0 && rule == botMayOmitHash {
 		if u := w.users[viewer]; u != nil && u.bot {
 			return true
 		}
@@ -129,12 +140,12 @@ func (w *world) hashOK(viewer, id, hash int64, zeroOK bool) bool {
 }
 
 // inputUser resolves an InputUser for viewer. w.mu is held.
-func (w *world) inputUser(viewer int64, p tg.InputUserClass, zeroOK bool) (*user, error) {
+func (w *world) inputUser(viewer int64, p tg.InputUserClass, rule hashRule) (*user, error) {
 	switch p := p.(type) {
 	case *tg.InputUserSelf:
 		return w.users[viewer], nil
 	case *tg.InputUser:
-		if u := w.users[p.UserID]; u != nil && w.hashOK(viewer, u.id, p.AccessHash, zeroOK) {
+		if u := w.users[p.UserID]; u != nil && w.hashOK(viewer, u.id, p.AccessHash, rule) {
 			return u, nil
 		}
 	}
@@ -142,9 +153,9 @@ func (w *world) inputUser(viewer int64, p tg.InputUserClass, zeroOK bool) (*user
 }
 
 // inputChannel resolves an InputChannel for viewer. w.mu is held.
-func (w *world) inputChannel(viewer int64, p tg.InputChannelClass, zeroOK bool) (*chat, error) {
+func (w *world) inputChannel(viewer int64, p tg.InputChannelClass, rule hashRule) (*chat, error) {
 	if p, ok := p.(*tg.InputChannel); ok {
-		if c := w.chats[p.ChannelID]; c != nil && c.kind != basicGroup && w.hashOK(viewer, c.id, p.AccessHash, zeroOK) {
+		if c := w.chats[p.ChannelID]; c != nil && c.kind != basicGroup && w.hashOK(viewer, c.id, p.AccessHash, rule) {
 			return c, nil
 		}
 	}

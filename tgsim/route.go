@@ -83,10 +83,7 @@ func (w *world) admit(r *request, m *method) error {
 		}
 	}
 	if m.flood == perMethod {
-		f := w.srv.flood
-		if wait, ignored := f.take(r.now, f.methodChecks(r.acct, r.method)); wait > 0 {
-			return w.floodWait(r.method, wait, ignored)
-		}
+		return w.spend(r, w.srv.flood.methodChecks(r.acct, r.method))
 	}
 	return nil
 }
@@ -94,15 +91,18 @@ func (w *world) admit(r *request, m *method) error {
 // takeSend spends the message-send budgets of a send to p (methods of
 // flood class perSend): nil, or 420 FLOOD_WAIT_X.
 func (w *world) takeSend(r *request, p peerRef) error {
-	f := w.srv.flood
-	if wait, ignored := f.take(r.now, f.sendChecks(r.acct, p)); wait > 0 {
-		return w.floodWait(r.method, wait, ignored)
-	}
-	return nil
+	return w.spend(r, w.srv.flood.sendChecks(r.acct, p))
 }
 
-func (w *world) floodWait(method string, wait int, ignored bool) error {
-	w.srv.count.flood(method, wait)
+// spend takes one token from each budget of checks: nil, or 420
+// FLOOD_WAIT_X, counted by method (and as ignored when the caller had
+// already been told to wait).
+func (w *world) spend(r *request, checks []floodCheck) error {
+	wait, ignored := w.srv.flood.take(r.now, checks)
+	if wait <= 0 {
+		return nil
+	}
+	w.srv.count.flood(r.method, wait)
 	if ignored {
 		w.srv.count.ignoredWaits.Add(1)
 	}
