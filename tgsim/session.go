@@ -71,8 +71,9 @@ func (k *authKey) session(id int64, c *conn) *session {
 	return s
 }
 
+// What an auth key and its sessions remember, at most.
 const (
-	maxSessionsPerKey = 256
+	maxSessionsPerKey = 256     // beyond it, detached sessions are forgotten
 	rememberCalls     = 1 << 16 // finished calls kept for invokeAfterMsg
 	rememberSent      = 1 << 14 // unacknowledged messages kept for msg_resend_req
 	replayWindow      = 1 << 14 // msg_ids remembered against replays
