@@ -76,9 +76,13 @@ func (s *Server) saltValid(k *authKey, salt int64, now time.Time) bool {
 	return gen == k.saltGen && salt == k.initialSalt && now.Before(k.initialUntil)
 }
 
+// maxFutureSalts caps the salts of one future_salts answer (MTProto
+// "Service Messages": get_future_salts returns at most 64).
+const maxFutureSalts = 64
+
 // futureSalts answers get_future_salts with n salts from the current one on.
 func (s *Server) futureSalts(k *authKey, now time.Time, reqMsgID int64, n int) *mt.FutureSalts {
-	n = min(max(n, 1), 64) // MTProto: at most 64
+	n = min(max(n, 1), maxFutureSalts)
 	gen, p := s.saltGen.Load(), s.period(now)
 	out := &mt.FutureSalts{ReqMsgID: reqMsgID, Now: int(now.Unix())}
 	per := int64(s.cfg.SaltPeriod)

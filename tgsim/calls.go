@@ -7,9 +7,7 @@ import (
 	"time"
 
 	"github.com/gotd/td/bin"
-	"github.com/gotd/td/crypto"
 	"github.com/gotd/td/mt"
-	"github.com/gotd/td/proto"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 
@@ -64,7 +62,12 @@ func (r *rest) Decode(b *bin.Buffer) error {
 	b.Skip(b.Len())
 	return nil
 }
+
 func (r *rest) Encode(*bin.Buffer) error { return errors.New("rest: encode") }
+
+// maxAfterMsgs caps the msg_ids of one invokeAfterMsgs. MTProto fixes no
+// limit; tgsim refuses a longer vector as a malformed query.
+const maxAfterMsgs = 1024
 
 // peel removes the invoke wrappers from a query.
 func peel(body []byte) (cl call, err error) {
@@ -85,7 +88,7 @@ func peel(body []byte) (cl call, err error) {
 		case tg.InvokeAfterMsgsRequestTypeID:
 			b.Skip(4)
 			n, err := b.VectorHeader()
-			if err != nil || n > 1024 {
+			if err != nil || n > maxAfterMsgs {
 				return cl, fmt.Errorf("invokeAfterMsgs: bad vector (%d, %v)", n, err)
 			}
 			for range n {
@@ -303,49 +306,4 @@ func (s *session) finish(cl *call, res bin.Encoder, err error) {
 	delete(s.pendingAcks, cl.msgID)
 	s.queueResult(cl.msgID, body)
 	s.mu.Unlock()
-}
-
-// queueResult queues rpc_result; a result over the threshold goes
-// gzip-packed, as Telegram does. s.mu is held.
-func (s *session) queueResult(reqMsgID int64, res bin.Encoder) {
-	srv := s.srv
-	var r bin.Buffer
-	if err := res.Encode(&r); err != nil {
-		srv.logf("tgsim: encode result %T: %v", res, err)
-		r.Reset()
-		_ = (&mt.RPCError{ErrorCode: 500, ErrorMessage: "INTERNAL"}).Encode(&r)
-	}
-	var b bin.Buffer
-	b.PutID(mt.RPCResultTypeID)
-	b.PutLong(reqMsgID)
-	if t := srv.cfg.GzipThreshold; t > 0 && r.Len() > t {
-		srv.count.gzippedOut.Add(1)
-		if err := (proto.GZIP{Data: r.Buf}).Encode(&b); err != nil {
-			b.Put(r.Buf)
-		}
-	} else {
-		b.Put(r.Buf)
-	}
-	s.queueRaw(outMsg{body: b.Buf, content: true})
-}
-
-// sendFrame encrypts one frame for the session and writes it.
-func (srv *Server) sendFrame(c *conn, k *authKey, salt, sessionID int64, f outFrame) error {
-	var b bin.Buffer
-	err := srv.cipher.Encrypt(k.key, crypto.EncryptedMessageData{
-		Salt: salt, SessionID: sessionID, MessageID: f.id, SeqNo: f.seqno,
-		MessageDataLen: int32(len(f.body)), MessageDataWithPadding: f.body,
-	}, &b)
-	if err != nil {
-		return err
-	}
-	if err := c.tc.Send(srv.ctx, &b); err != nil {
-		return err
-	}
-	srv.count.framesOut.Add(1)
-	srv.count.messagesOut.Add(int64(len(f.msgs)))
-	if len(f.msgs) > 1 {
-		srv.count.containersOut.Add(1)
-	}
-	return nil
 }

@@ -56,7 +56,9 @@ type Config struct {
 	Faults Faults
 
 	// Logf, if set, receives one line per notable event: listeners, login
-	// codes, failing connections.
+	// codes, failing connections. It may be called with the world locked
+	// (login codes, requests that do not decode), so it must not call back
+	// into the Server.
 	Logf func(format string, args ...any)
 }
 

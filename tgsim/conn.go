@@ -264,15 +264,15 @@ func (c *conn) writeLoop() {
 	tick := time.NewTicker(s.cfg.AckDelay)
 	defer tick.Stop()
 	for {
-		acksOnly := false
+		mode := flushAll
 		select {
 		case <-c.done:
 			return
 		case <-c.signal:
 		case <-tick.C:
-			acksOnly = true
+			mode = flushAcks
 		}
-		if d := s.faults.Load().ReplyDelay; d > 0 && !acksOnly {
+		if d := s.faults.Load().ReplyDelay; d > 0 && mode == flushAll {
 			t := time.NewTimer(d)
 			select {
 			case <-c.done:
@@ -288,7 +288,7 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Unlock()
 		for _, sess := range ss {
-			if err := sess.flush(c, acksOnly); err != nil {
+			if err := sess.flush(c, mode); err != nil {
 				c.close()
 				return
 			}

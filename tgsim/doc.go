@@ -19,4 +19,50 @@
 // be injected. Counters say what the server saw.
 //
 // Start one with Start; Close stops it and waits for its goroutines.
+//
+// # Where the rules live
+//
+// To add a method: one entry in its subject's table (helpMethods in
+// methods_help.go, authMethods in methods_auth.go, usersMethods,
+// contactsMethods, channelsMethods, messagesMethods, updatesMethods), made
+// by handle with who may call it (anyone, loggedIn, atHome) and its flood
+// class (noFlood, perMethod, perSend), and its handler beside it:
+//
+//	handle(atHome, perMethod, (*world).getUsers),
+//
+//	func (w *world) getUsers(r *request, req *tg.UsersGetUsersRequest) (bin.Encoder, error)
+//
+// The name and type id come from the request type; the handler gets the
+// request decoded and the world locked, and r.acct set when the method
+// needs an account. Methods() lists the registry. A new subject file adds
+// its table to the registry in registry.go.
+//
+//   - registry.go: the registry, handle (the generic decode wrapper),
+//     access and flood classes, Methods.
+//   - route.go: world.invoke, the router: unknown and unsimulated methods,
+//     AUTH_KEY_UNREGISTERED, then under the world lock USER_MIGRATE_X, the
+//     flood budget, the handler and the encoding of its result.
+//   - methods_*.go: the handlers, one file per subject.
+//   - flood.go: the flood model (token buckets, penalties for ignored
+//     waits) and which budgets a call spends (methodChecks, sendChecks).
+//   - world.go, peers.go, accounts.go: the world's state; input peers and
+//     per-account access hashes; what tests and the CLI see of it.
+//
+// The protocol side, per received frame (conn.go decrypts it):
+//
+//   - receive.go: salt, replays, containers, new_session_created, then
+//     each message to a service handler or to query.
+//   - msgcheck.go: msg_id window and divisibility, seqno parity and order,
+//     bad_msg_notification. The codes and limits are mtproto/spec's.
+//   - container.go: what makes a received msg_container invalid.
+//   - replay.go: the window of msg_ids remembered against replays.
+//   - service.go: serviceHandlers, one handler per service message type
+//     (acks, pings, future salts, resend and state requests, drop answer,
+//     destroy session). To handle a new one: a row and its handler there.
+//   - calls.go: an RPC query's life: invoke wrappers peeled,
+//     initConnection required, invokeAfterMsg waits, latency, its result.
+//   - outq.go: the outgoing queue: content and service messages, acks,
+//     containers, msg_ids and seqnos, what is kept for msg_resend_req.
+//   - session.go, authkey.go: sessions of an auth key; salts.
+//   - conn.go, server.go: connections, key exchange, listeners, faults.
 package tgsim

@@ -105,23 +105,25 @@ type floodCheck struct {
 	rate Rate
 }
 
-// checks lists the budgets a call of method spends, for a message send to
-// peer (0 for other methods; peerKind says whether it is a private chat).
-func (m *floodModel) checks(account int64, method string, send bool, peer int64, private bool) []floodCheck {
-	if send {
-		out := []floodCheck{{bucketKey{account: account, kind: bucketMessages}, m.cfg.Messages}}
-		if private {
-			out = append(out, floodCheck{bucketKey{account: account, kind: bucketPrivate, peer: peer}, m.cfg.PrivateChat})
-		} else {
-			out = append(out, floodCheck{bucketKey{account: account, kind: bucketGroup, peer: peer}, m.cfg.Group})
-		}
-		return out
-	}
+// methodChecks lists the budgets one call of method spends: the account's
+// budget for that method (FloodConfig.Methods, else DefaultMethod).
+func (m *floodModel) methodChecks(account int64, method string) []floodCheck {
 	r, ok := m.cfg.Methods[method]
 	if !ok {
 		r = m.cfg.DefaultMethod
 	}
 	return []floodCheck{{bucketKey{account: account, kind: bucketMethod, method: method}, r}}
+}
+
+// sendChecks lists the budgets one message send to peer spends: the
+// account's message budget, and its budget for that private chat (a user
+// peer) or that group or channel (any other peer).
+func (m *floodModel) sendChecks(account int64, to peerRef) []floodCheck {
+	out := []floodCheck{{bucketKey{account: account, kind: bucketMessages}, m.cfg.Messages}}
+	if to.kind == peerUser {
+		return append(out, floodCheck{bucketKey{account: account, kind: bucketPrivate, peer: to.id}, m.cfg.PrivateChat})
+	}
+	return append(out, floodCheck{bucketKey{account: account, kind: bucketGroup, peer: to.id}, m.cfg.Group})
 }
 
 // take spends one token from every budget, or none: it returns the wait in

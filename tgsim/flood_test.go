@@ -9,7 +9,11 @@ func TestFloodModel(t *testing.T) {
 	m := newFloodModel(FloodConfig{}.withDefaults())
 	t0 := time.Unix(1_700_000_000, 0)
 	send := func(at time.Duration, peer int64, private bool) (int, bool) {
-		return m.take(t0.Add(at), m.checks(1, "messages.sendMessage", true, peer, private))
+		to := peerRef{kind: peerChannel, id: peer}
+		if private {
+			to.kind = peerUser
+		}
+		return m.take(t0.Add(at), m.sendChecks(1, to))
 	}
 
 	// 30 messages per second per account: 30 private chats take one each,
@@ -42,29 +46,30 @@ func TestFloodModel(t *testing.T) {
 	}
 	// 20 per minute in a group: the 21st waits 3 s (60/20).
 	g := newFloodModel(FloodConfig{}.withDefaults())
+	group := peerRef{kind: peerChat, id: -5}
 	for i := range 20 {
-		if w, _ := g.take(t0.Add(time.Duration(i)*10*time.Millisecond), g.checks(1, "messages.sendMessage", true, -5, false)); w != 0 {
+		if w, _ := g.take(t0.Add(time.Duration(i)*10*time.Millisecond), g.sendChecks(1, group)); w != 0 {
 			t.Fatalf("group message %d flooded", i)
 		}
 	}
-	if w, _ := g.take(t0.Add(time.Second), g.checks(1, "messages.sendMessage", true, -5, false)); w != 2 {
+	if w, _ := g.take(t0.Add(time.Second), g.sendChecks(1, group)); w != 2 {
 		// 1 s after the burst started, 1/3 of a token has come back: 2 s to go.
 		t.Fatalf("21st group message: wait %d, want 2", w)
 	}
 
 	// Per-method budgets, and Off.
 	mm := newFloodModel(FloodConfig{Methods: map[string]Rate{"users.getUsers": {N: 2, Per: 10 * time.Second}}}.withDefaults())
-	get := func() int { w, _ := mm.take(t0, mm.checks(1, "users.getUsers", false, 0, false)); return w }
+	get := func() int { w, _ := mm.take(t0, mm.methodChecks(1, "users.getUsers")); return w }
 	if get() != 0 || get() != 0 || get() != 5 {
 		t.Fatal("users.getUsers at 2 per 10 s: the third call should wait 5 s")
 	}
-	other, _ := mm.take(t0, mm.checks(2, "users.getUsers", false, 0, false))
+	other, _ := mm.take(t0, mm.methodChecks(2, "users.getUsers"))
 	if other != 0 {
 		t.Fatal("budgets are per account")
 	}
 	off := newFloodModel(FloodConfig{Off: true}.withDefaults())
 	for range 100 {
-		if w, _ := off.take(t0, off.checks(1, "messages.sendMessage", true, 1, true)); w != 0 {
+		if w, _ := off.take(t0, off.sendChecks(1, peerRef{kind: peerUser, id: 1})); w != 0 {
 			t.Fatal("flood model off still floods")
 		}
 	}

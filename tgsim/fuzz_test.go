@@ -87,7 +87,7 @@ func (f *fuzzTarget) feed(t testing.TB, seqno int32, body []byte) {
 	id := int64(proto.NewMessageID(now, proto.MessageFromClient))
 	s := f.key.session(1, f.conn)
 	s.receive(f.conn, f.srv.currentSalt(f.key, now), id, seqno, body)
-	if err := s.flush(f.conn, false); err != nil {
+	if err := s.flush(f.conn, flushAll); err != nil {
 		select {
 		case <-f.conn.done: // ping_delay_disconnect closed it: reconnect
 			f.reconnect(t)

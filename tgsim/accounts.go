@@ -1,0 +1,85 @@
+package tgsim
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+)
+
+// BotToken is the token auth.importBotAuthorization accepts for the bot.
+func (s *Server) BotToken() string {
+	h := sha256.Sum256(append(s.secret[:], "bot token"...))
+	return fmt.Sprintf("%d:AA%s", botID, base64.RawURLEncoding.EncodeToString(h[:24]))
+}
+
+// Bot describes the world's bot account.
+func (s *Server) Bot() Account { return s.world.account(s.world.bot) }
+
+// Account describes a world account for tests and the CLI.
+type Account struct {
+	ID       int64
+	Username string
+	Phone    string // "+" and digits
+	DC       int    // home DC
+	Bot      bool
+}
+
+func (w *world) account(u *user) Account {
+	a := Account{ID: u.id, Username: u.username, DC: u.dc, Bot: u.bot}
+	if u.phone != "" {
+		a.Phone = "+" + u.phone
+	}
+	return a
+}
+
+// Users lists the world's ordinary users in id order.
+func (s *Server) Users() []Account {
+	w := s.world
+	out := make([]Account, 0, s.cfg.World.Users)
+	for i := 0; i < s.cfg.World.Users; i++ {
+		out = append(out, w.account(w.users[firstUserID+int64(i)]))
+	}
+	return out
+}
+
+// Chat describes a group or channel of the world.
+type Chat struct {
+	ID       int64 // the MTProto id (Bot API: -ID for basic groups, -100ID for channels)
+	Title    string
+	Username string
+	Kind     string // "group", "supergroup" or "channel"
+}
+
+// Chats lists the world's groups, supergroups and channels.
+func (s *Server) Chats() []Chat {
+	w := s.world
+	var out []Chat
+	for id := int64(firstChatID); ; id++ {
+		c := w.chats[id]
+		if c == nil {
+			break
+		}
+		out = append(out, Chat{ID: c.id, Title: c.title, Kind: "group"})
+	}
+	for id := int64(firstChannel); ; id++ {
+		c := w.chats[id]
+		if c == nil {
+			break
+		}
+		k := "supergroup"
+		if c.kind == broadcast {
+			k = "channel"
+		}
+		out = append(out, Chat{ID: c.id, Title: c.title, Username: c.username, Kind: k})
+	}
+	return out
+}
+
+// LoginCode is the code auth.sendCode last issued for phone ("+999…" or
+// digits), or "" if none is pending.
+func (s *Server) LoginCode(phone string) string {
+	w := s.world
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.codes[normalizePhone(phone)].code
+}

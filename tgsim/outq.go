@@ -1,0 +1,235 @@
+package tgsim
+
+import (
+	"math/rand/v2"
+
+	"github.com/gotd/td/bin"
+	"github.com/gotd/td/crypto"
+	"github.com/gotd/td/mt"
+	"github.com/gotd/td/proto"
+
+	"github.com/tlsched/tlsched/mtproto/spec"
+)
+
+// msgClass is MTProto's split of messages: a content-related one gets an
+// odd seqno and is acknowledged by the receiver (tgsim keeps it for
+// msg_resend_req until then); a service message (acks, containers,
+// notifications) gets an even seqno.
+type msgClass uint8
+
+const (
+	serviceMsg msgClass = iota
+	contentMsg
+)
+
+// outMsg is one message waiting to be sent.
+type outMsg struct {
+	body  []byte
+	class msgClass
+}
+
+// queue adds a message for the session's connection. s.mu is held.
+func (s *session) queue(m bin.Encoder, class msgClass) {
+	var b bin.Buffer
+	if err := m.Encode(&b); err != nil {
+		s.srv.logf("tgsim: encode %T: %v", m, err)
+		return
+	}
+	s.queueRaw(outMsg{body: b.Buf, class: class})
+}
+
+func (s *session) queueRaw(m outMsg) {
+	s.outq = append(s.outq, m)
+	if s.conn != nil {
+		s.conn.wake()
+	}
+}
+
+// flushMode says when flush has something to send.
+type flushMode uint8
+
+const (
+	// flushAll: whenever messages or acknowledgements are queued.
+	flushAll flushMode = iota
+	// flushAcks: only when acknowledgements have waited (the ack timer);
+	// the messages queued by then go with them.
+	flushAcks
+)
+
+// flush sends what the session has queued on c, in as few containers as
+// the limits allow. Returns an error when the connection failed.
+func (s *session) flush(c *conn, mode flushMode) error {
+	srv := s.srv
+	s.mu.Lock()
+	if s.conn != c || (mode == flushAcks && len(s.pendingAcks) == 0) || (mode == flushAll && len(s.outq) == 0 && len(s.pendingAcks) == 0) {
+		s.mu.Unlock()
+		return nil
+	}
+	msgs := s.outq
+	s.outq = nil
+	if len(s.pendingAcks) > 0 {
+		ack := &mt.MsgsAck{MsgIDs: make([]int64, 0, len(s.pendingAcks))}
+		for id := range s.pendingAcks {
+			ack.MsgIDs = append(ack.MsgIDs, id)
+			if len(ack.MsgIDs) == spec.MaxAckIDs {
+				break
+			}
+		}
+		for _, id := range ack.MsgIDs {
+			delete(s.pendingAcks, id)
+		}
+		srv.count.acksOut.Add(int64(len(ack.MsgIDs)))
+		var b bin.Buffer
+		_ = ack.Encode(&b)
+		msgs = append(msgs, outMsg{body: b.Buf})
+	}
+	if srv.faults.Load().Reorder {
+		rand.Shuffle(len(msgs), func(i, j int) { msgs[i], msgs[j] = msgs[j], msgs[i] })
+	}
+	frames := s.pack(msgs)
+	salt := srv.currentSalt(s.key, srv.now())
+	s.mu.Unlock()
+
+	for _, f := range frames {
+		if err := srv.sendFrame(c, s.key, salt, s.id, f); err != nil {
+			// Put the messages back for the session's next connection.
+			s.mu.Lock()
+			s.outq = append(f.msgs, s.outq...)
+			s.mu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// outFrame is one encrypted message to send: a bare message or a container.
+type outFrame struct {
+	id    int64
+	seqno int32
+	body  []byte
+	msgs  []outMsg // what it carries, to requeue on failure
+}
+
+// Containers sent by the server follow the same limits as clients': at most
+// 1020 messages and about 1 MiB.
+const (
+	maxOutMessages = 1020
+	maxOutBytes    = 1 << 20
+	// containerHeader is what a container adds per message: msg_id (8),
+	// seqno (4), length (4).
+	containerHeader = 16
+)
+
+// pack assigns msg_ids and seqnos and groups msgs into frames. s.mu is held.
+func (s *session) pack(msgs []outMsg) []outFrame {
+	var frames []outFrame
+	for len(msgs) > 0 {
+		n, size := 0, 0
+		for n < len(msgs) && n < maxOutMessages && (n == 0 || size+len(msgs[n].body)+containerHeader <= maxOutBytes) {
+			size += len(msgs[n].body) + containerHeader
+			n++
+		}
+		part := msgs[:n]
+		msgs = msgs[n:]
+		if n == 1 {
+			id, seq := s.nextID(part[0].class)
+			s.remember(id, part[0])
+			frames = append(frames, outFrame{id: id, seqno: seq, body: part[0].body, msgs: part})
+			continue
+		}
+		var b bin.Buffer
+		b.PutID(proto.MessageContainerTypeID)
+		b.PutInt(n)
+		for _, m := range part {
+			id, seq := s.nextID(m.class)
+			s.remember(id, m)
+			b.PutLong(id)
+			b.PutInt32(seq)
+			b.PutInt(len(m.body))
+			b.Put(m.body)
+		}
+		id, seq := s.nextID(serviceMsg)
+		frames = append(frames, outFrame{id: id, seqno: seq, body: b.Buf, msgs: part})
+	}
+	return frames
+}
+
+// nextID assigns the msg_id and seqno of the next message sent. MTProto:
+// seqno is twice the content messages sent before, plus one for a content
+// message.
+func (s *session) nextID(class msgClass) (int64, int32) {
+	id := s.ids.New(proto.MessageServerResponse)
+	seq := s.sentContent * 2
+	if class == contentMsg {
+		seq++
+		s.sentContent++
+	}
+	return id, seq
+}
+
+// remember keeps a content message until the client acknowledges it.
+func (s *session) remember(id int64, m outMsg) {
+	if m.class != contentMsg {
+		return
+	}
+	s.unacked[id] = m
+	s.unackedOrder = append(s.unackedOrder, id)
+	if len(s.unackedOrder) > 2*rememberSent {
+		keep := s.unackedOrder[:0]
+		for _, old := range s.unackedOrder {
+			if _, ok := s.unacked[old]; ok {
+				keep = append(keep, old)
+			}
+		}
+		for len(keep) > rememberSent {
+			delete(s.unacked, keep[0])
+			keep = keep[1:]
+		}
+		s.unackedOrder = append([]int64(nil), keep...)
+	}
+}
+
+// queueResult queues rpc_result; a result over the threshold goes
+// gzip-packed, as Telegram does. s.mu is held.
+func (s *session) queueResult(reqMsgID int64, res bin.Encoder) {
+	srv := s.srv
+	var r bin.Buffer
+	if err := res.Encode(&r); err != nil {
+		srv.logf("tgsim: encode result %T: %v", res, err)
+		r.Reset()
+		_ = (&mt.RPCError{ErrorCode: 500, ErrorMessage: "INTERNAL"}).Encode(&r)
+	}
+	var b bin.Buffer
+	b.PutID(mt.RPCResultTypeID)
+	b.PutLong(reqMsgID)
+	if t := srv.cfg.GzipThreshold; t > 0 && r.Len() > t {
+		srv.count.gzippedOut.Add(1)
+		if err := (proto.GZIP{Data: r.Buf}).Encode(&b); err != nil {
+			b.Put(r.Buf)
+		}
+	} else {
+		b.Put(r.Buf)
+	}
+	s.queueRaw(outMsg{body: b.Buf, class: contentMsg})
+}
+
+// sendFrame encrypts one frame for the session and writes it.
+func (srv *Server) sendFrame(c *conn, k *authKey, salt, sessionID int64, f outFrame) error {
+	var b bin.Buffer
+	err := srv.cipher.Encrypt(k.key, crypto.EncryptedMessageData{
+		Salt: salt, SessionID: sessionID, MessageID: f.id, SeqNo: f.seqno,
+		MessageDataLen: int32(len(f.body)), MessageDataWithPadding: f.body,
+	}, &b)
+	if err != nil {
+		return err
+	}
+	if err := c.tc.Send(srv.ctx, &b); err != nil {
+		return err
+	}
+	srv.count.framesOut.Add(1)
+	srv.count.messagesOut.Add(int64(len(f.msgs)))
+	if len(f.msgs) > 1 {
+		srv.count.containersOut.Add(1)
+	}
+	return nil
+}
