@@ -10,6 +10,8 @@ import (
 	"github.com/gotd/td/mt"
 	"github.com/gotd/td/proto"
 	"github.com/gotd/td/tgerr"
+
+	"github.com/tlsched/tlsched/mtproto/spec"
 )
 
 // maxGzipDepth bounds gzip_packed inside gzip_packed. MTProto allows
@@ -195,7 +197,7 @@ func (s *Session) onContainer(r *receiver, msgID int64, b *bin.Buffer) {
 		r.malformed(msgID, "msg_container", err)
 		return
 	}
-	if n < 0 || n > MaxContainerMessages {
+	if n < 0 || n > spec.MaxContainerMessages {
 		r.malformed(msgID, "msg_container", fmt.Errorf("%d messages", n))
 		return
 	}
