@@ -122,10 +122,7 @@ func (s *Session) dispatch(r *receiver, msgID int64, body []byte, depth, gz int)
 			s.resendNamed(r, m.BadMsgID, ResendBadSalt)
 		}
 	case mt.BadMsgNotificationTypeID:
-		var m mt.BadMsgNotification
-		if decode(r, msgID, "bad_msg_notification", body, &m) {
-			s.onBadMsg(r, &m)
-		}
+		s.onBadMsg(r, msgID, body)
 	case mt.NewSessionCreatedTypeID:
 		var m mt.NewSessionCreated
 		if decode(r, msgID, "new_session_created", body, &m) {
@@ -320,64 +317,6 @@ func (s *Session) named(id int64) []*outMsg {
 
 func (s *Session) resendNamed(r *receiver, id int64, reason ResendReason) {
 	s.emitResent(r, s.requeue(s.named(id), reason))
-}
-
-// onBadMsg follows MTProto "Service Messages about Messages".
-func (s *Session) onBadMsg(r *receiver, m *mt.BadMsgNotification) {
-	switch m.ErrorCode {
-	case 16, 17:
-		// msg_id too low/high: take the time from the server's msg_id.
-		s.syncTime(r)
-		s.resendNamed(r, m.BadMsgID, ResendTimeSync)
-	case 19:
-		s.resendNamed(r, m.BadMsgID, ResendDuplicateID)
-	case 20:
-		s.resendNamed(r, m.BadMsgID, ResendTooOld)
-	case 48:
-		s.resendNamed(r, m.BadMsgID, ResendBadSalt)
-	case 32, 33:
-		// Our seqno and the server's disagree. Guessing an offset (as
-		// Telethon does) can repeat the error; a fresh session (as TDLib
-		// does) cannot.
-		ev, err := s.NewSession(ResendSeqno)
-		if err != nil {
-			r.errs = append(r.errs, err)
-			return
-		}
-		s.emitResent(r, ev)
-	case 18, 34, 35, 64:
-		// Our own encoding is wrong: fail loudly, do not resend.
-		for _, o := range s.named(m.BadMsgID) {
-			s.forget(o)
-			if o.kind == kindCall {
-				s.stats.Results++
-				r.out.Results = append(r.out.Results, Result{
-					Call: o.call, MsgID: o.msgID, Attempts: o.attempts,
-					Err: &BadMsgError{Code: m.ErrorCode, BadMsgID: m.BadMsgID},
-				})
-			}
-		}
-	default:
-		s.stats.IgnoredService++
-	}
-}
-
-// syncTime sets the time offset from the upper 32 bits of the server's
-// msg_id (MTProto: msg_id ≈ unixtime·2^32). If our clock ran ahead, the next
-// msg_ids could not both increase and be in the server's window, so the
-// session starts afresh.
-func (s *Session) syncTime(r *receiver) {
-	server := time.Unix(r.frameID>>32, 0)
-	s.timeOffset = server.Sub(r.now.Truncate(time.Second))
-	natural := int64(proto.NewMessageID(r.now.Add(s.timeOffset), proto.MessageFromClient))
-	if natural < s.lastMsgID {
-		if err := s.newSessionID(); err != nil {
-			r.errs = append(r.errs, err)
-			return
-		}
-		s.stats.SessionResets++
-		s.emitResent(r, s.requeue(s.inflight.all(), ResendTimeSync))
-	}
 }
 
 // onNewSession: MTProto says to store the salt and resend what the new
