@@ -41,5 +41,8 @@
 //     requests, salt choice in pack.go; the invokeWithLayer and
 //     invokeAfterMsg wrappers in wrap.go; limits and defaults in config.go.
 //   - session lifetime (new session, resends after a reconnect, pings, future
-//     salt requests) in session.go; dialling and the key exchange in dial.go.
+//     salt requests) in session.go; dialling in dial.go.
+//   - the key exchange: gotd's, or with DialConfig.Primes set ours
+//     (exchange.go, exchange_finish.go), whose only difference is that
+//     dh_prime's primality check goes through the PrimeCache (primes.go).
 package mtproto
