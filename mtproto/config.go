@@ -6,16 +6,20 @@ import (
 
 	"github.com/gotd/td/crypto"
 	"github.com/gotd/td/tg"
+
+	"github.com/tlsched/tlsched/mtproto/spec"
 )
 
 // Protocol limits.
 const (
 	// MaxContainerMessages is the protocol's cap on messages in one
-	// msg_container (MTProto, "Service Messages": containers hold at most 1024).
-	MaxContainerMessages = 1024
+	// msg_container (MTProto, "Service Messages": containers hold at most
+	// 1024). It is spec.MaxContainerMessages.
+	MaxContainerMessages = spec.MaxContainerMessages
 	// MaxAckIDs is the cap on ids in one msgs_ack, msg_resend_req or
-	// msgs_state_req (MTProto, "Service Messages about Messages": 8192).
-	MaxAckIDs = 8192
+	// msgs_state_req (MTProto, "Service Messages about Messages": 8192). It
+	// is spec.MaxAckIDs.
+	MaxAckIDs = spec.MaxAckIDs
 	// MaxMessageBytes is the largest message body the server accepts
 	// (MTProto: 1 MiB; gotd's proto.Message enforces the same bound).
 	MaxMessageBytes = 1 << 20

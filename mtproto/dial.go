@@ -38,6 +38,12 @@ type DialConfig struct {
 	ExchangeTimeout time.Duration
 	// Rand feeds the key exchange. Default crypto.DefaultRand().
 	Rand io.Reader
+	// Primes, when set, holds the DH primes verified by earlier key
+	// exchanges: an exchange whose dh_prime is in it skips the primality
+	// check (the cheap checks still run), and a prime that passes the check
+	// is added. Share one cache among dials; see PrimeCache for persisting
+	// it. Nil: every exchange checks the prime in full (gotd's exchange).
+	Primes *PrimeCache
 }
 
 // Conn is an MTProto transport connection with the key that goes with it.
@@ -87,11 +93,7 @@ func Dial(ctx context.Context, cfg DialConfig) (*Conn, error) {
 	// The exchange only honours deadlines; closing the socket is what
 	// interrupts it on cancellation.
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	res, err := exchange.NewExchanger(conn, cfg.DC).
-		WithRand(cfg.Rand).
-		WithTimeout(cfg.ExchangeTimeout).
-		Client(cfg.PublicKeys).
-		Run(ctx)
+	key, salt, err := exchangeKey(ctx, conn, cfg)
 	if !stop() || err != nil {
 		_ = conn.Close()
 		if err == nil || ctx.Err() != nil {
@@ -99,8 +101,23 @@ func Dial(ctx context.Context, cfg DialConfig) (*Conn, error) {
 		}
 		return nil, fmt.Errorf("dial dc %d at %s: key exchange: %w", cfg.DC, cfg.Addr, err)
 	}
-	out.AuthKey = res.AuthKey
-	out.Salt = res.ServerSalt
+	out.AuthKey = key
+	out.Salt = salt
 	out.Exchanged = true
 	return out, nil
+}
+
+// exchangeKey runs the key exchange: ours when cfg.Primes is set (it can
+// skip the primality check), gotd's otherwise.
+func exchangeKey(ctx context.Context, conn transport.Conn, cfg DialConfig) (crypto.AuthKey, int64, error) {
+	if cfg.Primes != nil {
+		x := &keyExchange{conn: conn, rand: cfg.Rand, timeout: cfg.ExchangeTimeout, dc: cfg.DC, keys: cfg.PublicKeys, primes: cfg.Primes}
+		return x.run(ctx)
+	}
+	res, err := exchange.NewExchanger(conn, cfg.DC).
+		WithRand(cfg.Rand).
+		WithTimeout(cfg.ExchangeTimeout).
+		Client(cfg.PublicKeys).
+		Run(ctx)
+	return res.AuthKey, res.ServerSalt, err
 }

@@ -18,6 +18,13 @@ func TestDialNeedsAKey(t *testing.T) {
 }
 
 func TestDialCancelStopsKeyExchange(t *testing.T) {
+	// gotd's exchange (no PrimeCache) and ours (with one).
+	for _, primes := range []*mtproto.PrimeCache{nil, {}} {
+		testDialCancelStopsKeyExchange(t, primes)
+	}
+}
+
+func testDialCancelStopsKeyExchange(t *testing.T, primes *mtproto.PrimeCache) {
 	// A server that accepts and then says nothing: the key exchange would
 	// wait for its full timeout unless cancellation closes the socket.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -36,14 +43,14 @@ func TestDialCancelStopsKeyExchange(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := mtproto.Dial(ctx, mtproto.DialConfig{Addr: l.Addr().String(), DC: 2, PublicKeys: testPublicKeys(t)})
+		_, err := mtproto.Dial(ctx, mtproto.DialConfig{Addr: l.Addr().String(), DC: 2, PublicKeys: testPublicKeys(t), Primes: primes})
 		errc <- err
 	}()
 	c := <-accepted
 	defer c.Close()
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("want context.Canceled, got %v", err)
+		t.Fatalf("primes %v: want context.Canceled, got %v", primes != nil, err)
 	}
 }
 

@@ -19,4 +19,30 @@
 //
 // TL encoding, crypto and transport codecs are github.com/gotd/td's; this
 // package adds the session rules on top of them.
+//
+// # Where each rule lives
+//
+// The protocol's numbers (bad_msg codes, container and ack limits, the
+// msg_id window) are named once in package mtproto/spec, shared with the
+// simulator. In this package:
+//
+//   - a new bad_msg_notification code: one row in badmsg.go (code, meaning,
+//     action, resend reason); handle_bad_msg.go applies the actions and
+//     BadMsgError.Meaning reads the same row.
+//   - a new service message from the server: one case in dispatch
+//     (receive.go), which only routes, and one handle_*.go file:
+//     handle_container.go, handle_gzip.go, handle_rpc_result.go (routing by
+//     req_msg_id) with handle_answer.go (a call's Result, the
+//     initConnection rules), handle_ack.go, handle_salt.go (bad_server_salt,
+//     future_salts), handle_new_session.go, handle_pong.go,
+//     handle_resend_req.go, handle_detailed_info.go.
+//   - why calls are resent: the ResendReason constants in events.go.
+//   - packing: msg_id and seqno, containers, outgoing acks and resend
+//     requests, salt choice in pack.go; the invokeWithLayer and
+//     invokeAfterMsg wrappers in wrap.go; limits and defaults in config.go.
+//   - session lifetime (new session, resends after a reconnect, pings, future
+//     salt requests) in session.go; dialling in dial.go.
+//   - the key exchange: gotd's, or with DialConfig.Primes set ours
+//     (exchange.go, exchange_finish.go), whose only difference is that
+//     dh_prime's primality check goes through the PrimeCache (primes.go).
 package mtproto

@@ -34,14 +34,17 @@ func (e *MalformedError) Error() string {
 func (e *MalformedError) Unwrap() error { return e.Err }
 
 // BadMsgError is the Result error of a call the server rejected with a
-// bad_msg_notification code that means our own message was malformed (18,
-// 34, 35, 64). These are bugs; the call is failed loudly instead of resent.
+// bad_msg_notification code that means our own message was malformed (the
+// codes badmsg.go fails: msg_id not divisible by 4, wrong seqno parity,
+// invalid container). These are bugs; the call is failed loudly instead of
+// resent. Code is one of the spec.BadMsg* constants.
 type BadMsgError struct {
 	Code     int
 	BadMsgID int64
 }
 
-// Meaning returns the MTProto documentation's description of the code.
+// Meaning returns the MTProto documentation's description of the code, from
+// the table in badmsg.go, or "unknown code".
 func (e *BadMsgError) Meaning() string { return badMsgMeaning(e.Code) }
 
 func (e *BadMsgError) Error() string {
@@ -60,34 +63,3 @@ func (e *CallError) Error() string {
 }
 
 func (e *CallError) Unwrap() error { return e.Err }
-
-// badMsgMeaning follows the table of MTProto "Service Messages about
-// Messages", bad_msg_notification.
-func badMsgMeaning(code int) string {
-	switch code {
-	case 16:
-		return "msg_id too low"
-	case 17:
-		return "msg_id too high"
-	case 18:
-		return "msg_id not divisible by 4"
-	case 19:
-		return "container msg_id equals an earlier one"
-	case 20:
-		return "message too old"
-	case 32:
-		return "msg_seqno too low"
-	case 33:
-		return "msg_seqno too high"
-	case 34:
-		return "even msg_seqno expected"
-	case 35:
-		return "odd msg_seqno expected"
-	case 48:
-		return "incorrect server salt"
-	case 64:
-		return "invalid container"
-	default:
-		return "unknown code"
-	}
-}

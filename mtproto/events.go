@@ -22,8 +22,8 @@ type Event interface{ event() }
 // Result is the one answer to a call: the body of its rpc_result with any
 // gzip_packed removed, or an error. Err is a *tgerr.Error for an rpc_error
 // from the server and a *BadMsgError when the server rejected the message as
-// malformed (codes 18, 34, 35, 64), which is a bug on our side, or a
-// *CallError when the call could not be packed at all.
+// malformed (a bad_msg code that badmsg.go fails), which is a bug on our
+// side, or a *CallError when the call could not be packed at all.
 type Result struct {
 	Call  CallID
 	MsgID int64 // msg_id of the attempt that was answered
@@ -38,12 +38,13 @@ type Result struct {
 type ResendReason string
 
 // Resend reasons, one per rule of the MTProto service-messages documentation.
+// The bad_msg_notification codes that lead to each are rows of badmsg.go.
 const (
 	ResendBadSalt       ResendReason = "bad_server_salt"
-	ResendTimeSync      ResendReason = "msg_id_time"      // bad_msg 16/17
-	ResendDuplicateID   ResendReason = "msg_id_duplicate" // bad_msg 19
-	ResendTooOld        ResendReason = "msg_too_old"      // bad_msg 20
-	ResendSeqno         ResendReason = "seqno"            // bad_msg 32/33, fresh session
+	ResendTimeSync      ResendReason = "msg_id_time"      // msg_id too low or too high
+	ResendDuplicateID   ResendReason = "msg_id_duplicate" // container msg_id equals an earlier one
+	ResendTooOld        ResendReason = "msg_too_old"      // the server forgot the message
+	ResendSeqno         ResendReason = "seqno"            // seqno too low or too high: fresh session
 	ResendNewSession    ResendReason = "new_session_created"
 	ResendServerRequest ResendReason = "msg_resend_req"
 	ResendDetailedInfo  ResendReason = "msg_detailed_info"

@@ -6,6 +6,8 @@ import (
 	"github.com/gotd/td/mt"
 	"github.com/gotd/td/proto"
 	"github.com/gotd/td/tg"
+
+	"github.com/tlsched/tlsched/mtproto/spec"
 )
 
 // fuzzSession is a session with three calls in flight, in a deterministic
@@ -35,10 +37,10 @@ func FuzzReceive(f *testing.F) {
 		srv.container(result(f, c1, sentOK(1)), result(f, c2, sentOK(2))),
 		encode(f, &proto.Result{RequestMessageID: c3, Result: encode(f, proto.GZIP{Data: encode(f, sentOK(3))})}),
 		encode(f, proto.GZIP{Data: srv.container(result(f, c1, &mt.RPCError{ErrorCode: 420, ErrorMessage: "FLOOD_WAIT_3"}))}),
-		encode(f, &mt.BadServerSalt{BadMsgID: frame, ErrorCode: 48, NewServerSalt: 9}),
-		encode(f, &mt.BadMsgNotification{BadMsgID: frame, ErrorCode: 16}),
-		encode(f, &mt.BadMsgNotification{BadMsgID: c2, ErrorCode: 32}),
-		encode(f, &mt.BadMsgNotification{BadMsgID: c1, ErrorCode: 64}),
+		encode(f, &mt.BadServerSalt{BadMsgID: frame, ErrorCode: spec.BadMsgServerSalt, NewServerSalt: 9}),
+		encode(f, &mt.BadMsgNotification{BadMsgID: frame, ErrorCode: spec.BadMsgIDTooLow}),
+		encode(f, &mt.BadMsgNotification{BadMsgID: c2, ErrorCode: spec.BadMsgSeqNoLow}),
+		encode(f, &mt.BadMsgNotification{BadMsgID: c1, ErrorCode: spec.BadMsgInvalidContainer}),
 		encode(f, &mt.NewSessionCreated{FirstMsgID: c2, ServerSalt: 5}),
 		encode(f, &mt.MsgDetailedInfo{MsgID: c1, AnswerMsgID: 77}),
 		encode(f, &mt.MsgResendReq{MsgIDs: []int64{c1, c3}}),

@@ -10,6 +10,8 @@ import (
 	"github.com/gotd/td/crypto"
 	"github.com/gotd/td/mt"
 	"github.com/gotd/td/proto"
+
+	"github.com/tlsched/tlsched/mtproto/spec"
 )
 
 // msgHeaderLen is msg_id (long) + seqno (int) + bytes (int) of a container's
@@ -147,12 +149,12 @@ func (s *Session) addServiceAcks(now time.Time, f *frame) {
 	room := func() int {
 		return (s.cfg.MaxBytes - len(s.buf.Buf) - msgHeaderLen - 16) / 8
 	}
-	if n := min(len(s.acks), MaxAckIDs, room()); n > 0 && f.count < s.cfg.MaxMessages {
+	if n := min(len(s.acks), spec.MaxAckIDs, room()); n > 0 && f.count < s.cfg.MaxMessages {
 		s.putService(now, f, &mt.MsgsAck{MsgIDs: s.acks[:n]}, false)
 		s.acks = append(s.acks[:0], s.acks[n:]...)
 		s.stats.AcksSent += n
 	}
-	if n := min(len(s.resendReq), MaxAckIDs, room()); n > 0 && f.count < s.cfg.MaxMessages {
+	if n := min(len(s.resendReq), spec.MaxAckIDs, room()); n > 0 && f.count < s.cfg.MaxMessages {
 		// msg_resend_req expects an answer: a content message.
 		s.putService(now, f, &mt.MsgResendReq{MsgIDs: s.resendReq[:n]}, true)
 		s.resendReq = append(s.resendReq[:0], s.resendReq[n:]...)

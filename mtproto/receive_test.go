@@ -11,6 +11,8 @@ import (
 	"github.com/gotd/td/proto"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
+
+	"github.com/tlsched/tlsched/mtproto/spec"
 )
 
 // sendAndOpen packs calls and returns the frame as the server sees it.
@@ -82,7 +84,7 @@ func TestResultsRoutedInContainerAndGzip(t *testing.T) {
 func TestBadServerSaltResendsWholeContainer(t *testing.T) {
 	s, srv := newPair(t, Config{})
 	sf := sendAndOpen(t, s, srv, calls(1, 5))
-	evs, err := s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadServerSalt{BadMsgID: sf.MsgID, ErrorCode: 48, NewServerSalt: 777})))
+	evs, err := s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadServerSalt{BadMsgID: sf.MsgID, ErrorCode: spec.BadMsgServerSalt, NewServerSalt: 777})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +105,7 @@ func TestBadServerSaltResendsWholeContainer(t *testing.T) {
 	}
 	// Naming one inner message resends only that call.
 	us := srv.calls(sfs[0])
-	evs, _ = s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadServerSalt{BadMsgID: us[2].msg.ID, ErrorCode: 48, NewServerSalt: 778})))
+	evs, _ = s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadServerSalt{BadMsgID: us[2].msg.ID, ErrorCode: spec.BadMsgServerSalt, NewServerSalt: 778})))
 	if r := evs.Events[0].(Resent); len(r.Calls) != 1 || r.Calls[0] != 3 {
 		t.Fatalf("resent %+v", r)
 	}
@@ -113,7 +115,7 @@ func TestBadMsgTimeSync(t *testing.T) {
 	s, srv := newPair(t, Config{})
 	srv.now = testNow.Add(2 * time.Hour) // server clock ahead
 	sf := sendAndOpen(t, s, srv, calls(1, 2))
-	evs, _ := s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadMsgNotification{BadMsgID: sf.MsgID, ErrorCode: 16})))
+	evs, _ := s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadMsgNotification{BadMsgID: sf.MsgID, ErrorCode: spec.BadMsgIDTooLow})))
 	if r, ok := evs.Events[0].(Resent); !ok || r.Reason != ResendTimeSync || len(r.Calls) != 2 {
 		t.Fatalf("events %+v", evs)
 	}
@@ -133,7 +135,7 @@ func TestBadMsgTimeTooHighStartsFreshSession(t *testing.T) {
 	srv.now = testNow.Add(-time.Hour) // server clock behind
 	sf := sendAndOpen(t, s, srv, calls(1, 2))
 	old := s.ID()
-	evs, _ := s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadMsgNotification{BadMsgID: sf.MsgID, ErrorCode: 17})))
+	evs, _ := s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadMsgNotification{BadMsgID: sf.MsgID, ErrorCode: spec.BadMsgIDTooHigh})))
 	if s.ID() == old {
 		t.Fatal("msg_ids cannot go back within a session: want a fresh session")
 	}
@@ -150,7 +152,7 @@ func TestBadMsgTimeTooHighStartsFreshSession(t *testing.T) {
 }
 
 func TestBadMsgSeqnoStartsFreshSession(t *testing.T) {
-	for _, code := range []int{32, 33} {
+	for _, code := range []int{spec.BadMsgSeqNoLow, spec.BadMsgSeqNoHigh} {
 		s, srv := newPair(t, Config{})
 		sf := sendAndOpen(t, s, srv, calls(1, 3))
 		old := s.ID()
@@ -172,7 +174,7 @@ func TestBadMsgSeqnoStartsFreshSession(t *testing.T) {
 }
 
 func TestBadMsgFatalCodesFailCalls(t *testing.T) {
-	for _, code := range []int{18, 34, 35, 64} {
+	for _, code := range []int{spec.BadMsgIDNotDivisible, spec.BadMsgSeqNoEvenWanted, spec.BadMsgSeqNoOddWanted, spec.BadMsgInvalidContainer} {
 		s, srv := newPair(t, Config{})
 		sf := sendAndOpen(t, s, srv, calls(1, 3))
 		evs, _ := s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadMsgNotification{BadMsgID: sf.MsgID, ErrorCode: code})))
@@ -191,7 +193,7 @@ func TestBadMsgFatalCodesFailCalls(t *testing.T) {
 }
 
 func TestBadMsgResendCodes(t *testing.T) {
-	for code, reason := range map[int]ResendReason{19: ResendDuplicateID, 20: ResendTooOld} {
+	for code, reason := range map[int]ResendReason{spec.BadMsgContainerIDDup: ResendDuplicateID, spec.BadMsgTooOld: ResendTooOld} {
 		s, srv := newPair(t, Config{})
 		sf := sendAndOpen(t, s, srv, calls(1, 2))
 		evs, _ := s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadMsgNotification{BadMsgID: sf.MsgID, ErrorCode: code})))

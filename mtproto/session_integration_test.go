@@ -11,6 +11,7 @@ import (
 	"github.com/gotd/td/tgtest"
 
 	"github.com/tlsched/tlsched/mtproto"
+	"github.com/tlsched/tlsched/mtproto/spec"
 )
 
 func TestTgtestThousandCallsInContainers(t *testing.T) {
@@ -113,7 +114,7 @@ func TestTgtestBadServerSaltRecovered(t *testing.T) {
 			rejected = frame
 			// MTProto: a bad salt rejects the whole container, named by its id.
 			if err := srv.Send(req.RequestCtx, req.Session, proto.MessageServerResponse, &mt.BadServerSalt{
-				BadMsgID: frame, BadMsgSeqno: 0, ErrorCode: 48, NewServerSalt: newSalt,
+				BadMsgID: frame, BadMsgSeqno: 0, ErrorCode: spec.BadMsgServerSalt, NewServerSalt: newSalt,
 			}); err != nil {
 				t.Error(err)
 			}
