@@ -522,6 +522,12 @@ func TestKeysPersistAcrossClients(t *testing.T) {
 			if _, _, ok, _ := cfg.Store.Load("2@" + cfg.DCs[2]); !ok {
 				t.Fatal("key not saved after the first exchange")
 			}
+			// The exchange's DH prime is kept beside the key (verified
+			// now or earlier in this process), for the next process.
+			primes, err := cfg.Store.(PrimeStore).LoadPrimes()
+			if err != nil || len(primes) != 1 || len(primes[0]) != 256 {
+				t.Fatalf("primes saved after the first exchange: %d, %v", len(primes), err)
+			}
 		}
 	}
 	// The second client reused the key: tgtest knows one auth key only.

@@ -129,7 +129,7 @@ func (a *dcActor) dial(ctx actor.Context) {
 	gen := a.gen
 	self := ctx.Self()
 	root := a.d.root
-	cfg := mtproto.DialConfig{Addr: a.addr, DC: a.id, PublicKeys: a.d.publicKeys, Dialer: a.d.dialer}
+	cfg := mtproto.DialConfig{Addr: a.addr, DC: a.id, PublicKeys: a.d.publicKeys, Dialer: a.d.dialer, Primes: a.d.primes}
 	if key, salt, ok, err := a.d.store.Load(a.storeKey()); err != nil {
 		a.log.Warn("auth key store", "err", err)
 	} else if ok && !a.forgetKey {
@@ -164,6 +164,7 @@ func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
 		if err := a.d.store.Save(a.storeKey(), conn.AuthKey, conn.Salt); err != nil {
 			a.log.Warn("save auth key", "err", err)
 		}
+		savePrimes(a.d.store, a.d.primes, a.log)
 	}
 	s, err := mtproto.New(a.d.session, conn.AuthKey, conn.Salt)
 	if err != nil {

@@ -61,6 +61,9 @@ type dcDeps struct {
 	session mtproto.Config
 	// store loads and saves the DC's auth key and salt.
 	store Store
+	// primes holds the DH primes verified before, shared by the Client's
+	// DC actors: a key exchange skips the primality check of those.
+	primes *mtproto.PrimeCache
 	// log receives connection events; the DC actor adds its "dc" attribute.
 	log *slog.Logger
 	// telemetry records connections, frames and containers; nil records
@@ -90,6 +93,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 			dialTimeout:  cfg.DialTimeout,
 			session:      cfg.Session,
 			store:        cfg.Store,
+			primes:       newPrimeCache(cfg.Store, cfg.Logger),
 			log:          cfg.Logger,
 			telemetry:    cfg.Telemetry,
 			writeTimeout: cfg.WriteTimeout,

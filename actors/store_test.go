@@ -49,3 +49,43 @@ func TestFileStore(t *testing.T) {
 		t.Fatal("corrupt file was overwritten")
 	}
 }
+
+// Verified DH primes share the key file as records of their own: they
+// round-trip, are saved once, and neither hide nor break the DC keys.
+func TestStorePrimes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.json")
+	var k crypto.Key
+	k[0] = 9
+	for _, s := range []interface {
+		Store
+		PrimeStore
+	}{&FileStore{Path: path}, NewMemoryStore()} {
+		if ps, err := s.LoadPrimes(); err != nil || len(ps) != 0 {
+			t.Fatalf("%T empty: %d primes, %v", s, len(ps), err)
+		}
+		if err := s.Save("2@a", k.WithID(), 5); err != nil {
+			t.Fatal(err)
+		}
+		p1, p2 := []byte{0xc7, 1, 2}, []byte{0xc7, 3, 4}
+		for _, p := range [][]byte{p1, p2, p1} {
+			if err := s.SavePrime(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ps, err := s.LoadPrimes()
+		if err != nil || len(ps) != 2 {
+			t.Fatalf("%T: %d primes, %v; want 2", s, len(ps), err)
+		}
+		if got, salt, ok, err := s.Load("2@a"); err != nil || !ok || salt != 5 || got.ID != k.WithID().ID {
+			t.Fatalf("%T: key beside primes: %v %v %d", s, ok, err, salt)
+		}
+	}
+	// A file written before primes were kept reads as having none.
+	old := filepath.Join(t.TempDir(), "old.json")
+	if err := os.WriteFile(old, []byte(`{"2@a":{"key":"AQ==","salt":1}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := (&FileStore{Path: old}).LoadPrimes(); err != nil || len(ps) != 0 {
+		t.Fatalf("old file: %d primes, %v", len(ps), err)
+	}
+}
