@@ -74,9 +74,12 @@ func (x *keyExchange) reqPQ(ctx context.Context) (*mt.ReqDHParamsRequest, error)
 	if pq.Cmp(new(big.Int).Lsh(big.NewInt(1), 63)) > 0 {
 		return nil, errors.New("resPQ: pq above 2^63")
 	}
-	p, q, err := crypto.DecomposePQ(pq, x.rand)
-	if err != nil {
-		return nil, fmt.Errorf("decompose pq: %w", err)
+	p, q, ok := factorPQ(pq)
+	if !ok {
+		var err error
+		if p, q, err = crypto.DecomposePQ(pq, x.rand); err != nil {
+			return nil, fmt.Errorf("decompose pq: %w", err)
+		}
 	}
 	var inner bin.Buffer
 	if err := (&mt.PQInnerDataDC{

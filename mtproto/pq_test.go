@@ -1,0 +1,77 @@
+package mtproto
+
+import (
+	"crypto/rand"
+	"math/big"
+	"testing"
+
+	"github.com/gotd/td/crypto"
+	"pgregory.net/rapid"
+)
+
+// factorPQ agrees with gotd's crypto.DecomposePQ on products of two random
+// primes of the sizes servers use (pq < 2^63), the documentation's sample
+// included; what is not such a product is left to the fallback.
+func TestFactorPQ(t *testing.T) {
+	sample, _ := new(big.Int).SetString("17ED48941A08F981", 16) // MTProto "Creating an Authorization Key", sample
+	p, q, ok := factorPQ(sample)
+	if !ok || p.Uint64() != 0x494C553B || q.Uint64() != 0x53911073 {
+		t.Fatalf("sample: %v %v %v", p, q, ok)
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		bitsP := rapid.IntRange(2, 31).Draw(t, "bitsP")
+		a := randomPrime(t, bitsP)
+		b := randomPrime(t, 62-bitsP)
+		if a.Cmp(b) == 0 {
+			t.Skip("equal primes")
+		}
+		pq := new(big.Int).Mul(a, b)
+		if pq.BitLen() > 63 {
+			t.Skip("above 2^63")
+		}
+		p, q, ok := factorPQ(pq)
+		if !ok {
+			t.Fatalf("%v = %v·%v not factored", pq, a, b)
+		}
+		wp, wq, err := crypto.DecomposePQ(pq, rand.Reader)
+		if err != nil || p.Cmp(wp) != 0 || q.Cmp(wq) != 0 {
+			t.Fatalf("%v: ours %v·%v, gotd's %v·%v (%v)", pq, p, q, wp, wq, err)
+		}
+	})
+	for _, n := range []int64{0, 1, 2, 3, 5, 7919} { // no two factors
+		if _, _, ok := factorPQ(big.NewInt(n)); ok {
+			t.Errorf("%d factored", n)
+		}
+	}
+	if _, _, ok := factorPQ(new(big.Int).Lsh(big.NewInt(1), 63)); ok {
+		t.Error("2^63 is above the protocol's pq")
+	}
+}
+
+func randomPrime(t *rapid.T, bits int) *big.Int {
+	seed := rapid.Uint64().Draw(t, "seed")
+	n := new(big.Int).SetUint64(seed | 1<<(bits-1) | 1)
+	n.And(n, new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), uint(bits)), big.NewInt(1)))
+	for !n.ProbablyPrime(20) {
+		n.Add(n, big.NewInt(2))
+	}
+	return n
+}
+
+func BenchmarkFactorPQ(b *testing.B) {
+	pq, _ := new(big.Int).SetString("17ED48941A08F981", 16)
+	b.Run("ours", func(b *testing.B) {
+		for range b.N {
+			if _, _, ok := factorPQ(pq); !ok {
+				b.Fatal("not factored")
+			}
+		}
+	})
+	b.Run("gotd", func(b *testing.B) {
+		for range b.N {
+			if _, _, err := crypto.DecomposePQ(pq, rand.Reader); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
