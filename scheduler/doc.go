@@ -28,10 +28,11 @@
 //     LostDC) and DC migration (onMigrate).
 //   - config.go: Config and its defaults.
 //
-// To add a flood rule, edit tl/errors.go to classify the error
-// (AsFloodWait's kinds, Classify's RetryAfterWait), and gates.go to say
-// which gate it closes (floodKey; a new kind of key is a new gateKind,
-// checked in gates.closed). Nothing else here knows about gate keys. Pacing
+// To add a flood rule (a 420 wait), add one row to floodRules in
+// tl/errors.go: its error type and its scope, method or chat; gates.go
+// closes the gate of that scope (floodKey) and nothing else changes. Only
+// a new kind of scope needs a new gateKind here, checked in gates.closed.
+// Nothing else in this package knows about gate keys. Pacing
 // will be a file of its own beside gates.go, feeding NextDeadline likewise.
 //
 // # Tests

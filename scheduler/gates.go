@@ -2,11 +2,8 @@ package scheduler
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"time"
-
-	"github.com/gotd/td/tgerr"
 
 	"github.com/tlsched/tlsched/tl"
 )
@@ -17,8 +14,9 @@ import (
 // behind it fail, the scheduler closes a gate on that key and parks the
 // calls behind it until it opens, unless the wait exceeds FloodThreshold.
 //
-// A new flood rule is classified in tl/errors.go and mapped to a gate here
-// (floodKey); a new kind of key is a new gateKind, checked in closed.
+// A new flood rule is one row of tl/errors.go's floodRules, whose scope
+// (method or chat) picks the gate here (floodKey); only a new kind of scope
+// needs a new gateKind, checked in closed.
 
 // gateKind says what a gate holds back.
 type gateKind uint8
@@ -40,10 +38,10 @@ func (k gateKey) compare(o gateKey) int {
 	return cmp.Or(cmp.Compare(k.kind, o.kind), cmp.Compare(k.name, o.name))
 }
 
-// floodKey is the gate a flood wait on c closes: the chat for
-// SLOWMODE_WAIT on a call that names one, else the method.
+// floodKey is the gate a flood wait on c closes: the chat for a wait of
+// chat scope (SLOWMODE_WAIT) on a call that names one, else the method.
 func floodKey(c *Call, fw *tl.FloodWaitError) gateKey {
-	if fw.Kind == tl.SlowModeWait && c.Peer != "" {
+	if fw.Scope == tl.ScopeChat && c.Peer != "" {
 		return gateKey{peerGate, c.Peer}
 	}
 	return gateKey{methodGate, c.Method}
@@ -53,20 +51,23 @@ func floodKey(c *Call, fw *tl.FloodWaitError) gateKey {
 // no clock: callers pass now.
 type gates struct {
 	until  map[gateKey]time.Time // when each gate opens
+	kind   map[gateKey]string    // the wait that closed it last (tl.FloodWait, …)
 	parked map[gateKey][]item
 }
 
 func newGates() gates {
-	return gates{until: make(map[gateKey]time.Time), parked: make(map[gateKey][]item)}
+	return gates{until: make(map[gateKey]time.Time), kind: make(map[gateKey]string), parked: make(map[gateKey][]item)}
 }
 
-// close closes key until the given time, or keeps it closed that much
-// longer; it reports false when the gate already stays closed as long.
-func (g *gates) close(key gateKey, until time.Time) bool {
+// close closes key until the given time for a wait of the given kind, or
+// keeps it closed that much longer; it reports false when the gate already
+// stays closed as long.
+func (g *gates) close(key gateKey, until time.Time, kind string) bool {
 	if cur, ok := g.until[key]; ok && !until.After(cur) {
 		return false
 	}
 	g.until[key] = until
+	g.kind[key] = kind
 	return true
 }
 
@@ -105,6 +106,7 @@ func (g *gates) open(now time.Time) []item {
 	var out []item
 	for _, key := range due {
 		delete(g.until, key)
+		delete(g.kind, key)
 		out = append(out, g.parked[key]...)
 		delete(g.parked, key)
 	}
@@ -131,9 +133,9 @@ func (s *State) gate(e *entry) bool {
 		return false
 	}
 	if wait := until.Sub(s.now); wait > s.cfg.FloodThreshold {
-		secs := int((wait + time.Second - 1) / time.Second)
-		s.finish(e, &tl.FloodWaitError{Kind: tl.FloodWait, Duration: wait,
-			RPC: tgerr.New(420, fmt.Sprintf("FLOOD_WAIT_%d", secs))})
+		// The caller sees the wait the server gave, of the kind it gave
+		// (a chat's slow mode stays SLOWMODE_WAIT), for what is left of it.
+		s.finish(e, tl.NewFloodWait(s.gates.kind[key], wait))
 		return true
 	}
 	e.ph = phGated
@@ -148,7 +150,7 @@ func (s *State) gate(e *entry) bool {
 func (s *State) onFloodWait(e *entry, c tl.Class, err error) {
 	s.stats.FloodWaits++
 	fw, _ := tl.AsFloodWait(err)
-	if s.gates.close(floodKey(&e.call, fw), s.now.Add(c.Wait)) {
+	if s.gates.close(floodKey(&e.call, fw), s.now.Add(c.Wait), fw.Kind) {
 		s.stats.GateClosures++
 	}
 	if c.Wait > s.cfg.FloodThreshold {

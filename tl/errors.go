@@ -64,13 +64,40 @@ const (
 	FloodWait        = "FLOOD_WAIT"
 	FloodPremiumWait = "FLOOD_PREMIUM_WAIT"
 	SlowModeWait     = "SLOWMODE_WAIT"
+	FloodTestPhone   = "FLOOD_TEST_PHONE_WAIT"
 )
 
+// FloodScope says what a wait holds back.
+type FloodScope uint8
+
+const (
+	// ScopeMethod: the method, for this account (and every chat).
+	ScopeMethod FloodScope = iota
+	// ScopeChat: writing to the chat the call names (slow mode); a call
+	// that names no chat falls back to its method.
+	ScopeChat
+)
+
+// floodRules are the 420 waits, one row each (MTProto "Error handling";
+// the error list at core.telegram.org/api/errors). The scheduler closes a
+// gate of the row's scope for the wait instead of letting calls fail: a
+// new wait error is one row here, nothing else.
+var floodRules = []struct {
+	Kind  string
+	Scope FloodScope
+}{
+	{FloodWait, ScopeMethod},        // the method is flooded for this account
+	{FloodPremiumWait, ScopeMethod}, // file transfer speed limit of non-premium accounts
+	{SlowModeWait, ScopeChat},       // the chat's slow mode
+	{FloodTestPhone, ScopeMethod},   // test DCs: too many logins to test phone numbers
+}
+
 // FloodWaitError is a 420 wait: FLOOD_WAIT_X (the method, for this
-// account), FLOOD_PREMIUM_WAIT_X (file transfer speed) or SLOWMODE_WAIT_X
-// (one chat's slow mode).
+// account), FLOOD_PREMIUM_WAIT_X (file transfer speed), SLOWMODE_WAIT_X
+// (one chat's slow mode), or another row of floodRules.
 type FloodWaitError struct {
-	Kind     string // FloodWait, FloodPremiumWait or SlowModeWait
+	Kind     string // FloodWait, SlowModeWait, …: the error's type
+	Scope    FloodScope
 	Duration time.Duration
 	RPC      *tgerr.Error
 }
@@ -80,6 +107,19 @@ func (e *FloodWaitError) Error() string {
 }
 
 func (e *FloodWaitError) Unwrap() error { return e.RPC }
+
+// NewFloodWait returns the wait of the given kind, as the server would
+// have sent it (kind_X with X the wait in whole seconds, rounded up). The
+// scheduler uses it to fail a call behind a gate that stays closed too long.
+func NewFloodWait(kind string, wait time.Duration) *FloodWaitError {
+	secs := int((wait + time.Second - 1) / time.Second)
+	fw, ok := AsFloodWait(tgerr.New(420, fmt.Sprintf("%s_%d", kind, secs)))
+	if !ok {
+		panic("tl: NewFloodWait of an unknown kind " + kind)
+	}
+	fw.Duration = wait
+	return fw
+}
 
 // MigrateError is a 303 *_MIGRATE_X: repeat the call on DC.
 type MigrateError struct {
@@ -104,9 +144,9 @@ func AsFloodWait(err error) (*FloodWaitError, bool) {
 	if !ok {
 		return nil, false
 	}
-	for _, kind := range []string{FloodWait, FloodPremiumWait, SlowModeWait} {
-		if rpc.Type == kind {
-			return &FloodWaitError{Kind: kind, Duration: time.Duration(rpc.Argument) * time.Second, RPC: rpc}, true
+	for _, r := range floodRules {
+		if rpc.Type == r.Kind {
+			return &FloodWaitError{Kind: r.Kind, Scope: r.Scope, Duration: time.Duration(rpc.Argument) * time.Second, RPC: rpc}, true
 		}
 	}
 	return nil, false
