@@ -1,3 +1,6 @@
+// The tracing flags every command that starts the actor system shares
+// (--trace-exporter, --trace-endpoint, …) and the telemetry setup they map onto.
+
 package main
 
 import (

@@ -12,9 +12,10 @@ import (
 	"time"
 )
 
-// trace fetches a trace from a Jaeger query service and draws it as a text
-// waterfall: one line per span, indented under its parent, a bar on the
-// trace's time axis, and for each container the calls it carried.
+// trace is "tlworker trace": it fetches a trace from a Jaeger query service
+// and draws it as a text waterfall: one line per span, indented under its
+// parent, a bar on the trace's time axis, and for each container the calls
+// it carried. (The tracing flags other commands take are in traceflags.go.)
 func trace(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("trace", stderr)
 	query := fs.String("query", "http://127.0.0.1:16686", "Jaeger query service base URL")
