@@ -49,7 +49,7 @@ type benchRow struct {
 // bench runs the same workload through the actor system, gotd's client and a
 // bare container client, in alternating rounds on fresh servers, and prints
 // medians and ratios.
-func bench(args []string, stdout, stderr io.Writer) error {
+func bench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var f benchFlags
 	fs := newFlags("bench", stderr)
 	fs.IntVar(&f.n, "n", 20000, "messages.sendMessage calls per run")

@@ -26,7 +26,7 @@ import (
 // past Telegram's 20 per minute.
 const floodChain = 21
 
-func demo(args []string, stdout, stderr io.Writer) error {
+func demo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", stderr)
 	n := fs.Int("n", 20000, "messages to send")
 	callers := fs.Int("callers", 500, "concurrent callers")

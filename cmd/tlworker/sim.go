@@ -12,7 +12,7 @@ import (
 )
 
 // sim runs tgsim until SIGINT/SIGTERM.
-func sim(args []string, stdout, stderr io.Writer) error {
+func sim(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("sim", stderr)
 	keyOut := fs.String("key-out", "tgsim-key.pem", "where to write the server's public key (PEM)")
 	realistic := fs.Bool("realistic", true, "Telegram's bot flood limits; false turns the flood model off")

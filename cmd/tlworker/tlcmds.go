@@ -8,7 +8,7 @@ import (
 	"github.com/tlsched/tlsched/tl"
 )
 
-func methods(args []string, stdout io.Writer) error {
+func methods(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	if len(args) > 1 {
 		return usagef("methods takes at most one query, got %q", strings.Join(args, " "))
 	}
@@ -35,7 +35,7 @@ func methods(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func describe(args []string, stdout io.Writer) error {
+func describe(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	if len(args) != 1 {
 		return usagef("describe takes one method name")
 	}

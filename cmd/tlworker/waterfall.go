@@ -16,7 +16,7 @@ import (
 // and draws it as a text waterfall: one line per span, indented under its
 // parent, a bar on the trace's time axis, and for each container the calls
 // it carried. (The tracing flags other commands take are in traceflags.go.)
-func trace(args []string, stdout, stderr io.Writer) error {
+func trace(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("trace", stderr)
 	query := fs.String("query", "http://127.0.0.1:16686", "Jaeger query service base URL")
 	width := fs.Int("width", 60, "width of the time axis in characters")
