@@ -15,6 +15,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 )
 
 type benchFlags struct {
@@ -51,7 +53,7 @@ type benchRow struct {
 // medians and ratios.
 func bench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var f benchFlags
-	fs := newFlags("bench", stderr)
+	fs := cli.NewFlags("bench", stderr)
 	fs.IntVar(&f.n, "n", 20000, "messages.sendMessage calls per run")
 	fs.IntVar(&f.rounds, "rounds", 3, "rounds (A B A B …); figures are medians")
 	fs.StringVar(&f.callers, "callers", "1,10,100,1000", "concurrent callers, comma-separated")
@@ -61,19 +63,19 @@ func bench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run")
 	fs.StringVar(&f.memprofile, "memprofile", "", "write a heap profile at the end")
 	fs.StringVar(&f.queued, "queued", "10000,1000000", "queued-call counts for the heap figure (empty: skip)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	var callers []int
 	for _, c := range strings.Split(f.callers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
 		if err != nil || n < 1 {
-			return usagef("--callers %q: want numbers like 1,10,100", f.callers)
+			return cli.Usagef("--callers %q: want numbers like 1,10,100", f.callers)
 		}
 		callers = append(callers, n)
 	}
 	if f.n < 100 || f.rounds < 1 {
-		return usagef("-n must be at least 100 and -rounds at least 1")
+		return cli.Usagef("-n must be at least 100 and -rounds at least 1")
 	}
 	if f.cpuprofile != "" {
 		pf, err := os.Create(f.cpuprofile)
@@ -98,7 +100,7 @@ func bench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	for _, server := range strings.Split(f.servers, ",") {
 		server = strings.TrimSpace(server)
 		if server != "tgtest" && server != "tgsim" {
-			return usagef("--servers: unknown server %q", server)
+			return cli.Usagef("--servers: unknown server %q", server)
 		}
 		for _, c := range callers {
 			var ours, gotd, bare []figures
@@ -137,7 +139,7 @@ func bench(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		for _, q := range strings.Split(f.queued, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(q))
 			if err != nil || n < 1 {
-				return usagef("--queued %q: want numbers", f.queued)
+				return cli.Usagef("--queued %q: want numbers", f.queued)
 			}
 			fmt.Fprintf(stderr, "heap with %d queued calls\n", n)
 			h, err := heapPerQueued(key, n)

@@ -7,8 +7,8 @@ import (
 )
 
 // command is one tlworker subcommand: "tlworker NAME ARGS…" calls run with
-// the arguments after NAME. run returns a *usageError for bad usage (exit 2)
-// and any other error for a fatal problem (exit 1).
+// the arguments after NAME. run returns a *cli.UsageError for bad usage
+// (exit 2) and any other error for a fatal problem (exit 1).
 type command struct {
 	name    string
 	args    string // the synopsis after the name, for the usage text

@@ -15,6 +15,7 @@ import (
 	"github.com/gotd/td/tg"
 
 	"github.com/tlsched/tlsched/actors"
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/entitycache"
 	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/telemetry"
@@ -39,13 +40,13 @@ type demoFlags struct {
 // summary (summarize).
 func demo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var f demoFlags
-	fs := newFlags("demo", stderr)
+	fs := cli.NewFlags("demo", stderr)
 	fs.IntVar(&f.n, "n", 20000, "messages to send")
 	fs.IntVar(&f.callers, "callers", 500, "concurrent callers")
 	fs.BoolVar(&f.realistic, "realistic", false, "Telegram's published bot limits for every chat (30 messages/s: 20,000 take 11 minutes)")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto, plain or none")
 	f.trace.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	tel, err := f.trace.setup(context.Background(), stdout, stderr)
@@ -58,7 +59,7 @@ func demo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		_ = tel.Shutdown(ctx)
 	}()
 	if f.n < floodChain || f.callers < 1 {
-		return usagef("-n must be at least %d and -callers at least 1", floodChain)
+		return cli.Usagef("-n must be at least %d and -callers at least 1", floodChain)
 	}
 	d, err := startDemo(stdout, f.realistic, tel)
 	if err != nil {

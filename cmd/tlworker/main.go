@@ -14,24 +14,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 )
-
-// Exit codes: 0 done, 1 a fatal problem (cannot connect, auth rejected),
-// 2 bad usage.
-const (
-	exitOK    = 0
-	exitFatal = 1
-	exitUsage = 2
-)
-
-// usageError is bad usage: exit 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error {
-	return &usageError{fmt.Sprintf(format, args...)}
-}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -40,47 +25,30 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage())
-		return exitUsage
+		return cli.ExitUsage
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage())
-		return exitOK
+		return cli.ExitOK
 	}
 	cmd, ok := lookup(args[0])
 	if !ok {
 		fmt.Fprintf(stderr, "tlworker: unknown command %q\n\n%s", args[0], usage())
-		return exitUsage
+		return cli.ExitUsage
 	}
 	err := cmd.run(args[1:], stdin, stdout, stderr)
-	var ue *usageError
+	var ue *cli.UsageError
 	switch {
 	case err == nil:
-		return exitOK
+		return cli.ExitOK
 	case errors.Is(err, flag.ErrHelp):
-		return exitOK
+		return cli.ExitOK
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "tlworker %s: %v\n", args[0], err)
-		return exitUsage
+		return cli.ExitUsage
 	default:
 		fmt.Fprintf(stderr, "tlworker %s: %v\n", args[0], err)
-		return exitFatal
+		return cli.ExitFatal
 	}
-}
-
-// newFlags makes a FlagSet whose parse errors are usage errors.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("tlworker "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usagef("%v", err)
-	}
-	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tlsched/tlsched/actors"
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/jobs"
 	"github.com/tlsched/tlsched/entitycache"
 )
@@ -90,7 +91,7 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 
 // parse reads the flags; it returns the arguments left over.
 func (f *sendFlags) parse(args []string, stderr io.Writer) ([]string, error) {
-	fs := newFlags("send", stderr)
+	fs := cli.NewFlags("send", stderr)
 	f.conn.register(fs)
 	f.trace.register(fs)
 	fs.StringVar(&f.jobs, "jobs", "", "JSON-lines jobs file, or - for stdin (required)")
@@ -104,7 +105,7 @@ func (f *sendFlags) parse(args []string, stderr io.Writer) ([]string, error) {
 	fs.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long to wait for calls in flight")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.IntVar(&f.concurrency, "concurrency", 2000, "jobs in flight at once")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	return fs.Args(), nil
@@ -114,17 +115,17 @@ func (f *sendFlags) parse(args []string, stderr io.Writer) ([]string, error) {
 func (f *sendFlags) check(rest []string) error {
 	switch {
 	case len(rest) > 0:
-		return usagef("unexpected arguments %q", rest)
+		return cli.Usagef("unexpected arguments %q", rest)
 	case f.jobs == "" || f.out == "":
-		return usagef("--jobs and --out are required")
+		return cli.Usagef("--jobs and --out are required")
 	case f.resume && f.out == "-":
-		return usagef("--resume needs --out to be a file")
+		return cli.Usagef("--resume needs --out to be a file")
 	case f.progress != "auto" && f.progress != "plain" && f.progress != "none":
-		return usagef("--progress is auto, plain or none, not %q", f.progress)
+		return cli.Usagef("--progress is auto, plain or none, not %q", f.progress)
 	case f.rate < 0 || f.maxContainer < 0:
-		return usagef("--rate and --max-container cannot be negative")
+		return cli.Usagef("--rate and --max-container cannot be negative")
 	case f.concurrency < 1:
-		return usagef("--concurrency must be at least 1")
+		return cli.Usagef("--concurrency must be at least 1")
 	}
 	return nil
 }
@@ -167,7 +168,7 @@ func (f *sendFlags) open(stdin io.Reader, stdout io.Writer) (sendFiles, error) {
 	if f.jobs != "-" {
 		jf, err := os.Open(f.jobs)
 		if err != nil {
-			return s, usagef("--jobs: %v", err)
+			return s, cli.Usagef("--jobs: %v", err)
 		}
 		closers = append(closers, jf)
 		s.jobs = jf
@@ -188,7 +189,7 @@ func (f *sendFlags) open(stdin io.Reader, stdout io.Writer) (sendFiles, error) {
 		of, err := os.OpenFile(f.out, mode, 0o644)
 		if err != nil {
 			s.close()
-			return s, usagef("--out: %v", err)
+			return s, cli.Usagef("--out: %v", err)
 		}
 		closers = append(closers, of)
 		s.out = of
@@ -224,7 +225,7 @@ func connect(ctx context.Context, cfg actors.Config, conn connFlags) (*actors.Cl
 func startCPUProfile(path string) (func(), error) {
 	pf, err := os.Create(path)
 	if err != nil {
-		return nil, usagef("--cpuprofile: %v", err)
+		return nil, cli.Usagef("--cpuprofile: %v", err)
 	}
 	if err := pprof.StartCPUProfile(pf); err != nil {
 		pf.Close()
