@@ -27,7 +27,7 @@ var commands = []command{
 	{"describe", "METHOD", "a method's parameters and result", describe},
 	{"login", "--session FILE [...]", "log in to Telegram and write the session file", login},
 	{"trace", "[--query URL] TRACE_ID", "draw a trace from a Jaeger query service as a text waterfall", trace},
-	{"bench", "[--json F] [--readme F]", "tlsched vs gotd's client vs a bare container client, side by side", bench},
+	{"bench", "[--json F] [--readme F]", "tlsched vs gotd's client vs a bare container client, side by side (built with -tags bench)", bench},
 }
 
 // lookup finds a subcommand by name.

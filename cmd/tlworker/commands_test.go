@@ -2,8 +2,8 @@ package main
 
 import "testing"
 
-// The usage text is made from the command table; this is the text it
-// replaced, kept to show the table prints the same lines.
+// The usage text is made from the command table: the text it replaced, but
+// for the note that bench needs -tags bench.
 const usageBefore = `tlworker: send Telegram API calls fast and safely
 
   tlworker demo [-n 20000] [--realistic]      run the built-in simulator and send N messages through it
@@ -13,7 +13,7 @@ const usageBefore = `tlworker: send Telegram API calls fast and safely
   tlworker describe METHOD                    a method's parameters and result
   tlworker login --session FILE [...]         log in to Telegram and write the session file
   tlworker trace [--query URL] TRACE_ID       draw a trace from a Jaeger query service as a text waterfall
-  tlworker bench [--json F] [--readme F]      tlsched vs gotd's client vs a bare container client, side by side
+  tlworker bench [--json F] [--readme F]      tlsched vs gotd's client vs a bare container client, side by side (built with -tags bench)
 `
 
 func TestUsageFromTable(t *testing.T) {
