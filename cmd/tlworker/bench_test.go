@@ -13,7 +13,7 @@ import (
 // not pass/fail tests). internal/bench has the same test without the tag.
 func TestBenchSmoke(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := run([]string{"bench", "-n", "200", "-rounds", "1", "-callers", "4", "-servers", "tgtest,tgsim", "-queued", "100", "-json", "-"}, nil, &out, &errOut)
+	code := run([]string{"bench", "-n", "200", "-rounds", "1", "-callers", "4", "-servers", "tgtest,tgsim", "-queued", "100", "-send-jobs", "0", "-json", "-"}, nil, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}

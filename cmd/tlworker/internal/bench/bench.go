@@ -34,6 +34,9 @@ type benchFlags struct {
 	jsonOut, readme        string
 	cpuprofile, memprofile string
 	queued                 string
+	sendJobs               int    // tlworker send as a process: jobs per run (0: no row)
+	tlworker               string // the tlworker binary to run send with
+	sendProfile            string // --cpuprofile for tlworker send
 }
 
 // benchReport is what --json writes.
@@ -44,6 +47,7 @@ type benchReport struct {
 	Calls   int                `json:"calls"`
 	Rounds  int                `json:"rounds"`
 	Rows    []benchRow         `json:"rows"`
+	Send    []sendRow          `json:"tlworker_send_rows,omitempty"`
 	Heap    map[string]float64 `json:"heap_bytes_per_queued_call"`
 }
 
@@ -73,6 +77,9 @@ func Run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run")
 	fs.StringVar(&f.memprofile, "memprofile", "", "write a heap profile at the end")
 	fs.StringVar(&f.queued, "queued", "10000,1000000", "queued-call counts for the heap figure (empty: skip)")
+	fs.IntVar(&f.sendJobs, "send-jobs", 200_000, "tlworker send as a whole process beside the library: jobs per run (0: skip)")
+	fs.StringVar(&f.tlworker, "tlworker", "", "the tlworker binary whose send is measured (default this program)")
+	fs.StringVar(&f.sendProfile, "send-cpuprofile", "", "pass --cpuprofile FILE to tlworker send (the last run's profile is kept)")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -84,8 +91,15 @@ func Run(args []string, stdout, stderr io.Writer) error {
 		}
 		callers = append(callers, n)
 	}
-	if f.n < 100 || f.rounds < 1 {
-		return cli.Usagef("-n must be at least 100 and -rounds at least 1")
+	if f.n < 100 || f.rounds < 1 || f.sendJobs < 0 {
+		return cli.Usagef("-n must be at least 100, -rounds at least 1, -send-jobs at least 0")
+	}
+	if f.sendJobs > 0 && f.tlworker == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("--tlworker: %w", err)
+		}
+		f.tlworker = exe
 	}
 	if f.cpuprofile != "" {
 		pf, err := os.Create(f.cpuprofile)
@@ -107,11 +121,15 @@ func Run(args []string, stdout, stderr io.Writer) error {
 		Command: "tlworker bench " + strings.Join(args, " "), Calls: f.n, Rounds: f.rounds,
 		Heap: map[string]float64{},
 	}
+	var servers []string
 	for _, server := range strings.Split(f.servers, ",") {
 		server = strings.TrimSpace(server)
 		if server != "tgtest" && server != "tgsim" {
 			return cli.Usagef("--servers: unknown server %q", server)
 		}
+		servers = append(servers, server)
+	}
+	for _, server := range servers {
 		for _, c := range callers {
 			var ours, gotd, bare []figures
 			for r := range f.rounds {
@@ -143,6 +161,12 @@ func Run(args []string, stdout, stderr io.Writer) error {
 			row.Ratio = row.Ours.CallsPerSec / row.Gotd.CallsPerSec
 			row.OfBare = row.Ours.CallsPerSec / row.Bare.CallsPerSec
 			rep.Rows = append(rep.Rows, row)
+		}
+	}
+	if f.sendJobs > 0 {
+		rep.Send, err = sendRows(f, servers, key, func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) })
+		if err != nil {
+			return err
 		}
 	}
 	if f.queued != "" {
@@ -194,8 +218,7 @@ func median(fs []figures) figures {
 		for i, f := range fs {
 			v[i] = get(f)
 		}
-		sort.Float64s(v)
-		return v[len(v)/2]
+		return medianOf(v)
 	}
 	return figures{
 		CallsPerSec:   pick(func(f figures) float64 { return f.CallsPerSec }),
@@ -205,6 +228,11 @@ func median(fs []figures) figures {
 		FramesPerCall: pick(func(f figures) float64 { return f.FramesPerCall }),
 		CPUPer10k:     pick(func(f figures) float64 { return f.CPUPer10k }),
 	}
+}
+
+func medianOf(v []float64) float64 {
+	sort.Float64s(v)
+	return v[len(v)/2]
 }
 
 func renderBench(rep benchReport) string {
@@ -224,6 +252,17 @@ func renderBench(rep benchReport) string {
 			r.Ours.CPUPer10k, r.Gotd.CPUPer10k)
 	}
 	tw.Flush()
+	if len(rep.Send) > 0 {
+		b.WriteString("\n`tlworker send` as a whole process (JSON jobs in, result lines out, to \"me\") beside the library in process with as many callers as send has jobs in flight (2000), same server kind, same run:\n\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
+		fmt.Fprintln(tw, "| server\t| jobs\t| send start-up s (to first result)\t| send steady jobs/s\t| send end to end jobs/s\t| library calls/s\t| steady send / library\t| send exit s after last result\t| CPU s per 10k send / library\t|")
+		fmt.Fprintln(tw, "| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t|")
+		for _, r := range rep.Send {
+			fmt.Fprintf(tw, "| %s\t| %d\t| %.2f\t| %.0f\t| %.0f\t| %.0f\t| %.2f×\t| %.2f\t| %.2f / %.2f\t|\n",
+				r.Server, r.Jobs, r.Send.StartupS, r.Send.SteadyPerSec, r.Send.EndToEndPerSec, r.Library.CallsPerSec, r.Ratio, r.Send.ExitS, r.Send.CPUPer10k, r.Library.CPUPer10k)
+		}
+		tw.Flush()
+	}
 	if len(rep.Heap) > 0 {
 		var keys []int
 		for k := range rep.Heap {
