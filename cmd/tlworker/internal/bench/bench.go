@@ -79,7 +79,7 @@ func Run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.queued, "queued", "10000,1000000", "queued-call counts for the heap figure (empty: skip)")
 	fs.IntVar(&f.sendJobs, "send-jobs", 200_000, "tlworker send as a whole process beside the library: jobs per run (0: skip)")
 	fs.StringVar(&f.tlworker, "tlworker", "", "the tlworker binary whose send is measured (default this program)")
-	fs.StringVar(&f.sendProfile, "send-cpuprofile", "", "pass --cpuprofile FILE to tlworker send (the last run's profile is kept)")
+	fs.StringVar(&f.sendProfile, "send-cpuprofile", "", "pass --cpuprofile to tlworker send: FILE-tgsim.prof for FILE.prof, per server (the last round's)")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}

@@ -141,12 +141,14 @@ func sendRows(f benchFlags, servers []string, key *rsa.PrivateKey, logf func(str
 	if err != nil {
 		return nil, err
 	}
-	var extra []string
-	if f.sendProfile != "" {
-		extra = append(extra, "--cpuprofile", f.sendProfile)
-	}
 	var rows []sendRow
 	for _, server := range servers {
+		var extra []string
+		if f.sendProfile != "" {
+			// one profile per server: send.prof -> send-tgsim.prof
+			ext := filepath.Ext(f.sendProfile)
+			extra = append(extra, "--cpuprofile", strings.TrimSuffix(f.sendProfile, ext)+"-"+server+ext)
+		}
 		var sends []sendFigures
 		var libs []figures
 		for r := range f.rounds {
