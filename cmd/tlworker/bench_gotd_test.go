@@ -24,6 +24,8 @@ import (
 	"github.com/gotd/td/telegram"
 	"github.com/gotd/td/telegram/dcs"
 	"github.com/gotd/td/tg"
+
+	benchcmd "github.com/tlsched/tlsched/cmd/tlworker/internal/bench"
 )
 
 // BenchmarkSendVsGotd runs 20,000 messages.sendMessage jobs through the
@@ -97,15 +99,15 @@ func startServer(b *testing.B, kind string) (map[int]string, string, func() int6
 	keyFile := filepath.Join(b.TempDir(), "key.pem")
 	der := x509.MarshalPKCS1PublicKey(&simKey.PublicKey)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: der}), 0o600)
-	s, err := startBenchServer(kind, simKey)
+	s, err := benchcmd.StartServer(kind, simKey)
 	if err != nil {
 		b.Fatal(err)
 	}
-	frames := s.frames
+	frames := s.Frames
 	if frames == nil {
 		frames = func() int64 { return 0 }
 	}
-	return map[int]string{2: s.addr}, keyFile, frames, s.stop
+	return map[int]string{2: s.Addr}, keyFile, frames, s.Stop
 }
 
 // gotdRun sends n messages.sendMessage through gotd's client from 1,000

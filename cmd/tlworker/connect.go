@@ -17,6 +17,7 @@ import (
 	"github.com/gotd/td/tg"
 
 	"github.com/tlsched/tlsched/actors"
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/entitycache"
 	"github.com/tlsched/tlsched/tl"
 )
@@ -85,7 +86,7 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 		if v := os.Getenv("TLSCHED_API_ID"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return cfg, usagef("TLSCHED_API_ID=%q is not a number", v)
+				return cfg, cli.Usagef("TLSCHED_API_ID=%q is not a number", v)
 			}
 			c.apiID = n
 		}
@@ -100,15 +101,15 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 	}
 	if len(c.dcs.order) > 0 {
 		if c.serverKey == "" {
-			return cfg, usagef("--dc needs --server-key: the server's RSA public key")
+			return cfg, cli.Usagef("--dc needs --server-key: the server's RSA public key")
 		}
 		pem, err := os.ReadFile(c.serverKey)
 		if err != nil {
-			return cfg, usagef("--server-key: %v", err)
+			return cfg, cli.Usagef("--server-key: %v", err)
 		}
 		keys, err := crypto.ParseRSAPublicKeys(pem)
 		if err != nil || len(keys) == 0 {
-			return cfg, usagef("--server-key %s: no RSA public key in it (want PEM, PKCS#1 or PKIX): %v", c.serverKey, err)
+			return cfg, cli.Usagef("--server-key %s: no RSA public key in it (want PEM, PKCS#1 or PKIX): %v", c.serverKey, err)
 		}
 		for _, k := range keys {
 			cfg.PublicKeys = append(cfg.PublicKeys, exchange.PublicKey{RSA: k})
@@ -130,13 +131,13 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 		return cfg, nil
 	}
 	if c.serverKey != "" {
-		return cfg, usagef("--server-key without --dc: give the server's DCs too")
+		return cfg, cli.Usagef("--server-key without --dc: give the server's DCs too")
 	}
 	if c.apiID == 0 || c.apiHash == "" {
-		return cfg, usagef("talking to Telegram needs --api-id and --api-hash (or TLSCHED_API_ID, TLSCHED_API_HASH); for a local server give --dc and --server-key")
+		return cfg, cli.Usagef("talking to Telegram needs --api-id and --api-hash (or TLSCHED_API_ID, TLSCHED_API_HASH); for a local server give --dc and --server-key")
 	}
 	if c.session == "" {
-		return cfg, usagef("talking to Telegram needs --session FILE (made by tlworker login)")
+		return cfg, cli.Usagef("talking to Telegram needs --session FILE (made by tlworker login)")
 	}
 	cfg.Store = &actors.FileStore{Path: c.session}
 	if needLogin {

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/gotd/td/bin"
@@ -17,8 +15,10 @@ import (
 	"github.com/gotd/td/tg"
 
 	"github.com/tlsched/tlsched/actors"
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/entitycache"
 	"github.com/tlsched/tlsched/scheduler"
+	"github.com/tlsched/tlsched/telemetry"
 	"github.com/tlsched/tlsched/tgsim"
 )
 
@@ -26,18 +26,30 @@ import (
 // past Telegram's 20 per minute.
 const floodChain = 21
 
-func demo(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", stderr)
-	n := fs.Int("n", 20000, "messages to send")
-	callers := fs.Int("callers", 500, "concurrent callers")
-	realistic := fs.Bool("realistic", false, "Telegram's published bot limits for every chat (30 messages/s: 20,000 take 11 minutes)")
-	prog := fs.String("progress", "auto", "progress display: auto, plain or none")
-	var tf traceFlags
-	tf.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+type demoFlags struct {
+	n, callers int
+	realistic  bool
+	progress   string
+	trace      traceFlags
+}
+
+// demo is "tlworker demo", in steps: start the simulator and the actor
+// system (startDemo), resolve peers (resolvePeers), plan the bulk (plan),
+// send it with the flood-gate scene a quarter of the way in (sendAll,
+// floodScene), check the chain arrived in order (chainInOrder), print the
+// summary (summarize).
+func demo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	var f demoFlags
+	fs := cli.NewFlags("demo", stderr)
+	fs.IntVar(&f.n, "n", 20000, "messages to send")
+	fs.IntVar(&f.callers, "callers", 500, "concurrent callers")
+	fs.BoolVar(&f.realistic, "realistic", false, "Telegram's published bot limits for every chat (30 messages/s: 20,000 take 11 minutes)")
+	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto, plain or none")
+	f.trace.register(fs)
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	tel, err := tf.setup(context.Background(), stdout, stderr)
+	tel, err := f.trace.setup(context.Background(), stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -46,13 +58,60 @@ func demo(args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		_ = tel.Shutdown(ctx)
 	}()
-	if *n < floodChain || *callers < 1 {
-		return usagef("-n must be at least %d and -callers at least 1", floodChain)
+	if f.n < floodChain || f.callers < 1 {
+		return cli.Usagef("-n must be at least %d and -callers at least 1", floodChain)
 	}
+	d, err := startDemo(stdout, f.realistic, tel)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	ctx, root := tel.TracerProvider().Tracer("tlworker").Start(context.Background(), "tlworker demo")
+	defer func() {
+		root.End()
+		if sc := root.SpanContext(); sc.IsSampled() {
+			fmt.Fprintf(stdout, "trace id %s\n", sc.TraceID())
+		}
+	}()
+
+	if err := d.resolvePeers(ctx, stdout); err != nil {
+		return err
+	}
+	targets := d.plan(f.n - floodChain)
+	fmt.Fprintf(stdout, "sending %d messages with %d callers; %d of them an ordered chain into %s, past its 20/min limit\n", f.n, f.callers, floodChain, d.floodChat)
+	rec := &recorder{p: newProgress(f.progress, stderr, f.n), lat: make([]time.Duration, 0, f.n)}
+	start := time.Now()
+	chainErr := d.sendAll(ctx, targets, f.callers, rec)
+	elapsed := time.Since(start)
+	rec.p.finish()
+	d.summarize(ctx, stdout, summary{
+		n: f.n, failed: int(rec.failed.Load()), elapsed: elapsed, lat: rec.lat,
+		floodChat: d.floodChat, inOrder: d.chainInOrder(ctx), chainErr: chainErr, firstErr: rec.firstErr.Load(),
+	})
+	if n := rec.failed.Load(); n > 0 {
+		return fmt.Errorf("%d of %d calls failed (first: %v)", n, f.n, rec.firstErr.Load())
+	}
+	return nil
+}
+
+// demoRun is the demo's world: the simulator, the actor system talking to
+// it, the entity cache, and the peers it resolved.
+type demoRun struct {
+	srv       *tgsim.Server
+	client    *actors.Client
+	cache     *entitycache.Cache
+	users     []string // "@username"
+	groups    []string // basic groups by id, supergroups by "@username"
+	floodChat string   // the group the ordered chain is driven into
+	peers     map[string]tg.InputPeerClass
+}
+
+// startDemo starts tgsim (3 DCs on 127.0.0.1) and the actor system on it.
+// Without realistic, the bulk is bound by CPU, not by the flood model;
+// groups keep Telegram's 20 per minute so one chat can be driven past it.
+func startDemo(stdout io.Writer, realistic bool, tel *telemetry.Telemetry) (*demoRun, error) {
 	flood := tgsim.FloodConfig{}
-	if !*realistic {
-		// The bulk is bound by CPU, not by the flood model; groups keep
-		// Telegram's 20 per minute so one chat can be driven past it.
+	if !realistic {
 		flood = tgsim.FloodConfig{
 			Messages:      tgsim.Rate{N: 1_000_000, Per: time.Second},
 			PrivateChat:   tgsim.Rate{N: 1000, Per: time.Second},
@@ -62,9 +121,8 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, "starting tgsim (3 DCs on 127.0.0.1) and the actor system…")
 	srv, err := tgsim.Start(tgsim.Config{Flood: flood})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer srv.Close()
 	dcs := map[int]string{}
 	for _, d := range srv.DCs() {
 		dcs[d.ID] = d.Addr
@@ -79,166 +137,188 @@ func demo(args []string, stdout, stderr io.Writer) error {
 		Telemetry: tel,
 	})
 	if err != nil {
-		return err
+		srv.Close()
+		return nil, err
 	}
-	defer closeClient(client, 10*time.Second)
 	cache, err := entitycache.Open(entitycache.Config{Invoker: client})
 	if err != nil {
-		return err
+		closeClient(client, 10*time.Second)
+		srv.Close()
+		return nil, err
 	}
-	defer cache.Close()
 	cacheRef.Store(cache)
-	ctx, root := tel.TracerProvider().Tracer("tlworker").Start(context.Background(), "tlworker demo")
-	defer func() {
-		root.End()
-		if sc := root.SpanContext(); sc.IsSampled() {
-			fmt.Fprintf(stdout, "trace id %s\n", sc.TraceID())
-		}
-	}()
+	return &demoRun{srv: srv, client: client, cache: cache}, nil
+}
 
-	// Peers by shorthand, through the entity cache.
-	users := srv.Users()
-	var groups []string
-	for _, ch := range srv.Chats() {
+func (d *demoRun) close() {
+	d.cache.Close()
+	closeClient(d.client, 10*time.Second)
+	d.srv.Close()
+}
+
+// resolvePeers turns every user and group of the simulator's world into an
+// input peer through the entity cache, by shorthand ("@name", -id), 64 at
+// a time. The last group is kept for the flood-gate scene.
+func (d *demoRun) resolvePeers(ctx context.Context, stdout io.Writer) error {
+	for _, u := range d.srv.Users() {
+		d.users = append(d.users, "@"+u.Username)
+	}
+	for _, ch := range d.srv.Chats() {
 		switch ch.Kind {
 		case "group":
-			groups = append(groups, fmt.Sprint(-ch.ID))
+			d.groups = append(d.groups, fmt.Sprint(-ch.ID))
 		case "supergroup":
-			groups = append(groups, "@"+ch.Username)
+			d.groups = append(d.groups, "@"+ch.Username)
 		}
 	}
-	floodChat, groups := groups[len(groups)-1], groups[:len(groups)-1]
+	d.floodChat, d.groups = d.groups[len(d.groups)-1], d.groups[:len(d.groups)-1]
 	resolveStart := time.Now()
-	names := make([]string, 0, len(users)+len(groups)+1)
-	for _, u := range users {
-		names = append(names, "@"+u.Username)
-	}
-	names = append(append(names, groups...), floodChat)
-	peers := make(map[string]tg.InputPeerClass, len(names))
+	names := make([]string, 0, len(d.users)+len(d.groups)+1)
+	names = append(append(append(names, d.users...), d.groups...), d.floodChat)
+	d.peers = make(map[string]tg.InputPeerClass, len(names))
 	var pmu sync.Mutex
 	var rerr error
 	parallel(64, len(names), func(i int) {
-		p, err := cache.InputPeer(ctx, names[i])
+		p, err := d.cache.InputPeer(ctx, names[i])
 		pmu.Lock()
 		defer pmu.Unlock()
 		if err != nil && rerr == nil {
 			rerr = err
 		}
-		peers[names[i]] = p
+		d.peers[names[i]] = p
 	})
 	if rerr != nil {
 		return fmt.Errorf("resolve peers: %w", rerr)
 	}
 	fmt.Fprintf(stdout, "resolved %d peers (users, groups, supergroups) through the entity cache in %v\n", len(names), time.Since(resolveStart).Round(time.Millisecond))
+	return nil
+}
 
-	// The bulk: most messages to users, up to 15 per group (under its 20
-	// per minute), the rest to users again.
-	bulk := *n - floodChain
+// plan picks the bulk's targets: up to 15 messages per group (under its
+// 20 per minute), the rest to users, shuffled with a fixed seed.
+func (d *demoRun) plan(bulk int) []string {
 	targets := make([]string, 0, bulk)
-	perGroup := min(15, bulk/20/max(len(groups), 1))
-	for _, g := range groups {
+	perGroup := min(15, bulk/20/max(len(d.groups), 1))
+	for _, g := range d.groups {
 		for range perGroup {
 			targets = append(targets, g)
 		}
 	}
 	for i := 0; len(targets) < bulk; i++ {
-		targets = append(targets, "@"+users[i%len(users)].Username)
+		targets = append(targets, d.users[i%len(d.users)])
 	}
 	rand := newShuffler()
 	rand.shuffle(targets)
+	return targets
+}
 
-	fmt.Fprintf(stdout, "sending %d messages with %d callers; %d of them an ordered chain into %s, past its 20/min limit\n", *n, *callers, floodChain, floodChat)
-	p := newProgress(*prog, stderr, *n)
-	lat := make([]time.Duration, 0, *n)
-	var lmu sync.Mutex
-	var failed atomic.Int64
-	var firstErr atomic.Value
-	record := func(d time.Duration, err error) {
-		if err != nil {
-			failed.Add(1)
-			firstErr.CompareAndSwap(nil, err.Error())
-		}
-		lmu.Lock()
-		lat = append(lat, d)
-		lmu.Unlock()
-		p.add(err == nil)
+// recorder collects every call's latency and outcome, and feeds the
+// progress display. Safe for concurrent use.
+type recorder struct {
+	p        progress
+	mu       sync.Mutex
+	lat      []time.Duration
+	failed   atomic.Int64
+	firstErr atomic.Value
+}
+
+func (r *recorder) record(d time.Duration, err error) {
+	if err != nil {
+		r.failed.Add(1)
+		r.firstErr.CompareAndSwap(nil, err.Error())
 	}
-	start := time.Now()
+	r.mu.Lock()
+	r.lat = append(r.lat, d)
+	r.mu.Unlock()
+	r.p.add(err == nil)
+}
+
+// sendAll sends one messages.sendMessage per target from callers
+// goroutines, and starts the flood-gate scene a quarter of the way in; it
+// returns when everything has an outcome, with the chain's error.
+func (d *demoRun) sendAll(ctx context.Context, targets []string, callers int, rec *recorder) error {
+	bulk := len(targets)
 	work := make(chan int)
 	var wg sync.WaitGroup
-	for range *callers {
+	for range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range work {
 				t0 := time.Now()
 				var res tg.UpdatesBox
-				err := client.Invoke(ctx, &tg.MessagesSendMessageRequest{
-					Peer: peers[targets[i]], Message: fmt.Sprintf("demo message %d", i), RandomID: int64(i + 1),
+				err := d.client.Invoke(ctx, &tg.MessagesSendMessageRequest{
+					Peer: d.peers[targets[i]], Message: fmt.Sprintf("demo message %d", i), RandomID: int64(i + 1),
 				}, &res)
-				record(time.Since(t0), err)
+				rec.record(time.Since(t0), err)
 			}
 		}()
 	}
-	// The ordered chain starts a quarter of the way in.
-	chainDone := make(chan error, 1)
 	feed := func(from, to int) {
 		for i := from; i < to; i++ {
 			work <- i
 		}
 	}
 	feed(0, bulk/4)
-	go func() {
-		reqs := make([]bin.Encoder, floodChain)
-		for i := range reqs {
-			reqs[i] = &tg.MessagesSendMessageRequest{Peer: peers[floodChat], Message: fmt.Sprintf("ordered %d", i+1), RandomID: int64(bulk + i + 1)}
-		}
-		t0 := time.Now()
-		res, err := client.InvokeAll(ctx, reqs, actors.Ordered())
-		for _, r := range res {
-			record(time.Since(t0), r.Err)
-		}
-		chainDone <- err
-	}()
+	chainDone := d.floodScene(ctx, bulk, rec)
 	feed(bulk/4, bulk)
 	close(work)
 	wg.Wait()
-	chainErr := <-chainDone
-	elapsed := time.Since(start)
-	p.finish()
+	return <-chainDone
+}
 
-	// Did the chain arrive whole and in order?
-	hist, err := client.Call(ctx, &tg.MessagesGetHistoryRequest{Peer: peers[floodChat], Limit: 100})
-	inOrder := "no"
-	if err == nil {
-		var texts []string
-		for _, m := range historyMessages(hist) {
-			if msg, ok := m.(*tg.Message); ok && strings.HasPrefix(msg.Message, "ordered ") {
-				texts = append(texts, msg.Message)
-			}
+// floodScene sends floodChain ordered messages into the flood chat as one
+// InvokeAll: past its 20 per minute, so the flood gate closes and reopens
+// and the chain must still arrive whole and in order. Their random_ids
+// follow the bulk's.
+func (d *demoRun) floodScene(ctx context.Context, bulk int, rec *recorder) <-chan error {
+	chainDone := make(chan error, 1)
+	go func() {
+		reqs := make([]bin.Encoder, floodChain)
+		for i := range reqs {
+			reqs[i] = &tg.MessagesSendMessageRequest{Peer: d.peers[d.floodChat], Message: fmt.Sprintf("ordered %d", i+1), RandomID: int64(bulk + i + 1)}
 		}
-		slices.Reverse(texts)
-		want := make([]string, floodChain)
-		for i := range want {
-			want[i] = fmt.Sprintf("ordered %d", i+1)
+		t0 := time.Now()
+		res, err := d.client.InvokeAll(ctx, reqs, actors.Ordered())
+		for _, r := range res {
+			rec.record(time.Since(t0), r.Err)
 		}
-		if slices.Equal(texts, want) {
-			inOrder = fmt.Sprintf("yes, %d of %d, each once", len(texts), floodChain)
-		} else {
-			inOrder = fmt.Sprintf("NO: %d messages %v", len(texts), texts)
+		chainDone <- err
+	}()
+	return chainDone
+}
+
+// chainInOrder reads the flood chat's history: did the chain arrive whole,
+// once each, in order?
+func (d *demoRun) chainInOrder(ctx context.Context) string {
+	hist, err := d.client.Call(ctx, &tg.MessagesGetHistoryRequest{Peer: d.peers[d.floodChat], Limit: 100})
+	if err != nil {
+		return "no"
+	}
+	var texts []string
+	for _, m := range historyMessages(hist) {
+		if msg, ok := m.(*tg.Message); ok && strings.HasPrefix(msg.Message, "ordered ") {
+			texts = append(texts, msg.Message)
 		}
 	}
-	st, _ := client.Stats(ctx)
-	sv := srv.Counters()
-	printSummary(stdout, summary{
-		n: *n, failed: int(failed.Load()), elapsed: elapsed, lat: lat, st: st, sv: sv,
-		floodChat: floodChat, inOrder: inOrder, chainErr: chainErr, firstErr: firstErr.Load(),
-		cache: cache.Stats(),
-	})
-	if f := failed.Load(); f > 0 {
-		return fmt.Errorf("%d of %d calls failed (first: %v)", f, *n, firstErr.Load())
+	slices.Reverse(texts)
+	want := make([]string, floodChain)
+	for i := range want {
+		want[i] = fmt.Sprintf("ordered %d", i+1)
 	}
-	return nil
+	if slices.Equal(texts, want) {
+		return fmt.Sprintf("yes, %d of %d, each once", len(texts), floodChain)
+	}
+	return fmt.Sprintf("NO: %d messages %v", len(texts), texts)
+}
+
+// summarize adds what the scheduler, the simulator and the cache counted
+// to s and prints it.
+func (d *demoRun) summarize(ctx context.Context, stdout io.Writer, s summary) {
+	s.st, _ = d.client.Stats(ctx)
+	s.sv = d.srv.Counters()
+	s.cache = d.cache.Stats()
+	printSummary(stdout, s)
 }
 
 func historyMessages(v any) []tg.MessageClass {
@@ -251,67 +331,6 @@ func historyMessages(v any) []tg.MessageClass {
 		return h.Messages
 	}
 	return nil
-}
-
-type summary struct {
-	n, failed int
-	elapsed   time.Duration
-	lat       []time.Duration
-	st        scheduler.Stats
-	sv        tgsim.Counters
-	floodChat string
-	inOrder   string
-	chainErr  error
-	firstErr  any
-	cache     entitycache.Stats
-}
-
-func printSummary(w io.Writer, s summary) {
-	sort.Slice(s.lat, func(i, j int) bool { return s.lat[i] < s.lat[j] })
-	pct := func(p float64) string {
-		if len(s.lat) == 0 {
-			return "-"
-		}
-		return s.lat[min(len(s.lat)-1, int(p*float64(len(s.lat))))].Round(10 * time.Microsecond).String()
-	}
-	perContainer := 0.0
-	if s.st.Batches > 0 {
-		perContainer = float64(s.st.Sent) / float64(s.st.Batches)
-	}
-	honoured := "yes: the server saw no call inside a wait it had announced"
-	if s.sv.IgnoredWaits > 0 {
-		honoured = fmt.Sprintf("NO: %d calls came inside an announced wait", s.sv.IgnoredWaits)
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nsummary\t")
-	row := func(k string, v ...any) { fmt.Fprintf(tw, "  %s\t%s\n", k, fmt.Sprint(v...)) }
-	row("calls", s.n)
-	row("ok / failed", fmt.Sprintf("%d / %d", s.n-s.failed, s.failed))
-	row("time", s.elapsed.Round(time.Millisecond))
-	row("calls/s", fmt.Sprintf("%.0f", float64(s.n)/s.elapsed.Seconds()))
-	row("latency p50 / p95 / p99", pct(0.50), " / ", pct(0.95), " / ", pct(0.99))
-	row("containers sent", s.st.Batches)
-	row("calls per container (mean)", fmt.Sprintf("%.1f", perContainer))
-	row("flood waits met", fmt.Sprintf("%d (gate closed %d times)", s.st.FloodWaits, s.st.GateClosures))
-	row("flood waits honoured", honoured)
-	row("ordered chain into "+s.floodChat, s.inOrder)
-	row("resends", fmt.Sprintf("%d sends for %d calls: migrations %d, chain repairs %d, retries after backoff %d",
-		s.st.Sent, s.st.Submitted, s.st.Migrations, s.st.ChainRepairs, s.st.Backoffs))
-	row("entity cache", fmt.Sprintf("%d network resolves, %d hits", s.cache.NetworkCalls, s.cache.Hits))
-	fmt.Fprintln(tw, "tgsim saw\t")
-	row("frames in / out", fmt.Sprintf("%d / %d", s.sv.FramesIn, s.sv.FramesOut))
-	row("containers in / out", fmt.Sprintf("%d / %d", s.sv.ContainersIn, s.sv.ContainersOut))
-	row("messages.sendMessage calls", s.sv.Calls["messages.sendMessage"])
-	row("messages stored", s.sv.MessagesStored)
-	row("FLOOD_WAIT issued", fmt.Sprintf("%d (%d s in all)", s.sv.FloodWaits["messages.sendMessage"], s.sv.FloodSeconds))
-	row("MSG_WAIT_FAILED issued", s.sv.Errors["MSG_WAIT_FAILED"])
-	row("USER_MIGRATE issued", s.sv.Migrations)
-	row("duplicates suppressed", s.sv.Duplicates)
-	row("invokeAfterMsg waits", s.sv.OrderingWaits)
-	tw.Flush()
-	if s.chainErr != nil {
-		fmt.Fprintf(w, "ordered chain: %v\n", s.chainErr)
-	}
 }
 
 // parallel runs f(0..n-1) on k goroutines.

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/jobs"
 	"github.com/tlsched/tlsched/tgsim"
 )
 
@@ -78,7 +79,7 @@ type line struct {
 	ID     string          `json:"id"`
 	OK     bool            `json:"ok"`
 	Result json.RawMessage `json:"result"`
-	Error  *outError       `json:"error"`
+	Error  *jobs.Error     `json:"error"`
 }
 
 func readOut(t *testing.T, path string) map[string][]line {

@@ -16,6 +16,7 @@ import (
 	"github.com/gotd/td/tgerr"
 
 	"github.com/tlsched/tlsched/actors"
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 )
 
 // login authorises the session's key as a bot (token) or a user (phone,
@@ -23,20 +24,20 @@ import (
 // DC next to the session file.
 func login(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var c connFlags
-	fs := newFlags("login", stderr)
+	fs := cli.NewFlags("login", stderr)
 	c.register(fs)
 	token := fs.String("bot-token", "", "log in as the bot with this token")
 	phone := fs.String("phone", "", "log in as the user with this phone number (+…)")
 	code := fs.String("code", "", "the login code (asked on stdin if empty)")
 	password := fs.String("password", "", "the 2FA password, if the account has one (or TLSCHED_PASSWORD; asked on stdin if needed)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	switch {
 	case (*token == "") == (*phone == ""):
-		return usagef("give --bot-token or --phone")
+		return cli.Usagef("give --bot-token or --phone")
 	case c.session == "":
-		return usagef("--session FILE is required: the session file login writes")
+		return cli.Usagef("--session FILE is required: the session file login writes")
 	}
 	if *password == "" {
 		*password = os.Getenv("TLSCHED_PASSWORD")

@@ -8,16 +8,17 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/tgsim"
 )
 
 // sim runs tgsim until SIGINT/SIGTERM.
-func sim(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sim", stderr)
+func sim(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := cli.NewFlags("sim", stderr)
 	keyOut := fs.String("key-out", "tgsim-key.pem", "where to write the server's public key (PEM)")
 	realistic := fs.Bool("realistic", true, "Telegram's bot flood limits; false turns the flood model off")
 	login := fs.Bool("require-login", false, "new keys must log in (by default they act as the bot)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	srv, err := tgsim.Start(tgsim.Config{

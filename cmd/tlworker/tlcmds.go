@@ -5,12 +5,13 @@ import (
 	"io"
 	"strings"
 
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/tl"
 )
 
-func methods(args []string, stdout io.Writer) error {
+func methods(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	if len(args) > 1 {
-		return usagef("methods takes at most one query, got %q", strings.Join(args, " "))
+		return cli.Usagef("methods takes at most one query, got %q", strings.Join(args, " "))
 	}
 	var names []string
 	if len(args) == 1 {
@@ -35,9 +36,9 @@ func methods(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func describe(args []string, stdout io.Writer) error {
+func describe(args []string, _ io.Reader, stdout, _ io.Writer) error {
 	if len(args) != 1 {
-		return usagef("describe takes one method name")
+		return cli.Usagef("describe takes one method name")
 	}
 	d, err := tl.Describe(args[0])
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -15,24 +15,24 @@ import (
 	"github.com/tlsched/tlsched/tgsim"
 )
 
-// benchServer is a server started for one benchmark round.
-type benchServer struct {
-	addr   string // DC 2
-	frames func() int64
-	stop   func()
+// Server is a server started for one benchmark round.
+type Server struct {
+	Addr   string       // DC 2
+	Frames func() int64 // frames the server read (tgsim); nil for tgtest
+	Stop   func()
 }
 
-// startBenchServer starts gotd's tgtest (answering sendMessage and
+// StartServer starts gotd's tgtest (answering sendMessage and
 // help.getConfig) or tgsim (one DC, flood model off, no latency: the
 // client's path is measured, not the simulated server's think time) on
 // 127.0.0.1.
-func startBenchServer(kind string, key *rsa.PrivateKey) (*benchServer, error) {
+func StartServer(kind string, key *rsa.PrivateKey) (*Server, error) {
 	if kind == "tgsim" {
 		srv, err := tgsim.Start(tgsim.Config{Key: key, DCs: []int{2}, Flood: tgsim.FloodConfig{Off: true}, Latency: tgsim.NoLatency})
 		if err != nil {
 			return nil, err
 		}
-		return &benchServer{addr: srv.Addr(2), frames: func() int64 { return srv.Counters().FramesIn }, stop: func() { srv.Close() }}, nil
+		return &Server{Addr: srv.Addr(2), Frames: func() int64 { return srv.Counters().FramesIn }, Stop: func() { srv.Close() }}, nil
 	}
 	srv := tgtest.NewServer(tgtest.NewPrivateKey(key), &echoHandler{}, tgtest.ServerOptions{DC: 2})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -42,7 +42,7 @@ func startBenchServer(kind string, key *rsa.PrivateKey) (*benchServer, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, transport.Listen(l)) }()
-	return &benchServer{addr: l.Addr().String(), stop: func() { cancel(); <-done }}, nil
+	return &Server{Addr: l.Addr().String(), Stop: func() { cancel(); <-done }}, nil
 }
 
 // echoHandler is a tgtest handler: it unwraps the invoke wrappers and

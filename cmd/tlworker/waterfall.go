@@ -10,28 +10,31 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 )
 
-// trace fetches a trace from a Jaeger query service and draws it as a text
-// waterfall: one line per span, indented under its parent, a bar on the
-// trace's time axis, and for each container the calls it carried.
-func trace(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("trace", stderr)
+// trace is "tlworker trace": it fetches a trace from a Jaeger query service
+// and draws it as a text waterfall: one line per span, indented under its
+// parent, a bar on the trace's time axis, and for each container the calls
+// it carried. (The tracing flags other commands take are in traceflags.go.)
+func trace(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := cli.NewFlags("trace", stderr)
 	query := fs.String("query", "http://127.0.0.1:16686", "Jaeger query service base URL")
 	width := fs.Int("width", 60, "width of the time axis in characters")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("trace takes one trace id")
+		return cli.Usagef("trace takes one trace id")
 	}
 	id := strings.ToLower(strings.TrimSpace(fs.Arg(0)))
 	if len(id) == 0 || len(id) > 32 || strings.Trim(id, "0123456789abcdef") != "" {
-		return usagef("trace id %q: want up to 32 hex digits", fs.Arg(0))
+		return cli.Usagef("trace id %q: want up to 32 hex digits", fs.Arg(0))
 	}
 	base, err := url.Parse(*query)
 	if err != nil || base.Scheme == "" || base.Host == "" {
-		return usagef("--query %q: want a URL such as http://127.0.0.1:16686", *query)
+		return cli.Usagef("--query %q: want a URL such as http://127.0.0.1:16686", *query)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

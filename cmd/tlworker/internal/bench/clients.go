@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -74,10 +74,10 @@ func spread(n, callers int, call func(i int64) error) ([]time.Duration, error) {
 }
 
 // measure times one run and fills the figures.
-func measure(s *benchServer, d *countingDialer, n, callers int, run func() ([]time.Duration, error)) (figures, error) {
+func measure(s *Server, d *countingDialer, n, callers int, run func() ([]time.Duration, error)) (figures, error) {
 	b0, f0, c0 := d.bytes.Load(), int64(0), cpuNow()
-	if s.frames != nil {
-		f0 = s.frames()
+	if s.Frames != nil {
+		f0 = s.Frames()
 	}
 	start := time.Now()
 	lat, err := run()
@@ -90,8 +90,8 @@ func measure(s *benchServer, d *countingDialer, n, callers int, run func() ([]ti
 		BytesPerCall: float64(d.bytes.Load()-b0) / float64(n),
 		CPUPer10k:    (cpuNow() - c0).Seconds() / float64(n) * 10000,
 	}
-	if s.frames != nil {
-		f.FramesPerCall = float64(s.frames()-f0) / float64(n)
+	if s.Frames != nil {
+		f.FramesPerCall = float64(s.Frames()-f0) / float64(n)
 	}
 	if len(lat) > 0 {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
@@ -102,11 +102,11 @@ func measure(s *benchServer, d *countingDialer, n, callers int, run func() ([]ti
 }
 
 // runOurs: the actor system, one Call per goroutine at a time.
-func runOurs(s *benchServer, key *rsa.PrivateKey, n, callers int) (figures, error) {
+func runOurs(s *Server, key *rsa.PrivateKey, n, callers int) (figures, error) {
 	d := &countingDialer{}
 	ctx := context.Background()
 	c, err := actors.Start(ctx, actors.Config{
-		DCs: map[int]string{2: s.addr}, PublicKeys: []exchange.PublicKey{{RSA: &key.PublicKey}},
+		DCs: map[int]string{2: s.Addr}, PublicKeys: []exchange.PublicKey{{RSA: &key.PublicKey}},
 		Store: actors.NewMemoryStore(), Dialer: d,
 	})
 	if err != nil {
@@ -122,9 +122,9 @@ func runOurs(s *benchServer, key *rsa.PrivateKey, n, callers int) (figures, erro
 }
 
 // runGotd: gotd's telegram.Client, one goroutine per caller.
-func runGotd(s *benchServer, key *rsa.PrivateKey, n, callers int) (figures, error) {
+func runGotd(s *Server, key *rsa.PrivateKey, n, callers int) (figures, error) {
 	d := &countingDialer{}
-	host, portStr, _ := net.SplitHostPort(s.addr)
+	host, portStr, _ := net.SplitHostPort(s.Addr)
 	port, _ := strconv.Atoi(portStr)
 	client := telegram.NewClient(1, "hash", telegram.Options{
 		PublicKeys: []telegram.PublicKey{{RSA: &key.PublicKey}},
@@ -150,10 +150,10 @@ func runGotd(s *benchServer, key *rsa.PrivateKey, n, callers int) (figures, erro
 
 // runBare is the ceiling: one mtproto.Session driven by hand, 100 calls per
 // container, up to 20 containers in flight, no scheduler, no futures.
-func runBare(s *benchServer, key *rsa.PrivateKey, n int) (figures, error) {
+func runBare(s *Server, key *rsa.PrivateKey, n int) (figures, error) {
 	d := &countingDialer{}
 	ctx := context.Background()
-	conn, err := mtproto.Dial(ctx, mtproto.DialConfig{Addr: s.addr, DC: 2, PublicKeys: []exchange.PublicKey{{RSA: &key.PublicKey}}, Dialer: d})
+	conn, err := mtproto.Dial(ctx, mtproto.DialConfig{Addr: s.Addr, DC: 2, PublicKeys: []exchange.PublicKey{{RSA: &key.PublicKey}}, Dialer: d})
 	if err != nil {
 		return figures{}, err
 	}
@@ -301,4 +301,10 @@ func heapPerQueued(key *rsa.PrivateKey, n int) (float64, error) {
 	runtime.ReadMemStats(&m1)
 	runtime.KeepAlive(futures)
 	return float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/float64(n) - float64(reqSize), nil
+}
+
+func closeClient(c *actors.Client, d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_ = c.Close(ctx)
 }

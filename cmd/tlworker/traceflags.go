@@ -1,3 +1,6 @@
+// The tracing flags every command that starts the actor system shares
+// (--trace-exporter, --trace-endpoint, …) and the telemetry setup they map onto.
+
 package main
 
 import (
@@ -6,6 +9,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/telemetry"
 )
 
@@ -33,13 +37,13 @@ func (t *traceFlags) setup(ctx context.Context, stdout, stderr io.Writer) (*tele
 	}
 	if t.sample >= 0 {
 		if t.sample > 1 {
-			return nil, usagef("--trace-sample %v: want 0 to 1", t.sample)
+			return nil, cli.Usagef("--trace-sample %v: want 0 to 1", t.sample)
 		}
 		cfg.SampleRatio = &t.sample
 	}
 	tel, err := telemetry.Setup(ctx, cfg)
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, cli.Usagef("%v", err)
 	}
 	return tel, nil
 }

@@ -1,0 +1,233 @@
+// Package jobs is the engine of tlworker send: it reads JSON-lines jobs,
+// runs each through a Sender (the actor system) on a fixed pool of workers,
+// chains a job after another by id ("after": an invokeAfterMsg chain),
+// skips jobs an earlier run finished (--resume), derives a missing
+// random_id from the job id, and writes one result line per job in
+// completion order.
+//
+// Where its rules live: a job line's shape and checks, and random_id, in
+// job.go; a result line's shape and its writer in result.go; what --resume
+// reads in resume.go; one job's run and chaining in run.go; reading, the
+// worker pool and draining in engine.go.
+package jobs
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultConcurrency is Config.Concurrency's default: jobs in flight.
+const DefaultConcurrency = 2000
+
+// Config is one run. Sender, Peers, Jobs and Results are required.
+type Config struct {
+	// Sender sends the jobs' requests: Actors(client) for an actors.Client.
+	Sender Sender
+	// Peers builds a job's request with its peer shorthands resolved and
+	// sends it through the Invoker it is given: an *entitycache.Cache.
+	Peers Peers
+	// Jobs is read line by line (JSON lines; blank lines are skipped) until
+	// EOF or until ctx ends.
+	Jobs io.Reader
+	// Results gets one JSON line per job (Result), in completion order;
+	// written through a buffer flushed every 100 ms and at the end.
+	Results io.Writer
+	// Done is what an earlier run finished (see Previous): job id → ok.
+	// These jobs are skipped; a job "after" one of them runs without
+	// waiting if it was ok, and fails without being sent if it was not.
+	Done map[string]bool
+	// Rate caps jobs started per second; 0 is no cap.
+	Rate float64
+	// Concurrency is how many jobs are in flight at once (workers); 0 is
+	// DefaultConcurrency.
+	Concurrency int
+	// DrainTimeout is how long, once ctx has ended (a signal), the jobs
+	// already read may take before Close is called; 0 closes at once.
+	// When ctx has not ended, Run waits for every job read.
+	DrainTimeout time.Duration
+	// Close, if set, closes the Sender. Run calls it once, when the jobs
+	// read have finished or the drain timeout has passed; jobs that then
+	// fail with actors.ErrClosed or context.Canceled get no result line (a
+	// rerun with --resume runs them).
+	Close func()
+	// OnResult, if set, is called after each result line is written, from
+	// many goroutines (a progress display).
+	OnResult func(ok bool)
+}
+
+// Run reads jobs from cfg.Jobs and runs them until EOF, then waits for
+// them and writes their results. When ctx ends it stops reading, gives the
+// jobs in flight cfg.DrainTimeout, and returns an error saying how many
+// jobs read have no result line. Jobs run on a context ctx's end does not
+// cancel. An error means not every job read has a result line, or the
+// results could not be written; failed jobs are result lines, not errors.
+func Run(ctx context.Context, cfg Config) error {
+	n := cfg.Concurrency
+	if n <= 0 {
+		n = DefaultConcurrency
+	}
+	done := cfg.Done
+	if done == nil {
+		done = map[string]bool{}
+	}
+	r := &runner{sender: cfg.Sender, peers: cfg.Peers, w: newResultWriter(cfg.Results), done: done, jobs: map[string]*jobState{}, onResult: cfg.OnResult}
+	if cfg.Rate > 0 {
+		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), 1)
+	}
+	stopFlush := r.w.flushEvery(100 * time.Millisecond)
+	stopWorkers := r.workers(ctx, n)
+	readErr := r.read(ctx, cfg.Jobs)
+	interrupted := ctx.Err() != nil
+
+	// Wait for what is in flight; on a signal, not forever.
+	waited := make(chan struct{})
+	go func() { r.wg.Wait(); close(waited) }()
+	if interrupted {
+		select {
+		case <-waited:
+		case <-time.After(cfg.DrainTimeout):
+		}
+	} else {
+		<-waited
+	}
+	r.closing.Store(true)
+	if cfg.Close != nil {
+		cfg.Close()
+	}
+	<-waited
+	stopWorkers()
+	stopFlush()
+	if err := r.w.flush(); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	missing := r.started.Load() - r.written.Load()
+	switch {
+	case readErr != nil:
+		return fmt.Errorf("reading jobs: %w", readErr)
+	case interrupted:
+		return fmt.Errorf("interrupted: %d jobs read have no result line and more may be unread; run again with --resume", missing)
+	case missing > 0:
+		return fmt.Errorf("%d jobs have no result line", missing)
+	}
+	return nil
+}
+
+type runner struct {
+	sender   Sender
+	peers    Peers
+	w        *resultWriter
+	limiter  *rate.Limiter
+	onResult func(ok bool)
+	done     map[string]bool      // from --resume
+	jobs     map[string]*jobState // by id, for "after"; only read touches it
+	queue    chan task
+	wg       sync.WaitGroup // jobs handed to workers and not finished
+	closing  atomic.Bool    // the sender is being closed: its errors are not results
+	started  atomic.Int64
+	written  atomic.Int64
+}
+
+// read parses jobs line by line and hands each to a worker, in input
+// order; it stops at EOF or when ctx is cancelled. Lines that cannot run
+// (not a job, a duplicate id, an unknown "after") get their result line
+// here.
+func (r *runner) read(ctx context.Context, in io.Reader) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		if ctx.Err() != nil {
+			return nil
+		}
+		b := sc.Bytes()
+		if len(b) == 0 {
+			continue
+		}
+		j, err := parseJob(line, b)
+		if err != nil {
+			id := j.ID
+			if id == "" {
+				id = fmt.Sprintf("line %d", line)
+			}
+			if _, seen := r.done[id]; !seen {
+				r.started.Add(1)
+				r.result(Result{ID: id, Error: &Error{Message: err.Error()}})
+			}
+			continue
+		}
+		if _, seen := r.done[j.ID]; seen {
+			r.jobs[j.ID] = &jobState{}
+			continue
+		}
+		if _, dup := r.jobs[j.ID]; dup {
+			r.started.Add(1)
+			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: job id %q was used by an earlier line", line, j.ID)}})
+			continue
+		}
+		if r.limiter != nil {
+			if err := r.limiter.Wait(ctx); err != nil {
+				return nil
+			}
+		}
+		st := &jobState{submitted: make(chan struct{})}
+		r.jobs[j.ID] = st
+		var pred *jobState
+		if j.After != "" {
+			pred = r.jobs[j.After]
+			if pred == nil {
+				close(st.submitted)
+				r.started.Add(1)
+				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: \"after\": no job %q on an earlier line", line, j.After)}})
+				continue
+			}
+		}
+		r.started.Add(1)
+		r.wg.Add(1)
+		r.queue <- task{j: j, st: st, pred: pred}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// task is one job handed to a worker.
+type task struct {
+	j    job
+	st   *jobState
+	pred *jobState
+}
+
+// workers run jobs: a fixed pool, so each goroutine's stack grows once, not
+// once per job. A job waits for its result on its worker, so n bounds the
+// jobs in flight. Jobs are queued in input order, so a job's predecessor
+// is always taken by a worker before it. The returned func stops the pool
+// once the queue is drained.
+func (r *runner) workers(ctx context.Context, n int) func() {
+	r.queue = make(chan task)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range r.queue {
+				r.run(ctx, t.j, t.st, t.pred)
+			}
+		}()
+	}
+	return func() { close(r.queue); wg.Wait() }
+}
+
+func (r *runner) result(o Result) {
+	r.w.write(o)
+	r.written.Add(1)
+	if r.onResult != nil {
+		r.onResult(o.OK)
+	}
+}

@@ -1,0 +1,165 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gotd/td/bin"
+
+	"github.com/tlsched/tlsched/actors"
+	"github.com/tlsched/tlsched/entitycache"
+	"github.com/tlsched/tlsched/tl"
+)
+
+// Sender submits one request and returns its call at once. The call goes
+// to DC dc when dc > 0 (else the home DC), and runs strictly after the
+// call after when after is not nil (an invokeAfterMsg chain; after is a
+// Call this Sender returned). Actors adapts an actors.Client.
+type Sender interface {
+	Send(ctx context.Context, req bin.Encoder, dc int, after Call) (Call, error)
+}
+
+// Call is a request submitted through a Sender.
+type Call interface {
+	// Wait blocks until the call has its result (the TL body) or fails,
+	// or ctx ends.
+	Wait(ctx context.Context) ([]byte, error)
+}
+
+// Peers builds a request with peer shorthands resolved (r) and sends it
+// through inv; *entitycache.Cache is one (it may build and send twice when
+// the server rejects a cached access hash).
+type Peers interface {
+	Invoke(ctx context.Context, inv entitycache.Invoker, build func(ctx context.Context, r tl.Resolver) (bin.Encoder, error), res bin.Decoder) error
+}
+
+// Actors is a Sender that submits through an actors.Client.
+func Actors(c *actors.Client) Sender { return actorSender{c} }
+
+type actorSender struct{ c *actors.Client }
+
+func (s actorSender) Send(ctx context.Context, req bin.Encoder, dc int, after Call) (Call, error) {
+	var opts []actors.Option
+	if dc > 0 {
+		opts = append(opts, actors.OnDC(dc))
+	}
+	if after != nil {
+		opts = append(opts, actors.After(after.(*actors.Future)))
+	}
+	f, err := s.c.Go(ctx, req, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// jobState lets later jobs chain after a job: submitted is closed once the
+// job's first attempt has a call (or failed before being sent).
+type jobState struct {
+	submitted chan struct{}
+	call      Call
+}
+
+// run sends one job and writes its result line.
+func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
+	defer r.wg.Done()
+	var after Call
+	if pred != nil {
+		switch ok, earlier := r.done[j.After]; {
+		case earlier && !ok:
+			close(st.submitted)
+			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after failed in an earlier run", j.After)}})
+			return
+		case earlier:
+			// Done in an earlier run: nothing to wait for.
+		default:
+			<-pred.submitted
+			if pred.call == nil {
+				close(st.submitted)
+				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after was not sent", j.After)}})
+				return
+			}
+			after = pred.call
+		}
+	}
+	m, merr := tl.Method(j.Method)
+	inv := &jobInvoker{s: r.sender, dc: j.DC, after: after, st: st}
+	start := time.Now()
+	var res rawResult
+	err := merr
+	if err == nil {
+		// A signal stops reading, not the jobs already read: they run on a
+		// context it does not cancel, until the drain timeout closes the
+		// sender.
+		err = r.peers.Invoke(context.WithoutCancel(ctx), inv, func(ctx context.Context, rv tl.Resolver) (bin.Encoder, error) {
+			return tl.DecodeRequest(ctx, j.Method, j.Params, tl.DecodeOptions{Resolver: rv, RandomID: func() int64 { return randomID(j.ID) }})
+		}, &res)
+	}
+	inv.markSubmitted()
+	if err != nil && r.closing.Load() && (errors.Is(err, actors.ErrClosed) || errors.Is(err, context.Canceled)) {
+		return // not a result: --resume runs it again
+	}
+	o := Result{ID: j.ID, OK: err == nil}
+	if err != nil {
+		if inv.sent {
+			o.Error = failure(err)
+		} else {
+			// Never sent (bad params, a peer that cannot be resolved): code 0,
+			// and the message says which line and why.
+			o.Error = &Error{Message: fmt.Sprintf("line %d: %v", j.line, err)}
+		}
+	} else {
+		o.LatencyMS = ms(time.Since(start))
+		js, jerr := tl.BinaryToJSON(res.b, m.Type)
+		if jerr != nil {
+			o.OK, o.Error = false, &Error{Message: fmt.Sprintf("the call succeeded but its result could not be read: %v", jerr)}
+		} else {
+			o.Result = js
+		}
+	}
+	r.result(o)
+}
+
+// jobInvoker sends a job's request through the sender with its DC and
+// predecessor, and records the first attempt's call for jobs chained
+// after it.
+type jobInvoker struct {
+	s     Sender
+	dc    int
+	after Call
+	st    *jobState
+	once  sync.Once
+	sent  bool
+}
+
+func (j *jobInvoker) Invoke(ctx context.Context, req bin.Encoder, res bin.Decoder) error {
+	f, err := j.s.Send(ctx, req, j.dc, j.after)
+	if err != nil {
+		return err
+	}
+	j.sent = true
+	j.once.Do(func() {
+		j.st.call = f
+		close(j.st.submitted)
+	})
+	body, err := f.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	return res.Decode(&bin.Buffer{Buf: body})
+}
+
+func (j *jobInvoker) markSubmitted() {
+	j.once.Do(func() { close(j.st.submitted) })
+}
+
+// rawResult keeps a result's bytes.
+type rawResult struct{ b []byte }
+
+func (r *rawResult) Decode(b *bin.Buffer) error {
+	r.b = append(r.b[:0], b.Buf...)
+	return nil
+}
