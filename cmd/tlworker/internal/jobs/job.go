@@ -5,7 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"unicode/utf8"
+
+	"github.com/go-faster/jx"
 )
 
 // job is one line of the jobs input.
@@ -21,11 +25,14 @@ type job struct {
 
 // parseJob reads one jobs line. Errors name the line and the problem.
 func parseJob(line int, b []byte) (job, error) {
-	var j job
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&j); err != nil {
-		return job{line: line}, fmt.Errorf("line %d: not a job (%v); want {\"id\":…,\"method\":…,\"params\":{…}}", line, err)
+	j, ok := parseJobFast(b)
+	if !ok {
+		j = job{}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&j); err != nil {
+			return job{line: line}, fmt.Errorf("line %d: not a job (%v); want {\"id\":…,\"method\":…,\"params\":{…}}", line, err)
+		}
 	}
 	j.line = line
 	switch {
@@ -41,6 +48,63 @@ func parseJob(line int, b []byte) (job, error) {
 	}
 	return j, nil
 }
+
+// parseJobFast reads a job line the common way round: one object with the
+// job's fields spelt exactly, each of its own JSON type, strings valid
+// UTF-8. Anything else (a misspelt or unknown field, a case variant
+// encoding/json would accept, a wrong type, bad JSON) reports false and is
+// read by encoding/json, which decides and says what is wrong. It gives
+// what encoding/json gives for the lines it takes; params are copied out
+// of b, which the caller reuses.
+func parseJobFast(b []byte) (job, bool) {
+	var j job
+	d := jx.DecodeBytes(b)
+	if d.Next() != jx.Object {
+		return j, false
+	}
+	str := func(d *jx.Decoder, dst *string) error {
+		if d.Next() != jx.String {
+			return errSlowPath
+		}
+		v, err := d.Str()
+		if err != nil || !utf8.ValidString(v) {
+			return errSlowPath
+		}
+		*dst = v
+		return nil
+	}
+	err := d.ObjBytes(func(d *jx.Decoder, key []byte) error {
+		switch string(key) {
+		case "id":
+			return str(d, &j.ID)
+		case "method":
+			return str(d, &j.Method)
+		case "after":
+			return str(d, &j.After)
+		case "params":
+			raw, err := d.Raw()
+			if err != nil {
+				return err
+			}
+			j.Params = append(json.RawMessage(nil), raw...)
+			return nil
+		case "dc":
+			if d.Next() != jx.Number {
+				return errSlowPath
+			}
+			n, err := d.Int()
+			if err != nil {
+				return err
+			}
+			j.DC = n
+			return nil
+		}
+		return errSlowPath
+	})
+	return j, err == nil
+}
+
+var errSlowPath = errors.New("not the common form")
 
 // randomID derives a job's random_id from its id, so a rerun or a resend of
 // the same job is the same message to the server (MTProto: the server

@@ -1,9 +1,12 @@
 package jobs
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"pgregory.net/rapid"
 )
 
 func TestParseJob(t *testing.T) {
@@ -59,4 +62,76 @@ func TestRandomIDIsStable(t *testing.T) {
 	if randomID("a") == randomID("b") {
 		t.Fatal("two ids, one random_id")
 	}
+}
+
+// The fast reader takes only lines encoding/json reads the same way.
+func TestParseJobFastAgrees(t *testing.T) {
+	slow := func(b []byte) (job, error) {
+		var j job
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&j)
+		return j, err
+	}
+	check := func(t interface{ Fatalf(string, ...any) }, line string) {
+		fj, ok := parseJobFast([]byte(line))
+		sj, err := slow([]byte(line))
+		if !ok {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%q: fast path took what encoding/json rejects (%v)", line, err)
+		}
+		if fj.ID != sj.ID || fj.Method != sj.Method || fj.After != sj.After || fj.DC != sj.DC || string(fj.Params) != string(sj.Params) {
+			t.Fatalf("%q:\nfast %+v\nslow %+v", line, fj, sj)
+		}
+	}
+	for _, line := range []string{
+		`{"id":"a","method":"m","params": {"x" : 1} ,"dc":2}`, `{"id":"a\ud800b","method":"m"}`,
+		`{"id":"\u00e9\ud83d\ude00","method":"m"}`, `{"id":"a","dc":2.0}`, `{"id":"a","dc":1e2}`, `{"id":"a","dc":-0}`,
+		`{"id":"a","dc":99999999999999999999}`, `{"ID":"a"}`, `{"id":"a","id":"b"}`, `{"id":"a"} trailing`,
+		`{"id":"a","params":nul}`, `{"id":"a","params":[1,}`, ` {"id":"a"}`, `{"id":null}`, `{"id":"a\u0000"}`,
+		"{\"id\":\"a\xffb\"}", `{"id":"a","params":"s"}`, `{"id":"a","dc":true}`,
+	} {
+		check(t, line)
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		ws := rapid.SampledFrom([]string{"", " ", "\t", "\n "})
+		val := rapid.SampledFrom([]string{`"j1"`, `"\u00e9"`, `"\ud800"`, `"a\"b"`, `1`, `-1`, `2.5`, `1e3`, `null`, `true`,
+			`{}`, `{"peer":"@a","message":"hi"}`, `[1,2]`, `"\ud83d\ude00"`, `0`, `""`})
+		key := rapid.SampledFrom([]string{"id", "method", "params", "after", "dc", "Id", "DC", "peer"})
+		var b strings.Builder
+		b.WriteString(ws.Draw(t, "w0") + "{")
+		for i := range rapid.IntRange(0, 6).Draw(t, "n") {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(ws.Draw(t, "w1") + `"` + key.Draw(t, "k") + `"` + ws.Draw(t, "w2") + ":" + ws.Draw(t, "w3") + val.Draw(t, "v") + ws.Draw(t, "w4"))
+		}
+		b.WriteString("}")
+		check(t, b.String())
+	})
+}
+
+func BenchmarkParseJob(b *testing.B) {
+	line := []byte(`{"id":"m123456","method":"messages.sendMessage","params":{"peer":"@user42","message":"hello there"}}`)
+	b.Run("parseJob", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			if _, err := parseJob(1, line); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) { // what parseJob did before
+		b.ReportAllocs()
+		for range b.N {
+			var j job
+			dec := json.NewDecoder(bytes.NewReader(line))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&j); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -2,12 +2,17 @@ package jobs
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/go-faster/jx"
 	"github.com/gotd/td/tgerr"
 )
 
@@ -47,9 +52,10 @@ func ms(d time.Duration) *float64 {
 // resultWriter writes result lines, one JSON object each, in completion
 // order. Safe for concurrent use.
 type resultWriter struct {
-	mu  sync.Mutex
-	w   *bufio.Writer
-	err error
+	mu      sync.Mutex
+	w       *bufio.Writer
+	err     error
+	started bool // the first line was written (and flushed)
 }
 
 func newResultWriter(w io.Writer) *resultWriter {
@@ -57,17 +63,77 @@ func newResultWriter(w io.Writer) *resultWriter {
 }
 
 func (r *resultWriter) write(o Result) {
-	b, err := json.Marshal(o)
+	w := linePool.Get().(*jx.Writer)
+	defer linePool.Put(w)
+	w.Reset()
+	var err error
+	if !appendResult(w, o) {
+		var b []byte
+		b, err = json.Marshal(o)
+		w.Reset()
+		w.Raw(b)
+	}
+	w.Buf = append(w.Buf, '\n')
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
 		r.err = err
 		return
 	}
-	b = append(b, '\n')
-	if _, err := r.w.Write(b); err != nil && r.err == nil {
+	if _, err := r.w.Write(w.Buf); err != nil && r.err == nil {
 		r.err = err
 	}
+	if !r.started {
+		// The first result shows at once that the run is under way; later
+		// ones are flushed in batches (flushEvery, or a full buffer).
+		r.started = true
+		if err := r.w.Flush(); err != nil && r.err == nil {
+			r.err = err
+		}
+	}
+}
+
+var linePool = sync.Pool{New: func() any { return &jx.Writer{Buf: make([]byte, 0, 256)} }}
+
+// appendResult writes o as encoding/json would, byte for byte, without its
+// reflection (one result line per job is a large share of tlworker send's
+// CPU). It reports false, having written part of a line, for what it does
+// not write the same way: a result with characters json.Marshal escapes
+// inside raw JSON (<, >, &, U+2028, U+2029), a string with \b or \f (jx
+// writes \u0008, json.Marshal \b), or a latency in exponent form.
+func appendResult(w *jx.Writer, o Result) bool {
+	if bytes.ContainsAny(o.Result, "<>&\u2028\u2029") || strings.ContainsAny(o.ID, "\b\f") ||
+		o.Error != nil && strings.ContainsAny(o.Error.Message, "\b\f") {
+		return false
+	}
+	w.RawStr(`{"id":`)
+	w.StrEscape(o.ID)
+	if o.OK {
+		w.RawStr(`,"ok":true`)
+	} else {
+		w.RawStr(`,"ok":false`)
+	}
+	if len(o.Result) > 0 {
+		w.RawStr(`,"result":`)
+		w.Raw(o.Result)
+	}
+	if o.Error != nil {
+		w.RawStr(`,"error":{"code":`)
+		w.Buf = strconv.AppendInt(w.Buf, int64(o.Error.Code), 10)
+		w.RawStr(`,"message":`)
+		w.StrEscape(o.Error.Message)
+		w.RawStr(`}`)
+	}
+	if o.LatencyMS != nil {
+		v := *o.LatencyMS
+		if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) || math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+		w.RawStr(`,"latency_ms":`)
+		w.Buf = strconv.AppendFloat(w.Buf, v, 'f', -1, 64)
+	}
+	w.RawStr(`}`)
+	return true
 }
 
 func (r *resultWriter) flush() error {

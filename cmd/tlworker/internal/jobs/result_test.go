@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"testing"
 	"time"
 
 	"github.com/gotd/td/tgerr"
+	"pgregory.net/rapid"
 )
 
 // The result line's JSON is a contract (README, --resume reads it back).
@@ -36,4 +39,71 @@ func TestResultLineShape(t *testing.T) {
 			t.Errorf("line %q, want %q", b.String(), tc.want+"\n")
 		}
 	}
+}
+
+// A result line is what json.Marshal writes, byte for byte, whatever the
+// id, message, result and latency: the fast path and the fallback agree.
+func TestResultLineMatchesMarshal(t *testing.T) {
+	raws := []string{"", `{"_":"updateShortSentMessage","id":5}`, `{"_":"message","message":"a<b & c>d"}`,
+		`{"_":"message","message":"line\u2028sep"}`, `[1,2,3]`, `true`}
+	rapid.Check(t, func(t *rapid.T) {
+		o := Result{ID: rapid.String().Draw(t, "id"), OK: rapid.Bool().Draw(t, "ok")}
+		if raw := rapid.SampledFrom(raws).Draw(t, "raw"); raw != "" {
+			o.Result = json.RawMessage(raw)
+		}
+		if rapid.Bool().Draw(t, "err") {
+			o.Error = &Error{Code: rapid.IntRange(-600, 600).Draw(t, "code"), Message: rapid.StringOf(rapid.Rune()).Draw(t, "msg")}
+		}
+		if rapid.Bool().Draw(t, "lat") {
+			v := rapid.Float64().Draw(t, "latency")
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				v = 0
+			}
+			o.LatencyMS = &v
+		}
+		want, err := json.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		w := newResultWriter(&b)
+		w.write(o)
+		if err := w.flush(); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.String(); got != string(want)+"\n" {
+			t.Fatalf("line\n%q\nwant\n%q", got, string(want)+"\n")
+		}
+	})
+	// Bytes that are not UTF-8, and control characters, as json.Marshal
+	// writes them.
+	for _, id := range []string{"a\xffb", "\x00\x01\b\f\n\r\t\x7f", "é\u2028\u2029"} {
+		want, _ := json.Marshal(Result{ID: id, Error: &Error{Message: id}})
+		var b bytes.Buffer
+		w := newResultWriter(&b)
+		w.write(Result{ID: id, Error: &Error{Message: id}})
+		_ = w.flush()
+		if b.String() != string(want)+"\n" {
+			t.Errorf("%q: line %q, want %q", id, b.String(), string(want)+"\n")
+		}
+	}
+}
+
+func BenchmarkResultLine(b *testing.B) {
+	lat := 3.1
+	o := Result{ID: "m123456", OK: true, Result: json.RawMessage(`{"_":"updateShortSentMessage","out":true,"id":604,"pts":605,"pts_count":1,"date":1796130194}`), LatencyMS: &lat}
+	b.Run("line", func(b *testing.B) {
+		w := newResultWriter(io.Discard)
+		b.ReportAllocs()
+		for range b.N {
+			w.write(o)
+		}
+	})
+	b.Run("json.Marshal", func(b *testing.B) { // what write did before
+		b.ReportAllocs()
+		for range b.N {
+			line, _ := json.Marshal(o)
+			_, _ = io.Discard.Write(append(line, '\n'))
+		}
+	})
 }
