@@ -255,11 +255,11 @@ func renderBench(rep benchReport) string {
 	if len(rep.Send) > 0 {
 		b.WriteString("\n`tlworker send` as a whole process (JSON jobs in, result lines out, to \"me\") beside the library in process with as many callers as send has jobs in flight (2000), same server kind, same run:\n\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-		fmt.Fprintln(tw, "| server\t| jobs\t| send start-up s (to first result)\t| send steady jobs/s\t| send end to end jobs/s\t| library calls/s\t| steady send / library\t| send exit s after last result\t| CPU s per 10k send / library\t|")
+		fmt.Fprintln(tw, "| server\t| jobs\t| send start-up s to first result, saved key / new key\t| send steady jobs/s\t| send end to end jobs/s\t| library calls/s\t| steady send / library\t| send exit s after last result\t| CPU s per 10k send / library\t|")
 		fmt.Fprintln(tw, "| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t|")
 		for _, r := range rep.Send {
-			fmt.Fprintf(tw, "| %s\t| %d\t| %.2f\t| %.0f\t| %.0f\t| %.0f\t| %.2f×\t| %.2f\t| %.2f / %.2f\t|\n",
-				r.Server, r.Jobs, r.Send.StartupS, r.Send.SteadyPerSec, r.Send.EndToEndPerSec, r.Library.CallsPerSec, r.Ratio, r.Send.ExitS, r.Send.CPUPer10k, r.Library.CPUPer10k)
+			fmt.Fprintf(tw, "| %s\t| %d\t| %.3f / %.3f\t| %.0f\t| %.0f\t| %.0f\t| %.2f×\t| %.2f\t| %.2f / %.2f\t|\n",
+				r.Server, r.Jobs, r.Send.StartupS, r.Send.NewKeyStartupS, r.Send.SteadyPerSec, r.Send.EndToEndPerSec, r.Library.CallsPerSec, r.Ratio, r.Send.ExitS, r.Send.CPUPer10k, r.Library.CPUPer10k)
 		}
 		tw.Flush()
 	}

@@ -20,10 +20,14 @@ import (
 // needs a network lookup on either server), results on its stdout.
 type sendFigures struct {
 	// StartupS is from process start to its first result line, read from
-	// its stdout: process start, key exchange, the help.getConfig probe,
-	// the first job. The results writer flushes every 100 ms or 64 KiB, so
-	// this is up to ~0.1 s late.
+	// its stdout: process start, connecting with the session's saved key,
+	// the help.getConfig probe, the first job (tlworker send writes its
+	// first result line at once).
 	StartupS float64 `json:"startup_s"`
+	// NewKeyStartupS is StartupS of a one-job run with no saved key before
+	// it (it makes the session the measured run then uses): a key exchange
+	// is part of it.
+	NewKeyStartupS float64 `json:"new_key_startup_s"`
 	// SteadyPerSec is the jobs after the first burst of result lines (those
 	// read within 1 ms of the first) over the time from the first result
 	// line to the last.
@@ -49,13 +53,17 @@ type sendRow struct {
 	Ratio float64 `json:"steady_ratio_send_library"`
 }
 
-// writeSendFiles writes the jobs file and the server key (PEM) tlworker
-// send reads.
-func writeSendFiles(dir string, n int, key *rsa.PrivateKey) (jobsFile, keyFile string, err error) {
+// writeSendFiles writes the jobs file, a one-job file (the run that makes
+// the session) and the server key (PEM) tlworker send reads.
+func writeSendFiles(dir string, n int, key *rsa.PrivateKey) (jobsFile, oneFile, keyFile string, err error) {
+	oneFile = filepath.Join(dir, "one.jsonl")
+	if err := os.WriteFile(oneFile, []byte(`{"id":"first","method":"messages.sendMessage","params":{"peer":"me","message":"hi"}}`+"\n"), 0o600); err != nil {
+		return "", "", "", err
+	}
 	jobsFile = filepath.Join(dir, "jobs.jsonl")
 	f, err := os.Create(jobsFile)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	w := bufio.NewWriter(f)
 	for i := range n {
@@ -63,15 +71,15 @@ func writeSendFiles(dir string, n int, key *rsa.PrivateKey) (jobsFile, keyFile s
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
-		return "", "", err
+		return "", "", "", err
 	}
 	if err := f.Close(); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	keyFile = filepath.Join(dir, "key.pem")
 	der := x509.MarshalPKCS1PublicKey(&key.PublicKey)
 	err = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: der}), 0o600)
-	return jobsFile, keyFile, err
+	return jobsFile, oneFile, keyFile, err
 }
 
 // runSend runs "tlworker send" (the binary at bin) on the jobs file against
@@ -137,7 +145,7 @@ func sendRows(f benchFlags, servers []string, key *rsa.PrivateKey, logf func(str
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	jobsFile, keyFile, err := writeSendFiles(dir, f.sendJobs, key)
+	jobsFile, oneFile, keyFile, err := writeSendFiles(dir, f.sendJobs, key)
 	if err != nil {
 		return nil, err
 	}
@@ -157,11 +165,20 @@ func sendRows(f benchFlags, servers []string, key *rsa.PrivateKey, logf func(str
 			if err != nil {
 				return nil, err
 			}
-			sf, err := runSend(f.tlworker, s, jobsFile, keyFile, f.sendJobs, extra)
+			// As a user runs it: the first run makes the key and saves it
+			// in the session; the measured run starts with it.
+			session := filepath.Join(dir, fmt.Sprintf("session-%s-%d.json", server, r))
+			first, err := runSend(f.tlworker, s, oneFile, keyFile, 1, []string{"--session", session})
+			if err != nil {
+				s.Stop()
+				return nil, fmt.Errorf("on %s, first run: %w", server, err)
+			}
+			sf, err := runSend(f.tlworker, s, jobsFile, keyFile, f.sendJobs, append(extra, "--session", session))
 			s.Stop()
 			if err != nil {
 				return nil, fmt.Errorf("on %s: %w", server, err)
 			}
+			sf.NewKeyStartupS = first.StartupS
 			sends = append(sends, sf)
 			if s, err = StartServer(server, key); err != nil {
 				return nil, err
@@ -190,6 +207,7 @@ func medianSend(fs []sendFigures) sendFigures {
 	}
 	return sendFigures{
 		StartupS:       pick(func(f sendFigures) float64 { return f.StartupS }),
+		NewKeyStartupS: pick(func(f sendFigures) float64 { return f.NewKeyStartupS }),
 		SteadyPerSec:   pick(func(f sendFigures) float64 { return f.SteadyPerSec }),
 		EndToEndPerSec: pick(func(f sendFigures) float64 { return f.EndToEndPerSec }),
 		ExitS:          pick(func(f sendFigures) float64 { return f.ExitS }),
