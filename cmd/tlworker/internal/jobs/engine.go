@@ -175,13 +175,13 @@ func (r *runner) read(ctx context.Context, in io.Reader) error {
 				return nil
 			}
 		}
-		st := &jobState{submitted: make(chan struct{})}
+		st := &jobState{}
 		r.jobs[j.ID] = st
 		var pred *jobState
 		if j.After != "" {
 			pred = r.jobs[j.After]
 			if pred == nil {
-				close(st.submitted)
+				st.submit(nil)
 				r.started.Add(1)
 				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: \"after\": no job %q on an earlier line", line, j.After)}})
 				continue

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,10 @@ type fakeSender struct {
 	sent []sent
 	// gate, when set, is where every Wait blocks (see the concurrency test).
 	gate func(ctx context.Context, c *fakeCall) error
+	// hold makes the Wait of a call (by text) last until another (by text)
+	// has been sent: a predecessor still in flight when its dependent goes.
+	hold    map[string]string
+	sentNow *sync.Cond // on mu, broadcast by Send
 }
 
 type sent struct {
@@ -56,11 +61,21 @@ func (f *fakeSender) Send(_ context.Context, req bin.Encoder, dc int, after Call
 	}
 	f.mu.Lock()
 	f.sent = append(f.sent, s)
+	if f.sentNow != nil {
+		f.sentNow.Broadcast()
+	}
 	f.mu.Unlock()
 	return &fakeCall{s: f, text: m.Message}, nil
 }
 
 func (c *fakeCall) Wait(ctx context.Context) ([]byte, error) {
+	if until, ok := c.s.hold[c.text]; ok {
+		c.s.mu.Lock()
+		for !slices.ContainsFunc(c.s.sent, func(s sent) bool { return s.text == until }) {
+			c.s.sentNow.Wait()
+		}
+		c.s.mu.Unlock()
+	}
 	if c.s.gate != nil {
 		if err := c.s.gate(ctx, c); err != nil {
 			return nil, err
@@ -112,6 +127,7 @@ func TestRun(t *testing.T) {
 		want   map[string]want // every result line, by id
 		sends  map[string]sent // by text: what was sent, when it matters
 		unsent []string        // texts that must not be sent
+		hold   map[string]string
 	}{
 		{
 			name: "result line shapes",
@@ -168,6 +184,8 @@ func TestRun(t *testing.T) {
 				"g": {ok: true}, // sent after f: the server (not the fake) would fail it with MSG_WAIT_FAILED
 			},
 			sends: map[string]sent{"B": {after: "A"}, "G": {after: "flood"}, "A": {}},
+			// A and f are still in flight when B and G go out.
+			hold: map[string]string{"A": "B", "flood": "G"},
 		},
 		{
 			name: "resume skips what an earlier run did",
@@ -199,7 +217,8 @@ func TestRun(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &fakeSender{}
+			s := &fakeSender{hold: tc.hold}
+			s.sentNow = sync.NewCond(&s.mu)
 			var out bytes.Buffer
 			var mu sync.Mutex
 			progress := map[bool]int{}

@@ -56,13 +56,6 @@ func (s actorSender) Send(ctx context.Context, req bin.Encoder, dc int, after Ca
 	return f, nil
 }
 
-// jobState lets later jobs chain after a job: submitted is closed once the
-// job's first attempt has a call (or failed before being sent).
-type jobState struct {
-	submitted chan struct{}
-	call      Call
-}
-
 // run sends one job and writes its result line.
 func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 	defer r.wg.Done()
@@ -70,19 +63,23 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 	if pred != nil {
 		switch ok, earlier := r.done[j.After]; {
 		case earlier && !ok:
-			close(st.submitted)
+			st.submit(nil)
 			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after failed in an earlier run", j.After)}})
 			return
 		case earlier:
 			// Done in an earlier run: nothing to wait for.
 		default:
-			<-pred.submitted
-			if pred.call == nil {
-				close(st.submitted)
+			call, done := pred.await()
+			switch {
+			case done:
+				// It ran already: nothing to wait for.
+			case call == nil:
+				st.submit(nil)
 				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after was not sent", j.After)}})
 				return
+			default:
+				after = call
 			}
-			after = pred.call
 		}
 	}
 	m, merr := tl.Method(j.Method)
@@ -99,6 +96,9 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 		}, &res)
 	}
 	inv.markSubmitted()
+	if err == nil {
+		st.succeed()
+	}
 	if err != nil && r.closing.Load() && (errors.Is(err, actors.ErrClosed) || errors.Is(err, context.Canceled)) {
 		return // not a result: --resume runs it again
 	}
@@ -141,10 +141,7 @@ func (j *jobInvoker) Invoke(ctx context.Context, req bin.Encoder, res bin.Decode
 		return err
 	}
 	j.sent = true
-	j.once.Do(func() {
-		j.st.call = f
-		close(j.st.submitted)
-	})
+	j.once.Do(func() { j.st.submit(f) })
 	body, err := f.Wait(ctx)
 	if err != nil {
 		return err
@@ -153,7 +150,7 @@ func (j *jobInvoker) Invoke(ctx context.Context, req bin.Encoder, res bin.Decode
 }
 
 func (j *jobInvoker) markSubmitted() {
-	j.once.Do(func() { close(j.st.submitted) })
+	j.once.Do(func() { j.st.submit(nil) })
 }
 
 // rawResult keeps a result's bytes.
