@@ -1,0 +1,25 @@
+// Package tl knows the Telegram schema at run time: every constructor and
+// method of the layer gotd's tg package was generated from, by name and by
+// type id, with its fields and result type. On top of that registry it
+// decodes any method's result generically, converts any TL object to and
+// from JSON (tlworker's jobs and result lines), and classifies RPC errors
+// into what the scheduler does about them. It holds no state beyond the
+// registry, built once, and does no I/O.
+//
+// # Where each rule lives
+//
+//   - schema_gen.go: the registry's data, generated from gotd's bundled
+//     telegram.tl by internal/gen (go generate; CI checks it is fresh).
+//   - schema.go, registry.go: Definition and Param, lookups by name and id,
+//     New and NewRequest (gotd's Go type for an id).
+//   - result.go: DecodeResult (boxed objects, Bool, vectors, bare vectors).
+//   - json_decode.go, json_encode.go: JSON ↔ TL ("_" names the
+//     constructor, fields go by schema name; peer shorthands through a
+//     Resolver; random_id filled in when omitted).
+//   - errors.go: typed RPC errors and Classify. A new 420 wait is one row
+//     of floodRules (its error type and whether it holds back a method or
+//     a chat): the scheduler's gates follow the row and nothing else
+//     changes. Migrations (303 *_MIGRATE_X), retries with backoff, chain
+//     repair and re-authorization are the cases of Classify.
+//   - search.go: Search and Describe, for tlworker methods and describe.
+package tl
