@@ -118,7 +118,7 @@ func Run(args []string, stdout, stderr io.Writer) error {
 	}
 	rep := benchReport{
 		Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(),
-		Command: "tlworker bench " + strings.Join(args, " "), Calls: f.n, Rounds: f.rounds,
+		Command: "go run -tags bench ./cmd/tlworker bench " + strings.Join(args, " "), Calls: f.n, Rounds: f.rounds,
 		Heap: map[string]float64{},
 	}
 	var servers []string
