@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-faster/jx"
 	"github.com/gotd/td/bin"
@@ -49,44 +49,34 @@ type JSONError struct {
 func (e *JSONError) Error() string { return e.Path + ": " + e.Err.Error() }
 func (e *JSONError) Unwrap() error { return e.Err }
 
-func pathErr(path *jpath, format string, args ...any) error {
-	return &JSONError{Path: path.String(), Err: fmt.Errorf(format, args...)}
+// errf returns a *JSONError at the current path.
+func (d *jsonDecoder) errf(format string, args ...any) error {
+	return &JSONError{Path: d.path.String(), Err: fmt.Errorf(format, args...)}
 }
 
-// jpath is a JSON path built only when an error needs it: the decoder links
-// one per level on the stack instead of concatenating strings per field.
-type jpath struct {
-	parent *jpath
-	name   string
-	index  int // element index when name is ""
+// fieldErrf returns a *JSONError at the field name of the current object.
+func (d *jsonDecoder) fieldErrf(name string, format string, args ...any) error {
+	d.path.push(name)
+	err := d.errf(format, args...)
+	d.path.pop()
+	return err
 }
 
-func (p *jpath) field(name string) *jpath { return &jpath{parent: p, name: name} }
-
-func (p *jpath) String() string {
-	if p == nil {
-		return ""
-	}
-	if p.name == "" {
-		return p.parent.String() + "[" + strconv.Itoa(p.index) + "]"
-	}
-	if p.parent == nil {
-		return p.name
-	}
-	return p.parent.String() + "." + p.name
+func (d *jsonDecoder) wantErr(what string, got jx.Type) error {
+	return d.errf("want %s, got %s", what, jsonKind(got))
 }
 
 // DecodeJSON decodes any TL object (a method call or a constructor) from
 // its JSON form: the constructor or method name under "_", fields by schema
 // name. It returns gotd's Go type for it (*tg.MessagesSendMessageRequest).
 func DecodeJSON(ctx context.Context, data []byte, opts DecodeOptions) (bin.Object, error) {
-	d := jsonDecoder{ctx: ctx, opts: &opts}
-	def, err := d.object(&jpath{name: "$"}, data, nil, "", true, true)
-	if err != nil {
-		return nil, err
-	}
-	return d.build(def)
+	d := getDecoder()
+	defer d.release()
+	return d.decode(ctx, opts, "$", data, nil)
 }
+
+// emptyParams stands for missing params; it is only read.
+var emptyParams = []byte("{}")
 
 // DecodeRequest decodes the parameters of a method call given by name, as a
 // tlworker job carries them: {"peer":"@alice","message":"hi"}. A "_" in
@@ -98,35 +88,103 @@ func DecodeRequest(ctx context.Context, method string, params []byte, opts Decod
 		return nil, err
 	}
 	if len(params) == 0 {
-		params = []byte("{}")
+		params = emptyParams
 	}
-	d := jsonDecoder{ctx: ctx, opts: &opts}
-	if _, err := d.object(&jpath{name: "params"}, params, def, "", true, true); err != nil {
+	d := getDecoder()
+	defer d.release()
+	return d.decode(ctx, opts, "params", params, def)
+}
+
+// jsonDecoder holds one call's state. It is pooled, with the buffers it
+// grows, so that a call in the steady state allocates little more than the
+// object it returns. Nothing it holds outlives a call: gotd copies strings
+// and bytes out of buf when it decodes the result.
+type jsonDecoder struct {
+	ctx  context.Context
+	opts DecodeOptions
+	buf  bin.Buffer
+	// path is where the decoder is, for errors.
+	path jsonPath
+	// fields is a stack of the fields of the objects being decoded: an
+	// object pushes its fields, and pops them when it returns.
+	fields []rawField
+	// decs are idle jx decoders; each nesting level takes one.
+	decs []*jx.Decoder
+	// str holds the last decoded string, b64 the last decoded base64.
+	str, b64 []byte
+}
+
+var decoderPool = sync.Pool{New: func() any { return new(jsonDecoder) }}
+
+// maxPooledBuf bounds the buffers a pooled decoder or encoder keeps, so
+// that one huge call does not pin its memory.
+const maxPooledBuf = 64 << 10
+
+func getDecoder() *jsonDecoder { return decoderPool.Get().(*jsonDecoder) }
+
+// decode decodes the JSON object data: the definition def, or if nil the
+// one its "_" names. root names data in errors.
+func (d *jsonDecoder) decode(ctx context.Context, opts DecodeOptions, root string, data []byte, def *Definition) (bin.Object, error) {
+	d.ctx, d.opts = ctx, opts
+	d.path.push(root)
+	def, err := d.object(data, def, "", true, true)
+	if err != nil {
 		return nil, err
 	}
 	return d.build(def)
 }
 
-type jsonDecoder struct {
-	ctx  context.Context
-	opts *DecodeOptions
-	buf  bin.Buffer
+// release returns d to the pool, dropping what refers to the caller's data.
+func (d *jsonDecoder) release() {
+	if cap(d.buf.Buf) > maxPooledBuf || cap(d.str) > maxPooledBuf || cap(d.b64) > maxPooledBuf || cap(d.fields) > 1024 || cap(d.path) > 1024 || len(d.decs) > 64 {
+		return
+	}
+	d.ctx, d.opts = nil, DecodeOptions{}
+	d.buf.Reset()
+	clear(d.fields[:cap(d.fields)])
+	d.fields = d.fields[:0]
+	d.path = d.path[:0]
+	d.str, d.b64 = d.str[:0], d.b64[:0]
+	decoderPool.Put(d)
+}
+
+// reader returns an idle jx decoder reading data, as fresh as a new one.
+func (d *jsonDecoder) reader(data []byte) *jx.Decoder {
+	var dec *jx.Decoder
+	if n := len(d.decs); n > 0 {
+		dec, d.decs = d.decs[n-1], d.decs[:n-1]
+		*dec = jx.Decoder{}
+	} else {
+		dec = new(jx.Decoder)
+	}
+	dec.ResetBytes(data)
+	return dec
+}
+
+func (d *jsonDecoder) done(dec *jx.Decoder) {
+	dec.ResetBytes(nil)
+	d.decs = append(d.decs, dec)
 }
 
 func (d *jsonDecoder) build(def *Definition) (bin.Object, error) {
-	obj, err := New(def.ID)
+	obj, err := newObject(def)
 	if err != nil {
 		return nil, err
 	}
-	if err := obj.Decode(&d.buf); err != nil {
+	encoded := d.buf.Buf
+	err = obj.Decode(&d.buf)
+	d.buf.Buf = encoded[:0]
+	if err != nil {
 		return nil, fmt.Errorf("%s: gotd could not decode the encoded object: %w", def.Name, err)
 	}
 	return obj, nil
 }
 
 type rawField struct {
-	key string
+	key []byte // a slice of the input, or unescaped by jx
 	raw jx.Raw
+	// param is the index of the field in Definition.Params, -1 for "_".
+	param int
 }
 
 // rawKind tells the type of a raw JSON value (as jx.Decoder.Raw returns it:
@@ -173,85 +231,76 @@ func jsonKind(t jx.Type) string {
 // object encodes a JSON object into d.buf. def fixes the definition (a
 // method by name); else "_" names it, and class, if set, must contain it.
 // methods allows "_" to name a method (for generic !X fields).
-func (d *jsonDecoder) object(path *jpath, data []byte, def *Definition, class string, boxed, methods bool) (*Definition, error) {
-	var dec jx.Decoder
-	dec.ResetBytes(data)
-	if t := dec.Next(); t != jx.Object {
-		return nil, pathErr(path, "want object, got %s", jsonKind(t))
+func (d *jsonDecoder) object(data []byte, def *Definition, class string, boxed, methods bool) (*Definition, error) {
+	base := len(d.fields)
+	defer func() { d.fields = d.fields[:base] }()
+	if err := d.collect(data); err != nil {
+		return nil, err
 	}
-	fields := make([]rawField, 0, 8)
-	if err := dec.ObjBytes(func(dec *jx.Decoder, key []byte) error {
-		raw, err := dec.Raw()
-		if err != nil {
-			return err
+	// Nested objects push past the end of this one's fields, so the slice
+	// stays valid even if they grow d.fields.
+	fields := d.fields[base:len(d.fields):len(d.fields)]
+	for i := range fields {
+		if string(fields[i].key) != "_" {
+			continue
 		}
-		if slices.ContainsFunc(fields, func(f rawField) bool { return f.key == string(key) }) {
-			return pathErr(path.field(string(key)), "field given twice")
-		}
-		fields = append(fields, rawField{key: string(key), raw: raw})
-		return nil
-	}); err != nil {
-		var je *JSONError
-		if errors.As(err, &je) {
-			return nil, je
-		}
-		return nil, pathErr(path, "invalid JSON: %v", err)
-	}
-	if i := slices.IndexFunc(fields, func(f rawField) bool { return f.key == "_" }); i >= 0 {
-		name, err := jx.DecodeBytes(fields[i].raw).Str()
-		if err != nil {
-			return nil, pathErr(path.field("_"), "want a constructor name (string), got %s", jsonKind(rawKind(fields[i].raw)))
-		}
-		named, err := d.lookup(path, name, class, methods)
+		c, err := d.named(fields[i].raw, def, class, methods)
 		if err != nil {
 			return nil, err
 		}
-		if def != nil && named != def {
-			return nil, pathErr(path.field("_"), "%q given for %s", name, def.Name)
-		}
-		def = named
+		def = c
+		break
 	}
 	if def == nil {
 		if cs := Constructors(class); len(cs) == 1 {
 			def = cs[0]
 		} else if class != "" {
-			return nil, pathErr(path, `missing "_": name one of the %s constructors: %s`, class, constructorNames(class))
+			return nil, d.errf(`missing "_": name one of the %s constructors: %s`, class, constructorNames(class))
 		} else {
-			return nil, pathErr(path, `missing "_" (the constructor or method name)`)
+			return nil, d.errf(`missing "_" (the constructor or method name)`)
 		}
 	}
 	// Unknown fields first: a misspelt name is the likely cause of any
 	// "missing field" that would follow.
-	for _, f := range fields {
-		if f.key != "_" && !slices.ContainsFunc(def.Params, func(p Param) bool { return p.Name == f.key && !p.IsFlags() }) {
-			return nil, pathErr(path.field(f.key), "unknown field of %s%s; valid fields: %s", def.Name, closestField(def, f.key), fieldNames(def))
+	for i := range fields {
+		f := &fields[i]
+		if string(f.key) == "_" {
+			f.param = -1
+			continue
+		}
+		f.param = paramIndex(def, f.key)
+		if f.param < 0 {
+			key := string(f.key)
+			return nil, d.fieldErrf(key, "unknown field of %s%s; valid fields: %s", def.Name, closestField(def, key), fieldNames(def))
 		}
 	}
 	if boxed {
 		d.buf.PutID(def.ID)
 	}
+	// Flags words are filled in when their fields are known. No definition
+	// has more than two; more would spill to the heap.
 	type flagSlot struct {
 		name string
 		off  int
 		val  uint32
 	}
-	var flags []flagSlot
-	setBit := func(name string, bit int) {
-		for i := range flags {
-			if flags[i].name == name {
-				flags[i].val |= 1 << bit
-			}
-		}
-	}
-	for _, p := range def.Params {
+	var slots [2]flagSlot
+	flags := slots[:0]
+	for pi := range def.Params {
+		p := &def.Params[pi]
 		if p.IsFlags() {
 			flags = append(flags, flagSlot{name: p.Name, off: len(d.buf.Buf)})
 			d.buf.PutUint32(0)
 			continue
 		}
-		fp := jpath{parent: path, name: p.Name}
-		i := slices.IndexFunc(fields, func(f rawField) bool { return f.key == p.Name })
-		if i < 0 || rawKind(fields[i].raw) == jx.Null {
+		var raw jx.Raw
+		for i := range fields {
+			if fields[i].param == pi {
+				raw = fields[i].raw
+				break
+			}
+		}
+		if raw == nil || rawKind(raw) == jx.Null {
 			if p.Optional() {
 				continue
 			}
@@ -259,27 +308,32 @@ func (d *jsonDecoder) object(path *jpath, data []byte, def *Definition, class st
 				d.buf.PutLong(d.opts.RandomID())
 				continue
 			}
-			return nil, pathErr(&fp, "missing required field (%s)", p.Type)
+			return nil, d.fieldErrf(p.Name, "missing required field (%s)", p.Type)
 		}
 		if p.Optional() {
+			set := true
 			if p.Type == "true" {
-				k := rawKind(fields[i].raw)
-				v := k == jx.Bool && fields[i].raw[0] == 't'
-				var err error
+				k := rawKind(raw)
 				if k != jx.Bool {
-					err = errors.New("not a boolean")
+					return nil, d.fieldErrf(p.Name, "want boolean, got %s", jsonKind(k))
 				}
-				if err != nil {
-					return nil, pathErr(&fp, "want boolean, got %s", jsonKind(rawKind(fields[i].raw)))
+				set = raw[0] == 't'
+			}
+			if set {
+				for i := range flags {
+					if flags[i].name == p.Flag {
+						flags[i].val |= 1 << p.Bit
+					}
 				}
-				if v {
-					setBit(p.Flag, p.Bit)
-				}
+			}
+			if p.Type == "true" {
 				continue
 			}
-			setBit(p.Flag, p.Bit)
 		}
-		if err := d.value(fp, fields[i].raw, p.Type); err != nil {
+		d.path.push(p.Name)
+		err := d.value(raw, p.Type)
+		d.path.pop()
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -289,23 +343,86 @@ func (d *jsonDecoder) object(path *jpath, data []byte, def *Definition, class st
 	return def, nil
 }
 
-func (d *jsonDecoder) lookup(path *jpath, name, class string, methods bool) (*Definition, error) {
-	if c, ok := Constructor(name); ok {
+// collect pushes the fields of the JSON object data onto d.fields.
+func (d *jsonDecoder) collect(data []byte) error {
+	dec := d.reader(data)
+	defer d.done(dec)
+	if t := dec.Next(); t != jx.Object {
+		return d.errf("want object, got %s", jsonKind(t))
+	}
+	base := len(d.fields)
+	err := dec.ObjBytes(func(dec *jx.Decoder, key []byte) error {
+		raw, err := dec.Raw()
+		if err != nil {
+			return err
+		}
+		for _, f := range d.fields[base:] {
+			if string(f.key) == string(key) {
+				return d.fieldErrf(string(key), "field given twice")
+			}
+		}
+		d.fields = append(d.fields, rawField{key: key, raw: raw})
+		return nil
+	})
+	if err != nil {
+		var je *JSONError
+		if errors.As(err, &je) {
+			return je
+		}
+		return d.errf("invalid JSON: %v", err)
+	}
+	return nil
+}
+
+// named returns the definition that the "_" value raw names.
+func (d *jsonDecoder) named(raw jx.Raw, def *Definition, class string, methods bool) (*Definition, error) {
+	dec := d.reader(raw)
+	defer d.done(dec)
+	name, err := dec.StrBytes()
+	if err != nil {
+		return nil, d.fieldErrf("_", "want a constructor name (string), got %s", jsonKind(rawKind(raw)))
+	}
+	named, err := d.lookup(name, class, methods)
+	if err != nil {
+		return nil, err
+	}
+	if def != nil && named != def {
+		return nil, d.fieldErrf("_", "%q given for %s", string(name), def.Name)
+	}
+	return named, nil
+}
+
+// paramIndex returns the index in def.Params of the field named key, or -1
+// (flags words are not fields).
+func paramIndex(def *Definition, key []byte) int {
+	for i := range def.Params {
+		if p := &def.Params[i]; p.Name == string(key) && !p.IsFlags() {
+			return i
+		}
+	}
+	return -1
+}
+
+// lookup finds the definition a "_" names. name may be a slice of the
+// input: it is converted to a string only for an error.
+func (d *jsonDecoder) lookup(name []byte, class string, methods bool) (*Definition, error) {
+	r := reg()
+	if c, ok := r.constructors[string(name)]; ok {
 		if class != "" && c.Type != class {
-			return nil, pathErr(path.field("_"), "%s is a %s, want a %s: one of %s", name, c.Type, class, constructorNames(class))
+			return nil, d.fieldErrf("_", "%s is a %s, want a %s: one of %s", string(name), c.Type, class, constructorNames(class))
 		}
 		return c, nil
 	}
-	if m, ok := reg().methods[name]; ok {
+	if m, ok := r.methods[string(name)]; ok {
 		if !methods {
-			return nil, pathErr(path.field("_"), "%s is a method, want a %s constructor", name, class)
+			return nil, d.fieldErrf("_", "%s is a method, want a %s constructor", string(name), class)
 		}
 		return m, nil
 	}
 	if class != "" {
-		return nil, pathErr(path.field("_"), "unknown constructor %q; want one of %s", name, constructorNames(class))
+		return nil, d.fieldErrf("_", "unknown constructor %q; want one of %s", string(name), constructorNames(class))
 	}
-	return nil, pathErr(path.field("_"), "unknown constructor or method %q", name)
+	return nil, d.fieldErrf("_", "unknown constructor or method %q", string(name))
 }
 
 func constructorNames(class string) string {
@@ -347,100 +464,112 @@ func fieldNames(def *Definition) string {
 }
 
 // value encodes one JSON value of TL type typ.
-func (d *jsonDecoder) value(at jpath, raw jx.Raw, typ string) error {
-	path := &at // does not escape: errors copy the path out as a string
-	var dec jx.Decoder
-	dec.ResetBytes(raw)
+func (d *jsonDecoder) value(raw jx.Raw, typ string) error {
+	dec := d.reader(raw)
+	defer d.done(dec)
 	next := dec.Next()
-	want := func(what string) error { return pathErr(path, "want %s, got %s", what, jsonKind(next)) }
-	// child is the path for a nested object, which keeps a pointer to it.
-	child := func() *jpath { p := at; return &p }
 	switch typ {
 	case "int":
 		if next != jx.Number {
-			return want("integer")
+			return d.wantErr("integer", next)
 		}
 		v, err := dec.Int64()
 		if err != nil || v < math.MinInt32 || v > math.MaxUint32 {
-			return pathErr(path, "want a 32-bit integer, got %s", raw)
+			return d.errf("want a 32-bit integer, got %s", raw)
 		}
 		d.buf.PutInt32(int32(v))
 	case "long":
-		v, err := longValue(&dec, next)
+		v, err := longValue(dec, next)
 		if err != nil {
-			return pathErr(path, "%v", err)
+			return d.errf("%v", err)
 		}
 		d.buf.PutLong(v)
 	case "double":
 		if next != jx.Number {
-			return want("number")
+			return d.wantErr("number", next)
 		}
 		v, err := dec.Float64()
 		if err != nil {
-			return pathErr(path, "%v", err)
+			return d.errf("%v", err)
 		}
 		d.buf.PutDouble(v)
 	case "string":
 		if next != jx.String {
-			return want("string")
+			return d.wantErr("string", next)
 		}
-		v, err := dec.Str()
+		// TL strings and bytes share one encoding; the scratch copy saves
+		// allocating a string that gotd would copy again.
+		v, err := dec.StrAppend(d.str[:0])
 		if err != nil {
-			return pathErr(path, "%v", err)
+			return d.errf("%v", err)
 		}
-		d.buf.PutString(v)
+		d.str = v
+		d.buf.PutBytes(v)
 	case "bytes":
-		b, err := bytesValue(&dec, next)
+		b, err := d.bytesValue(dec, next)
 		if err != nil {
-			return pathErr(path, "%v", err)
+			return d.errf("%v", err)
 		}
 		d.buf.PutBytes(b)
 	case "int128", "int256":
-		b, err := bytesValue(&dec, next)
-		n := map[string]int{"int128": 16, "int256": 32}[typ]
+		b, err := d.bytesValue(dec, next)
+		n := 16
+		if typ == "int256" {
+			n = 32
+		}
 		if err != nil || len(b) != n {
-			return pathErr(path, "want %d bytes in base64 for %s", n, typ)
+			return d.errf("want %d bytes in base64 for %s", n, typ)
 		}
 		d.buf.Put(b)
 	case "Bool":
 		if next != jx.Bool {
-			return want("boolean")
+			return d.wantErr("boolean", next)
 		}
 		v, _ := dec.Bool()
 		d.buf.PutBool(v)
 	case "!X", "X":
 		if next != jx.Object {
-			return want("object (a method call)")
+			return d.wantErr("object (a method call)", next)
 		}
-		_, err := d.object(child(), raw, nil, "", true, true)
+		_, err := d.object(raw, nil, "", true, true)
 		return err
 	default:
 		if inner, bare, ok := vectorOf(typ); ok {
-			return d.vector(child(), &dec, next, inner, bare)
+			return d.vector(dec, next, inner, bare)
 		}
 		if strings.HasPrefix(typ, "%") {
-			_, err := d.object(child(), raw, nil, typ[1:], false, false)
+			_, err := d.object(raw, nil, typ[1:], false, false)
 			return err
 		}
 		if c, ok := Constructor(typ); ok { // a bare constructor by name
-			_, err := d.object(child(), raw, c, "", false, false)
+			_, err := d.object(raw, c, "", false, false)
 			return err
 		}
-		if (next == jx.String || next == jx.Number) && slices.Contains(PeerClasses, typ) {
-			return d.shorthand(path, &dec, next, typ)
+		if (next == jx.String || next == jx.Number) && isPeerClass(typ) {
+			return d.shorthand(dec, next, typ)
 		}
 		if next != jx.Object {
-			return want(fmt.Sprintf("object (a %s)", typ))
+			return d.wantErr("object (a "+typ+")", next)
 		}
-		_, err := d.object(child(), raw, nil, typ, true, false)
+		_, err := d.object(raw, nil, typ, true, false)
 		return err
 	}
 	return nil
 }
 
-func (d *jsonDecoder) vector(path *jpath, dec *jx.Decoder, next jx.Type, inner string, bare bool) error {
+// isPeerClass reports whether typ is one of PeerClasses.
+func isPeerClass(typ string) bool {
+	for _, c := range PeerClasses {
+		if c == typ {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *jsonDecoder) vector(dec *jx.Decoder, next jx.Type, inner string, bare bool) error {
 	if next != jx.Array {
-		return pathErr(path, "want array, got %s", jsonKind(next))
+		return d.errf("want array, got %s", jsonKind(next))
 	}
 	if !bare {
 		d.buf.PutID(vectorID)
@@ -451,9 +580,12 @@ func (d *jsonDecoder) vector(path *jpath, dec *jx.Decoder, next jx.Type, inner s
 	err := dec.Arr(func(dec *jx.Decoder) error {
 		raw, err := dec.Raw()
 		if err != nil {
-			return pathErr(path, "invalid JSON: %v", err)
+			return d.errf("invalid JSON: %v", err)
 		}
-		if err := d.value(jpath{parent: path, index: n}, raw, inner); err != nil {
+		d.path.pushIndex(n)
+		err = d.value(raw, inner)
+		d.path.pop()
+		if err != nil {
 			return err
 		}
 		n++
@@ -464,32 +596,32 @@ func (d *jsonDecoder) vector(path *jpath, dec *jx.Decoder, next jx.Type, inner s
 		if errors.As(err, &je) {
 			return je
 		}
-		return pathErr(path, "invalid JSON: %v", err)
+		return d.errf("invalid JSON: %v", err)
 	}
 	binary.LittleEndian.PutUint32(d.buf.Buf[countAt:], uint32(n))
 	return nil
 }
 
-func (d *jsonDecoder) shorthand(path *jpath, dec *jx.Decoder, next jx.Type, class string) error {
+func (d *jsonDecoder) shorthand(dec *jx.Decoder, next jx.Type, class string) error {
 	var s string
 	if next == jx.Number {
 		n, err := dec.Num()
 		if err != nil {
-			return pathErr(path, "%v", err)
+			return d.errf("%v", err)
 		}
 		s = n.String()
 	} else {
 		s, _ = dec.Str()
 	}
 	if d.opts.Resolver == nil {
-		return pathErr(path, `peer shorthand %q needs a resolver; give a %s object with "_" instead`, s, class)
+		return d.errf(`peer shorthand %q needs a resolver; give a %s object with "_" instead`, s, class)
 	}
 	obj, err := d.opts.Resolver.Resolve(d.ctx, class, s)
 	if err != nil {
-		return &JSONError{Path: path.String(), Err: err}
+		return &JSONError{Path: d.path.String(), Err: err}
 	}
 	if err := obj.Encode(&d.buf); err != nil {
-		return pathErr(path, "encode resolved %s: %v", class, err)
+		return d.errf("encode resolved %s: %v", class, err)
 	}
 	return nil
 }
@@ -526,15 +658,23 @@ func longValue(dec *jx.Decoder, next jx.Type) (int64, error) {
 	return 0, fmt.Errorf("want integer, got %s", jsonKind(next))
 }
 
-func bytesValue(dec *jx.Decoder, next jx.Type) ([]byte, error) {
+// base64Encodings are the spellings bytesValue accepts, in the order tried.
+var base64Encodings = [...]*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding}
+
+// bytesValue decodes a base64 string into d.b64, which the caller must
+// copy out before the next call.
+func (d *jsonDecoder) bytesValue(dec *jx.Decoder, next jx.Type) ([]byte, error) {
 	if next != jx.String {
 		return nil, fmt.Errorf("want base64 string, got %s", jsonKind(next))
 	}
-	s, _ := dec.Str()
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
+	s, _ := dec.StrAppend(d.str[:0])
+	d.str = s
+	for _, enc := range base64Encodings {
+		b, err := enc.AppendDecode(d.b64[:0], s)
+		d.b64 = b[:0]
+		if err == nil {
 			return b, nil
 		}
 	}
-	return nil, fmt.Errorf("want base64 string, got %q", s)
+	return nil, fmt.Errorf("want base64 string, got %q", string(s))
 }

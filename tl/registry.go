@@ -92,15 +92,32 @@ func Constructors(name string) []*Definition { return reg().classes[name] }
 // (*tg.MessagesSendMessageRequest for messages.sendMessage), ready to
 // Decode into.
 func New(id uint32) (bin.Object, error) {
-	f, ok := reg().newObject[id]
+	r := reg()
+	f, ok := r.newObject[id]
 	if !ok {
-		if d, known := ByID(id); known {
+		if d, known := r.byID[id]; known {
 			return nil, fmt.Errorf("%s#%08x has no Go type in gotd's tg package", d.Name, id)
 		}
 		return nil, fmt.Errorf("unknown type id %#08x", id)
 	}
+	return construct(f, r.byID[id]), nil
+}
+
+// newObject is New for a definition from the registry, without looking it
+// up again by id.
+func newObject(def *Definition) (bin.Object, error) {
+	f, ok := reg().newObject[def.ID]
+	if !ok {
+		return New(def.ID)
+	}
+	return construct(f, def), nil
+}
+
+// construct calls gotd's constructor f of the definition def (nil if
+// unknown).
+func construct(f func() bin.Object, def *Definition) bin.Object {
 	obj := f()
-	if d, ok := ByID(id); ok && d.Generic {
+	if def != nil && def.Generic {
 		// gotd leaves the query of a generic wrapper nil and cannot decode
 		// into nil: give it a holder for any object.
 		q := reflect.ValueOf(obj).Elem().FieldByName("Query")
@@ -108,7 +125,7 @@ func New(id uint32) (bin.Object, error) {
 			q.Set(reflect.ValueOf(&AnyObject{}))
 		}
 	}
-	return obj, nil
+	return obj
 }
 
 // AnyObject holds any boxed TL object. It is what New puts in the query
