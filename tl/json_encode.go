@@ -3,6 +3,7 @@ package tl
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/go-faster/jx"
 	"github.com/gotd/td/bin"
@@ -13,24 +14,59 @@ import (
 // (implied by which optional fields are present), true flags as booleans,
 // bytes as base64, long as a JSON number. DecodeJSON reverses it.
 func EncodeJSON(obj bin.Encoder) ([]byte, error) {
-	var b bin.Buffer
-	if err := obj.Encode(&b); err != nil {
+	x := getEncoder()
+	defer x.release()
+	if err := obj.Encode(&x.raw); err != nil {
 		return nil, fmt.Errorf("encode %T: %w", obj, err)
 	}
-	return BinaryToJSON(b.Buf, "")
+	return x.convert(x.raw.Buf, "")
 }
 
 // BinaryToJSON converts a TL-encoded value of type typ to JSON. An empty typ
 // means a boxed object of any type. For a method result pass the method's
 // result type (Definition.Type): it handles Bool, Vector<T> of boxed objects
-// and bare vectors such as Vector<long>.
+// and bare vectors such as Vector<long>. The result is the caller's.
 func BinaryToJSON(data []byte, typ string) ([]byte, error) {
-	x := jsonEncoder{b: &bin.Buffer{Buf: data}}
+	x := getEncoder()
+	defer x.release()
+	return x.convert(data, typ)
+}
+
+// jsonEncoder holds one call's state. It is pooled with the buffers it
+// grows; what it returns is a copy.
+type jsonEncoder struct {
+	e     jx.Encoder
+	b     bin.Buffer // the input, consumed as it is read
+	raw   bin.Buffer // EncodeJSON's encoding of its object
+	path  jsonPath   // where the encoder is, for errors
+	depth int
+}
+
+var encoderPool = sync.Pool{New: func() any { return new(jsonEncoder) }}
+
+func getEncoder() *jsonEncoder { return encoderPool.Get().(*jsonEncoder) }
+
+// release returns x to the pool, dropping what refers to the caller's data.
+func (x *jsonEncoder) release() {
+	if cap(x.e.Bytes()) > maxPooledBuf || cap(x.raw.Buf) > maxPooledBuf || cap(x.path) > 1024 {
+		return
+	}
+	x.e.Reset()
+	x.b.ResetTo(nil)
+	x.raw.Reset()
+	x.path = x.path[:0]
+	x.depth = 0
+	encoderPool.Put(x)
+}
+
+func (x *jsonEncoder) convert(data []byte, typ string) ([]byte, error) {
+	x.b.ResetTo(data)
+	x.path.push("$")
 	var err error
 	if typ == "" {
-		err = x.object("$", nil)
+		err = x.object(nil)
 	} else {
-		err = x.value("$", typ)
+		err = x.value(typ)
 	}
 	if err != nil {
 		return nil, err
@@ -38,32 +74,28 @@ func BinaryToJSON(data []byte, typ string) ([]byte, error) {
 	if x.b.Len() != 0 {
 		return nil, fmt.Errorf("%d bytes left after the %s", x.b.Len(), strings.TrimPrefix(typ+" value", " "))
 	}
-	return x.e.Bytes(), nil
-}
-
-type jsonEncoder struct {
-	e     jx.Encoder
-	b     *bin.Buffer
-	depth int
+	out := make([]byte, len(x.e.Bytes()))
+	copy(out, x.e.Bytes())
+	return out, nil
 }
 
 // maxDepth bounds nesting so hostile input cannot exhaust the stack.
 const maxDepth = 64
 
-func (x *jsonEncoder) object(path string, bare *Definition) error {
+func (x *jsonEncoder) object(bare *Definition) error {
 	if x.depth++; x.depth > maxDepth {
-		return fmt.Errorf("%s: nested more than %d deep", path, maxDepth)
+		return fmt.Errorf("%s: nested more than %d deep", x.path.String(), maxDepth)
 	}
 	defer func() { x.depth-- }()
 	def := bare
 	if def == nil {
 		id, err := x.b.ID()
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %w", x.path.String(), err)
 		}
 		d, ok := ByID(id)
 		if !ok {
-			return fmt.Errorf("%s: unknown constructor %#08x", path, id)
+			return fmt.Errorf("%s: unknown constructor %#08x", x.path.String(), id)
 		}
 		def = d
 	}
@@ -77,7 +109,7 @@ func (x *jsonEncoder) object(path string, bare *Definition) error {
 		if p.IsFlags() {
 			v, err := x.b.Uint32()
 			if err != nil {
-				return fmt.Errorf("%s.%s: %w", path, p.Name, err)
+				return fmt.Errorf("%s.%s: %w", x.path.String(), p.Name, err)
 			}
 			if nflags < len(flagNames) {
 				flagNames[nflags], flagVals[nflags] = p.Name, v
@@ -102,7 +134,10 @@ func (x *jsonEncoder) object(path string, bare *Definition) error {
 			}
 		}
 		x.e.FieldStart(p.Name)
-		if err := x.value(path+"."+p.Name, p.Type); err != nil {
+		x.path.push(p.Name)
+		err := x.value(p.Type)
+		x.path.pop()
+		if err != nil {
 			return err
 		}
 	}
@@ -110,8 +145,8 @@ func (x *jsonEncoder) object(path string, bare *Definition) error {
 	return nil
 }
 
-func (x *jsonEncoder) value(path, typ string) error {
-	wrap := func(err error) error { return fmt.Errorf("%s: %s: %w", path, typ, err) }
+func (x *jsonEncoder) value(typ string) error {
+	wrap := func(err error) error { return fmt.Errorf("%s: %s: %w", x.path.String(), typ, err) }
 	switch typ {
 	case "int":
 		v, err := x.b.Int32()
@@ -132,19 +167,29 @@ func (x *jsonEncoder) value(path, typ string) error {
 		}
 		x.e.Float64(v)
 	case "string":
+		if v, ok := x.peekBytes(); ok {
+			x.e.ByteStr(v)
+			break
+		}
 		v, err := x.b.String()
 		if err != nil {
 			return wrap(err)
 		}
 		x.e.Str(v)
 	case "bytes":
-		v, err := x.b.Bytes()
-		if err != nil {
-			return wrap(err)
+		v, ok := x.peekBytes()
+		if !ok {
+			var err error
+			if v, err = x.b.Bytes(); err != nil {
+				return wrap(err)
+			}
 		}
 		x.base64(v)
 	case "int128", "int256":
-		n := map[string]int{"int128": 16, "int256": 32}[typ]
+		n := 16
+		if typ == "int256" {
+			n = 32
+		}
 		if x.b.Len() < n {
 			return wrap(fmt.Errorf("want %d bytes, have %d", n, x.b.Len()))
 		}
@@ -157,7 +202,7 @@ func (x *jsonEncoder) value(path, typ string) error {
 		}
 		x.e.Bool(v)
 	case "!X", "X":
-		return x.object(path, nil)
+		return x.object(nil)
 	default:
 		if inner, bare, ok := vectorOf(typ); ok {
 			if !bare {
@@ -176,7 +221,10 @@ func (x *jsonEncoder) value(path, typ string) error {
 			}
 			x.e.ArrStart()
 			for i := 0; i < n; i++ {
-				if err := x.value(fmt.Sprintf("%s[%d]", path, i), inner); err != nil {
+				x.path.pushIndex(i)
+				err := x.value(inner)
+				x.path.pop()
+				if err != nil {
 					return err
 				}
 			}
@@ -188,14 +236,38 @@ func (x *jsonEncoder) value(path, typ string) error {
 			if len(cs) != 1 {
 				return wrap(fmt.Errorf("bare type with %d constructors", len(cs)))
 			}
-			return x.object(path, cs[0])
+			return x.object(cs[0])
 		}
 		if c, ok := Constructor(typ); ok {
-			return x.object(path, c)
+			return x.object(c)
 		}
-		return x.object(path, nil)
+		return x.object(nil)
 	}
 	return nil
+}
+
+// peekBytes reads a complete TL string or bytes value without copying it:
+// the result is a slice of the input. For anything else it reads nothing
+// and reports false, leaving gotd's reader to copy the value out or to
+// name the error. MTProto: a length byte L <= 253 and L bytes, or 254, a
+// 24-bit length and the bytes; then zeros up to a multiple of 4 bytes.
+func (x *jsonEncoder) peekBytes() ([]byte, bool) {
+	buf := x.b.Buf
+	start, n := 1, 0
+	switch {
+	case len(buf) >= 4 && buf[0] == 254:
+		start, n = 4, int(buf[1])|int(buf[2])<<8|int(buf[3])<<16
+	case len(buf) >= 1 && buf[0] <= 253:
+		n = int(buf[0])
+	default:
+		return nil, false
+	}
+	end := (start + n + 3) &^ 3
+	if len(buf) < end {
+		return nil, false
+	}
+	x.b.Buf = buf[end:]
+	return buf[start : start+n], true
 }
 
 // base64 writes bytes as a base64 string; jx writes null for an empty slice.

@@ -113,6 +113,9 @@ func TestBinaryToJSONPoolDoesNotLeak(t *testing.T) {
 		if err != nil || string(js) != `[1,2]` {
 			t.Errorf("small: %s %v", js, err)
 		}
+		if cap(js) != len(js) {
+			t.Errorf("output shares a buffer: cap %d, len %d", cap(js), len(js))
+		}
 	}
 	check()
 	// The caller owns the output: later calls must not write into it.
