@@ -541,7 +541,7 @@ func (d *jsonDecoder) value(raw jx.Raw, typ string) error {
 			_, err := d.object(raw, nil, typ[1:], false, false)
 			return err
 		}
-		if c, ok := Constructor(typ); ok { // a bare constructor by name
+		if c, ok := bareConstructor(typ); ok { // a bare constructor by name
 			_, err := d.object(raw, c, "", false, false)
 			return err
 		}

@@ -35,7 +35,7 @@ func BinaryToJSON(data []byte, typ string) ([]byte, error) {
 // jsonEncoder holds one call's state. It is pooled with the buffers it
 // grows; what it returns is a copy.
 type jsonEncoder struct {
-	e     jx.Encoder
+	w     jx.Writer
 	b     bin.Buffer // the input, consumed as it is read
 	raw   bin.Buffer // EncodeJSON's encoding of its object
 	path  jsonPath   // where the encoder is, for errors
@@ -48,10 +48,10 @@ func getEncoder() *jsonEncoder { return encoderPool.Get().(*jsonEncoder) }
 
 // release returns x to the pool, dropping what refers to the caller's data.
 func (x *jsonEncoder) release() {
-	if cap(x.e.Bytes()) > maxPooledBuf || cap(x.raw.Buf) > maxPooledBuf || cap(x.path) > 1024 {
+	if cap(x.w.Buf) > maxPooledBuf || cap(x.raw.Buf) > maxPooledBuf || cap(x.path) > 1024 {
 		return
 	}
-	x.e.Reset()
+	x.w.Reset()
 	x.b.ResetTo(nil)
 	x.raw.Reset()
 	x.path = x.path[:0]
@@ -74,8 +74,8 @@ func (x *jsonEncoder) convert(data []byte, typ string) ([]byte, error) {
 	if x.b.Len() != 0 {
 		return nil, fmt.Errorf("%d bytes left after the %s", x.b.Len(), strings.TrimPrefix(typ+" value", " "))
 	}
-	out := make([]byte, len(x.e.Bytes()))
-	copy(out, x.e.Bytes())
+	out := make([]byte, len(x.w.Buf))
+	copy(out, x.w.Buf)
 	return out, nil
 }
 
@@ -99,13 +99,16 @@ func (x *jsonEncoder) object(bare *Definition) error {
 		}
 		def = d
 	}
-	x.e.ObjStart()
-	x.e.FieldStart("_")
-	x.e.Str(def.Name)
+	// The schema fixes where commas go, so the encoder writes them itself
+	// to a plain jx.Writer (jx.Encoder would track them per level).
+	x.w.ObjStart()
+	x.w.RawStr(`"_":`)
+	x.w.Str(def.Name)
 	var flagNames [2]string
 	var flagVals [2]uint32
 	nflags := 0
-	for _, p := range def.Params {
+	for i := range def.Params {
+		p := &def.Params[i]
 		if p.IsFlags() {
 			v, err := x.b.Uint32()
 			if err != nil {
@@ -128,12 +131,14 @@ func (x *jsonEncoder) object(bare *Definition) error {
 				continue
 			}
 			if p.Type == "true" {
-				x.e.FieldStart(p.Name)
-				x.e.Bool(true)
+				x.w.Comma()
+				x.w.FieldStart(p.Name)
+				x.w.True()
 				continue
 			}
 		}
-		x.e.FieldStart(p.Name)
+		x.w.Comma()
+		x.w.FieldStart(p.Name)
 		x.path.push(p.Name)
 		err := x.value(p.Type)
 		x.path.pop()
@@ -141,7 +146,7 @@ func (x *jsonEncoder) object(bare *Definition) error {
 			return err
 		}
 	}
-	x.e.ObjEnd()
+	x.w.ObjEnd()
 	return nil
 }
 
@@ -153,29 +158,29 @@ func (x *jsonEncoder) value(typ string) error {
 		if err != nil {
 			return wrap(err)
 		}
-		x.e.Int32(v)
+		x.w.Int32(v)
 	case "long":
 		v, err := x.b.Long()
 		if err != nil {
 			return wrap(err)
 		}
-		x.e.Int64(v)
+		x.w.Int64(v)
 	case "double":
 		v, err := x.b.Double()
 		if err != nil {
 			return wrap(err)
 		}
-		x.e.Float64(v)
+		x.w.Float64(v)
 	case "string":
 		if v, ok := x.peekBytes(); ok {
-			x.e.ByteStr(v)
+			x.w.ByteStr(v)
 			break
 		}
 		v, err := x.b.String()
 		if err != nil {
 			return wrap(err)
 		}
-		x.e.Str(v)
+		x.w.Str(v)
 	case "bytes":
 		v, ok := x.peekBytes()
 		if !ok {
@@ -200,7 +205,7 @@ func (x *jsonEncoder) value(typ string) error {
 		if err != nil {
 			return wrap(err)
 		}
-		x.e.Bool(v)
+		x.w.Bool(v)
 	case "!X", "X":
 		return x.object(nil)
 	default:
@@ -219,8 +224,11 @@ func (x *jsonEncoder) value(typ string) error {
 			if n < 0 || n > x.b.Len()/4+1 {
 				return wrap(fmt.Errorf("vector of %d elements in %d bytes", n, x.b.Len()))
 			}
-			x.e.ArrStart()
+			x.w.ArrStart()
 			for i := 0; i < n; i++ {
+				if i > 0 {
+					x.w.Comma()
+				}
 				x.path.pushIndex(i)
 				err := x.value(inner)
 				x.path.pop()
@@ -228,7 +236,7 @@ func (x *jsonEncoder) value(typ string) error {
 					return err
 				}
 			}
-			x.e.ArrEnd()
+			x.w.ArrEnd()
 			return nil
 		}
 		if strings.HasPrefix(typ, "%") {
@@ -238,7 +246,7 @@ func (x *jsonEncoder) value(typ string) error {
 			}
 			return x.object(cs[0])
 		}
-		if c, ok := Constructor(typ); ok {
+		if c, ok := bareConstructor(typ); ok {
 			return x.object(c)
 		}
 		return x.object(nil)
@@ -273,8 +281,8 @@ func (x *jsonEncoder) peekBytes() ([]byte, bool) {
 // base64 writes bytes as a base64 string; jx writes null for an empty slice.
 func (x *jsonEncoder) base64(v []byte) {
 	if len(v) == 0 {
-		x.e.Str("")
+		x.w.Str("")
 		return
 	}
-	x.e.Base64(v)
+	x.w.Base64(v)
 }

@@ -22,6 +22,9 @@ type registry struct {
 	classes      map[string][]*Definition
 	newObject    map[uint32]func() bin.Object
 	methodList   []*Definition
+	// capitalConstructor: some constructor is named like a class, so a
+	// capitalised type may still name a constructor (see bareConstructor).
+	capitalConstructor bool
 }
 
 var reg = sync.OnceValue(func() *registry {
@@ -41,6 +44,7 @@ var reg = sync.OnceValue(func() *registry {
 			continue
 		}
 		r.constructors[d.Name] = d
+		r.capitalConstructor = r.capitalConstructor || isBoxed(d.Name)
 		r.classes[d.Type] = append(r.classes[d.Type], d)
 	}
 	return r
@@ -72,6 +76,18 @@ func Method(name string) (*Definition, error) {
 // Constructor returns a constructor by schema name ("inputPeerSelf").
 func Constructor(name string) (*Definition, bool) {
 	d, ok := reg().constructors[name]
+	return d, ok
+}
+
+// bareConstructor is Constructor for a field type that may name a bare
+// constructor. The codecs ask it for every object-typed field; it skips the
+// lookup for class names, which TL capitalises and constructors do not.
+func bareConstructor(typ string) (*Definition, bool) {
+	r := reg()
+	if !r.capitalConstructor && isBoxed(typ) {
+		return nil, false
+	}
+	d, ok := r.constructors[typ]
 	return d, ok
 }
 
