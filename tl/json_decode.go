@@ -232,8 +232,15 @@ func jsonKind(t jx.Type) string {
 // method by name); else "_" names it, and class, if set, must contain it.
 // methods allows "_" to name a method (for generic !X fields).
 func (d *jsonDecoder) object(data []byte, def *Definition, class string, boxed, methods bool) (*Definition, error) {
+	// No defer: with this many returns it would not be open-coded.
 	base := len(d.fields)
-	defer func() { d.fields = d.fields[:base] }()
+	def, err := d.fieldsOf(base, data, def, class, boxed, methods)
+	d.fields = d.fields[:base]
+	return def, err
+}
+
+// fieldsOf is object for the fields it pushes at d.fields[base:].
+func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class string, boxed, methods bool) (*Definition, error) {
 	if err := d.collect(data); err != nil {
 		return nil, err
 	}
@@ -466,7 +473,13 @@ func fieldNames(def *Definition) string {
 // value encodes one JSON value of TL type typ.
 func (d *jsonDecoder) value(raw jx.Raw, typ string) error {
 	dec := d.reader(raw)
-	defer d.done(dec)
+	err := d.valueFrom(dec, raw, typ)
+	d.done(dec)
+	return err
+}
+
+// valueFrom is value with dec reading raw.
+func (d *jsonDecoder) valueFrom(dec *jx.Decoder, raw jx.Raw, typ string) error {
 	next := dec.Next()
 	switch typ {
 	case "int":
