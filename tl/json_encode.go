@@ -87,50 +87,46 @@ func (x *jsonEncoder) object(bare *Definition) error {
 		return fmt.Errorf("%s: nested more than %d deep", x.path.String(), maxDepth)
 	}
 	defer func() { x.depth-- }()
-	def := bare
-	if def == nil {
+	var l *layout
+	if bare != nil {
+		l = layoutOf(bare)
+	} else {
 		id, err := x.b.ID()
 		if err != nil {
 			return fmt.Errorf("%s: %w", x.path.String(), err)
 		}
-		d, ok := ByID(id)
-		if !ok {
+		var ok bool
+		if l, ok = reg().layouts[id]; !ok {
 			return fmt.Errorf("%s: unknown constructor %#08x", x.path.String(), id)
 		}
-		def = d
 	}
+	def := l.def
 	// The schema fixes where commas go, so the encoder writes them itself
 	// to a plain jx.Writer (jx.Encoder would track them per level).
 	x.w.ObjStart()
 	x.w.RawStr(`"_":`)
 	x.w.Str(def.Name)
-	var flagNames [2]string
-	var flagVals [2]uint32
-	nflags := 0
-	for i := range def.Params {
+	var words [2]uint32 // the first two flags words
+	nwords := 0
+	for i := range l.params {
+		pl := l.params[i]
 		p := &def.Params[i]
-		if p.IsFlags() {
+		switch pl.kind {
+		case kindFlags:
 			v, err := x.b.Uint32()
 			if err != nil {
 				return fmt.Errorf("%s.%s: %w", x.path.String(), p.Name, err)
 			}
-			if nflags < len(flagNames) {
-				flagNames[nflags], flagVals[nflags] = p.Name, v
-				nflags++
+			if nwords < len(words) {
+				words[nwords] = v
+				nwords++
 			}
 			continue
-		}
-		if p.Optional() {
-			var v uint32
-			for i := 0; i < nflags; i++ {
-				if flagNames[i] == p.Flag {
-					v = flagVals[i]
-				}
-			}
-			if v&(1<<p.Bit) == 0 {
+		case kindOptional, kindTrue:
+			if pl.word < 0 || words[pl.word]&(1<<p.Bit) == 0 {
 				continue
 			}
-			if p.Type == "true" {
+			if pl.kind == kindTrue {
 				x.w.Comma()
 				x.w.FieldStart(p.Name)
 				x.w.True()

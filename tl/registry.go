@@ -22,6 +22,7 @@ type registry struct {
 	classes      map[string][]*Definition
 	newObject    map[uint32]func() bin.Object
 	methodList   []*Definition
+	layouts      map[uint32]*layout // by ID, as byID
 	// capitalConstructor: some constructor is named like a class, so a
 	// capitalised type may still name a constructor (see bareConstructor).
 	capitalConstructor bool
@@ -34,10 +35,12 @@ var reg = sync.OnceValue(func() *registry {
 		byID:         make(map[uint32]*Definition, 3072),
 		classes:      make(map[string][]*Definition, 1024),
 		newObject:    tg.TypesConstructorMap(),
+		layouts:      make(map[uint32]*layout, 3072),
 	}
 	for i := range definitions {
 		d := &definitions[i]
 		r.byID[d.ID] = d
+		r.layouts[d.ID] = newLayout(d)
 		if d.Method {
 			r.methods[d.Name] = d
 			r.methodList = append(r.methodList, d)
