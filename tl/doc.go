@@ -15,7 +15,12 @@
 //   - result.go: DecodeResult (boxed objects, Bool, vectors, bare vectors).
 //   - json_decode.go, json_encode.go: JSON ↔ TL ("_" names the
 //     constructor, fields go by schema name; peer shorthands through a
-//     Resolver; random_id filled in when omitted).
+//     Resolver; random_id filled in when omitted). json_decode_value.go
+//     decodes one value by its TL type; json_decode_state.go and the
+//     encoder's pool hold a call's buffers, reused between calls;
+//     jsonpath.go is the path that errors name; layout.go classifies a
+//     definition's params once for BinaryToJSON. testdata/*.golden pin the
+//     output and every error text.
 //   - errors.go: typed RPC errors and Classify. A new 420 wait is one row
 //     of floodRules (its error type and whether it holds back a method or
 //     a chat): the scheduler's gates follow the row and nothing else
