@@ -279,15 +279,8 @@ func (c *Client) submit(ctx context.Context, ps []*pending) error {
 		}
 	}
 	if c.room != nil {
-		for i := range ps {
-			select {
-			case c.room <- struct{}{}:
-			case <-ctx.Done():
-				for range i {
-					<-c.room
-				}
-				return ctx.Err()
-			}
+		if err := c.takeRoom(ctx, len(ps)); err != nil {
+			return err
 		}
 	}
 	if c.closed.Load() {
@@ -305,6 +298,27 @@ func (c *Client) cancel(p *pending) {
 		c.system.Root.Send(c.sched, &cancelMsg{id: p.id})
 	}
 	p.resolve(nil, context.Canceled)
+}
+
+// takeRoom waits for n queue slots (BlockWhenFull), giving back those it
+// took if ctx ends first.
+func (c *Client) takeRoom(ctx context.Context, n int) error {
+	done := ctx.Done()
+	for i := range n {
+		if done == nil { // a context that never ends: no select per call
+			c.room <- struct{}{}
+			continue
+		}
+		select {
+		case c.room <- struct{}{}:
+		case <-done:
+			for range i {
+				<-c.room
+			}
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // released gives a queue slot back (BlockWhenFull).
