@@ -99,6 +99,9 @@ func (s *State) Submit(now time.Time, c Call) ([]Done, error) {
 		return nil, errors.New("scheduler: call id 0 is reserved")
 	case s.entries[c.ID] != nil:
 		return nil, fmt.Errorf("scheduler: call id %d already submitted", c.ID)
+	case c.After == c.ID:
+		// It would wait for itself forever.
+		return nil, fmt.Errorf("scheduler: call %d is ordered after itself", c.ID)
 	case len(s.entries) >= s.cfg.MaxQueued:
 		return nil, fmt.Errorf("%w: %d calls held", ErrQueueFull, len(s.entries))
 	}

@@ -21,7 +21,8 @@ type Call struct {
 	// Size is the encoded request size in bytes, for the batch byte cap.
 	Size int
 	// After names the predecessor of an ordered call. It must be a call
-	// submitted earlier; if that call already succeeded there is nothing to
+	// submitted earlier (Submit refuses a call ordered after itself); if
+	// that call already succeeded there is nothing to
 	// wait for, if it failed this one fails with *ChainBrokenError.
 	After CallID
 	// Payload is the owner's request (a bin.Encoder, say).

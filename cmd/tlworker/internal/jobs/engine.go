@@ -175,6 +175,13 @@ func (r *runner) read(ctx context.Context, in io.Reader) error {
 				return nil
 			}
 		}
+		if j.After == j.ID {
+			// It would wait for itself forever.
+			r.jobs[j.ID] = &jobState{submitted: true}
+			r.started.Add(1)
+			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: \"after\": job %q cannot run after itself", line, j.ID)}})
+			continue
+		}
 		st := &jobState{}
 		r.jobs[j.ID] = st
 		var pred *jobState

@@ -173,6 +173,8 @@ func TestRun(t *testing.T) {
 				msg("e", "E", `,"after":"d"`),
 				msg("f", "flood"),
 				msg("g", "G", `,"after":"f"`),
+				msg("s", "S", `,"after":"s"`),
+				msg("t", "T", `,"after":"s"`),
 			},
 			want: map[string]want{
 				"a": {ok: true},
@@ -182,8 +184,11 @@ func TestRun(t *testing.T) {
 				"e": {msg: `not run: job "d" it must run after was not sent`},
 				"f": {code: 420, msg: "FLOOD_WAIT_30"},
 				"g": {ok: true}, // sent after f: the server (not the fake) would fail it with MSG_WAIT_FAILED
+				"s": {msg: `line 8: "after": job "s" cannot run after itself`},
+				"t": {msg: `not run: job "s" it must run after was not sent`},
 			},
-			sends: map[string]sent{"B": {after: "A"}, "G": {after: "flood"}, "A": {}},
+			sends:  map[string]sent{"B": {after: "A"}, "G": {after: "flood"}, "A": {}},
+			unsent: []string{"S", "T"},
 			// A and f are still in flight when B and G go out.
 			hold: map[string]string{"A": "B", "flood": "G"},
 		},
