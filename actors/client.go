@@ -104,7 +104,8 @@ func OnDC(dc int) Option { return func(p *pending) { p.dc = dc } }
 // failed, this call fails with *scheduler.ChainBrokenError and never runs.
 func After(f *Future) Option { return func(p *pending) { p.after = f.p.id } }
 
-// Go submits a call and returns its future at once.
+// Go submits a call and returns its future at once. A ctx that has ended
+// already sends nothing and returns its error.
 func (c *Client) Go(ctx context.Context, req bin.Encoder, opts ...Option) (*Future, error) {
 	p, err := c.newPending(req)
 	if err != nil {
@@ -273,6 +274,11 @@ func (c *Client) newPending(req bin.Encoder) (*pending, error) {
 }
 
 func (c *Client) submit(ctx context.Context, ps []*pending) error {
+	if err := ctx.Err(); err != nil {
+		// The caller gave up already: the calls are not sent at all
+		// (a result racing the cancellation must not win).
+		return err
+	}
 	if t := c.cfg.Telemetry; t != nil {
 		for _, p := range ps {
 			_, p.tel = t.StartCall(ctx, p.method.Name)
