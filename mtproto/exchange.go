@@ -76,10 +76,10 @@ func (x *keyExchange) reqPQ(ctx context.Context) (*mt.ReqDHParamsRequest, error)
 	}
 	p, q, ok := factorPQ(pq)
 	if !ok {
-		var err error
-		if p, q, err = crypto.DecomposePQ(pq, x.rand); err != nil {
-			return nil, fmt.Errorf("decompose pq: %w", err)
-		}
+		// resPQ is unauthenticated: a pq that is no product of two primes
+		// (0, 1, a prime) is refused, not handed to gotd's DecomposePQ,
+		// which divides by zero on 0 and never returns on a prime.
+		return nil, fmt.Errorf("resPQ: pq %v is not a product of two primes", pq)
 	}
 	var inner bin.Buffer
 	if err := (&mt.PQInnerDataDC{

@@ -170,17 +170,19 @@ func (r *runner) read(ctx context.Context, in io.Reader) error {
 			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: job id %q was used by an earlier line", line, j.ID)}})
 			continue
 		}
+		if j.After == j.ID {
+			// It would wait for itself forever.
+			st := &jobState{}
+			st.end(failed)
+			r.jobs[j.ID] = st
+			r.started.Add(1)
+			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: \"after\": job %q cannot run after itself", line, j.ID)}})
+			continue
+		}
 		if r.limiter != nil {
 			if err := r.limiter.Wait(ctx); err != nil {
 				return nil
 			}
-		}
-		if j.After == j.ID {
-			// It would wait for itself forever.
-			r.jobs[j.ID] = &jobState{submitted: true}
-			r.started.Add(1)
-			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: \"after\": job %q cannot run after itself", line, j.ID)}})
-			continue
 		}
 		st := &jobState{}
 		r.jobs[j.ID] = st
@@ -188,7 +190,7 @@ func (r *runner) read(ctx context.Context, in io.Reader) error {
 		if j.After != "" {
 			pred = r.jobs[j.After]
 			if pred == nil {
-				st.submit(nil)
+				st.end(failed)
 				r.started.Add(1)
 				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: \"after\": no job %q on an earlier line", line, j.After)}})
 				continue

@@ -3,6 +3,7 @@ package jobs
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -128,6 +129,9 @@ func TestRun(t *testing.T) {
 		sends  map[string]sent // by text: what was sent, when it matters
 		unsent []string        // texts that must not be sent
 		hold   map[string]string
+		// concurrency is Config.Concurrency (4 when 0); 1 runs the jobs
+		// one after another.
+		concurrency int
 	}{
 		{
 			name: "result line shapes",
@@ -193,6 +197,19 @@ func TestRun(t *testing.T) {
 			hold: map[string]string{"A": "B", "flood": "G"},
 		},
 		{
+			// One worker: f has failed for good before g is read. The engine
+			// fails g itself, whatever the scheduler still remembers.
+			name:        "after a job that failed",
+			concurrency: 1,
+			jobs:        []string{msg("f", "flood"), msg("g", "G", `,"after":"f"`), msg("h", "H", `,"after":"g"`)},
+			want: map[string]want{
+				"f": {code: 420, msg: "FLOOD_WAIT_30"},
+				"g": {msg: `not run: job "f" it must run after failed`},
+				"h": {msg: `not run: job "g" it must run after was not sent`},
+			},
+			unsent: []string{"G", "H"},
+		},
+		{
 			name: "resume skips what an earlier run did",
 			jobs: []string{
 				msg("a", "A"),
@@ -229,7 +246,7 @@ func TestRun(t *testing.T) {
 			progress := map[bool]int{}
 			err := Run(context.Background(), Config{
 				Sender: s, Peers: memoryCache(t), Jobs: strings.NewReader(strings.Join(tc.jobs, "\n")), Results: &out,
-				Done: tc.done, Concurrency: 4,
+				Done: tc.done, Concurrency: cmp.Or(tc.concurrency, 4),
 				OnResult: func(ok bool) { mu.Lock(); progress[ok]++; mu.Unlock() },
 			})
 			if err != nil {
@@ -444,4 +461,64 @@ func TestRunCanceledBeforeCloseIsAResult(t *testing.T) {
 	if len(l) != 1 || l[0].OK || l[0].Error.Code != 0 || !strings.Contains(l[0].Error.Message, "cut off") {
 		t.Fatalf("lines %+v", l)
 	}
+}
+
+// A predecessor cut off by Close gets no line, and neither does a job that
+// was waiting to run after it: --resume runs both, in order, instead of
+// skipping the dependent for good.
+func TestRunInterruptedChain(t *testing.T) {
+	s := &closingSender{fakeSender: &fakeSender{}, block: "A", arrived: make(chan struct{}), closed: make(chan struct{}), sent: make(chan string, 8)}
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, Config{Sender: s, Peers: memoryCache(t), Jobs: pr, Results: &out, Close: func() { close(s.closed) }})
+	}()
+	fmt.Fprintln(pw, msg("a", "A"))
+	fmt.Fprintln(pw, msg("d", "D", `,"after":"a"`))
+	fmt.Fprintln(pw, msg("e", "E"))
+	<-s.arrived
+	for text := range s.sent { // e was read after d: d is waiting for a
+		if text == "E" {
+			break
+		}
+	}
+	cancel()
+	pw.Close()
+	err := <-errc
+	if err == nil || !strings.Contains(err.Error(), "interrupted: 2 jobs read have no result line") {
+		t.Fatalf("Run: %v", err)
+	}
+	for _, l := range resultLines(t, out.Bytes()) {
+		if l.ID != "e" {
+			t.Errorf("line for %s: %+v", l.ID, l)
+		}
+	}
+	if _, ok := s.sends()["D"]; ok {
+		t.Error("d was sent without a")
+	}
+}
+
+// closingSender is a fakeSender whose Send of one text waits until Close
+// and then fails unsent with actors.ErrClosed; sent gets every other text.
+type closingSender struct {
+	*fakeSender
+	block   string
+	arrived chan struct{}
+	closed  chan struct{}
+	sent    chan string
+}
+
+func (c *closingSender) Send(ctx context.Context, req bin.Encoder, dc int, after Call) (Call, error) {
+	if m, ok := req.(*tg.MessagesSendMessageRequest); ok && m.Message == c.block {
+		close(c.arrived)
+		<-c.closed
+		return nil, actors.ErrClosed
+	}
+	call, err := c.fakeSender.Send(ctx, req, dc, after)
+	if m, ok := req.(*tg.MessagesSendMessageRequest); ok {
+		c.sent <- m.Message
+	}
+	return call, err
 }

@@ -101,6 +101,8 @@ var linePool = sync.Pool{New: func() any { return &jx.Writer{Buf: make([]byte, 0
 // not write the same way: a result with characters json.Marshal escapes
 // inside raw JSON (<, >, &, U+2028, U+2029), a string with \b or \f (jx
 // writes \u0008, json.Marshal \b), or a latency in exponent form.
+// o.Result is copied as it is: it must be compact, valid JSON, as
+// tl.BinaryToJSON writes it (json.Marshal would compact it).
 func appendResult(w *jx.Writer, o Result) bool {
 	if bytes.ContainsAny(o.Result, "<>&\u2028\u2029") || strings.ContainsAny(o.ID, "\b\f") ||
 		o.Error != nil && strings.ContainsAny(o.Error.Message, "\b\f") {

@@ -63,21 +63,31 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 	if pred != nil {
 		switch ok, earlier := r.done[j.After]; {
 		case earlier && !ok:
-			st.submit(nil)
+			st.end(failed)
 			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after failed in an earlier run", j.After)}})
 			return
 		case earlier:
 			// Done in an earlier run: nothing to wait for.
 		default:
-			call, done := pred.await()
+			call, o := pred.await()
 			switch {
-			case done:
+			case o == succeeded:
 				// It ran already: nothing to wait for.
+			case o == dropped:
+				// Neither gets a line: --resume runs both, in order.
+				st.end(dropped)
+				return
 			case call == nil:
-				st.submit(nil)
+				st.end(failed)
 				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after was not sent", j.After)}})
 				return
+			case o == failed:
+				st.end(failed)
+				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after failed", j.After)}})
+				return
 			default:
+				// In flight: the scheduler orders this one after it
+				// (invokeAfterMsg), and fails it if that one fails.
 				after = call
 			}
 		}
@@ -95,12 +105,14 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 			return tl.DecodeRequest(ctx, j.Method, j.Params, tl.DecodeOptions{Resolver: rv, RandomID: func() int64 { return randomID(j.ID) }})
 		}, &res)
 	}
-	inv.markSubmitted()
-	if err == nil {
-		st.succeed()
-	}
-	if err != nil && r.closing.Load() && (errors.Is(err, actors.ErrClosed) || errors.Is(err, context.Canceled)) {
+	switch {
+	case err == nil:
+		st.end(succeeded)
+	case r.closing.Load() && (errors.Is(err, actors.ErrClosed) || errors.Is(err, context.Canceled)):
+		st.end(dropped)
 		return // not a result: --resume runs it again
+	default:
+		st.end(failed)
 	}
 	o := Result{ID: j.ID, OK: err == nil}
 	if err != nil {
@@ -147,10 +159,6 @@ func (j *jobInvoker) Invoke(ctx context.Context, req bin.Encoder, res bin.Decode
 		return err
 	}
 	return res.Decode(&bin.Buffer{Buf: body})
-}
-
-func (j *jobInvoker) markSubmitted() {
-	j.once.Do(func() { j.st.submit(nil) })
 }
 
 // rawResult keeps a result's bytes.

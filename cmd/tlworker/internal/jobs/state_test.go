@@ -10,15 +10,15 @@ type namedCall string
 func (namedCall) Wait(context.Context) ([]byte, error) { return nil, nil }
 
 // A dependent chains after a job in flight, runs unchained after a job
-// that succeeded (whose call is then dropped), and learns when a job was
-// never sent; it waits for the job's submission, not longer.
+// that succeeded (whose call is then dropped), learns that a job failed
+// or was never sent, and waits for the job's submission, not longer.
 func TestJobState(t *testing.T) {
 	var st jobState
 	got := make(chan Call)
 	go func() {
-		c, done := st.await()
-		if done {
-			t.Error("done before it ran")
+		c, o := st.await()
+		if o != running {
+			t.Errorf("outcome %d before it ended", o)
 		}
 		got <- c
 	}()
@@ -27,14 +27,24 @@ func TestJobState(t *testing.T) {
 	if c := <-got; c != namedCall("first") {
 		t.Fatalf("dependent chained after %v, want the first attempt", c)
 	}
-	st.succeed()
-	if c, done := st.await(); !done || c != nil {
-		t.Fatalf("after success: call %v, done %v; want no call, done", c, done)
+	st.end(succeeded)
+	if c, o := st.await(); o != succeeded || c != nil {
+		t.Fatalf("after success: call %v, outcome %d; want no call, succeeded", c, o)
 	}
 
+	var bad jobState
+	bad.submit(namedCall("sent"))
+	bad.end(failed)
+	if c, o := bad.await(); o != failed || c != namedCall("sent") {
+		t.Fatalf("failed: call %v, outcome %d", c, o)
+	}
+
+	// A job never sent wakes its waiting dependents when it ends.
 	var never jobState
-	never.submit(nil)
-	if c, done := never.await(); done || c != nil {
-		t.Fatalf("never sent: call %v, done %v", c, done)
+	woke := make(chan outcome)
+	go func() { _, o := never.await(); woke <- o }()
+	never.end(dropped)
+	if o := <-woke; o != dropped {
+		t.Fatalf("never sent: outcome %d, want dropped", o)
 	}
 }
