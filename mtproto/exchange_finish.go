@@ -58,6 +58,9 @@ func (x *keyExchange) setClientDHParams(ctx context.Context, in dhInner) (crypto
 	return crypto.AuthKey{Value: key, ID: key.ID()}, crypto.ServerSalt(x.newNonce, x.serverNonce), nil
 }
 
+// maxSkipped404 is how many transport -404s one exchange read skips.
+const maxSkipped404 = 3
+
 // roundTrip writes req as an unencrypted message and reads the answer into
 // res. Each of the write and the read is bounded by x.timeout.
 func (x *keyExchange) roundTrip(ctx context.Context, req bin.Encoder, res bin.Decoder) error {
@@ -79,15 +82,17 @@ func (x *keyExchange) roundTrip(ctx context.Context, req bin.Encoder, res bin.De
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	for {
+	for skipped := 0; ; skipped++ {
 		b.Reset()
 		rctx, cancel := context.WithTimeout(ctx, x.timeout)
 		err := x.conn.Recv(rctx, &b)
 		cancel()
 		// A -404 from the transport during an exchange is skipped, as gotd
-		// does: the server may still answer.
+		// does: the server may still answer. A few, not forever: each read
+		// has its own timeout, so a server that only says -404 would keep
+		// the exchange going until the caller's context ends.
 		var perr *codec.ProtocolErr
-		if errors.As(err, &perr) && perr.Code == codec.CodeAuthKeyNotFound {
+		if errors.As(err, &perr) && perr.Code == codec.CodeAuthKeyNotFound && skipped < maxSkipped404 {
 			continue
 		}
 		if err != nil {
