@@ -332,3 +332,12 @@ func (s *Session) RequestFutureSalts(n int) {
 func sortByMsgID(ms []*outMsg) {
 	slices.SortFunc(ms, func(a, b *outMsg) int { return cmp.Compare(a.msgID, b.msgID) })
 }
+
+// WasSent reports whether an unanswered call has been packed into a frame
+// at least once. A call that was never packed cannot have reached the
+// server, so an owner that gives up on it may report it as not sent; any
+// other unanswered call may have run.
+func (s *Session) WasSent(id CallID) bool {
+	m, ok := s.calls[id]
+	return ok && m.attempts > 0
+}
