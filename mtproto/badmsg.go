@@ -11,11 +11,12 @@ const (
 	// badMsgSyncTime takes the time offset from the server's msg_id, then
 	// resends the named messages.
 	badMsgSyncTime
-	// badMsgNewSession starts a fresh session: every message in flight is
-	// resent. Our seqno and the server's disagree; guessing an offset (as
-	// Telethon does) can repeat the error, a fresh session (as TDLib does)
-	// cannot.
-	badMsgNewSession
+	// badMsgShiftSeqno moves our seqno counter by the rule's shift and
+	// resends the named messages, as Telethon does: the session, and the
+	// answers the server owes it, survive. A guess can repeat the error, so
+	// after seqnoShiftLimit shifts in one session the session starts afresh
+	// instead (as TDLib does at once), resending every message in flight.
+	badMsgShiftSeqno
 	// badMsgFail fails the named calls with a *BadMsgError: our own
 	// encoding is wrong, and resending it would fail again.
 	badMsgFail
@@ -27,25 +28,30 @@ type badMsgRule struct {
 	meaning string // MTProto's description, for BadMsgError
 	action  badMsgAction
 	reason  ResendReason // of the Resent event, for actions that resend
+	shift   int32        // badMsgShiftSeqno: content messages to add
 }
+
+// seqnoShiftLimit is how many seqno shifts one session may make before a
+// seqno notification starts a fresh session.
+const seqnoShiftLimit = 3
 
 // badMsgRules is every bad_msg_notification code the session knows, after
 // MTProto "Service Messages about Messages". A code that is not here is
 // counted in Stats.IgnoredService. A new code is one row here.
 var badMsgRules = [...]badMsgRule{
-	{spec.BadMsgIDTooLow, "msg_id too low", badMsgSyncTime, ResendTimeSync},
-	{spec.BadMsgIDTooHigh, "msg_id too high", badMsgSyncTime, ResendTimeSync},
-	{spec.BadMsgIDNotDivisible, "msg_id not divisible by 4", badMsgFail, ""},
-	{spec.BadMsgContainerIDDup, "container msg_id equals an earlier one", badMsgResend, ResendDuplicateID},
-	{spec.BadMsgTooOld, "message too old", badMsgResend, ResendTooOld},
-	{spec.BadMsgSeqNoLow, "msg_seqno too low", badMsgNewSession, ResendSeqno},
-	{spec.BadMsgSeqNoHigh, "msg_seqno too high", badMsgNewSession, ResendSeqno},
-	{spec.BadMsgSeqNoEvenWanted, "even msg_seqno expected", badMsgFail, ""},
-	{spec.BadMsgSeqNoOddWanted, "odd msg_seqno expected", badMsgFail, ""},
+	{spec.BadMsgIDTooLow, "msg_id too low", badMsgSyncTime, ResendTimeSync, 0},
+	{spec.BadMsgIDTooHigh, "msg_id too high", badMsgSyncTime, ResendTimeSync, 0},
+	{spec.BadMsgIDNotDivisible, "msg_id not divisible by 4", badMsgFail, "", 0},
+	{spec.BadMsgContainerIDDup, "container msg_id equals an earlier one", badMsgResend, ResendDuplicateID, 0},
+	{spec.BadMsgTooOld, "message too old", badMsgResend, ResendTooOld, 0},
+	{spec.BadMsgSeqNoLow, "msg_seqno too low", badMsgShiftSeqno, ResendSeqno, 64},
+	{spec.BadMsgSeqNoHigh, "msg_seqno too high", badMsgShiftSeqno, ResendSeqno, -16},
+	{spec.BadMsgSeqNoEvenWanted, "even msg_seqno expected", badMsgFail, "", 0},
+	{spec.BadMsgSeqNoOddWanted, "odd msg_seqno expected", badMsgFail, "", 0},
 	// Servers send this code as bad_server_salt with the new salt
 	// (handle_salt.go); as a bare bad_msg_notification it only resends.
-	{spec.BadMsgServerSalt, "incorrect server salt", badMsgResend, ResendBadSalt},
-	{spec.BadMsgInvalidContainer, "invalid container", badMsgFail, ""},
+	{spec.BadMsgServerSalt, "incorrect server salt", badMsgResend, ResendBadSalt, 0},
+	{spec.BadMsgInvalidContainer, "invalid container", badMsgFail, "", 0},
 }
 
 // badMsgRuleOf returns the row of code; ok is false for an unknown code.

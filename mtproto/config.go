@@ -46,6 +46,29 @@ type Config struct {
 	// once. Default 100 (TDLib's figure).
 	AckBatch int
 
+	// PingInterval is how long a connection may go without receiving
+	// anything before the session sends ping_delay_disconnect. Default
+	// 1 min (TDLib's and gotd's cadence). Negative disables every ping and
+	// the silence check below (servers that do not answer pings).
+	PingInterval time.Duration
+	// PingDisconnectDelay is the disconnect_delay of each ping: the server
+	// closes the connection if no further ping arrives within it. Default
+	// 75 s (TDLib's and gotd's figure).
+	PingDisconnectDelay time.Duration
+	// BusyPingAfter is how long the session waits for anything from the
+	// server, while an answer is awaited, before it pings sooner than
+	// PingInterval. Default 5 s.
+	BusyPingAfter time.Duration
+	// DeadAfter is how long a connection may stay silent (nothing
+	// received) while an answer, a ping's included, is awaited: past it,
+	// Flush fails with ErrSilent and the owner reconnects. Default 15 s.
+	DeadAfter time.Duration
+	// StateReqAfter is how long a call may stay unanswered on a live
+	// connection before the session asks the server about it with
+	// msgs_state_req (and resends it if the server never got it, or asks
+	// for the answer again if the server has one). Default 30 s.
+	StateReqAfter time.Duration
+
 	// Layer is the API layer sent in invokeWithLayer. Default tg.Layer.
 	Layer int
 	// Init holds the initConnection parameters sent with the first call of
@@ -93,6 +116,21 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AckBatch > MaxAckIDs {
 		c.AckBatch = MaxAckIDs
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = time.Minute
+	}
+	if c.PingDisconnectDelay <= 0 {
+		c.PingDisconnectDelay = 75 * time.Second
+	}
+	if c.BusyPingAfter <= 0 {
+		c.BusyPingAfter = 5 * time.Second
+	}
+	if c.DeadAfter <= 0 {
+		c.DeadAfter = 15 * time.Second
+	}
+	if c.StateReqAfter <= 0 {
+		c.StateReqAfter = 30 * time.Second
 	}
 	if c.Layer == 0 {
 		c.Layer = tg.Layer

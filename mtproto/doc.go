@@ -7,13 +7,18 @@
 //	s, _ := mtproto.New(cfg, key, salt)
 //	out, _ := s.Pack(now, calls)      // frames to write, one per container
 //	rcv, err := s.Receive(now, frame) // rcv.Results routed to calls by req_msg_id
-//	out, _ = s.Flush(now)             // resends, acks, pings, when NextDeadline() passes
+//	out, err = s.Flush(now)           // resends, acks, pings, when NextDeadline() passes
+//	                                  // (errors.Is(err, ErrSilent): reconnect, then s.Resume(now))
 //
 // The session packs many calls into one msg_container, wraps the first call of
 // a session in invokeWithLayer(initConnection(...)) and a call that names a
 // predecessor in invokeAfterMsg, and recovers transparently from what servers
 // do to a session: bad_server_salt, bad_msg_notification, new_session_created,
-// msg_detailed_info, msg_resend_req. Every call is either answered by exactly
+// msg_detailed_info, msg_resend_req, msgs_state_req; it refuses replayed
+// and out-of-window server messages, and notices a silent connection. A
+// session outlives its connections: after a reconnect, Resume asks the
+// server what became of the calls in flight and resends only those it never
+// got. Every call is either answered by exactly
 // one Result event or stays in the set returned by Unanswered, so a new
 // connection can resend it.
 //
@@ -40,8 +45,15 @@
 //   - packing: msg_id and seqno, containers, outgoing acks and resend
 //     requests, salt choice in pack.go; the invokeWithLayer and
 //     invokeAfterMsg wrappers in wrap.go; limits and defaults in config.go.
-//   - session lifetime (new session, resends after a reconnect, pings, future
-//     salt requests) in session.go; dialling in dial.go.
+//   - session lifetime (new session, future salt requests) in session.go;
+//     dialling in dial.go.
+//   - liveness (idle and busy pings, the silence check behind ErrSilent,
+//     the time window of server msg_ids, Resume on a new connection) in
+//     liveness.go; the replay window over server msg_ids in replay.go; the
+//     msg_id ranges of sent frames (for new_session_created) in frames.go;
+//     asking the server about calls (msgs_state_req, msgs_state_info,
+//     msg_resend_ans_req) in handle_state_info.go, answering its own
+//     msgs_state_req in handle_state_req.go.
 //   - the key exchange: gotd's, or with DialConfig.Primes set ours
 //     (exchange.go, exchange_finish.go), whose only difference is that
 //     dh_prime's primality check goes through the PrimeCache (primes.go).

@@ -17,6 +17,16 @@ var ErrWrongSession = errors.New("mtproto: frame for another session")
 // msg_id seen before (MTProto security guidelines: ignore it).
 var ErrReplay = errors.New("mtproto: replayed server msg_id")
 
+// ErrTimeWindow is wrapped by Receive's error when a frame's server msg_id
+// lies more than 300 s before or 30 s after our clock corrected by the time
+// offset (MTProto, "Important checks"). The frame is ignored.
+var ErrTimeWindow = errors.New("mtproto: server msg_id outside the time window")
+
+// ErrSilent is wrapped by Flush's error when the connection has been silent
+// for Config.DeadAfter while the session waited for an answer: the owner
+// should drop the connection and open a new one (see Session.Resume).
+var ErrSilent = errors.New("mtproto: connection silent")
+
 // MalformedError reports a part of a decrypted frame that could not be
 // decoded: a truncated container, a broken rpc_result, bad gzip. The rest of
 // the frame is still processed; calls whose answers were lost stay

@@ -49,6 +49,7 @@ const (
 	ResendServerRequest ResendReason = "msg_resend_req"
 	ResendDetailedInfo  ResendReason = "msg_detailed_info"
 	ResendReconnect     ResendReason = "reconnect"
+	ResendNotReceived   ResendReason = "msgs_state_info" // the server says it never got the call
 )
 
 // Resent reports calls that were queued to be sent again with fresh msg_ids.

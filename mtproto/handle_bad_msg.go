@@ -25,13 +25,19 @@ func (s *Session) onBadMsg(r *receiver, msgID int64, body []byte) {
 		s.resendNamed(r, m.BadMsgID, rule.reason)
 	case badMsgResend:
 		s.resendNamed(r, m.BadMsgID, rule.reason)
-	case badMsgNewSession:
-		ev, err := s.NewSession(rule.reason)
-		if err != nil {
-			r.errs = append(r.errs, err)
+	case badMsgShiftSeqno:
+		if s.seqShifts >= seqnoShiftLimit {
+			ev, err := s.NewSession(rule.reason)
+			if err != nil {
+				r.errs = append(r.errs, err)
+				return
+			}
+			s.emitResent(r, ev)
 			return
 		}
-		s.emitResent(r, ev)
+		s.seqShifts++
+		s.content = max(s.content+rule.shift, 0)
+		s.resendNamed(r, m.BadMsgID, rule.reason)
 	case badMsgFail:
 		for _, o := range s.named(m.BadMsgID) {
 			s.forget(o)

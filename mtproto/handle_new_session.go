@@ -4,9 +4,14 @@ import "github.com/gotd/td/mt"
 
 // onNewSession: MTProto says to store the salt and resend what the new
 // session did not see: the unanswered messages sent before first_msg_id.
-// We apply that only when first_msg_id is one of ours; a server that names an
-// id we never sent gives us nothing to compare with, and resending then would
-// run calls twice. Such calls stay unanswered for the owner's timeout policy.
+// first_msg_id names the first message the server saw in the new session,
+// whatever it is (often our msgs_ack, which the session does not track), so
+// the rule compares frames: the frame that allocated first_msg_id (frames.go)
+// and every later one reached the new session; the messages of earlier
+// frames are resent. A first_msg_id that no frame of ours allocated (gotd's
+// tgtest makes one up) gives nothing to compare with: resending then could
+// run calls twice, so nothing is resent and the owner's liveness rules
+// (msgs_state_req after StateReqAfter) find what was lost.
 func (s *Session) onNewSession(r *receiver, msgID int64, body []byte) {
 	var m mt.NewSessionCreated
 	if !decode(r, msgID, "new_session_created", body, &m) {
@@ -15,20 +20,13 @@ func (s *Session) onNewSession(r *receiver, msgID int64, body []byte) {
 	s.salt = m.ServerSalt
 	s.future = nil
 	r.out.Events = append(r.out.Events, SessionCreated{FirstMsgID: m.FirstMsgID, UniqueID: m.UniqueID, ServerSalt: m.ServerSalt})
-	all := s.inflight.all()
-	ours := false
-	for _, o := range all {
-		if o.msgID == m.FirstMsgID || o.frameID == m.FirstMsgID {
-			ours = true
-			break
-		}
-	}
+	first, ours := s.frames.outerOf(m.FirstMsgID)
 	if !ours {
 		return
 	}
 	var lost []*outMsg
-	for _, o := range all {
-		if o.frameID < m.FirstMsgID {
+	for _, o := range s.inflight.all() {
+		if o.frameID < first {
 			lost = append(lost, o)
 		}
 	}

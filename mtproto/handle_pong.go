@@ -4,7 +4,7 @@ import "github.com/gotd/td/mt"
 
 // onPong answers a ping queued with Session.Ping with a Pong event. A pong
 // for a message that is not our ping in flight is counted as ignored. (A
-// pong inside rpc_result is routed by onResult.)
+// pong inside rpc_result is routed by onResult to the same pong.)
 func (s *Session) onPong(r *receiver, msgID int64, body []byte) {
 	var m mt.Pong
 	if !decode(r, msgID, "pong", body, &m) {
@@ -15,6 +15,12 @@ func (s *Session) onPong(r *receiver, msgID int64, body []byte) {
 		s.stats.IgnoredService++
 		return
 	}
+	s.pong(r, o, m.PingID)
+}
+
+// pong reports the answer to the ping o.
+func (s *Session) pong(r *receiver, o *outMsg, pingID int64) {
 	s.forget(o)
-	r.out.Events = append(r.out.Events, Pong{PingID: m.PingID, RTT: r.now.Sub(o.sentAt)})
+	s.stats.Pongs++
+	r.out.Events = append(r.out.Events, Pong{PingID: pingID, RTT: r.now.Sub(o.sentAt)})
 }

@@ -51,7 +51,16 @@ func (s *Session) onResult(r *receiver, msgID int64, b *bin.Buffer) {
 	case kindFutureSalts:
 		s.onFutureSaltsResult(r, msgID, o, body, rpcErr)
 	case kindPing:
-		s.forget(o)
+		// Servers answer a ping with a bare pong or, on some paths, with a
+		// pong inside rpc_result: both are the same answer.
+		var p mt.Pong
+		if rpcErr == nil && decode(r, msgID, "pong", body, &p) {
+			s.pong(r, o, p.PingID)
+		} else {
+			s.forget(o)
+		}
+	case kindStateReq:
+		s.forget(o) // an rpc_error to msgs_state_req: the next ask repeats it
 	default:
 		s.answer(r, o, req, body, rpcErr)
 	}

@@ -11,6 +11,7 @@ type inflight struct {
 	ids  []int64
 	msgs []*outMsg
 	live int
+	head int // index of the oldest live entry, or len(ids)
 }
 
 func (f *inflight) add(id int64, m *outMsg) {
@@ -22,6 +23,9 @@ func (f *inflight) add(id int64, m *outMsg) {
 		i, _ := slices.BinarySearch(f.ids, id)
 		f.ids = slices.Insert(f.ids, i, id)
 		f.msgs = slices.Insert(f.msgs, i, m)
+		if i < f.head {
+			f.head = i
+		}
 	}
 	f.live++
 }
@@ -43,9 +47,13 @@ func (f *inflight) remove(id int64, m *outMsg) bool {
 	f.msgs[i] = nil
 	f.live--
 	if f.live == 0 {
-		f.ids, f.msgs = f.ids[:0], f.msgs[:0]
+		f.ids, f.msgs, f.head = f.ids[:0], f.msgs[:0], 0
 	} else if len(f.ids) > 64 && f.live < len(f.ids)/2 {
 		f.compact()
+	} else if i == f.head {
+		for f.head < len(f.msgs) && f.msgs[f.head] == nil {
+			f.head++
+		}
 	}
 	return true
 }
@@ -59,7 +67,16 @@ func (f *inflight) compact() {
 		}
 	}
 	clear(f.msgs[j:])
-	f.ids, f.msgs = f.ids[:j], f.msgs[:j]
+	f.ids, f.msgs, f.head = f.ids[:j], f.msgs[:j], 0
+}
+
+// first returns the live message with the lowest msg_id (the oldest sent),
+// nil if none.
+func (f *inflight) first() *outMsg {
+	if f.live == 0 {
+		return nil
+	}
+	return f.msgs[f.head]
 }
 
 // all returns the live messages in msg_id order.

@@ -30,6 +30,7 @@ var zeroHeader [msgHeaderLen]byte
 // when the random source or the cipher fails; the calls then stay queued.
 func (s *Session) Pack(now time.Time, calls []Call) (Packed, error) {
 	var out Packed
+	s.live.start(now)
 	work := s.queue
 	s.queue = nil
 	// One allocation for the batch's records instead of one per call.
@@ -51,8 +52,17 @@ func (s *Session) Pack(now time.Time, calls []Call) (Packed, error) {
 // Flush packs what is queued (resends, pings, resend requests) and every
 // pending ack, even with no calls to carry them. Call it when NextDeadline
 // passes.
+//
+// Flush also runs the liveness rules (liveness.go): it queues the pings and
+// msgs_state_req that are due, and fails with an error wrapping ErrSilent
+// when the connection has been silent for Config.DeadAfter while an answer
+// was awaited. Nothing is lost then: the owner reconnects and calls Resume.
 func (s *Session) Flush(now time.Time) (Packed, error) {
 	var out Packed
+	s.live.start(now)
+	if err := s.checkLiveness(now); err != nil {
+		return out, err
+	}
 	work := s.queue
 	s.queue = nil
 	err := s.pack(now, work, true, &out)
@@ -99,7 +109,7 @@ func (s *Session) pack(now time.Time, work []*outMsg, force bool, out *Packed) e
 			continue
 		}
 		stalled = 0
-		if f.count == 0 && (len(s.acks) > 0 || len(s.resendReq) > 0) {
+		if f.count == 0 && (len(s.acks) > 0 || s.servicePending()) {
 			s.addServiceAcks(now, &f)
 		}
 		ok, err := s.addMsg(now, &f, m, out)
@@ -116,7 +126,7 @@ func (s *Session) pack(now time.Time, work []*outMsg, force bool, out *Packed) e
 			i--
 		}
 	}
-	if force && f.count == 0 && (len(s.acks) > 0 || len(s.resendReq) > 0) {
+	if force && f.count == 0 && (len(s.acks) > 0 || s.servicePending()) {
 		s.addServiceAcks(now, &f)
 	}
 	if f.count > 0 {
@@ -158,6 +168,16 @@ func (s *Session) addServiceAcks(now time.Time, f *frame) {
 		// msg_resend_req expects an answer: a content message.
 		s.putService(now, f, &mt.MsgResendReq{MsgIDs: s.resendReq[:n]}, true)
 		s.resendReq = append(s.resendReq[:0], s.resendReq[n:]...)
+	}
+	if n := min(len(s.resendAns), spec.MaxAckIDs, room()); n > 0 && f.count < s.cfg.MaxMessages {
+		// msg_resend_ans_req expects the answers again: content-related.
+		s.putService(now, f, msgResendAnsReq{ids: s.resendAns[:n]}, true)
+		s.resendAns = append(s.resendAns[:0], s.resendAns[n:]...)
+	}
+	for len(s.stateInfos) > 0 && f.count < s.cfg.MaxMessages && room()*8 > len(s.stateInfos[0].Info)+16 {
+		// MTProto: msgs_state_info needs no acknowledgement: not content.
+		s.putService(now, f, &s.stateInfos[0], false)
+		s.stateInfos = s.stateInfos[1:]
 	}
 }
 
@@ -324,6 +344,7 @@ func (s *Session) seal(now time.Time, f *frame, out *Packed) error {
 	for _, m := range f.msgs {
 		m.frameID = outerID
 	}
+	s.frames.add(f.firstID, outerID)
 	s.stats.Frames++
 	if f.count > 1 {
 		s.stats.Containers++

@@ -24,8 +24,10 @@ func (r *receiver) malformed(msgID int64, what string, err error) {
 
 // Receive decrypts one frame (as read from the transport codec), updates the
 // session and returns what happened. A frame that fails to decrypt, belongs
-// to another session or replays a msg_id is rejected as a whole with an error
-// wrapping ErrDecrypt, ErrWrongSession or ErrReplay, and changes nothing.
+// to another session, repeats a msg_id (replay window, replay.go) or lies
+// outside the time window (checkTime) is rejected as a whole with an error
+// wrapping ErrDecrypt, ErrWrongSession, ErrReplay or ErrTimeWindow, and
+// changes nothing but the acknowledgement a content-related duplicate gets.
 // Parts of a decrypted frame that fail to decode are skipped and reported as
 // *MalformedError values joined in the error, next to the events of the parts
 // that did decode. Receive never panics on any input.
@@ -42,9 +44,20 @@ func (s *Session) Receive(now time.Time, frame []byte) (Received, error) {
 		s.stats.Malformed++
 		return Received{}, &MalformedError{MsgID: msg.MessageID, What: "frame", Err: errors.New("server msg_id is even")}
 	}
-	if !s.seen.Consume(msg.MessageID) {
+	if !s.window.fresh(msg.MessageID) {
+		// A duplicate (the server or the network sent it twice) or a
+		// replay: acknowledged again if content-related, never processed.
+		s.stats.Duplicates++
+		if msg.SeqNo&1 == 1 {
+			s.queueAck(now, msg.MessageID)
+		}
 		return Received{}, fmt.Errorf("%w: %d", ErrReplay, msg.MessageID)
 	}
+	if err := s.checkTime(now, msg.MessageID); err != nil {
+		return Received{}, err
+	}
+	s.window.add(msg.MessageID)
+	s.heard(now)
 	r := receiver{now: now, frameID: msg.MessageID}
 	s.handle(&r, msg.MessageID, msg.SeqNo, msg.Data(), 0)
 	s.stats.Malformed += len(r.errs)
@@ -52,6 +65,19 @@ func (s *Session) Receive(now time.Time, frame []byte) (Received, error) {
 }
 
 func (s *Session) handle(r *receiver, msgID int64, seqno int32, body []byte, depth int) {
+	if depth > 0 {
+		// MTProto: every message's msg_id, inside containers too, is
+		// checked against the ones received; a repeat (a redelivered
+		// answer, say) is acknowledged and ignored.
+		if !s.window.fresh(msgID) {
+			s.stats.Duplicates++
+			if seqno&1 == 1 {
+				s.queueAck(r.now, msgID)
+			}
+			return
+		}
+		s.window.add(msgID)
+	}
 	// MTProto: content-related messages (odd seqno) must be acknowledged.
 	if seqno&1 == 1 {
 		s.queueAck(r.now, msgID)
@@ -96,7 +122,11 @@ func (s *Session) dispatch(r *receiver, msgID int64, body []byte, depth, gz int)
 		s.onNewDetailedInfo(r, msgID, body)
 	case mt.MsgResendReqTypeID:
 		s.onResendReq(r, msgID, body)
-	case mt.MsgsStateReqTypeID, mt.MsgsStateInfoTypeID, mt.MsgsAllInfoTypeID,
+	case mt.MsgsStateInfoTypeID:
+		s.onStateInfo(r, msgID, body)
+	case mt.MsgsStateReqTypeID:
+		s.onStateReq(r, msgID, body)
+	case mt.MsgsAllInfoTypeID,
 		mt.DestroySessionOkTypeID, mt.DestroySessionNoneTypeID, mt.MsgCopyTypeID:
 		s.stats.IgnoredService++
 	default:

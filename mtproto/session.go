@@ -10,7 +10,6 @@ import (
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/crypto"
 	"github.com/gotd/td/mt"
-	"github.com/gotd/td/proto"
 )
 
 // Call is one outgoing request.
@@ -77,7 +76,14 @@ type Stats struct {
 	Updates            int
 	IgnoredService     int // service messages we have no use for
 	SessionResets      int
+	Duplicates         int // server messages received again: acked, ignored
+	TimeRejected       int // frames outside the msg_id time window: ignored
+	Pings, Pongs       int
+	StateRequests      int // msgs_state_req sent
 }
+
+// windowSize is how many recent server msg_ids the replay check keeps.
+const windowSize = 2048
 
 type kind uint8
 
@@ -85,6 +91,7 @@ const (
 	kindCall kind = iota
 	kindPing
 	kindFutureSalts
+	kindStateReq
 )
 
 // outMsg is a call or tracked service request, queued or in flight.
@@ -94,6 +101,7 @@ type outMsg struct {
 	body     bin.Encoder
 	after    CallID
 	pingID   int64
+	asked    []int64 // msgs_state_req: the msg_ids asked about
 	msgID    int64 // current attempt; 0 while queued and never sent
 	frameID  int64 // frame of the current attempt
 	queued   bool
@@ -101,6 +109,7 @@ type outMsg struct {
 	init     bool // current attempt carries initConnection
 	attempts int
 	sentAt   time.Time
+	stateAt  time.Time // when the server was last asked about this attempt
 }
 
 // Session is the client state of one MTProto session on one auth key. It is
@@ -116,6 +125,7 @@ type Session struct {
 	timeOffset time.Duration
 	lastMsgID  int64
 	content    int32 // content messages sent in this session
+	seqShifts  int   // seqno guesses after bad_msg 32/33 (badmsg.go)
 	initDone   bool
 
 	calls    map[CallID]*outMsg // unanswered calls
@@ -126,8 +136,14 @@ type Session struct {
 	ackSince  time.Time
 	resendReq []int64 // server messages to ask again
 
-	seen  *proto.MessageIDBuf
-	stats Stats
+	resendAns []int64 // our msg_ids whose answers to ask again
+	// stateInfos answer the server's msgs_state_req (handle_state_req.go).
+	stateInfos []mt.MsgsStateInfo
+
+	window *msgWindow // server msg_ids received (replay.go)
+	frames frameLog   // msg_id ranges of the frames sent (frames.go)
+	live   liveness   // pings and the silence check (liveness.go)
+	stats  Stats
 	buf   bin.Buffer
 }
 
@@ -144,7 +160,7 @@ func New(cfg Config, key crypto.AuthKey, salt int64) (*Session, error) {
 		cipher: crypto.NewClientCipher(cfg.Rand),
 		salt:   salt,
 		calls:  make(map[CallID]*outMsg),
-		seen:   proto.NewMessageIDBuf(512),
+		window: newMsgWindow(windowSize),
 		stats:  Stats{Resends: make(map[ResendReason]int)},
 	}
 	if err := s.newSessionID(); err != nil {
@@ -160,9 +176,12 @@ func (s *Session) newSessionID() error {
 	}
 	s.sessionID = id
 	s.content = 0
+	s.seqShifts = 0
 	s.lastMsgID = 0
 	s.initDone = false
-	s.seen = proto.NewMessageIDBuf(512)
+	s.window = newMsgWindow(windowSize)
+	s.frames.reset()
+	s.live.timeTrusted = false
 	return nil
 }
 
@@ -236,6 +255,9 @@ func (s *Session) NewSession(reason ResendReason) (Resent, error) {
 	s.stats.SessionResets++
 	s.acks = s.acks[:0]
 	s.resendReq = s.resendReq[:0]
+	s.resendAns = s.resendAns[:0]
+	s.stateInfos = s.stateInfos[:0]
+	s.dropService()
 	return s.requeue(s.inflight.all(), reason), nil
 }
 
@@ -257,13 +279,23 @@ func (s *Session) ResendUnacked(reason ResendReason) Resent {
 // resends or service requests are queued or enough acks are pending, after
 // AckDelay for fewer acks. ok is false when nothing is pending.
 func (s *Session) NextDeadline() (t time.Time, ok bool) {
-	switch {
-	case len(s.queue) > 0 || len(s.resendReq) > 0 || len(s.acks) >= s.cfg.AckBatch:
+	if len(s.queue) > 0 || s.servicePending() || len(s.acks) >= s.cfg.AckBatch {
 		return time.Time{}, true
-	case len(s.acks) > 0:
-		return s.ackSince.Add(s.cfg.AckDelay), true
 	}
-	return time.Time{}, false
+	t, ok = s.livenessDeadline()
+	if len(s.acks) > 0 {
+		at := s.ackSince.Add(s.cfg.AckDelay)
+		if !ok || at.Before(t) {
+			t = at
+		}
+		ok = true
+	}
+	return t, ok
+}
+
+// servicePending reports service messages waiting to go out at once.
+func (s *Session) servicePending() bool {
+	return len(s.resendReq) > 0 || len(s.resendAns) > 0 || len(s.stateInfos) > 0
 }
 
 // forget removes a message from the in-flight indexes.
@@ -312,8 +344,11 @@ func (s *Session) requeue(ms []*outMsg, reason ResendReason) Resent {
 
 // Ping queues a ping_delay_disconnect: the server answers with a Pong event
 // and closes the connection if no further ping arrives within
-// disconnectDelay (zero: a plain ping).
-func (s *Session) Ping(pingID int64, disconnectDelay time.Duration) {
+// disconnectDelay (zero: a plain ping). The session pings by itself (see
+// Config.PingInterval); this is for owners that want more.
+func (s *Session) Ping(pingID int64, disconnectDelay time.Duration) { s.ping(pingID, disconnectDelay) }
+
+func (s *Session) ping(pingID int64, disconnectDelay time.Duration) *outMsg {
 	m := &outMsg{kind: kindPing, pingID: pingID, queued: true}
 	if disconnectDelay > 0 {
 		m.body = &mt.PingDelayDisconnectRequest{PingID: pingID, DisconnectDelay: int(disconnectDelay / time.Second)}
@@ -321,6 +356,8 @@ func (s *Session) Ping(pingID int64, disconnectDelay time.Duration) {
 		m.body = &mt.PingRequest{PingID: pingID}
 	}
 	s.queue = append(s.queue, m)
+	s.stats.Pings++
+	return m
 }
 
 // RequestFutureSalts queues get_future_salts for n salts; the session then
