@@ -28,8 +28,8 @@ type liveness struct {
 	lastRecv    time.Time // last frame accepted, or the connection's start
 	pingSeq     int64
 	ping        *outMsg // the last liveness ping
-	timeTrusted bool // a frame was accepted since the offset was last set
-	timeBad     int  // frames refused by the time check in a row
+	timeTrusted bool    // a frame was accepted since the offset was last set
+	timeBad     int     // frames refused by the time check in a row
 }
 
 // start counts silence from now if nothing was counted yet (a new

@@ -102,8 +102,8 @@ type outMsg struct {
 	after    CallID
 	pingID   int64
 	asked    []int64 // msgs_state_req: the msg_ids asked about
-	msgID    int64 // current attempt; 0 while queued and never sent
-	frameID  int64 // frame of the current attempt
+	msgID    int64   // current attempt; 0 while queued and never sent
+	frameID  int64   // frame of the current attempt
 	queued   bool
 	acked    bool // server acknowledged the current attempt
 	init     bool // current attempt carries initConnection
@@ -144,7 +144,7 @@ type Session struct {
 	frames frameLog   // msg_id ranges of the frames sent (frames.go)
 	live   liveness   // pings and the silence check (liveness.go)
 	stats  Stats
-	buf   bin.Buffer
+	buf    bin.Buffer
 }
 
 // New starts a session on an auth key with the server salt from the key
