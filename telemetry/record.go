@@ -26,6 +26,7 @@ const (
 	MetricFloodWait      = "tlsched.flood_wait.duration" // counter, s: method
 	MetricResends        = "tlsched.resends"             // counter: reason
 	MetricReconnects     = "tlsched.reconnects"          // counter: dc
+	MetricRTT            = "tlsched.dc.rtt"              // histogram, s: dc (ping to pong)
 )
 
 // attrCache holds prebuilt measurement options, so recording a call does
@@ -62,7 +63,7 @@ type instruments struct {
 	attrs                         attrCache
 	calls, resends, reconnects    metric.Int64Counter
 	floodWait                     metric.Float64Counter
-	latency, queueWait            metric.Float64Histogram
+	latency, queueWait, rtt       metric.Float64Histogram
 	containerMsgs, containerBytes metric.Int64Histogram
 	inFlight, queued              metric.Int64ObservableGauge
 	gauges                        func() (inFlight, queued int64)
@@ -83,6 +84,8 @@ func (m *instruments) init(meter metric.Meter) error {
 	m.latency, err = meter.Float64Histogram(MetricCallLatency, metric.WithUnit("s"), metric.WithDescription("submit to result"))
 	add(err)
 	m.queueWait, err = meter.Float64Histogram(MetricQueueWait, metric.WithUnit("s"), metric.WithDescription("submit to first send"))
+	add(err)
+	m.rtt, err = meter.Float64Histogram(MetricRTT, metric.WithUnit("s"), metric.WithDescription("round trip of a ping, by DC"))
 	add(err)
 	m.containerMsgs, err = meter.Int64Histogram(MetricContainerMsgs, metric.WithDescription("messages per frame written"))
 	add(err)
@@ -230,6 +233,14 @@ func (t *Telemetry) Container(dc int, msgID int64, container bool, calls []trace
 	span.End()
 	t.m.containerMsgs.Record(context.Background(), int64(messages))
 	t.m.containerBytes.Record(context.Background(), int64(bytes))
+}
+
+// RTT records the round trip of a liveness ping on a DC's connection.
+func (t *Telemetry) RTT(dc int, d time.Duration) {
+	if t == nil || !t.on {
+		return
+	}
+	t.m.rtt.Record(context.Background(), d.Seconds(), metric.WithAttributes(attribute.Int("tlsched.dc", dc)))
 }
 
 // Connection records a dial (with a key exchange when exchanged) and its
