@@ -32,7 +32,7 @@ func (d Direction) String() string {
 
 // Cut closes every open connection now, both sockets (the client and the
 // target see EOF), and returns how many it closed; each counts in
-// Stats.Cuts. New connections are not affected.
+// Stats.Cuts. New connections are not affected (TestCutClosesBothSides).
 func (p *Proxy) Cut() int {
 	p.mu.Lock()
 	open := p.openLocked()
@@ -43,7 +43,8 @@ func (p *Proxy) Cut() int {
 	return len(open)
 }
 
-// CutRule arms cuts at a random byte offset; see CutAfter.
+// CutRule arms cuts at a random byte offset; see CutAfter. The zero CutRule
+// cuts every connection, open or new, before its first byte.
 type CutRule struct {
 	// Min and Max bound the number of bytes forwarded before the cut,
 	// inclusive; the offset is drawn uniformly (Max below Min means Min).
@@ -68,7 +69,8 @@ type CutRule struct {
 // of bytes on it; zero cuts at once. Each connection draws its own offset
 // from the seeded generator (see the package doc). A later CutAfter
 // replaces the rule of the same kind (NextOnly or not) and rearms open
-// connections if it applies to them.
+// connections if it applies to them. Tests: TestCutAfterServerToClient,
+// TestCutAfterClientToServer, TestCutAfterNextOnlyAndOpen.
 func (p *Proxy) CutAfter(r CutRule) {
 	p.mu.Lock()
 	if r.NextOnly {
@@ -107,7 +109,7 @@ func (p *Proxy) StopCuts() {
 // already being written or delayed is not stopped. The client's tag,
 // though, is held rather than discarded and written before the first frame
 // forwarded, so that a connection opened during silence is well-formed
-// once it ends.
+// once it ends (TestSilence).
 func (p *Proxy) Silence(d Direction) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -124,7 +126,8 @@ func (p *Proxy) silenced(s stream) bool {
 // Refuse, while on, models an outage: every connection accepted is closed
 // at once (the client's dial succeeds, then it reads EOF; the target is not
 // dialled), counted in Stats.Refused; turning it on also cuts every open
-// connection, as Cut, and returns how many. Refuse(false) accepts again.
+// connection, as Cut, and returns how many. Refuse(false) accepts again
+// (TestRefuse).
 func (p *Proxy) Refuse(on bool) int {
 	p.mu.Lock()
 	p.refuse = on
@@ -137,7 +140,9 @@ func (p *Proxy) Refuse(on bool) int {
 
 // FrameFaults are faults on whole frames of one direction, each drawn per
 // frame with its probability (0 never, 1 always) from the connection's
-// seeded generator. The zero value injects nothing.
+// seeded generator. The zero value injects nothing. Tests:
+// TestFrameFaultsExact, TestFrameFaultsSeeded, TestDelayKeepsOrder,
+// TestDuplicateClientToServer.
 type FrameFaults struct {
 	// Duplicate is the probability that a frame is written twice in a row
 	// (counted in Flow.Duplicated).
