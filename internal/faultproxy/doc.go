@@ -32,13 +32,28 @@
 //   - SetFrameFaults duplicates, replays or delays frames in either
 //     direction, each with a probability.
 //
+// A test that proves calls survive cuts and duplicated answers might read:
+//
+//	p, err := faultproxy.Start(srv.Addr(), faultproxy.Config{Seed: 1})
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+//	defer p.Close()
+//	// Every connection dies somewhere in its first 5000 bytes.
+//	p.CutAfter(faultproxy.CutRule{Min: 100, Max: 5000})
+//	p.SetFrameFaults(faultproxy.ServerToClient, faultproxy.FrameFaults{Duplicate: 0.05})
+//	// ... point the client (transport.Intermediate) at p.Addr(), make calls ...
+//	if err := p.WaitFor(ctx, func(s faultproxy.Stats) bool { return s.Cuts >= 3 }); err != nil {
+//		t.Fatal(err)
+//	}
+//
 // # Determinism
 //
 // Random choices come from generators seeded by Config.Seed and a
 // connection's sequence number (1, 2, ... in accept order): one per
 // direction for frame faults, one for cut offsets. Given a seed, the same
-// frames on the same connection meet the same faults, whatever the timing
-// of the other direction.
+// frames on the same connection, under the same settings, meet the same
+// faults, whatever the timing of the other direction.
 //
 // # Observing
 //
