@@ -18,9 +18,28 @@ func (s *Session) onPong(r *receiver, msgID int64, body []byte) {
 	s.pong(r, o, m.PingID)
 }
 
-// pong reports the answer to the ping o.
+// pong reports the answer to the ping o. A msgs_state_req sent before the
+// ping and still unanswered was ignored by the server (it answers in
+// order; gotd's tgtest does not implement msgs_state_req): its calls are
+// resent, as a client that cannot ask must.
 func (s *Session) pong(r *receiver, o *outMsg, pingID int64) {
 	s.forget(o)
+	for _, m := range s.inflight.all() {
+		if m.msgID >= o.msgID {
+			break
+		}
+		if m.kind == kindStateReq {
+			s.forget(m)
+			s.stats.StateReqIgnored++
+			var calls []*outMsg
+			for _, id := range m.asked {
+				if c := s.inflight.get(id); c != nil && c.kind == kindCall {
+					calls = append(calls, c)
+				}
+			}
+			s.emitResent(r, s.requeue(calls, ResendNotReceived))
+		}
+	}
 	s.stats.Pongs++
 	r.out.Events = append(r.out.Events, Pong{PingID: pingID, RTT: r.now.Sub(o.sentAt)})
 }

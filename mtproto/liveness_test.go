@@ -322,3 +322,30 @@ func TestServerStateRequestAnswered(t *testing.T) {
 		t.Fatalf("info %v, want [12 2 3]", info.Info)
 	}
 }
+
+func TestIgnoredStateRequestFallsBackToResend(t *testing.T) {
+	s, srv := newPair(t, Config{})
+	sendAndOpen(t, s, srv, calls(1, 2))
+	s.Resume(testNow)
+	s.Ping(9, 0)
+	sfs, _ := flushAt(t, s, srv, testNow)
+	ping := msgsOf(sfs, mt.PingRequestTypeID)
+	if len(msgsOf(sfs, mt.MsgsStateReqTypeID)) != 1 || len(ping) != 1 {
+		t.Fatal("want a state request and a ping")
+	}
+	// The server answers the ping but never the state request.
+	rcv, err := s.Receive(testNow, srv.sendService(s, encode(t, &mt.Pong{MsgID: ping[0].ID, PingID: 9})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resent []CallID
+	for _, e := range rcv.Events {
+		if r, ok := e.(Resent); ok {
+			resent = append(resent, r.Calls...)
+		}
+	}
+	slices.Sort(resent)
+	if !slices.Equal(resent, []CallID{1, 2}) || s.Stats().StateReqIgnored != 1 {
+		t.Fatalf("resent %v, stats %+v", resent, s.Stats())
+	}
+}

@@ -80,6 +80,7 @@ type Stats struct {
 	TimeRejected       int // frames outside the msg_id time window: ignored
 	Pings, Pongs       int
 	StateRequests      int // msgs_state_req sent
+	StateReqIgnored    int // msgs_state_req the server passed over (a later ping was answered)
 }
 
 // windowSize is how many recent server msg_ids the replay check keeps.
