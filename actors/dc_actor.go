@@ -166,13 +166,26 @@ func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
 		}
 		savePrimes(a.d.store, a.d.primes, a.log)
 	}
-	s, err := mtproto.New(a.d.session, conn.AuthKey, conn.Salt)
-	if err != nil {
-		a.lost(ctx, err)
-		return
+	if a.session != nil && a.session.AuthKey().ID == conn.AuthKey.ID {
+		// The same key: the session goes on, and the server may still hold
+		// its answers (MTProto: a session outlives connections). Resume
+		// asks about the calls in flight and resends only what it lacks.
+		a.session.Resume(time.Now())
+		a.log.Debug("connected, session resumed", "addr", a.addr, "in_flight", a.session.InFlight())
+	} else {
+		if a.session != nil {
+			// A new key: the old session is gone with its key, and the
+			// scheduler retries its calls.
+			a.dropSession(ctx, errors.New("auth key replaced"))
+		}
+		s, err := mtproto.New(a.d.session, conn.AuthKey, conn.Salt)
+		if err != nil {
+			a.lost(ctx, err)
+			return
+		}
+		a.session = s
+		a.log.Debug("connected", "addr", a.addr, "new_key", conn.Exchanged)
 	}
-	a.session = s
-	a.log.Debug("connected", "addr", a.addr, "new_key", conn.Exchanged)
 	gen, self, root := a.gen, ctx.Self(), a.d.root
 	a.bg.Add(1)
 	go func() {
@@ -243,6 +256,19 @@ func (a *dcActor) receive(ctx actor.Context, frame []byte) {
 		a.log.Debug("receive", "err", err)
 	}
 	a.tel.received(rcv)
+	for _, ev := range rcv.Events {
+		switch ev := ev.(type) {
+		case mtproto.Pong:
+			a.tel.rtt(ev.RTT)
+		case mtproto.SessionCreated:
+			// The server started a new session: the calls it did not see
+			// are resent by the session; updates sent meanwhile are lost
+			// (update-gap recovery starts here).
+			a.log.Debug("new session created by the server", "first_msg_id", ev.FirstMsgID, "unique_id", ev.UniqueID)
+		case mtproto.Resent:
+			a.log.Debug("calls resent", "reason", ev.Reason, "calls", len(ev.Calls))
+		}
+	}
 	if len(rcv.Results) > 0 {
 		ctx.Send(ctx.Parent(), &resultsMsg{dc: a.id, results: rcv.Results})
 	}
@@ -280,24 +306,37 @@ func (a *dcActor) arm(ctx actor.Context) {
 	a.tickStop = a.timer.SendOnce(max(time.Until(at), 0), ctx.Self(), &dcTickMsg{})
 }
 
-// lost drops the connection and the session state; the parent retries the
-// calls that were in flight here, and we redial after a backoff.
+// lost drops the connection and redials after a backoff. The session and
+// the batches waiting for a connection stay: the next connection with the
+// same key resumes the session (connected). Only when the key is to be
+// replaced does the session go too, and the parent retries its calls.
 func (a *dcActor) lost(ctx actor.Context, err error) {
 	a.gen++
 	if a.conn != nil {
 		_ = a.conn.Close()
 		a.conn = nil
 	}
-	lost := a.held()
 	a.tel.connectionLost()
-	a.session = nil
-	a.queue = nil
+	if a.forgetKey && a.session != nil {
+		a.dropSession(ctx, err)
+	}
 	a.failures++
 	a.log.Debug("connection lost", "err", err, "failures", a.failures)
-	if len(lost) > 0 {
-		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: lost, err: err})
-	}
 	a.timer.SendOnce(a.d.redial.delay(a.failures), ctx.Self(), &redialMsg{gen: a.gen})
+}
+
+// dropSession gives up the session: the parent retries the calls it held
+// unanswered.
+func (a *dcActor) dropSession(ctx actor.Context, err error) {
+	var ids []scheduler.CallID
+	for _, id := range a.session.Unanswered() {
+		ids = append(ids, scheduler.CallID(id))
+	}
+	a.session = nil
+	a.tel.sessionLost()
+	if len(ids) > 0 {
+		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: ids, err: err})
+	}
 }
 
 // held lists the calls this actor holds unanswered: in its session and in

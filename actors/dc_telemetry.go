@@ -89,10 +89,15 @@ func (r *dcTelemetry) frame(f mtproto.Frame) {
 	r.t.Container(r.dc, f.MsgID, f.Container, links, f.Messages, f.Bytes)
 }
 
-// connectionLost forgets the session's calls: the session is gone with the
-// connection, and the calls come back in new batches.
-func (r *dcTelemetry) connectionLost() {
+// connectionLost notes a lost connection: later dials are reconnects. The
+// session, and the spans of its calls, go on with the next connection.
+func (r *dcTelemetry) connectionLost() { r.lostOnce = true }
+
+// sessionLost forgets the session's calls: they come back in new batches.
+func (r *dcTelemetry) sessionLost() {
 	clear(r.calls)
 	clear(r.reasons)
-	r.lostOnce = true
 }
+
+// rtt records the round trip of a liveness ping.
+func (r *dcTelemetry) rtt(d time.Duration) { r.t.RTT(r.dc, d) }
