@@ -34,7 +34,7 @@ func (s *session) receiveLocked(c *conn, now time.Time, salt, msgID int64, seqno
 	}
 	if !srv.saltValid(s.key, salt, now) {
 		srv.count.err("bad_server_salt")
-		s.queue(&mt.BadServerSalt{BadMsgID: msgID, BadMsgSeqno: int(seqno), ErrorCode: spec.BadMsgServerSalt, NewServerSalt: srv.currentSalt(s.key, now)}, serviceMsg)
+		s.queue(&mt.BadServerSalt{BadMsgID: msgID, BadMsgSeqno: int(seqno), ErrorCode: spec.BadMsgServerSalt, NewServerSalt: srv.currentSalt(s.key, now)}, noticeMsg)
 		return
 	}
 	if !s.seen.add(msgID) {
@@ -63,7 +63,7 @@ func (s *session) receiveLocked(c *conn, now time.Time, salt, msgID int64, seqno
 			first = min(first, m.id)
 		}
 		srv.count.newSessions.Add(1)
-		s.queue(&mt.NewSessionCreated{FirstMsgID: first, UniqueID: rand.Int64(), ServerSalt: srv.currentSalt(s.key, now)}, serviceMsg)
+		s.queue(&mt.NewSessionCreated{FirstMsgID: first, UniqueID: rand.Int64(), ServerSalt: srv.currentSalt(s.key, now)}, noticeMsg)
 	}
 	if !isContainer {
 		s.message(c, now, msgID, seqno, body, start)
