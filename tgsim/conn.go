@@ -256,12 +256,16 @@ func (c *conn) unbind() {
 }
 
 // armDisconnect implements ping_delay_disconnect: the connection closes
-// unless another ping comes within delay.
+// unless another one comes within delay; a delay of 0 stops the timer.
 func (c *conn) armDisconnect(delay time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.pingTimer != nil {
 		c.pingTimer.Stop()
+		c.pingTimer = nil
+	}
+	if delay <= 0 {
+		return
 	}
 	c.pingTimer = time.AfterFunc(delay, func() {
 		c.srv.count.err("ping_disconnect")

@@ -94,12 +94,11 @@ func (s *session) pong(in inMsg, pingID int64) {
 }
 
 // onPingDelayDisconnect answers like ping and closes the connection unless
-// another ping comes within the delay.
+// another ping_delay_disconnect comes within the delay (MTProto "Service
+// Messages": a new one resets the timer; a plain ping does not).
 func (s *session) onPingDelayDisconnect(in inMsg, m *mt.PingDelayDisconnectRequest) {
 	s.pong(in, m.PingID)
-	if m.DisconnectDelay > 0 {
-		in.conn.armDisconnect(time.Duration(m.DisconnectDelay) * time.Second)
-	}
+	in.conn.armDisconnect(time.Duration(m.DisconnectDelay) * time.Second)
 }
 
 func (s *session) onGetFutureSalts(in inMsg, m *mt.GetFutureSaltsRequest) {
