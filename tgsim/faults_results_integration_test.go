@@ -139,6 +139,8 @@ func TestServerMsgIDParity(t *testing.T) {
 	bad := c.nextID() + 1
 	c.sendRaw(c.salt, bad, c.contentSeq(), encode(t, &tg.HelpGetNearestDCRequest{}))
 	badm := badMsgFor(c, bad)
+	c.sendRaw(c.salt+1, c.nextID(), c.contentSeq(), encode(t, &tg.HelpGetNearestDCRequest{}))
+	salt := c.next("bad_server_salt", ofType(mt.BadServerSaltTypeID))
 	c.resultMsg(slow)
 	for _, tc := range []struct {
 		name   string
@@ -149,6 +151,7 @@ func TestServerMsgIDParity(t *testing.T) {
 		{"msgs_ack", ack, 3},
 		{"rpc_result", res, 1},
 		{"bad_msg_notification", badm.srvMsg, 1},
+		{"bad_server_salt", salt, 1},
 	} {
 		if tc.m.id%4 != tc.parity {
 			t.Errorf("%s: msg_id mod 4 = %d, want %d", tc.name, tc.m.id%4, tc.parity)

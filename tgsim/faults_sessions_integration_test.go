@@ -90,3 +90,24 @@ func TestSessionSurvivesReconnect(t *testing.T) {
 		t.Fatalf("NewSessions = %d, want 1: the session must survive the reconnect", got)
 	}
 }
+
+// A message with a msg_id lower than the session's first gets another
+// new_session_created naming it, with the same unique_id (MTProto "Service
+// Messages": new session creation notification).
+func TestNewSessionCreatedForLowerMsgID(t *testing.T) {
+	t.Parallel()
+	srv := startSim(t, tgsim.Config{})
+	c := dialRaw(t, srv, 2)
+	early := c.nextID()
+	c.init()
+	n := newSession(t, c.next("new_session_created", ofType(mt.NewSessionCreatedTypeID)))
+	c.sendRaw(c.salt, early, c.plainSeq(), encode(t, &mt.PingRequest{PingID: 3}))
+	again := newSession(t, c.next("second new_session_created", ofType(mt.NewSessionCreatedTypeID)))
+	if again.FirstMsgID != early || again.UniqueID != n.UniqueID || n.FirstMsgID <= early {
+		t.Fatalf("new_session_created %+v after %+v, want first_msg_id %d and the same unique_id", again, n, early)
+	}
+	c.next("pong", ofType(mt.PongTypeID))
+	if got := srv.Counters().NewSessions; got != 1 {
+		t.Fatalf("NewSessions = %d, want 1 (one session)", got)
+	}
+}

@@ -19,6 +19,10 @@ type session struct {
 	mu    sync.Mutex
 	conn  *conn // current connection; nil while detached
 	fresh bool  // new_session_created not sent yet
+	// The lowest msg_id received, and the session's unique_id, for
+	// new_session_created.
+	firstID  int64
+	uniqueID int64
 	// forgotten is set by ForgetSessions: the session is gone from its
 	// key, and what it would still send is dropped.
 	forgotten bool
