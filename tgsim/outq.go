@@ -249,7 +249,8 @@ func (srv *Server) sendFrame(c *conn, k *authKey, salt, sessionID int64, f outFr
 		return err
 	}
 	if err := c.echoFaults(b.Buf); err != nil {
-		return err
+		// The frame itself went out: do not requeue its messages.
+		c.close()
 	}
 	srv.count.framesOut.Add(1)
 	srv.count.messagesOut.Add(int64(len(f.msgs)))
