@@ -143,7 +143,9 @@ type Faults struct {
 // ConnRate limits how fast one auth key may open connections on a DC, as
 // Telegram limits connection floods: the first encrypted frame of a
 // connection beyond N within Window is answered with transport error -429
-// and the connection is closed. The zero value sets no limit.
+// and the connection is closed. Telegram counts per client address; every
+// tgsim client comes from 127.0.0.1, so tgsim counts per auth key (on the
+// key's DC). The zero value sets no limit.
 type ConnRate struct {
 	N      int
 	Window time.Duration
