@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+
+	"github.com/gotd/td/tg"
 )
 
 // BotToken is the token auth.importBotAuthorization accepts for the bot.
@@ -82,4 +84,25 @@ func (s *Server) LoginCode(phone string) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.codes[normalizePhone(phone)].code
+}
+
+// HistoryLen is the number of messages stored in account's dialog with
+// peer (a channel's history is shared by all accounts), so tests can check
+// that a repeated send stored nothing.
+func (s *Server) HistoryLen(account int64, peer tg.PeerClass) int {
+	w := s.world
+	key := dialogKey{owner: account}
+	switch p := peer.(type) {
+	case *tg.PeerUser:
+		key.peer = peerRef{peerUser, p.UserID}
+	case *tg.PeerChat:
+		key.peer = peerRef{peerChat, p.ChatID}
+	case *tg.PeerChannel:
+		key = dialogKey{peer: peerRef{peerChannel, p.ChannelID}}
+	default:
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.history[key])
 }

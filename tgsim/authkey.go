@@ -26,6 +26,8 @@ type authKey struct {
 	user     int64 // logged-in account, 0 for none
 	inited   bool  // initConnection seen
 	sessions map[int64]*session
+	// connTimes are when the key's recent connections opened (ConnRate).
+	connTimes []time.Time
 }
 
 func (k *authKey) account() int64 {

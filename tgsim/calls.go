@@ -48,7 +48,8 @@ type call struct {
 	query    []byte // the innermost query, boxed
 	st       *callState
 	waits    []*callState
-	failNow  error // answer at once with this
+	failNow  error  // answer at once with this
+	release  func() // ends claimRandomID's claim, if any
 }
 
 // rest captures the rest of a buffer: the query inside initConnection.
@@ -236,6 +237,12 @@ func (s *session) latency(method string) time.Duration {
 
 func (s *session) schedule(cl *call) {
 	srv := s.srv
+	release, err := srv.world.claimRandomID(s.key, cl.typeID, cl.query)
+	if err != nil {
+		s.finish(cl, nil, err)
+		return
+	}
+	cl.release = release
 	d := s.latency(cl.method)
 	if d <= 0 {
 		s.run(cl)
@@ -273,6 +280,9 @@ func (s *session) run(cl *call) {
 		typeID: cl.typeID, method: cl.method, query: cl.query,
 		now: srv.now(),
 	})
+	if cl.release != nil {
+		cl.release()
+	}
 	s.finish(cl, res, err)
 }
 
@@ -304,6 +314,6 @@ func (s *session) finish(cl *call, res bin.Encoder, err error) {
 		s.finished = append([]int64(nil), s.finished[len(s.finished)/2:]...)
 	}
 	delete(s.pendingAcks, cl.msgID)
-	s.queueResult(cl.msgID, body)
+	s.answer(cl.msgID, body)
 	s.mu.Unlock()
 }

@@ -54,6 +54,9 @@ type Config struct {
 	RequireLogin bool
 	// Faults injects failures; change them at run time with SetFaults.
 	Faults Faults
+	// ConnRate limits connections per auth key (transport error -429).
+	// Default: no limit.
+	ConnRate ConnRate
 
 	// Logf, if set, receives one line per notable event: listeners, login
 	// codes, failing connections. It may be called with the world locked
@@ -101,8 +104,51 @@ type Faults struct {
 	// Reorder shuffles the messages of each outgoing flush.
 	Reorder bool
 	// ClockSkew shifts the server's clock: msg_id checks, server msg_ids and
-	// salts all see Now()+ClockSkew.
+	// salts all see Now()+ClockSkew. A change at run time is a clock jump:
+	// the next frame is checked against the new time.
 	ClockSkew time.Duration
+
+	// Blackhole makes every connection silent while it is set, existing and
+	// new ones alike: the socket stays open, frames read are discarded
+	// unprocessed (key exchange included), and nothing is written. What
+	// sessions queued meanwhile goes out once it is cleared, on connections
+	// still open.
+	Blackhole bool
+	// DropResults is the probability that a call's rpc_result is lost: the
+	// call ran (a sent message is stored) but its answer is never sent. The
+	// call's msgs_state_info byte says it was answered.
+	DropResults float64
+	// DuplicateFrames is the probability that an encrypted frame is written
+	// twice, byte for byte.
+	DuplicateFrames float64
+	// ReplayFrames is the probability that, after a frame, one of the last
+	// frames already sent on the connection is written again, byte for
+	// byte (a replay the client must ignore).
+	ReplayFrames float64
+	// DetailedInfo is the probability that a finished call's answer is not
+	// sent but announced with msg_detailed_info{msg_id, answer_msg_id,
+	// bytes, status}, as Telegram does for answers it already generated; the
+	// client fetches it with msg_resend_req{answer_msg_id}.
+	DetailedInfo float64
+	// PongInResult answers ping and ping_delay_disconnect with pong wrapped
+	// in rpc_result (req_msg_id = the ping's msg_id) instead of a bare pong;
+	// Telegram does both depending on the path.
+	PongInResult bool
+	// NotFoundKeys lists auth key ids (crypto.AuthKey.ID) the server acts
+	// as if it had forgotten: their frames get transport error -404 and the
+	// connection stays open. The key is back once it leaves the list.
+	NotFoundKeys [][8]byte
+}
+
+// ConnRate limits how fast one auth key may open connections on a DC, as
+// Telegram limits connection floods: the first encrypted frame of a
+// connection beyond N within Window is answered with transport error -429
+// and the connection is closed. Telegram counts per client address; every
+// tgsim client comes from 127.0.0.1, so tgsim counts per auth key (on the
+// key's DC). The zero value sets no limit.
+type ConnRate struct {
+	N      int
+	Window time.Duration
 }
 
 func (c Config) withDefaults() Config {

@@ -33,7 +33,8 @@ type conn struct {
 	sessions  map[*session]struct{}
 	pingTimer *time.Timer
 
-	frames int // encrypted frames read; the reader's only
+	frames int      // encrypted frames read; the reader's only
+	sent   [][]byte // last frames written, for Faults.ReplayFrames; the writer's only
 }
 
 func newConn(d *dcServer, raw net.Conn) *conn {
@@ -110,6 +111,10 @@ func (c *conn) serve() {
 			s.logf("tgsim: DC %d: frame of %d bytes is over the %d-byte limit; closing the connection", c.dc.id, len(b.Buf), s.cfg.MaxFrame)
 			return
 		}
+		if s.blackholed() {
+			s.count.blackholed.Add(1)
+			continue
+		}
 		before := c.frames
 		if !c.frame(b.Buf) {
 			return
@@ -144,7 +149,7 @@ func (c *conn) frame(data []byte) bool {
 		return c.exchange(data)
 	}
 	k := c.dc.lookup(id)
-	if k == nil {
+	if k == nil || s.keyForgotten(id) {
 		// Telegram answers a frame under an unknown key with transport
 		// error -404 and keeps the connection.
 		s.count.unknownKeys.Add(1)
@@ -217,6 +222,12 @@ func (c *conn) encrypted(k *authKey, data []byte) bool {
 		s.count.err("decrypt")
 		return false
 	}
+	if c.frames == 0 && !k.admitConn(s.cfg.Now()) {
+		// Telegram answers a connection flood with transport error -429.
+		s.count.err("transport_flood")
+		c.sendTransportError(codec.CodeTransportFlood)
+		return false
+	}
 	s.count.framesIn.Add(1)
 	c.frames++
 	sess := k.session(msg.SessionID, c)
@@ -245,12 +256,16 @@ func (c *conn) unbind() {
 }
 
 // armDisconnect implements ping_delay_disconnect: the connection closes
-// unless another ping comes within delay.
+// unless another one comes within delay; a delay of 0 stops the timer.
 func (c *conn) armDisconnect(delay time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.pingTimer != nil {
 		c.pingTimer.Stop()
+		c.pingTimer = nil
+	}
+	if delay <= 0 {
+		return
 	}
 	c.pingTimer = time.AfterFunc(delay, func() {
 		c.srv.count.err("ping_disconnect")
@@ -280,6 +295,9 @@ func (c *conn) writeLoop() {
 				return
 			case <-t.C:
 			}
+		}
+		if s.blackholed() {
+			continue // SetFaults wakes the writer when it clears
 		}
 		c.mu.Lock()
 		ss := make([]*session, 0, len(c.sessions))

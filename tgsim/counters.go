@@ -35,6 +35,13 @@ type Counters struct {
 	Errors          map[string]int64 // errors by type: "bad_msg_16", "bad_server_salt", "FLOOD_WAIT", "PEER_ID_INVALID", "decrypt", …
 	MessagesStored  int64            // messages in the world's histories
 	UnknownAuthKeys int64            // frames with an unknown auth key (answered -404)
+
+	BlackholedFrames int64 // frames discarded unread under Faults.Blackhole
+	DroppedResults   int64 // answers generated but not sent (Faults.DropResults, forgotten sessions)
+	DuplicatedFrames int64 // frames written twice (Faults.DuplicateFrames)
+	ReplayedFrames   int64 // older frames written again (Faults.ReplayFrames)
+	DetailedInfos    int64 // answers announced with msg_detailed_info (Faults.DetailedInfo)
+	RandomIDBusy     int64 // sends refused with RANDOM_ID_DUPLICATE (first copy still running)
 }
 
 // counters is the live form of Counters.
@@ -45,6 +52,8 @@ type counters struct {
 	acksOut, acksIn, resent, pings                        atomic.Int64
 	floodSeconds, ignoredWaits, duplicates, orderingWaits atomic.Int64
 	migrations, messagesStored, unknownKeys               atomic.Int64
+	blackholed, droppedResults, duplicatedFrames          atomic.Int64
+	replayedFrames, detailedInfos, randomIDBusy           atomic.Int64
 
 	mu         sync.Mutex
 	calls      map[string]int64
@@ -91,5 +100,8 @@ func (c *counters) snapshot() Counters {
 		Duplicates: c.duplicates.Load(), OrderingWaits: c.orderingWaits.Load(),
 		Migrations: c.migrations.Load(), Errors: maps.Clone(c.errors),
 		MessagesStored: c.messagesStored.Load(), UnknownAuthKeys: c.unknownKeys.Load(),
+		BlackholedFrames: c.blackholed.Load(), DroppedResults: c.droppedResults.Load(),
+		DuplicatedFrames: c.duplicatedFrames.Load(), ReplayedFrames: c.replayedFrames.Load(),
+		DetailedInfos: c.detailedInfos.Load(), RandomIDBusy: c.randomIDBusy.Load(),
 	}
 }

@@ -16,7 +16,8 @@
 // groups and channels answers the common methods with per-account access
 // hashes, a flood model after Telegram's published bot limits answers
 // FLOOD_WAIT_X, accounts live on a home DC (USER_MIGRATE_X), and faults can
-// be injected. Counters say what the server saw.
+// be injected (Faults, Config.ConnRate, ForgetSessions, RotateSalts).
+// Counters say what the server saw.
 //
 // Start one with Start; Close stops it and waits for its goroutines.
 //
@@ -46,7 +47,10 @@
 //   - flood.go: the flood model (token buckets, penalties for ignored
 //     waits) and which budgets a call spends (methodChecks, sendChecks).
 //   - world.go, peers.go, accounts.go: the world's state; input peers and
-//     per-account access hashes; what tests and the CLI see of it.
+//     per-account access hashes; what tests and the CLI see of it
+//     (HistoryLen).
+//   - randomid.go: random_id deduplicated per account and peer; a repeat
+//     read while the first copy runs gets 500 RANDOM_ID_DUPLICATE.
 //
 // The protocol side, per received frame (conn.go decrypts it):
 //
@@ -61,8 +65,15 @@
 //     destroy session). To handle a new one: a row and its handler there.
 //   - calls.go: an RPC query's life: invoke wrappers peeled,
 //     initConnection required, invokeAfterMsg waits, latency, its result.
-//   - outq.go: the outgoing queue: content and service messages, acks,
-//     containers, msg_ids and seqnos, what is kept for msg_resend_req.
-//   - session.go, authkey.go: sessions of an auth key; salts.
-//   - conn.go, server.go: connections, key exchange, listeners, faults.
+//   - outq.go: the outgoing queue: content, service and notice messages
+//     (seqno parity, msg_id ≡1 or ≡3 mod 4), acks, containers, what is kept
+//     for msg_resend_req.
+//   - session.go, authkey.go: sessions of an auth key (ForgetSessions);
+//     salts (RotateSalts in server.go).
+//   - conn.go, server.go: connections, key exchange, listeners, SetFaults.
+//   - faults_conn.go: faults on connections and frames: Blackhole,
+//     DuplicateFrames, ReplayFrames, NotFoundKeys (-404), Config.ConnRate
+//     (-429).
+//   - faults_results.go: faults on answers: DropResults, DetailedInfo
+//     (msg_detailed_info), and answers of forgotten sessions.
 package tgsim

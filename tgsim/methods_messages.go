@@ -16,15 +16,17 @@ var messagesMethods = []method{
 func (w *world) sendMessage(r *request, req *tg.MessagesSendMessageRequest) (bin.Encoder, error) {
 	s, acct := w.srv, r.acct
 	a := w.acct(acct)
-	if prev, ok := a.sent[req.RandomID]; ok && req.RandomID != 0 {
-		// Telegram: a repeat of a random_id is the same message.
+	p, err := w.inputPeer(acct, req.Peer)
+	if err != nil {
+		return nil, err
+	}
+	if prev, ok := a.sent[sendKey{p, req.RandomID}]; ok && req.RandomID != 0 {
+		// Telegram: a repeat of a random_id to the same peer is the same
+		// message (see randomid.go).
 		s.count.duplicates.Add(1)
 		return prev, nil
 	}
-	p, err := w.inputPeer(acct, req.Peer)
 	switch {
-	case err != nil:
-		return nil, err
 	case strings.TrimSpace(req.Message) == "":
 		return nil, tgerr.New(400, "MESSAGE_EMPTY")
 	case len([]rune(req.Message)) > maxMessageLen:
@@ -86,7 +88,7 @@ func (w *world) sendMessage(r *request, req *tg.MessagesSendMessageRequest) (bin
 	}
 	w.history[key] = h
 	if req.RandomID != 0 {
-		a.sent[req.RandomID] = encoded(enc.Buf)
+		a.sent[sendKey{p, req.RandomID}] = encoded(enc.Buf)
 	}
 	return encoded(enc.Buf), nil
 }

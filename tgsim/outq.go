@@ -14,12 +14,17 @@ import (
 // msgClass is MTProto's split of messages: a content-related one gets an
 // odd seqno and is acknowledged by the receiver (tgsim keeps it for
 // msg_resend_req until then); a service message (acks, containers,
-// notifications) gets an even seqno.
+// notifications, pong, future_salts, msgs_state_info) gets an even seqno.
+// MTProto ("Mobile Protocol": message identifier) also splits server
+// msg_ids: ≡1 mod 4 for a response to a client message, ≡3 mod 4 for any
+// other message; noticeMsg is a service message that answers nothing
+// (msgs_ack, new_session_created).
 type msgClass uint8
 
 const (
-	serviceMsg msgClass = iota
-	contentMsg
+	serviceMsg msgClass = iota // not content-related; answers a client message
+	contentMsg                 // content-related; answers a client message
+	noticeMsg                  // not content-related; answers nothing
 )
 
 // outMsg is one message waiting to be sent.
@@ -39,6 +44,9 @@ func (s *session) queue(m bin.Encoder, class msgClass) {
 }
 
 func (s *session) queueRaw(m outMsg) {
+	if s.forgotten {
+		return // ForgetSessions: nobody will ever read it
+	}
 	s.outq = append(s.outq, m)
 	if s.conn != nil {
 		s.conn.wake()
@@ -81,7 +89,7 @@ func (s *session) flush(c *conn, mode flushMode) error {
 		srv.count.acksOut.Add(int64(len(ack.MsgIDs)))
 		var b bin.Buffer
 		_ = ack.Encode(&b)
-		msgs = append(msgs, outMsg{body: b.Buf})
+		msgs = append(msgs, outMsg{body: b.Buf, class: noticeMsg})
 	}
 	if srv.faults.Load().Reorder {
 		rand.Shuffle(len(msgs), func(i, j int) { msgs[i], msgs[j] = msgs[j], msgs[i] })
@@ -140,7 +148,12 @@ func (s *session) pack(msgs []outMsg) []outFrame {
 		var b bin.Buffer
 		b.PutID(proto.MessageContainerTypeID)
 		b.PutInt(n)
+		// A container is a response when it carries one.
+		cclass := noticeMsg
 		for _, m := range part {
+			if m.class != noticeMsg {
+				cclass = serviceMsg
+			}
 			id, seq := s.nextID(m.class)
 			s.remember(id, m)
 			b.PutLong(id)
@@ -148,7 +161,7 @@ func (s *session) pack(msgs []outMsg) []outFrame {
 			b.PutInt(len(m.body))
 			b.Put(m.body)
 		}
-		id, seq := s.nextID(serviceMsg)
+		id, seq := s.nextID(cclass)
 		frames = append(frames, outFrame{id: id, seqno: seq, body: b.Buf, msgs: part})
 	}
 	return frames
@@ -156,9 +169,13 @@ func (s *session) pack(msgs []outMsg) []outFrame {
 
 // nextID assigns the msg_id and seqno of the next message sent. MTProto:
 // seqno is twice the content messages sent before, plus one for a content
-// message.
+// message; a server msg_id is ≡1 mod 4 for a response, ≡3 otherwise.
 func (s *session) nextID(class msgClass) (int64, int32) {
-	id := s.ids.New(proto.MessageServerResponse)
+	typ := proto.MessageServerResponse
+	if class == noticeMsg {
+		typ = proto.MessageFromServer
+	}
+	id := s.ids.New(typ)
 	seq := s.sentContent * 2
 	if class == contentMsg {
 		seq++
@@ -192,6 +209,11 @@ func (s *session) remember(id int64, m outMsg) {
 // queueResult queues rpc_result; a result over the threshold goes
 // gzip-packed, as Telegram does. s.mu is held.
 func (s *session) queueResult(reqMsgID int64, res bin.Encoder) {
+	s.queueRaw(s.encodeResult(reqMsgID, res))
+}
+
+// encodeResult makes the rpc_result message for reqMsgID.
+func (s *session) encodeResult(reqMsgID int64, res bin.Encoder) outMsg {
 	srv := s.srv
 	var r bin.Buffer
 	if err := res.Encode(&r); err != nil {
@@ -210,7 +232,7 @@ func (s *session) queueResult(reqMsgID int64, res bin.Encoder) {
 	} else {
 		b.Put(r.Buf)
 	}
-	s.queueRaw(outMsg{body: b.Buf, class: contentMsg})
+	return outMsg{body: b.Buf, class: contentMsg}
 }
 
 // sendFrame encrypts one frame for the session and writes it.
@@ -225,6 +247,10 @@ func (srv *Server) sendFrame(c *conn, k *authKey, salt, sessionID int64, f outFr
 	}
 	if err := c.tc.Send(srv.ctx, &b); err != nil {
 		return err
+	}
+	if err := c.echoFaults(b.Buf); err != nil {
+		// The frame itself went out: do not requeue its messages.
+		c.close()
 	}
 	srv.count.framesOut.Add(1)
 	srv.count.messagesOut.Add(int64(len(f.msgs)))

@@ -56,14 +56,21 @@ func (s *session) receiveLocked(c *conn, now time.Time, salt, msgID int64, seqno
 			return
 		}
 	}
-	if s.fresh {
-		s.fresh = false
-		first := msgID
-		for _, m := range inner {
-			first = min(first, m.id)
+	first := msgID
+	for _, m := range inner {
+		first = min(first, m.id)
+	}
+	// MTProto ("Service Messages"): new_session_created names the first
+	// message of a session the server had to create; a later message with
+	// an even lower msg_id gets a similar notice with its id.
+	if s.fresh || first < s.firstID {
+		if s.fresh {
+			s.fresh = false
+			s.uniqueID = rand.Int64()
+			srv.count.newSessions.Add(1)
 		}
-		srv.count.newSessions.Add(1)
-		s.queue(&mt.NewSessionCreated{FirstMsgID: first, UniqueID: rand.Int64(), ServerSalt: srv.currentSalt(s.key, now)}, serviceMsg)
+		s.firstID = first
+		s.queue(&mt.NewSessionCreated{FirstMsgID: first, UniqueID: s.uniqueID, ServerSalt: srv.currentSalt(s.key, now)}, noticeMsg)
 	}
 	if !isContainer {
 		s.message(c, now, msgID, seqno, body, start)

@@ -10,9 +10,16 @@ import (
 type idSet struct {
 	set map[int64]struct{}
 	h   int64Heap
+	max int64 // the highest msg_id added
 }
 
 func (s *idSet) has(id int64) bool { _, ok := s.set[id]; return ok }
+
+// belowWindow reports a msg_id lower than every remembered one once the
+// window is full: nothing can be known about it.
+func (s *idSet) belowWindow(id int64) bool {
+	return len(s.h) >= replayWindow && id < s.h[0]
+}
 
 func (s *idSet) add(id int64) bool {
 	if s.set == nil {
@@ -29,6 +36,7 @@ func (s *idSet) add(id int64) bool {
 	}
 	s.set[id] = struct{}{}
 	heap.Push(&s.h, id)
+	s.max = max(s.max, id)
 	return true
 }
 

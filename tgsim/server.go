@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -90,6 +91,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("tgsim: random: %w", err)
 	}
 	f := cfg.Faults
+	f.NotFoundKeys = slices.Clone(f.NotFoundKeys)
 	s.faults.Store(&f)
 	s.world = newWorld(s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -156,8 +158,17 @@ func (s *Server) PublicKeyPEM() []byte {
 func (s *Server) Counters() Counters { return s.count.snapshot() }
 
 // SetFaults replaces the injected faults; connections see the change at
-// their next frame.
-func (s *Server) SetFaults(f Faults) { s.faults.Store(&f) }
+// their next frame, and their writers are woken (so what a Blackhole held
+// goes out once it clears).
+func (s *Server) SetFaults(f Faults) {
+	f.NotFoundKeys = slices.Clone(f.NotFoundKeys)
+	s.faults.Store(&f)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.wake()
+	}
+}
 
 // RotateSalts makes every salt handed out so far stale at once: the next
 // frame of every session gets bad_server_salt with a new salt.

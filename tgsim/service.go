@@ -77,22 +77,33 @@ func (s *session) onAck(_ inMsg, m *mt.MsgsAck) {
 }
 
 func (s *session) onPing(in inMsg, m *mt.PingRequest) {
+	s.pong(in, m.PingID)
+}
+
+// pong answers a ping. MTProto: pong needs no acknowledgement (even
+// seqno); Telegram sends it bare or, on some paths, as an rpc_result
+// (Faults.PongInResult).
+func (s *session) pong(in inMsg, pingID int64) {
 	s.srv.count.pings.Add(1)
-	s.queue(&mt.Pong{MsgID: in.id, PingID: m.PingID}, contentMsg)
+	p := &mt.Pong{MsgID: in.id, PingID: pingID}
+	if s.srv.faults.Load().PongInResult {
+		s.queueResult(in.id, p)
+		return
+	}
+	s.queue(p, serviceMsg)
 }
 
 // onPingDelayDisconnect answers like ping and closes the connection unless
-// another ping comes within the delay.
+// another ping_delay_disconnect comes within the delay (MTProto "Service
+// Messages": a new one resets the timer; a plain ping does not).
 func (s *session) onPingDelayDisconnect(in inMsg, m *mt.PingDelayDisconnectRequest) {
-	s.srv.count.pings.Add(1)
-	s.queue(&mt.Pong{MsgID: in.id, PingID: m.PingID}, contentMsg)
-	if m.DisconnectDelay > 0 {
-		in.conn.armDisconnect(time.Duration(m.DisconnectDelay) * time.Second)
-	}
+	s.pong(in, m.PingID)
+	in.conn.armDisconnect(time.Duration(m.DisconnectDelay) * time.Second)
 }
 
 func (s *session) onGetFutureSalts(in inMsg, m *mt.GetFutureSaltsRequest) {
-	s.queue(s.srv.futureSalts(s.key, in.now, in.id, m.Num), contentMsg)
+	// MTProto: future_salts needs no acknowledgement.
+	s.queue(s.srv.futureSalts(s.key, in.now, in.id, m.Num), serviceMsg)
 }
 
 // onResendReq resends the content messages still unacknowledged; the
@@ -107,36 +118,53 @@ func (s *session) onResendReq(_ inMsg, m *mt.MsgResendReq) {
 	}
 }
 
+// onStateReq answers msgs_state_req. MTProto: msgs_state_info needs no
+// acknowledgement; it acknowledges the request itself.
 func (s *session) onStateReq(in inMsg, m *mt.MsgsStateReq) {
 	info := make([]byte, len(m.MsgIDs))
 	for i, mid := range m.MsgIDs {
-		info[i] = s.msgState(mid)
+		info[i] = s.msgState(mid, in.now)
 	}
-	s.queue(&mt.MsgsStateInfo{ReqMsgID: in.id, Info: info}, contentMsg)
+	s.queue(&mt.MsgsStateInfo{ReqMsgID: in.id, Info: info}, serviceMsg)
 }
 
-// The bits of a msgs_state_info byte (MTProto "Service Messages about
-// Messages": request for message status).
+// The values of a msgs_state_info byte (MTProto "Service Messages about
+// Messages": request for message status): one of the first four, plus
+// flags when the message was received.
 const (
-	msgStateUnknown  = 1  // nothing is known about the message
-	msgStateReceived = 4  // the message was received
-	msgStateAnswered = 8  // … and answered
-	msgStateRunning  = 32 // … and is still being processed
+	msgStateForgotten   = 1   // nothing known: msg_id too low, maybe forgotten
+	msgStateNotReceived = 2   // msg_id within the stored range, never received
+	msgStateTooHigh     = 3   // msg_id too high, not received yet
+	msgStateReceived    = 4   // received (this answer also acknowledges it)
+	msgStateAcked       = 8   // + already acknowledged
+	msgStateNoAck       = 16  // + needs no acknowledgement
+	msgStateRunning     = 32  // + an RPC query being processed or done
+	msgStateAnswered    = 64  // + its content-related answer was generated
+	msgStateKnown       = 128 // + the other party knows it was received
 )
 
-// msgState is MTProto's msgs_state_info byte for a client msg_id.
-func (s *session) msgState(id int64) byte {
+// msgState is MTProto's msgs_state_info byte for a client msg_id. s.mu is
+// held.
+func (s *session) msgState(id int64, now time.Time) byte {
 	st := s.calls[id]
 	switch {
-	case st == nil || !st.present:
-		if s.seen.has(id) {
-			return msgStateReceived // nothing more known
+	case st != nil && st.present:
+		b := byte(msgStateReceived | msgStateRunning)
+		if _, waiting := s.pendingAcks[id]; !waiting {
+			b |= msgStateAcked // by msgs_ack or by its answer
 		}
-		return msgStateUnknown
-	case st.isDone():
-		return msgStateReceived | msgStateAnswered
+		if st.isDone() {
+			b |= msgStateAnswered
+		}
+		return b
+	case s.seen.has(id):
+		return msgStateReceived // a service message, or a call forgotten
+	case checkMsgID(id, now) == spec.BadMsgIDTooLow || s.seen.belowWindow(id):
+		return msgStateForgotten
+	case id > s.seen.max:
+		return msgStateTooHigh
 	default:
-		return msgStateReceived | msgStateRunning
+		return msgStateNotReceived
 	}
 }
 

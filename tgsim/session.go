@@ -19,7 +19,14 @@ type session struct {
 	mu    sync.Mutex
 	conn  *conn // current connection; nil while detached
 	fresh bool  // new_session_created not sent yet
-	seen  idSet
+	// The lowest msg_id received, and the session's unique_id, for
+	// new_session_created.
+	firstID  int64
+	uniqueID int64
+	// forgotten is set by ForgetSessions: the session is gone from its
+	// key, and what it would still send is dropped.
+	forgotten bool
+	seen      idSet
 
 	// The content message with the highest msg_id so far, for the seqno
 	// order rules (bad_msg 32/33).
@@ -97,6 +104,43 @@ func (s *session) detach(c *conn) {
 		s.conn = nil
 	}
 	s.mu.Unlock()
+}
+
+// ForgetSessions makes every DC forget every session, as a Telegram server
+// that lost its session state: the next message of a session starts it
+// afresh (new_session_created with that message as first_msg_id), and
+// answers the old session had not delivered, or calls still running, are
+// never sent. Auth keys, logins and the world survive.
+func (s *Server) ForgetSessions() {
+	for _, d := range s.dcs {
+		d.mu.RLock()
+		keys := make([]*authKey, 0, len(d.keys))
+		for _, k := range d.keys {
+			keys = append(keys, k)
+		}
+		d.mu.RUnlock()
+		for _, k := range keys {
+			k.mu.Lock()
+			ss := k.sessions
+			k.sessions = map[int64]*session{}
+			k.mu.Unlock()
+			for _, sess := range ss {
+				sess.forget()
+			}
+		}
+	}
+}
+
+// forget drops what the session would still send and detaches it.
+func (s *session) forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forgotten = true
+	s.outq = nil
+	s.pendingAcks = map[int64]struct{}{}
+	s.unacked = map[int64]outMsg{}
+	s.unackedOrder = nil
+	s.conn = nil
 }
 
 func (k *authKey) destroySession(id int64, current *session) bin.Encoder {

@@ -48,11 +48,12 @@ type dialogKey struct {
 }
 
 // account is the per-account state: message ids, pts, sent messages by
-// random_id.
+// peer and random_id.
 type account struct {
 	nextMsg int
 	pts     int
-	sent    map[int64]encoded // result of each messages.sendMessage by random_id
+	sent    map[sendKey]encoded  // result of each messages.sendMessage
+	running map[sendKey]struct{} // sends read and not run yet (claimRandomID)
 }
 
 type loginCode struct {
@@ -161,7 +162,7 @@ func (w *world) addChat(c *chat) {
 func (w *world) acct(id int64) *account {
 	a := w.accounts[id]
 	if a == nil {
-		a = &account{nextMsg: 1, pts: 1, sent: map[int64]encoded{}}
+		a = &account{nextMsg: 1, pts: 1, sent: map[sendKey]encoded{}, running: map[sendKey]struct{}{}}
 		w.accounts[id] = a
 	}
 	return a
