@@ -29,17 +29,23 @@ func (s *Session) pong(r *receiver, o *outMsg, pingID int64) {
 			break
 		}
 		if m.kind == kindStateReq {
-			s.forget(m)
-			s.stats.StateReqIgnored++
-			var calls []*outMsg
-			for _, id := range m.asked {
-				if c := s.inflight.get(id); c != nil && c.kind == kindCall {
-					calls = append(calls, c)
-				}
-			}
-			s.emitResent(r, s.requeue(calls, ResendNotReceived))
+			s.stateReqUnanswered(r, m)
 		}
 	}
 	s.stats.Pongs++
 	r.out.Events = append(r.out.Events, Pong{PingID: pingID, RTT: r.now.Sub(o.sentAt)})
+}
+
+// stateReqUnanswered gives up on the msgs_state_req m: the server will not
+// say what became of its calls, so those still in flight are resent.
+func (s *Session) stateReqUnanswered(r *receiver, m *outMsg) {
+	s.forget(m)
+	s.stats.StateReqIgnored++
+	var calls []*outMsg
+	for _, id := range m.asked {
+		if c := s.inflight.get(id); c != nil && c.kind == kindCall {
+			calls = append(calls, c)
+		}
+	}
+	s.emitResent(r, s.requeue(calls, ResendNotReceived))
 }

@@ -60,7 +60,10 @@ func (s *Session) onResult(r *receiver, msgID int64, b *bin.Buffer) {
 			s.forget(o)
 		}
 	case kindStateReq:
-		s.forget(o) // an rpc_error to msgs_state_req: the next ask repeats it
+		// msgs_state_req is answered by msgs_state_info, never inside
+		// rpc_result: a server that answers it so (gotd's tgtest, with an
+		// rpc_error) does not implement it, and its calls are resent.
+		s.stateReqUnanswered(r, o)
 	default:
 		s.answer(r, o, req, body, rpcErr)
 	}

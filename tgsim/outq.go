@@ -1,6 +1,7 @@
 package tgsim
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 
 	"github.com/gotd/td/bin"
@@ -191,6 +192,12 @@ func (s *session) remember(id int64, m outMsg) {
 	}
 	s.unacked[id] = m
 	s.unackedOrder = append(s.unackedOrder, id)
+	if len(m.body) >= 12 && binary.LittleEndian.Uint32(m.body) == proto.ResultTypeID {
+		if s.answerOf == nil {
+			s.answerOf = map[int64]int64{}
+		}
+		s.answerOf[int64(binary.LittleEndian.Uint64(m.body[4:]))] = id
+	}
 	if len(s.unackedOrder) > 2*rememberSent {
 		keep := s.unackedOrder[:0]
 		for _, old := range s.unackedOrder {
@@ -203,6 +210,11 @@ func (s *session) remember(id int64, m outMsg) {
 			keep = keep[1:]
 		}
 		s.unackedOrder = append([]int64(nil), keep...)
+		for req, ans := range s.answerOf {
+			if _, ok := s.unacked[ans]; !ok {
+				delete(s.answerOf, req)
+			}
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package tgsim
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/gotd/td/bin"
@@ -31,6 +32,7 @@ var serviceHandlers = map[uint32]func(s *session, m inMsg){
 	mt.GetFutureSaltsRequestTypeID:      decoded((*session).onGetFutureSalts),
 	mt.MsgResendReqTypeID:               decoded((*session).onResendReq),
 	mt.MsgsStateReqTypeID:               decoded((*session).onStateReq),
+	msgResendAnsReqTypeID:               decoded((*session).onResendAnsReq),
 	mt.RPCDropAnswerRequestTypeID:       decoded((*session).onDropAnswer),
 	mt.DestroySessionRequestTypeID:      decoded((*session).onDestroySession),
 }
@@ -116,6 +118,49 @@ func (s *session) onResendReq(_ inMsg, m *mt.MsgResendReq) {
 			s.queueRaw(om)
 		}
 	}
+}
+
+// msgResendAnsReqTypeID is msg_resend_ans_req#8610baeb msg_ids:Vector<long>
+// = MsgResendReq, which gotd's mt package does not define.
+const msgResendAnsReqTypeID = 0x8610baeb
+
+// msgResendAnsReq decodes msg_resend_ans_req.
+type msgResendAnsReq struct{ MsgIDs []int64 }
+
+func (m *msgResendAnsReq) Decode(b *bin.Buffer) error {
+	if err := b.ConsumeID(msgResendAnsReqTypeID); err != nil {
+		return err
+	}
+	n, err := b.VectorHeader()
+	if err != nil {
+		return err
+	}
+	if n < 0 || n > spec.MaxAckIDs {
+		return fmt.Errorf("msg_resend_ans_req: %d ids", n)
+	}
+	m.MsgIDs = make([]int64, n)
+	for i := range m.MsgIDs {
+		if m.MsgIDs[i], err = b.Long(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// onResendAnsReq answers msg_resend_ans_req (MTProto, "Explicit Request to
+// Re-Send Answers"): the answers to the named queries are sent again, and
+// msgs_state_info is returned for all of them "as if the MsgResendReq query
+// had been a MsgsStateReq query as well".
+func (s *session) onResendAnsReq(in inMsg, m *msgResendAnsReq) {
+	for _, req := range m.MsgIDs {
+		if ans, ok := s.answerOf[req]; ok {
+			if om, ok := s.unacked[ans]; ok {
+				s.srv.count.resent.Add(1)
+				s.queueRaw(om)
+			}
+		}
+	}
+	s.onStateReq(in, &mt.MsgsStateReq{MsgIDs: m.MsgIDs})
 }
 
 // onStateReq answers msgs_state_req. MTProto: msgs_state_info needs no

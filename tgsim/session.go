@@ -43,6 +43,7 @@ type session struct {
 
 	unacked      map[int64]outMsg // content messages sent, kept for msg_resend_req
 	unackedOrder []int64
+	answerOf     map[int64]int64 // client query msg_id → msg_id of its rpc_result, for msg_resend_ans_req
 }
 
 // session returns the session id of k, creating it, and makes c its
@@ -140,6 +141,7 @@ func (s *session) forget() {
 	s.pendingAcks = map[int64]struct{}{}
 	s.unacked = map[int64]outMsg{}
 	s.unackedOrder = nil
+	s.answerOf = nil
 	s.conn = nil
 }
 
