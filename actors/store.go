@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gotd/td/crypto"
+
+	"github.com/tlsched/tlsched/mtproto"
 )
 
 // Store keeps each DC's auth key and salt across restarts. Implementations
@@ -36,6 +39,54 @@ type PrimeStore interface {
 	SavePrime(prime []byte) error
 }
 
+// SessionStore is implemented by a Store that also keeps, with each DC's
+// key, what lets the next connection or process go on without a round
+// trip: the server's future salts (no bad_server_salt) and the time offset
+// (no bad_msg_notification 16/17 on a skewed clock). Salts are valid for
+// one key only, so SaveSession writes nothing when the stored key is not
+// the one named. The DC actor saves it when it learns salts and when a
+// connection ends; it is not key material, but it is kept beside it.
+type SessionStore interface {
+	// LoadSession returns the state saved with the DC's key keyID; ok is
+	// false if there is none.
+	LoadSession(dc string, keyID [8]byte) (st SessionState, ok bool, err error)
+	// SaveSession records the state of the DC's key keyID, if that is the
+	// key stored.
+	SaveSession(dc string, keyID [8]byte, st SessionState) error
+}
+
+// SessionState is what a SessionStore keeps with a key.
+type SessionState struct {
+	// Salt is the salt in use.
+	Salt int64
+	// FutureSalts are the salts the server announced (get_future_salts).
+	FutureSalts []mtproto.ServerSalt
+	// TimeOffset is the server's clock minus ours.
+	TimeOffset time.Duration
+}
+
+func (k savedKey) session() SessionState {
+	st := SessionState{Salt: k.Salt, TimeOffset: time.Duration(k.TimeOffsetMS) * time.Millisecond}
+	for _, s := range k.Salts {
+		st.FutureSalts = append(st.FutureSalts, mtproto.ServerSalt{Salt: s.Salt, ValidSince: time.Unix(s.ValidSince, 0), ValidUntil: time.Unix(s.ValidUntil, 0)})
+	}
+	return st
+}
+
+func (k *savedKey) setSession(st SessionState) {
+	k.Salt = st.Salt
+	k.TimeOffsetMS = st.TimeOffset.Milliseconds()
+	k.Salts = k.Salts[:0]
+	for _, s := range st.FutureSalts {
+		k.Salts = append(k.Salts, savedSalt{Salt: s.Salt, ValidSince: s.ValidSince.Unix(), ValidUntil: s.ValidUntil.Unix()})
+	}
+}
+
+// sameKey reports whether a record holds the key keyID.
+func (k savedKey) sameKey(keyID [8]byte) bool {
+	return len(k.Key) == len(crypto.Key{}) && toAuthKey(k.Key).ID == keyID
+}
+
 // primeEntry names a prime's record in a store keyed by DC names: a prefix
 // no DC name has ("ID@host:port") and a hash of the prime.
 const primeEntry = "dh-prime:"
@@ -48,6 +99,16 @@ func primeName(p []byte) string {
 type savedKey struct {
 	Key  []byte `json:"key"`
 	Salt int64  `json:"salt"`
+	// The session state kept with the key (SessionStore); absent in files
+	// written before it existed.
+	TimeOffsetMS int64       `json:"time_offset_ms,omitempty"`
+	Salts        []savedSalt `json:"salts,omitempty"`
+}
+
+type savedSalt struct {
+	Salt       int64 `json:"salt"`
+	ValidSince int64 `json:"valid_since"` // unix seconds, server time
+	ValidUntil int64 `json:"valid_until"`
 }
 
 // MemoryStore keeps keys in memory only.
@@ -75,6 +136,30 @@ func (m *MemoryStore) Save(dc string, key crypto.AuthKey, salt int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.keys[dc] = savedKey{Key: append([]byte(nil), key.Value[:]...), Salt: salt}
+	return nil
+}
+
+// LoadSession implements SessionStore.
+func (m *MemoryStore) LoadSession(dc string, keyID [8]byte) (SessionState, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[dc]
+	if !ok || !k.sameKey(keyID) {
+		return SessionState{}, false, nil
+	}
+	return k.session(), true, nil
+}
+
+// SaveSession implements SessionStore.
+func (m *MemoryStore) SaveSession(dc string, keyID [8]byte, st SessionState) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[dc]
+	if !ok || !k.sameKey(keyID) {
+		return nil
+	}
+	k.setSession(st)
+	m.keys[dc] = k
 	return nil
 }
 
@@ -156,6 +241,43 @@ func (f *FileStore) Save(dc string, key crypto.AuthKey, salt int64) error {
 		return err
 	}
 	keys[dc] = savedKey{Key: append([]byte(nil), key.Value[:]...), Salt: salt}
+	return f.write(keys)
+}
+
+// LoadSession implements SessionStore.
+func (f *FileStore) LoadSession(dc string, keyID [8]byte) (SessionState, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	keys, err := f.read()
+	if err != nil {
+		return SessionState{}, false, err
+	}
+	k, ok := keys[dc]
+	if !ok || !k.sameKey(keyID) {
+		return SessionState{}, false, nil
+	}
+	return k.session(), true, nil
+}
+
+// SaveSession implements SessionStore. The file is rewritten only when the
+// state changed.
+func (f *FileStore) SaveSession(dc string, keyID [8]byte, st SessionState) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	keys, err := f.read()
+	if err != nil {
+		return err
+	}
+	k, ok := keys[dc]
+	if !ok || !k.sameKey(keyID) {
+		return nil
+	}
+	before, _ := json.Marshal(k)
+	k.setSession(st)
+	if after, _ := json.Marshal(k); string(before) == string(after) {
+		return nil
+	}
+	keys[dc] = k
 	return f.write(keys)
 }
 

@@ -21,15 +21,19 @@ func (s *Session) onPong(r *receiver, msgID int64, body []byte) {
 // pong reports the answer to the ping o. A msgs_state_req sent before the
 // ping and still unanswered was ignored by the server (it answers in
 // order; gotd's tgtest does not implement msgs_state_req): its calls are
-// resent, as a client that cannot ask must.
+// resent, as a client that cannot ask must. A get_future_salts passed over
+// is forgotten, so it does not keep the connection "awaiting" forever.
 func (s *Session) pong(r *receiver, o *outMsg, pingID int64) {
 	s.forget(o)
 	for _, m := range s.inflight.all() {
 		if m.msgID >= o.msgID {
 			break
 		}
-		if m.kind == kindStateReq {
+		switch m.kind {
+		case kindStateReq:
 			s.stateReqUnanswered(r, m)
+		case kindFutureSalts:
+			s.forget(m) // passed over: RefreshSalts asks again later
 		}
 	}
 	s.stats.Pongs++
