@@ -12,7 +12,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	protosched "github.com/asynkron/protoactor-go/scheduler"
 	"github.com/gotd/td/bin"
-	"github.com/gotd/td/proto/codec"
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
@@ -47,6 +46,10 @@ type dcActor struct {
 	bgCancel  context.CancelFunc
 	forgetKey bool // the server does not know the stored key
 	closeOnce sync.Once
+
+	rc        *reconnect // reconnect pacing (reconnect.go)
+	keyLoaded bool       // the current dial uses a key from the Store (authkey.go)
+	keyLost   error      // *AuthKeyLostError: no more dials
 }
 
 func newDCActor(d dcDeps, id int, addr string) *dcActor {
@@ -68,6 +71,9 @@ func (a *dcActor) Receive(ctx actor.Context) {
 			return
 		}
 		a.connected(ctx, m.conn)
+		if a.conn != nil {
+			a.opened(ctx)
+		}
 	case *dialFailedMsg:
 		if m.gen != a.gen {
 			return
@@ -77,19 +83,19 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		a.lost(ctx, m.err)
 	case *redialMsg:
 		if m.gen == a.gen && a.conn == nil && !a.dialing {
+			if wait, ok := a.rc.allowed(time.Now()); !ok {
+				a.timer.SendOnce(wait, ctx.Self(), m) // the dial rate limit
+				return
+			}
 			a.dial(ctx)
 		}
 	case *frameMsg:
 		if m.gen == a.gen && a.session != nil {
+			a.answered(ctx)
 			a.receive(ctx, m.data)
 		}
 	case *connLostMsg:
 		if m.gen == a.gen && a.conn != nil {
-			if authKeyUnknown(m.err) {
-				// The server forgot our key (-404): a new key exchange on
-				// the next dial; the stored key is replaced when it succeeds.
-				a.forgetKey = true
-			}
 			a.lost(ctx, m.err)
 		}
 	case *dcTickMsg:
@@ -124,6 +130,13 @@ func (a *dcActor) shutdown() {
 }
 
 func (a *dcActor) dial(ctx actor.Context) {
+	if a.keyLost != nil {
+		return
+	}
+	if a.rc == nil {
+		a.rc = newReconnect(a.d.reconnect, time.Now())
+	}
+	a.rc.dialing(time.Now())
 	a.dialing = true
 	a.tel.dialing()
 	gen := a.gen
@@ -135,6 +148,7 @@ func (a *dcActor) dial(ctx actor.Context) {
 	} else if ok && !a.forgetKey {
 		cfg.AuthKey, cfg.Salt = key, salt
 	}
+	a.keyLoaded = !cfg.AuthKey.Value.Zero()
 	bgCtx := a.bgCtx
 	a.bg.Add(1)
 	go func() {
@@ -280,8 +294,10 @@ func (a *dcActor) arm(ctx actor.Context) {
 	a.tickStop = a.timer.SendOnce(max(time.Until(at), 0), ctx.Self(), &dcTickMsg{})
 }
 
-// lost drops the connection and the session state; the parent retries the
-// calls that were in flight here, and we redial after a backoff.
+// lost drops the connection and the session state; the parent learns
+// that the DC is down and which calls were lost, and we redial after the
+// pacing of reconnect.go, unless the auth key is lost for good
+// (authkey.go).
 func (a *dcActor) lost(ctx actor.Context, err error) {
 	a.gen++
 	if a.conn != nil {
@@ -293,40 +309,52 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 	a.session = nil
 	a.queue = nil
 	a.failures++
-	a.log.Debug("connection lost", "err", err, "failures", a.failures)
-	if len(lost) > 0 {
+	if a.rc == nil {
+		a.rc = newReconnect(a.d.reconnect, time.Now())
+	}
+	// The scheduler hears of the outage before the losses, so that they
+	// wait for the DC rather than count as attempts.
+	if fatal := a.keyPolicy(err); fatal != nil {
+		a.keyLost = fatal
+		a.log.Error("auth key lost: not reconnecting", "err", fatal)
+		ctx.Send(ctx.Parent(), &dcDownMsg{dc: a.id, err: fatal, fatal: true})
+	} else {
+		ctx.Send(ctx.Parent(), &dcDownMsg{dc: a.id, err: err})
+	}
+	if len(lost.NotSent)+len(lost.MaybeSent) > 0 {
 		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: lost, err: err})
 	}
-	a.timer.SendOnce(a.d.redial.delay(a.failures), ctx.Self(), &redialMsg{gen: a.gen})
+	if a.keyLost != nil {
+		return
+	}
+	wait, reason := a.rc.lost(time.Now(), err)
+	a.log.Debug("reconnect", "reason", reason, "err", err, "wait", wait, "failures", a.failures)
+	a.timer.SendOnce(wait, ctx.Self(), &redialMsg{gen: a.gen})
 }
 
 // held lists the calls this actor holds unanswered: in its session and in
 // batches waiting for a connection. Exactly these are lost with it; batches
-// the scheduler sends later go to the next connection.
-func (a *dcActor) held() []scheduler.CallID {
-	var ids []scheduler.CallID
+// the scheduler sends later go to the next connection. Calls the session
+// never wrote (mtproto.Session.WasSent) and queued batches are NotSent.
+func (a *dcActor) held() scheduler.Lost {
+	var l scheduler.Lost
 	if a.session != nil {
 		for _, id := range a.session.Unanswered() {
-			ids = append(ids, scheduler.CallID(id))
+			if a.session.WasSent(id) {
+				l.MaybeSent = append(l.MaybeSent, scheduler.CallID(id))
+			} else {
+				l.NotSent = append(l.NotSent, scheduler.CallID(id))
+			}
 		}
 	}
 	for _, b := range a.queue {
 		for _, s := range b.Calls {
-			ids = append(ids, s.Call.ID)
+			l.NotSent = append(l.NotSent, s.Call.ID)
 		}
 	}
-	return ids
+	return l
 }
 
 // storeKey names this DC's key in the Store: the DC id and its address, so
 // keys of different servers (production, a test server) never mix.
 func (a *dcActor) storeKey() string { return fmt.Sprintf("%d@%s", a.id, a.addr) }
-
-func authKeyUnknown(err error) bool {
-	var pe *codec.ProtocolErr
-	if errors.As(err, &pe) {
-		return pe.Code == codec.CodeAuthKeyNotFound
-	}
-	var pv codec.ProtocolErr
-	return errors.As(err, &pv) && pv.Code == codec.CodeAuthKeyNotFound
-}

@@ -82,6 +82,19 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 	case *lostMsg:
 		a.finishAll(a.state.Lost(now, m.dc, m.calls, m.err))
 		a.pump(ctx, now)
+	case *dcDownMsg:
+		if m.fatal {
+			a.finishAll(a.state.DCFailed(now, m.dc, m.err))
+		} else {
+			a.finishAll(a.state.DCDown(now, m.dc, m.err))
+		}
+		a.pump(ctx, now)
+	case *dcConnectedMsg:
+		a.finishAll(a.state.DCConnected(now, m.dc))
+		a.pump(ctx, now)
+	case *dcUpMsg:
+		a.finishAll(a.state.DCUp(now, m.dc))
+		a.pump(ctx, now)
 	case *cancelMsg:
 		if done, ok := a.state.Cancel(now, m.id); ok {
 			a.finishAll(done)
