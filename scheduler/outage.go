@@ -22,7 +22,10 @@ import (
 // fails with *OutageError: ErrNotSent if it never went out, ErrMayHaveRun
 // if it was sent and lost. Until the DC is connected again, later calls
 // for it fail the same way at once (their submission does not wait out a
-// second budget), and so do calls lost with it.
+// second budget), and so do calls lost with it. A call lost with its
+// connection again and again, each connection answering first (so no
+// single outage lasts the budget), fails once OutageTimeout has passed
+// since its own first loss.
 
 // outage is what the scheduler knows of an unreachable DC.
 type outage struct {

@@ -129,7 +129,16 @@ func (s *State) Lost(now time.Time, dc int, l Lost, cause error) []Done {
 		e.maybeRan = true
 		if o := s.outages[dc]; o != nil {
 			// The DC is unreachable: wait for it (place fails the call
-			// once the budget is spent).
+			// once the budget is spent). A call that kills every
+			// connection it goes out on (each of which answered first,
+			// ending its outage) still gets one budget in all.
+			if e.lostSince.IsZero() {
+				e.lostSince = s.now
+			}
+			if !s.now.Before(e.lostSince.Add(s.cfg.OutageTimeout)) {
+				s.finish(e, &OutageError{DC: dc, Since: e.lostSince, Cause: o.cause, MaybeRan: true})
+				continue
+			}
 			e.free++
 			s.requeue(e)
 			continue

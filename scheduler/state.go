@@ -35,9 +35,10 @@ type entry struct {
 	attempts  int
 	repairs   int
 	bo        *backoff.ExponentialBackOff
-	brokenBy  error // predecessor failed for good while this was in flight
-	maybeRan  bool  // a send of it was lost unanswered: it may have run
-	free      int   // sends that do not count against MaxAttempts (lost in an outage)
+	brokenBy  error     // predecessor failed for good while this was in flight
+	maybeRan  bool      // a send of it was lost unanswered: it may have run
+	free      int       // sends that do not count against MaxAttempts (lost in an outage)
+	lostSince time.Time // first loss in an outage: the call's own budget starts
 }
 
 // counted is how many sends count against MaxAttempts.
