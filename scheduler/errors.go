@@ -10,15 +10,19 @@ import (
 //
 //   - the server answered with an RPC error: the typed error (tl.Typed:
 //     *tl.FloodWaitError, *tl.MigrateError, *tgerr.Error);
-//   - the call never left this process: errors.Is(err, ErrNotSent). It is
-//     safe to send again;
+//   - the call did not run: errors.Is(err, ErrNotSent). It never left this
+//     process, or every time it did the server refused it without running
+//     it (a flood wait, a migration); it is safe to send again;
 //   - the call was written to a connection and no answer came:
 //     errors.Is(err, ErrMayHaveRun). The server may have run it; only a call
 //     that is idempotent or carries a random_id is safe to send again.
 //
 // The last two come as *OutageError (the DC stayed unreachable for
 // Config.OutageTimeout) or *LostError (the connection was lost once too
-// often outside an outage); errors.Unwrap reaches the cause.
+// often outside an outage); errors.Unwrap reaches the cause. A dependent
+// failing with *ChainBrokenError matches its predecessor's kind through
+// it. TestSchedulerProperties checks that a call's own error never says
+// ErrNotSent when it may have run.
 var (
 	// ErrNotSent is matched by the error of a call that never left this
 	// process.
