@@ -3,7 +3,10 @@ package actors
 import (
 	"fmt"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gotd/td/proto/codec"
+
+	"github.com/tlsched/tlsched/scheduler"
 )
 
 // The -404 policy. MTProto transport error -404 means the server does not
@@ -54,4 +57,14 @@ func (a *dcActor) keyPolicy(err error) error {
 	a.log.Debug("auth key rejected (-404) on a fresh connection: a new key exchange on the next dial")
 	a.forgetKey = true
 	return nil
+}
+
+// refuse hands back a batch that arrived after the key was lost: its calls
+// were never sent, and the scheduler fails them (it knows the DC failed).
+func (a *dcActor) refuse(ctx actor.Context, b scheduler.Batch) {
+	l := scheduler.Lost{}
+	for _, s := range b.Calls {
+		l.NotSent = append(l.NotSent, s.Call.ID)
+	}
+	ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: l, err: a.keyLost})
 }

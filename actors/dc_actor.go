@@ -63,6 +63,10 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
 		a.dial(ctx)
 	case *batchMsg:
+		if a.keyLost != nil {
+			a.refuse(ctx, m.batch) // sent before the scheduler heard
+			return
+		}
 		a.queue = append(a.queue, m.batch)
 		a.send(ctx)
 	case *connectedMsg:
