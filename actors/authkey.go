@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/gotd/td/proto/codec"
 
 	"github.com/tlsched/tlsched/scheduler"
 )
@@ -42,7 +41,7 @@ func (e *AuthKeyLostError) Error() string {
 // returns an *AuthKeyLostError when the key is lost and must not be
 // replaced; otherwise it may mark the key to be replaced on the next dial.
 func (a *dcActor) keyPolicy(err error) error {
-	if transportCode(err) != codec.CodeAuthKeyNotFound {
+	if !authKeyUnknown(err) {
 		return nil
 	}
 	if a.rc.answered {

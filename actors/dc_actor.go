@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	protosched "github.com/asynkron/protoactor-go/scheduler"
 	"github.com/gotd/td/bin"
+	"github.com/gotd/td/proto/codec"
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
@@ -362,3 +363,5 @@ func (a *dcActor) held() scheduler.Lost {
 // storeKey names this DC's key in the Store: the DC id and its address, so
 // keys of different servers (production, a test server) never mix.
 func (a *dcActor) storeKey() string { return fmt.Sprintf("%d@%s", a.id, a.addr) }
+
+func authKeyUnknown(err error) bool { return transportCode(err) == codec.CodeAuthKeyNotFound }
