@@ -79,9 +79,40 @@ type Config struct {
 	WriteTimeout time.Duration
 	// RedialBackoff and RedialBackoffMax pace reconnecting to a DC after a
 	// dial failed or a connection was lost: the n-th such failure in a row
-	// waits RedialBackoff·2^(n-1), at most RedialBackoffMax; a connection
-	// that opens resets the count. Defaults 100 ms and 10 s.
+	// waits about RedialBackoff·2^(n-1) (±50% jitter), at most
+	// RedialBackoffMax. The count resets only when a connection that
+	// carried answers for HealthyAfter is lost, not when one opens.
+	// Defaults 100 ms and 10 s. (reconnect.go)
 	RedialBackoff, RedialBackoffMax time.Duration
+	// HealthyAfter is how long a connection must have been open, with at
+	// least one answer on it, for its loss to start a new run of redial
+	// backoff. Default 5 s.
+	HealthyAfter time.Duration
+	// TransportFloodWait is the least wait before redialling after a
+	// transport error -429 (too many connections); it doubles with each
+	// further -429 until a healthy connection, up to
+	// max(TransportFloodWait, RedialBackoffMax). Default 2 s.
+	TransportFloodWait time.Duration
+	// DialLimits caps connection openings per DC: at most N in any window
+	// Per, for every entry. Nil means DefaultDialLimits (TDLib's: 1 per
+	// 1 s, 2 per 4 s, 3 per 8 s); entries with N or Per not positive are
+	// ignored, so a non-nil empty slice (or []DialLimit{{}}) disables the
+	// limit.
+	DialLimits []DialLimit
+	// OutageTimeout is how long calls wait for a DC that cannot be reached
+	// (its connection lost and no connection carrying answers since): calls
+	// lost with the connection and calls queued for the DC wait without
+	// counting attempts. Past it they fail with *scheduler.OutageError,
+	// matching scheduler.ErrNotSent or scheduler.ErrMayHaveRun, and so do
+	// later calls for that DC, at once, until a connection to it opens.
+	// Sets Scheduler.OutageTimeout when positive; default 3 min.
+	OutageTimeout time.Duration
+	// SessionFile, when set, says the Store's keys belong to an account
+	// logged in with this session file (tlworker login): a key the server
+	// rejects (-404 on a fresh connection) is never replaced by a new one,
+	// which would log the account out silently; calls for that DC fail with
+	// *AuthKeyLostError instead. Empty: a rejected key is replaced.
+	SessionFile string
 	// RestartBackoff and RestartWindow pace restarting a DC actor that
 	// failed (a panic: a bug, not a network fault; its calls are retried
 	// and the restarted actor dials at once). The n-th failure waits
@@ -99,6 +130,9 @@ const (
 	defaultWriteTimeout     = 30 * time.Second
 	defaultRedialBackoff    = 100 * time.Millisecond
 	defaultRedialBackoffMax = 10 * time.Second
+	defaultHealthyAfter     = 5 * time.Second
+	defaultTransportFlood   = 2 * time.Second
+	defaultRedialJitter     = 0.5
 	defaultRestartBackoff   = 100 * time.Millisecond
 	defaultRestartWindow    = time.Minute
 )
@@ -138,6 +172,18 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.RedialBackoffMax <= 0 {
 		cfg.RedialBackoffMax = defaultRedialBackoffMax
+	}
+	if cfg.HealthyAfter <= 0 {
+		cfg.HealthyAfter = defaultHealthyAfter
+	}
+	if cfg.TransportFloodWait <= 0 {
+		cfg.TransportFloodWait = defaultTransportFlood
+	}
+	if cfg.DialLimits == nil {
+		cfg.DialLimits = DefaultDialLimits
+	}
+	if cfg.OutageTimeout > 0 {
+		cfg.Scheduler.OutageTimeout = cfg.OutageTimeout
 	}
 	if cfg.RestartBackoff <= 0 {
 		cfg.RestartBackoff = defaultRestartBackoff

@@ -47,6 +47,14 @@ type dcActor struct {
 	bgCancel  context.CancelFunc
 	forgetKey bool // the server does not know the stored key
 	closeOnce sync.Once
+
+	rc        *reconnect // reconnect pacing (reconnect.go)
+	downSince time.Time  // the DC is unreachable since (dc_session.go)
+	// resuming is set while a connection that resumed the session has had
+	// no answer; resumeFailed when such a connection died (dc_session.go).
+	resuming, resumeFailed bool
+	keyLoaded              bool  // the current dial uses a key from the Store (authkey.go)
+	keyLost                error // *AuthKeyLostError: no more dials
 }
 
 func newDCActor(d dcDeps, id int, addr string) *dcActor {
@@ -60,6 +68,10 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
 		a.dial(ctx)
 	case *batchMsg:
+		if a.keyLost != nil {
+			a.refuse(ctx, m.batch) // sent before the scheduler heard
+			return
+		}
 		a.queue = append(a.queue, m.batch)
 		a.send(ctx)
 	case *connectedMsg:
@@ -68,6 +80,9 @@ func (a *dcActor) Receive(ctx actor.Context) {
 			return
 		}
 		a.connected(ctx, m.conn)
+		if a.conn != nil {
+			a.opened(ctx)
+		}
 	case *dialFailedMsg:
 		if m.gen != a.gen {
 			return
@@ -77,21 +92,23 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		a.lost(ctx, m.err)
 	case *redialMsg:
 		if m.gen == a.gen && a.conn == nil && !a.dialing {
+			if wait, ok := a.rc.allowed(time.Now()); !ok {
+				a.timer.SendOnce(wait, ctx.Self(), m) // the dial rate limit
+				return
+			}
 			a.dial(ctx)
 		}
 	case *frameMsg:
 		if m.gen == a.gen && a.session != nil {
+			a.answered(ctx)
 			a.receive(ctx, m.data)
 		}
 	case *connLostMsg:
 		if m.gen == a.gen && a.conn != nil {
-			if authKeyUnknown(m.err) {
-				// The server forgot our key (-404): a new key exchange on
-				// the next dial; the stored key is replaced when it succeeds.
-				a.forgetKey = true
-			}
 			a.lost(ctx, m.err)
 		}
+	case *outageMsg:
+		a.onOutage(ctx, m)
 	case *dcTickMsg:
 		a.tickStop, a.tickAt = nil, time.Time{}
 		a.flush(ctx)
@@ -104,6 +121,7 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		a.shutdown()
 		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: lost, err: errors.New("dc actor restarted")})
 	case *actor.Stopping:
+		a.saveSession()
 		a.shutdown()
 	}
 }
@@ -124,6 +142,13 @@ func (a *dcActor) shutdown() {
 }
 
 func (a *dcActor) dial(ctx actor.Context) {
+	if a.keyLost != nil {
+		return
+	}
+	if a.rc == nil {
+		a.rc = newReconnect(a.d.reconnect, time.Now())
+	}
+	a.rc.dialing(time.Now())
 	a.dialing = true
 	a.tel.dialing()
 	gen := a.gen
@@ -135,6 +160,7 @@ func (a *dcActor) dial(ctx actor.Context) {
 	} else if ok && !a.forgetKey {
 		cfg.AuthKey, cfg.Salt = key, salt
 	}
+	a.keyLoaded = !cfg.AuthKey.Value.Zero()
 	bgCtx := a.bgCtx
 	a.bg.Add(1)
 	go func() {
@@ -166,16 +192,32 @@ func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
 		}
 		savePrimes(a.d.store, a.d.primes, a.log)
 	}
-	if a.session != nil && a.session.AuthKey().ID == conn.AuthKey.ID {
+	if a.session != nil && a.session.AuthKey().ID == conn.AuthKey.ID && a.resumeFailed {
+		// The last connection that resumed the session died before any
+		// answer: this server does not take our session on a new
+		// connection (gotd's tgtest binds a session to its first one), so
+		// the session starts afresh and its calls are resent.
+		a.resumeFailed = false
+		ev, err := a.session.NewSession(mtproto.ResendReconnect)
+		if err != nil {
+			a.lost(ctx, err)
+			return
+		}
+		a.tel.received(mtproto.Received{Events: []mtproto.Event{ev}})
+		a.log.Debug("connected, fresh session (the server did not resume the last one)", "addr", a.addr, "resent", len(ev.Calls))
+	} else if a.session != nil && a.session.AuthKey().ID == conn.AuthKey.ID {
+		a.resuming = true
 		// The same key: the session goes on, and the server may still hold
 		// its answers (MTProto: a session outlives connections). Resume
 		// asks about the calls in flight and resends only what it lacks.
-		a.session.Resume(time.Now())
-		a.log.Debug("connected, session resumed", "addr", a.addr, "in_flight", a.session.InFlight())
+		ev := a.session.Resume(time.Now())
+		a.tel.received(mtproto.Received{Events: []mtproto.Event{ev}})
+		a.log.Debug("connected, session resumed", "addr", a.addr, "in_flight", a.session.InFlight(), "resent", len(ev.Calls))
 	} else {
 		if a.session != nil {
 			// A new key: the old session is gone with its key, and the
-			// scheduler retries its calls.
+			// scheduler retries its calls (batches waiting go into the new
+			// session).
 			a.dropSession(ctx, errors.New("auth key replaced"))
 		}
 		s, err := mtproto.New(a.d.session, conn.AuthKey, conn.Salt)
@@ -184,6 +226,7 @@ func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
 			return
 		}
 		a.session = s
+		a.restoreSession()
 		a.log.Debug("connected", "addr", a.addr, "new_key", conn.Exchanged)
 	}
 	gen, self, root := a.gen, ctx.Self(), a.d.root
@@ -260,6 +303,8 @@ func (a *dcActor) receive(ctx actor.Context, frame []byte) {
 		switch ev := ev.(type) {
 		case mtproto.Pong:
 			a.tel.rtt(ev.RTT)
+		case mtproto.FutureSalts:
+			a.saveSession()
 		case mtproto.SessionCreated:
 			// The server started a new session: the calls it did not see
 			// are resent by the session; updates sent meanwhile are lost
@@ -281,6 +326,7 @@ func (a *dcActor) flush(ctx actor.Context) {
 	if a.session == nil || a.conn == nil {
 		return
 	}
+	a.session.RefreshSalts(time.Now())
 	if at, ok := a.session.NextDeadline(); ok && !at.After(time.Now()) {
 		out, err := a.session.Flush(time.Now())
 		if err != nil {
@@ -306,10 +352,13 @@ func (a *dcActor) arm(ctx actor.Context) {
 	a.tickStop = a.timer.SendOnce(max(time.Until(at), 0), ctx.Self(), &dcTickMsg{})
 }
 
-// lost drops the connection and redials after a backoff. The session and
-// the batches waiting for a connection stay: the next connection with the
-// same key resumes the session (connected). Only when the key is to be
-// replaced does the session go too, and the parent retries its calls.
+// lost drops the connection; the parent learns that the DC is down, and we
+// redial after the pacing of reconnect.go, unless the auth key is lost for
+// good (authkey.go). The session and the batches waiting for a connection
+// stay: the next connection with the same key resumes the session
+// (connected), and the server may still hold the answers. They go back to
+// the parent only when the key is lost or to be replaced, or when the DC
+// stays unreachable past the outage budget (outage).
 func (a *dcActor) lost(ctx actor.Context, err error) {
 	a.gen++
 	if a.conn != nil {
@@ -317,55 +366,73 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 		a.conn = nil
 	}
 	a.tel.connectionLost()
-	if a.forgetKey && a.session != nil {
-		a.dropSession(ctx, err)
+	a.saveSession()
+	if a.resuming {
+		a.resuming, a.resumeFailed = false, true
 	}
 	a.failures++
-	a.log.Debug("connection lost", "err", err, "failures", a.failures)
-	a.timer.SendOnce(a.d.redial.delay(a.failures), ctx.Self(), &redialMsg{gen: a.gen})
+	if a.rc == nil {
+		a.rc = newReconnect(a.d.reconnect, time.Now())
+	}
+	// The scheduler hears of the outage before any losses, so that they
+	// wait for the DC rather than count as attempts.
+	if fatal := a.keyPolicy(err); fatal != nil {
+		a.keyLost = fatal
+		a.log.Error("auth key lost: not reconnecting", "err", fatal)
+		ctx.Send(ctx.Parent(), &dcDownMsg{dc: a.id, err: fatal, fatal: true})
+	} else {
+		ctx.Send(ctx.Parent(), &dcDownMsg{dc: a.id, err: err})
+	}
+	if a.keyLost != nil || a.forgetKey {
+		a.handBack(ctx, err)
+	}
+	if a.keyLost != nil {
+		return
+	}
+	a.startOutage(ctx, err)
+	wait, reason := a.rc.lost(time.Now(), err)
+	a.log.Debug("reconnect", "reason", reason, "err", err, "wait", wait, "failures", a.failures)
+	a.timer.SendOnce(wait, ctx.Self(), &redialMsg{gen: a.gen})
 }
 
-// dropSession gives up the session: the parent retries the calls it held
-// unanswered.
-func (a *dcActor) dropSession(ctx actor.Context, err error) {
-	var ids []scheduler.CallID
-	for _, id := range a.session.Unanswered() {
-		ids = append(ids, scheduler.CallID(id))
-	}
+// handBack gives every call this actor holds back to the parent, split into
+// never written and maybe written, and forgets them: the session goes (its
+// key is gone or to be replaced) and so do the batches waiting.
+func (a *dcActor) handBack(ctx actor.Context, err error) {
+	lost := a.held()
 	a.session = nil
+	a.queue = nil
 	a.tel.sessionLost()
-	if len(ids) > 0 {
-		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: ids, err: err})
+	if len(lost.NotSent)+len(lost.MaybeSent) > 0 {
+		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: lost, err: err})
 	}
 }
 
 // held lists the calls this actor holds unanswered: in its session and in
 // batches waiting for a connection. Exactly these are lost with it; batches
-// the scheduler sends later go to the next connection.
-func (a *dcActor) held() []scheduler.CallID {
-	var ids []scheduler.CallID
+// the scheduler sends later go to the next connection. Calls the session
+// never wrote (mtproto.Session.WasSent) and queued batches are NotSent.
+func (a *dcActor) held() scheduler.Lost {
+	var l scheduler.Lost
 	if a.session != nil {
 		for _, id := range a.session.Unanswered() {
-			ids = append(ids, scheduler.CallID(id))
+			if a.session.WasSent(id) {
+				l.MaybeSent = append(l.MaybeSent, scheduler.CallID(id))
+			} else {
+				l.NotSent = append(l.NotSent, scheduler.CallID(id))
+			}
 		}
 	}
 	for _, b := range a.queue {
 		for _, s := range b.Calls {
-			ids = append(ids, s.Call.ID)
+			l.NotSent = append(l.NotSent, s.Call.ID)
 		}
 	}
-	return ids
+	return l
 }
 
 // storeKey names this DC's key in the Store: the DC id and its address, so
 // keys of different servers (production, a test server) never mix.
 func (a *dcActor) storeKey() string { return fmt.Sprintf("%d@%s", a.id, a.addr) }
 
-func authKeyUnknown(err error) bool {
-	var pe *codec.ProtocolErr
-	if errors.As(err, &pe) {
-		return pe.Code == codec.CodeAuthKeyNotFound
-	}
-	var pv codec.ProtocolErr
-	return errors.As(err, &pv) && pv.Code == codec.CodeAuthKeyNotFound
-}
+func authKeyUnknown(err error) bool { return transportCode(err) == codec.CodeAuthKeyNotFound }

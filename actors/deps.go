@@ -71,8 +71,14 @@ type dcDeps struct {
 	telemetry *telemetry.Telemetry
 	// writeTimeout bounds writing one frame.
 	writeTimeout time.Duration
-	// redial paces reconnection after failures in a row.
-	redial redialBackoff
+	// reconnect paces reconnection (reconnect.go).
+	reconnect reconnectConfig
+	// outageTimeout is how long the DC actor keeps the calls of a DC it
+	// cannot reach before handing them back (Scheduler.OutageTimeout).
+	outageTimeout time.Duration
+	// sessionFile names the logged-in session whose keys are never
+	// replaced (Config.SessionFile); empty for none.
+	sessionFile string
 }
 
 // newDeps builds the scheduler actor's dependencies (and, inside them, the
@@ -97,7 +103,10 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 			log:          cfg.Logger,
 			telemetry:    cfg.Telemetry,
 			writeTimeout: cfg.WriteTimeout,
-			redial:       redialBackoff{initial: cfg.RedialBackoff, max: cfg.RedialBackoffMax},
+			reconnect: reconnectConfig{initial: cfg.RedialBackoff, max: cfg.RedialBackoffMax, jitter: defaultRedialJitter,
+				healthyAfter: cfg.HealthyAfter, floodWait: cfg.TransportFloodWait, limits: cfg.DialLimits},
+			sessionFile:   cfg.SessionFile,
+			outageTimeout: cfg.Scheduler.OutageTimeout,
 		},
 	}
 }

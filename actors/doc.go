@@ -33,17 +33,47 @@
 //   - MTProto session rules (msg_id, seqno, salts, acks, resends,
 //     bad_msg_notification): package mtproto; the DC actor only calls Pack,
 //     Receive and Flush and arms a timer for NextDeadline.
-//   - Reconnect and restart pacing: backoff.go (Config.RedialBackoff for
-//     network and server failures, Config.RestartBackoff for a DC actor that
-//     panicked).
+//   - Reconnect pacing: reconnect.go (jittered backoff that only a
+//     connection that carried answers for Config.HealthyAfter resets,
+//     Config.TransportFloodWait after a transport -429, the per-DC dial rate
+//     limit Config.DialLimits; TestReconnectBackoffResetsOnlyWhenHealthy,
+//     TestReconnectTransportFlood, TestDialLimiter,
+//     TestTransportFloodWaitsBeforeRedial). Restart pacing of a DC actor
+//     that panicked: backoff.go (Config.RestartBackoff).
 //   - What a lost connection or a restarted DC actor loses: dcActor.held,
-//     reported as lostMsg; the scheduler retries those calls with the same
-//     bytes, so random_id stays the same and the server deduplicates
+//     reported as lostMsg, split into calls never written and calls that
+//     may have run; the scheduler sends them again with the same bytes, so
+//     random_id stays the same and the server deduplicates
 //     (TestConnectionLossAndActorPanicLoseNothing, TestTgsimDroppedConnections).
+//   - Outages: the DC actor tells the scheduler actor that its DC is down
+//     (dcDownMsg, before the lostMsg), connected (dcConnectedMsg) and
+//     answering (dcUpMsg, on the first frame of a connection); the policy
+//     is scheduler/outage.go: calls wait for the DC without counting
+//     attempts, and fail past Config.OutageTimeout
+//     (TestOutageLossesDoNotCountAsAttempts,
+//     TestUnreachableDCFailsCallsAsNotSent).
 //   - Every future resolves: the scheduler actor fails its pending calls
 //     when it restarts or stops (TestSchedulerCrashLeavesNoCallerWaiting).
 //   - Auth keys: the Store (store.go), loaded by the DC actor before a dial
-//     and saved after a key exchange; a key the server forgot (-404) is
-//     replaced on the next dial (TestForgottenKeyIsReplaced).
+//     and saved after a key exchange. The -404 policy is authkey.go: a -404
+//     on a connection that carried answers gets one reconnect with the same
+//     key (TestKeyRejectedOnWorkingConnectionIsRetried); a key rejected on
+//     a fresh connection is replaced on the next dial
+//     (TestForgottenKeyIsReplaced), unless Config.SessionFile says it
+//     belongs to a logged-in account: then it is kept and calls fail with
+//     *AuthKeyLostError (TestLoggedInKeyIsNeverReplaced).
 //   - Defaults: Config.withDefaults (config.go).
+//
+// # Future errors
+//
+// A Future fails with the server's typed RPC error (tl.Typed), or, for a
+// call the server did not answer, an error matching scheduler.ErrNotSent
+// (it never left this process: safe to send again) or
+// scheduler.ErrMayHaveRun (it was written to a connection that was lost:
+// it may have run) with errors.Is: a *scheduler.OutageError when its DC
+// stayed unreachable for Config.OutageTimeout (wrapping the last dial or
+// transport error, or an *AuthKeyLostError), a *scheduler.LostError when
+// it was lost too often outside an outage. Other errors: ErrClosed,
+// ErrSchedulerRestarted, context errors, *scheduler.ChainBrokenError
+// (wrapping its predecessor's error), scheduler.ErrQueueFull.
 package actors

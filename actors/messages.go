@@ -34,12 +34,28 @@ type resultsMsg struct {
 	results []mtproto.Result
 }
 
-// lostMsg reports the calls a DC actor lost with its connection or session.
+// lostMsg reports the calls a DC actor lost with its connection or
+// session, told apart by whether they were written (scheduler.Lost).
 type lostMsg struct {
 	dc    int
-	calls []scheduler.CallID
+	calls scheduler.Lost
 	err   error
 }
+
+// A DC actor tells the scheduler actor whether its DC is reachable
+// (scheduler/outage.go): dcDownMsg when a connection is lost or a dial
+// fails (fatal: waiting will not cure it, as with a lost auth key that
+// must not be replaced), dcConnectedMsg when a connection opens,
+// dcUpMsg when the first frame arrives on it.
+type (
+	dcDownMsg struct {
+		dc    int
+		err   error
+		fatal bool
+	}
+	dcConnectedMsg struct{ dc int }
+	dcUpMsg        struct{ dc int }
+)
 
 // DC actor internals.
 type (

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -82,6 +81,19 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 	case *lostMsg:
 		a.finishAll(a.state.Lost(now, m.dc, m.calls, m.err))
 		a.pump(ctx, now)
+	case *dcDownMsg:
+		if m.fatal {
+			a.finishAll(a.state.DCFailed(now, m.dc, m.err))
+		} else {
+			a.finishAll(a.state.DCDown(now, m.dc, m.err))
+		}
+		a.pump(ctx, now)
+	case *dcConnectedMsg:
+		a.finishAll(a.state.DCConnected(now, m.dc))
+		a.pump(ctx, now)
+	case *dcUpMsg:
+		a.finishAll(a.state.DCUp(now, m.dc))
+		a.pump(ctx, now)
 	case *cancelMsg:
 		if done, ok := a.state.Cancel(now, m.id); ok {
 			a.finishAll(done)
@@ -115,8 +127,19 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 }
 
 // ErrSchedulerRestarted fails the calls pending when the scheduler actor
-// crashed and was restarted: they may or may not have reached the server.
-var ErrSchedulerRestarted = errors.New("tlsched: scheduler restarted after a failure; the call may or may not have run")
+// crashed and was restarted: they may or may not have reached the server,
+// so it matches scheduler.ErrMayHaveRun.
+var ErrSchedulerRestarted error = &unansweredError{"tlsched: scheduler restarted after a failure; the call may or may not have run", scheduler.ErrMayHaveRun}
+
+// unansweredError is a fixed error that matches one of the scheduler's
+// unanswered kinds (scheduler.ErrNotSent, scheduler.ErrMayHaveRun).
+type unansweredError struct {
+	msg  string
+	kind error
+}
+
+func (e *unansweredError) Error() string        { return e.msg }
+func (e *unansweredError) Is(target error) bool { return target == e.kind }
 
 func (a *schedulerActor) failPending(err error) {
 	if a.cancel != nil {

@@ -33,6 +33,11 @@ func startSim(t testing.TB, cfg tgsim.Config) (*tgsim.Server, *Client) {
 		PublicKeys: []exchange.PublicKey{srv.PublicKey()},
 		Scheduler:  scheduler.Config{HomeDC: 1},
 		Store:      NewMemoryStore(),
+		// Tests that drop connections every few frames would otherwise
+		// wait on TDLib's connection rate limits (reconnect_test.go has
+		// those).
+		DialLimits:       []DialLimit{},
+		RedialBackoffMax: 50 * time.Millisecond,
 	})
 	return srv, c
 }

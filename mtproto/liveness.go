@@ -102,7 +102,7 @@ func (s *Session) livenessDeadline() (time.Time, bool) {
 		}
 		at = earlier(at, since.Add(s.cfg.DeadAfter))
 	}
-	if o := s.inflight.first(); o != nil && o.kind == kindCall {
+	if o := s.inflight.first(); o != nil && o.kind == kindCall && !s.noStateReq {
 		at = earlier(at, stateDue(o, s.cfg.StateReqAfter))
 	}
 	return at, true
@@ -145,7 +145,9 @@ func (s *Session) checkLiveness(now time.Time) error {
 		s.live.pingSeq++
 		s.live.ping = s.ping(s.live.pingSeq, s.cfg.PingDisconnectDelay)
 	}
-	s.askStale(now)
+	if !s.noStateReq {
+		s.askStale(now)
+	}
 	return nil
 }
 
@@ -158,16 +160,39 @@ func (s *Session) checkLiveness(now time.Time) error {
 // (handle_state_info.go). Calls queued and never sent simply go with the
 // next Pack or Flush. Use NewSession instead when the server forgot the
 // session or the key changed.
-func (s *Session) Resume(now time.Time) {
+//
+// A server that closed the connection after our last msgs_state_req without
+// answering anything since (gotd's tgtest does, not knowing the message) is
+// not asked again in this session: its calls are resent instead, with
+// fresh msg_ids, as they are after NewSession.
+func (s *Session) Resume(now time.Time) Resent {
+	if s.stateReqKilled() {
+		s.noStateReq = true
+	}
 	s.live = liveness{lastRecv: now, pingSeq: s.live.pingSeq}
 	s.dropService()
-	var ask []*outMsg
+	var ms []*outMsg
 	for _, m := range s.inflight.all() {
 		if m.kind == kindCall {
-			ask = append(ask, m)
+			ms = append(ms, m)
 		}
 	}
-	s.askState(now, ask)
+	if s.noStateReq {
+		return s.requeue(ms, ResendReconnect)
+	}
+	s.askState(now, ms)
+	return Resent{Reason: ResendReconnect}
+}
+
+// stateReqKilled reports whether a msgs_state_req is in flight and nothing
+// was received since it was sent.
+func (s *Session) stateReqKilled() bool {
+	for _, m := range s.inflight.all() {
+		if m.kind == kindStateReq && !s.live.lastRecv.After(m.sentAt) {
+			return true
+		}
+	}
+	return false
 }
 
 // dropService forgets pings and state requests, in flight or queued: their

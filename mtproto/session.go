@@ -128,6 +128,7 @@ type Session struct {
 	lastMsgID    int64
 	content      int32 // content messages sent in this session
 	seqShifts    int   // seqno guesses after bad_msg 32/33 (badmsg.go)
+	noStateReq   bool  // the server does not take msgs_state_req (liveness.go)
 	initDone     bool
 
 	calls    map[CallID]*outMsg // unanswered calls

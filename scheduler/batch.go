@@ -19,7 +19,7 @@ func (s *State) due(q *dcQueue, first item) bool {
 // empty or at MaxInFlight, so that only an answer can move it.
 func (s *State) flushAt(q *dcQueue) (time.Time, bool) {
 	it, has := q.front()
-	if !has || q.inflight >= s.cfg.MaxInFlight {
+	if !has || q.inflight >= s.cfg.MaxInFlight || s.parked(it.e.dc) {
 		return time.Time{}, false
 	}
 	if q.inflight == 0 || q.queued() >= s.cfg.MaxMessages {
@@ -33,7 +33,7 @@ func (s *State) flushAt(q *dcQueue) (time.Time, bool) {
 // under MaxInFlight. The calls in it are in flight when it returns.
 func (s *State) batch(dc int, q *dcQueue) (Batch, bool) {
 	first, ok := q.front()
-	if !ok || q.inflight >= s.cfg.MaxInFlight || !s.due(q, first) {
+	if !ok || q.inflight >= s.cfg.MaxInFlight || s.parked(dc) || !s.due(q, first) {
 		return Batch{}, false
 	}
 	b := Batch{DC: dc}

@@ -33,6 +33,11 @@ type Config struct {
 	// MaxChainRepairs bounds MSG_WAIT_FAILED/MSG_WAIT_TIMEOUT resends of one
 	// call. Default 16.
 	MaxChainRepairs int
+	// OutageTimeout is how long calls wait for an unreachable DC (its
+	// connection lost and no connection carrying answers since; see
+	// DCDown) before they fail with *OutageError; until the DC is connected
+	// again later calls for it fail at once. Default 3 min.
+	OutageTimeout time.Duration
 	// Backoff configures retries of server failures. Defaults: 100 ms
 	// initial, ×2, up to 10 s apart, 2 min in all, ±20% jitter.
 	Backoff BackoffConfig
@@ -67,6 +72,9 @@ func (c Config) WithDefaults() Config {
 	def(&c.MaxChainRepairs, 16)
 	if c.Window <= 0 {
 		c.Window = time.Millisecond
+	}
+	if c.OutageTimeout <= 0 {
+		c.OutageTimeout = 3 * time.Minute
 	}
 	if c.FloodThreshold <= 0 {
 		c.FloodThreshold = 60 * time.Second

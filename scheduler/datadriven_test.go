@@ -26,18 +26,23 @@ func newTest(cfg Config) *State {
 //
 //	new [home-dc=N] [window=1ms] [max-messages=N] [max-bytes=N] [max-inflight=N]
 //	    [max-queued=N] [max-attempts=N] [max-repairs=N] [threshold=60s] [backoff=100ms]
+//	    [outage=3m]
 //	submit            one call per input line: id=N [method=M] [peer=P] [dc=N] [size=N] [after=N];
 //	                  id=A-B submits calls A to B with the same fields
 //	ready             batches per DC and failures: "dc2: 1 2#3<1" means call 1 and
 //	                  call 2 on its 3rd attempt, wrapped after 1 (the attempt shows from the 2nd)
 //	answer id=N [err=CODE:MESSAGE]
-//	lost dc=N [ids=(N, ...)]   LostDC, or Lost of the given ids
+//	lost dc=N [ids=(N, ...)] [unsent=(N, ...)]
+//	                  LostDC, or Lost of the given ids: ids maybe sent, unsent never sent
+//	down dc=N         DCDown (cause "connection refused"); failed dc=N: DCFailed
+//	connected dc=N    DCConnected; up dc=N: DCUp (answers flow again)
 //	cancel id=N | advance by=DURATION | deadline
 //	stats             live calls, home DC, calls in flight per DC, non-zero counters
 //
 // A final outcome reads "done N: ok after K attempt(s)" or "done N: failed
 // after K attempt(s): ERROR [TYPE > TYPE ...]", the types being the error's
-// unwrap chain (what errors.As sees).
+// unwrap chain (what errors.As sees), followed by "(is ErrNotSent)" or
+// "(is ErrMayHaveRun)" when errors.Is matches one.
 //
 // Every script also checks that a call goes out with the Payload it was
 // submitted with (the same random_id on a resend).
@@ -88,7 +93,7 @@ func TestScripts(t *testing.T) {
 				s = newTest(Config{HomeDC: num("home-dc"), Window: dur("window"), MaxMessages: num("max-messages"),
 					MaxBytes: num("max-bytes"), MaxInFlight: num("max-inflight"), MaxQueued: num("max-queued"),
 					MaxAttempts: num("max-attempts"), MaxChainRepairs: num("max-repairs"),
-					FloodThreshold: dur("threshold"), Backoff: BackoffConfig{Initial: dur("backoff")}})
+					FloodThreshold: dur("threshold"), OutageTimeout: dur("outage"), Backoff: BackoffConfig{Initial: dur("backoff")}})
 				now = t0
 				clear(payloads)
 				return ""
@@ -172,14 +177,26 @@ func TestScripts(t *testing.T) {
 			case "lost":
 				cause := fmt.Errorf("connection reset")
 				v, ok := arg("ids")
-				if !ok {
+				u, uok := arg("unsent")
+				if !ok && !uok {
 					return lines(dones(s.LostDC(now, num("dc"), cause)))
 				}
-				var ids []CallID
+				var l Lost
 				for _, x := range v {
-					ids = append(ids, CallID(atoi("ids", x)))
+					l.MaybeSent = append(l.MaybeSent, CallID(atoi("ids", x)))
 				}
-				return lines(dones(s.Lost(now, num("dc"), ids, cause)))
+				for _, x := range u {
+					l.NotSent = append(l.NotSent, CallID(atoi("unsent", x)))
+				}
+				return lines(dones(s.Lost(now, num("dc"), l, cause)))
+			case "down":
+				return lines(dones(s.DCDown(now, num("dc"), errors.New("connection refused"))))
+			case "failed":
+				return lines(dones(s.DCFailed(now, num("dc"), errors.New("auth key lost"))))
+			case "connected":
+				return lines(dones(s.DCConnected(now, num("dc"))))
+			case "up":
+				return lines(dones(s.DCUp(now, num("dc"))))
 			case "cancel":
 				done, ok := s.Cancel(now, CallID(num("id")))
 				if !ok {
@@ -242,7 +259,14 @@ func dones(ds []Done) []string {
 		if d.Err == nil {
 			out = append(out, fmt.Sprintf("done %d: ok after %d attempt(s)", d.ID, d.Attempts))
 		} else {
-			out = append(out, fmt.Sprintf("done %d: failed after %d attempt(s): %v [%s]", d.ID, d.Attempts, d.Err, errTypes(d.Err)))
+			kind := ""
+			switch {
+			case errors.Is(d.Err, ErrNotSent):
+				kind = " (is ErrNotSent)"
+			case errors.Is(d.Err, ErrMayHaveRun):
+				kind = " (is ErrMayHaveRun)"
+			}
+			out = append(out, fmt.Sprintf("done %d: failed after %d attempt(s): %v [%s]%s", d.ID, d.Attempts, d.Err, errTypes(d.Err), kind))
 		}
 	}
 	return out

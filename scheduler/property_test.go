@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -32,6 +33,8 @@ type model struct {
 	lastErr  map[CallID]error // last answer the server gave each call
 	answered map[CallID]bool
 	gates    map[string]time.Time
+	maybeRan map[CallID]bool // lost after it was written, or answered 5xx
+	parked   map[int]bool    // DCs down with no connection: nothing goes there
 }
 
 var outcomes = []string{"ok", "ok", "ok", "ok", "FLOOD_WAIT_1", "SLOWMODE_WAIT_1", "INTERNAL",
@@ -61,6 +64,17 @@ func (m *model) record(done []Done) {
 		}
 		m.done[d.ID] = d.Err
 		delete(m.inflight, d.ID)
+		var cb *ChainBrokenError
+		if !errors.As(d.Err, &cb) {
+			// A call's own unanswered failure says truly whether it may
+			// have run (a dependent's carries its predecessor's).
+			if errors.Is(d.Err, ErrNotSent) && m.maybeRan[d.ID] {
+				m.t.Fatalf("call %d failed as not sent, but it may have run: %v", d.ID, d.Err)
+			}
+			if errors.Is(d.Err, ErrMayHaveRun) && !m.maybeRan[d.ID] {
+				m.t.Fatalf("call %d failed as may have run, but it never was written: %v", d.ID, d.Err)
+			}
+		}
 		if d.Err == nil {
 			if p := m.calls[d.ID].After; p != 0 {
 				if perr, ok := m.done[p]; !ok || perr != nil {
@@ -116,6 +130,9 @@ func (m *model) check(bs []Batch) {
 		}
 		if len(b.Calls) > 1 && b.Bytes > m.cfg.MaxBytes {
 			t.Fatalf("batch of %d bytes (cap %d)", b.Bytes, m.cfg.MaxBytes)
+		}
+		if m.parked[b.DC] {
+			t.Fatalf("batch sent to dc %d, which is down", b.DC)
 		}
 		for _, sc := range b.Calls {
 			c := *sc.Call
@@ -189,6 +206,9 @@ func (m *model) answer(id CallID, outcome string) {
 			m.gates[key] = until
 		}
 	}
+	if outcome == "INTERNAL" {
+		m.maybeRan[id] = true
+	}
 	m.lastErr[id] = err
 	m.answered[id] = true
 	delete(m.inflight, id)
@@ -217,15 +237,57 @@ func (m *model) lose(t *rapid.T) {
 	dc := rapid.IntRange(1, 2).Draw(t, "lost_dc")
 	for id, s := range m.inflight {
 		if s.dc == dc {
+			m.maybeRan[id] = true
 			delete(m.inflight, id)
 		}
 	}
 	m.record(m.s.LostDC(m.now, dc, fmt.Errorf("connection reset")))
 }
 
+// down is a DC actor losing its connection: the DC is down, then the calls
+// in flight on it are lost, each written or not.
+func (m *model) down(t *rapid.T) {
+	dc := rapid.IntRange(1, 2).Draw(t, "down_dc")
+	var ids []CallID
+	for id, s := range m.inflight {
+		if s.dc == dc {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	var l Lost
+	for _, id := range ids {
+		if rapid.Bool().Draw(t, "written") {
+			l.MaybeSent = append(l.MaybeSent, id)
+			m.maybeRan[id] = true
+		} else {
+			l.NotSent = append(l.NotSent, id)
+		}
+		delete(m.inflight, id)
+	}
+	m.parked[dc] = true
+	m.record(m.s.DCDown(m.now, dc, errors.New("connection refused")))
+	m.record(m.s.Lost(m.now, dc, l, errors.New("connection refused")))
+}
+
+// connect is a connection opening to a DC, and maybe answering.
+func (m *model) connect(t *rapid.T) {
+	dc := rapid.IntRange(1, 2).Draw(t, "up_dc")
+	m.parked[dc] = false
+	m.record(m.s.DCConnected(m.now, dc))
+	if rapid.Bool().Draw(t, "answers") {
+		m.record(m.s.DCUp(m.now, dc))
+	}
+}
+
 // drain answers everything successfully until the scheduler is empty; it
 // fails if the scheduler stops making progress.
 func (m *model) drain() {
+	for dc := 1; dc <= 2; dc++ {
+		m.parked[dc] = false
+		m.record(m.s.DCConnected(m.now, dc))
+		m.record(m.s.DCUp(m.now, dc))
+	}
 	for round := 0; m.s.Len() > 0; round++ {
 		if round > 2000 {
 			m.t.Fatalf("no progress: %d calls left, %d in flight", m.s.Len(), len(m.inflight))
@@ -251,16 +313,19 @@ func (m *model) drain() {
 func TestSchedulerProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := Config{MaxMessages: 4, MaxBytes: 60, MaxInFlight: 6, FloodThreshold: 2 * time.Second,
-			MaxAttempts: 4, Backoff: BackoffConfig{NoJitter: true}}
+			MaxAttempts: 4, OutageTimeout: 5 * time.Second, Backoff: BackoffConfig{NoJitter: true}}
 		m := &model{t: t, s: New(cfg), cfg: cfg.WithDefaults(), now: t0,
 			calls: map[CallID]Call{}, done: map[CallID]error{}, inflight: map[CallID]sentCall{},
-			lastErr: map[CallID]error{}, answered: map[CallID]bool{}, gates: map[string]time.Time{}}
+			lastErr: map[CallID]error{}, answered: map[CallID]bool{}, gates: map[string]time.Time{},
+			maybeRan: map[CallID]bool{}, parked: map[int]bool{}}
 		t.Repeat(map[string]func(*rapid.T){
 			"submit":   m.submit,
 			"ready":    m.ready,
 			"complete": m.complete,
 			"cancel":   m.cancel,
 			"lose":     m.lose,
+			"down":     m.down,
+			"connect":  m.connect,
 		})
 		m.drain()
 	})

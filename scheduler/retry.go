@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"time"
 
@@ -14,13 +13,16 @@ import (
 // Retries. MTProto "Error handling": 5xx, -503 Timeout and *_RETRY errors
 // are the server's fault and worth repeating, with exponential backoff
 // (cenkalti/backoff/v4, on the scheduler's injected clock); a call lost
-// with its connection is repeated the same way. 303 *_MIGRATE_X names the
-// DC to repeat the call on. All of them count against MaxAttempts.
+// with its connection is repeated the same way, unless its DC is in an
+// outage (outage.go). 303 *_MIGRATE_X names the DC to repeat the call on.
+// All of them count against MaxAttempts; a loss in an outage and a call
+// lost before it was written do not.
 
 // onBackoff handles tl.RetryWithBackoff: the call is sent again after the
 // next backoff interval, or fails with the typed error once MaxAttempts
 // sends or the backoff's MaxElapsed are spent.
 func (s *State) onBackoff(e *entry, err error) {
+	e.maybeRan = true // the server saw it
 	s.retryLater(e, tl.Typed(err))
 }
 
@@ -29,7 +31,7 @@ func (s *State) onBackoff(e *entry, err error) {
 // (the account lives there). After MaxAttempts sends it fails with the
 // *tl.MigrateError.
 func (s *State) onMigrate(e *entry, c tl.Class, err error) {
-	if e.attempts >= s.cfg.MaxAttempts {
+	if e.counted() >= s.cfg.MaxAttempts {
 		s.finish(e, tl.Typed(err))
 		return
 	}
@@ -47,7 +49,7 @@ func (s *State) onMigrate(e *entry, c tl.Class, err error) {
 // retryLater sends e again after its next backoff interval, or fails it
 // with err when MaxAttempts or the backoff are spent.
 func (s *State) retryLater(e *entry, err error) {
-	if e.attempts >= s.cfg.MaxAttempts {
+	if e.counted() >= s.cfg.MaxAttempts {
 		s.finish(e, err)
 		return
 	}
@@ -65,8 +67,8 @@ func (s *State) retryLater(e *entry, err error) {
 }
 
 // LostDC reports that a DC's connection and session were lost with every
-// call in flight on it: they are retried with backoff. The same Payload goes
-// out again, so random_id stays the same and the server deduplicates.
+// call in flight on it, all of them possibly sent: Lost with every call in
+// flight on dc as maybeSent.
 func (s *State) LostDC(now time.Time, dc int, cause error) []Done {
 	var ids []CallID
 	for _, e := range s.entries {
@@ -74,16 +76,38 @@ func (s *State) LostDC(now time.Time, dc int, cause error) []Done {
 			ids = append(ids, e.ID())
 		}
 	}
-	return s.Lost(now, dc, ids, cause)
+	return s.Lost(now, dc, Lost{MaybeSent: ids}, cause)
 }
 
-// Lost reports calls in flight on a DC that the connection lost: they are
-// retried with backoff, like LostDC. Ids that are not in flight there (an
-// answer won the race, or the call was already requeued) are skipped.
-func (s *State) Lost(now time.Time, dc int, ids []CallID, cause error) []Done {
+// Lost names the calls a DC actor lost with its connection or session.
+type Lost struct {
+	// NotSent never left this process (queued for a connection, or packed
+	// and never written): sending them again is always safe.
+	NotSent []CallID
+	// MaybeSent were written to a connection that was lost before their
+	// answer came: they may have run.
+	MaybeSent []CallID
+}
+
+// Lost reports calls in flight on a DC that the connection lost. The same
+// Payload goes out again, so random_id stays the same and the server
+// deduplicates. Ids that are not in flight there (an answer won the race,
+// or the call was already requeued) are skipped.
+//
+// A call in l.NotSent is queued again at once and the loss does not count
+// as an attempt. A call in l.MaybeSent is marked as possibly run; while dc
+// is unreachable (DCDown, outage.go) it waits for the DC without counting
+// the loss, past the outage budget it fails with *OutageError, and
+// otherwise it is retried with backoff like a 5xx and fails with
+// *LostError once MaxAttempts or the backoff are spent.
+func (s *State) Lost(now time.Time, dc int, l Lost, cause error) []Done {
 	s.advance(now)
+	maybe := map[CallID]bool{}
+	for _, id := range l.MaybeSent {
+		maybe[id] = true
+	}
 	var lost []*entry
-	for _, id := range ids {
+	for _, id := range append(slices.Clone(l.NotSent), l.MaybeSent...) {
 		if e := s.entries[id]; e != nil && e.ph == phInFlight && e.dc == dc {
 			lost = append(lost, e)
 		}
@@ -96,7 +120,30 @@ func (s *State) Lost(now time.Time, dc int, ids []CallID, cause error) []Done {
 			s.finish(e, e.brokenBy)
 			continue
 		}
-		s.retryLater(e, fmt.Errorf("dc %d lost: %w", dc, cause))
+		if !maybe[e.ID()] {
+			// It never went out: not an attempt.
+			e.free++
+			s.requeue(e)
+			continue
+		}
+		e.maybeRan = true
+		if o := s.outages[dc]; o != nil {
+			// The DC is unreachable: wait for it (place fails the call
+			// once the budget is spent). A call that kills every
+			// connection it goes out on (each of which answered first,
+			// ending its outage) still gets one budget in all.
+			if e.lostSince.IsZero() {
+				e.lostSince = s.now
+			}
+			if !s.now.Before(e.lostSince.Add(s.cfg.OutageTimeout)) {
+				s.finish(e, &OutageError{DC: dc, Since: e.lostSince, Cause: o.cause, MaybeRan: true})
+				continue
+			}
+			e.free++
+			s.requeue(e)
+			continue
+		}
+		s.retryLater(e, &LostError{DC: dc, Cause: cause, MaybeRan: true})
 	}
 	return s.drain()
 }

@@ -35,8 +35,14 @@ type entry struct {
 	attempts  int
 	repairs   int
 	bo        *backoff.ExponentialBackOff
-	brokenBy  error // predecessor failed for good while this was in flight
+	brokenBy  error     // predecessor failed for good while this was in flight
+	maybeRan  bool      // a send of it was lost unanswered: it may have run
+	free      int       // sends that do not count against MaxAttempts (lost in an outage)
+	lostSince time.Time // first loss in an outage: the call's own budget starts
 }
+
+// counted is how many sends count against MaxAttempts.
+func (e *entry) counted() int { return e.attempts - e.free }
 
 // ID returns the entry's call id.
 func (e *entry) ID() CallID { return e.call.ID }
@@ -50,6 +56,7 @@ type State struct {
 	gates   gates
 	delayed delayHeap
 	chains  chains
+	outages map[int]*outage // unreachable DCs (outage.go)
 	out     []Done
 	stats   Stats
 }
@@ -62,6 +69,7 @@ func New(cfg Config) *State {
 		dcs:     make(map[int]*dcQueue),
 		gates:   newGates(),
 		chains:  newChains(),
+		outages: make(map[int]*outage),
 	}
 }
 
@@ -116,6 +124,11 @@ func (s *State) Submit(now time.Time, c Call) ([]Done, error) {
 		return s.drain(), nil
 	}
 	s.entries[c.ID] = e
+	if o, ok := s.refused(e.dc); ok {
+		// The DC stayed unreachable past the budget: fail fast.
+		s.finish(e, s.outageErr(e, e.dc, o))
+		return s.drain(), nil
+	}
 	if c.After != 0 && s.entries[c.After] != nil {
 		s.chains.link(c.After, e)
 	}
@@ -126,6 +139,10 @@ func (s *State) Submit(now time.Time, c Call) ([]Done, error) {
 // place puts a live, unsent call where it belongs.
 func (s *State) place(e *entry) {
 	e.stamp++
+	if o, ok := s.refused(e.dc); ok {
+		s.finish(e, s.outageErr(e, e.dc, o))
+		return
+	}
 	if s.mustWait(e) {
 		e.ph = phWaiting
 		return
@@ -159,6 +176,7 @@ func (s *State) advance(now time.Time) {
 			s.place(it.e)
 		}
 	}
+	s.expireDue()
 }
 
 // Ready returns the batches to send now, one or more per DC, and calls that
@@ -269,7 +287,7 @@ func (s *State) finish(e *entry, err error) {
 }
 
 // NextDeadline reports when Ready should run next: the earliest window end
-// of a busy DC, backoff end or gate opening. ok is false when only answers
+// of a busy DC, backoff end, gate opening or end of an outage budget. ok is false when only answers
 // can make progress. A zero time means at once.
 func (s *State) NextDeadline() (time.Time, bool) {
 	var t time.Time
@@ -288,6 +306,9 @@ func (s *State) NextDeadline() (time.Time, bool) {
 		consider(at)
 	}
 	if at, ok := s.gates.next(); ok {
+		consider(at)
+	}
+	if at, ok := s.outageDeadline(); ok {
 		consider(at)
 	}
 	return t, ok

@@ -54,8 +54,9 @@ type Sending struct {
 
 // Done is the final outcome of a call: Err nil for success. Errors are the
 // RPC error made typed by tl.Typed (*tl.FloodWaitError, *tl.MigrateError,
-// *tgerr.Error), *ChainBrokenError, context.Canceled, or, for a call whose
-// connection was lost once too often, an error wrapping the Lost cause.
+// *tgerr.Error), *ChainBrokenError, context.Canceled, or, for a call that
+// got no answer, *OutageError or *LostError, which match ErrNotSent or
+// ErrMayHaveRun (errors.go).
 type Done struct {
 	ID  CallID
 	Err error

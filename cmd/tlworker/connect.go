@@ -123,6 +123,11 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 				var a account
 				if json.Unmarshal(b, &a) == nil && a.HomeDC != 0 {
 					cfg.Scheduler.HomeDC = a.HomeDC
+					if needLogin {
+						// Logged in: its keys are never replaced (login
+						// itself may make a new one).
+						cfg.SessionFile = c.session
+					}
 				}
 			}
 		} else {
@@ -150,6 +155,7 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 			return cfg, fmt.Errorf("%s is damaged: run tlworker login again", accountPath(c.session))
 		}
 		cfg.Scheduler.HomeDC = a.HomeDC
+		cfg.SessionFile = c.session // logged in: its keys are never replaced
 	}
 	return cfg, nil
 }

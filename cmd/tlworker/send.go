@@ -30,6 +30,8 @@ type sendFlags struct {
 	rate           float64
 	progress       string
 	resume         bool
+	retryNotSent   bool
+	outageTimeout  time.Duration
 	drain          time.Duration
 	cpuprofile     string
 	concurrency    int
@@ -115,6 +117,8 @@ func (f *sendFlags) parse(args []string, stderr io.Writer) ([]string, error) {
 	fs.Float64Var(&f.rate, "rate", 0, "at most this many jobs per second (0: no cap)")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto, plain or none")
 	fs.BoolVar(&f.resume, "resume", false, "skip jobs that have a result line in --out, and append to it")
+	fs.BoolVar(&f.retryNotSent, "retry-not-sent", false, `with --resume: run again the jobs whose result line says "kind":"not_sent" (never the "may_have_run" ones)`)
+	fs.DurationVar(&f.outageTimeout, "outage-timeout", 0, "how long jobs wait for a DC that cannot be reached before they fail (default 3m)")
 	fs.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long to wait for calls in flight")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.IntVar(&f.concurrency, "concurrency", 2000, "jobs in flight at once")
@@ -133,6 +137,10 @@ func (f *sendFlags) check(rest []string) error {
 		return cli.Usagef("--jobs and --out are required")
 	case f.resume && f.out == "-":
 		return cli.Usagef("--resume needs --out to be a file")
+	case f.retryNotSent && !f.resume:
+		return cli.Usagef("--retry-not-sent goes with --resume")
+	case f.outageTimeout < 0:
+		return cli.Usagef("--outage-timeout cannot be negative")
 	case f.progress != "auto" && f.progress != "plain" && f.progress != "none":
 		return cli.Usagef("--progress is auto, plain or none, not %q", f.progress)
 	case f.rate < 0 || f.maxContainer < 0:
@@ -154,6 +162,7 @@ func (f *sendFlags) clientConfig() (actors.Config, error) {
 	cfg.Scheduler.Window = f.window
 	cfg.Scheduler.MaxMessages = f.maxContainer
 	cfg.Scheduler.FloodThreshold = f.floodThreshold
+	cfg.OutageTimeout = f.outageTimeout
 	cfg.Scheduler.MaxQueued = 100_000
 	cfg.BlockWhenFull = true
 	return cfg, nil
@@ -189,7 +198,7 @@ func (f *sendFlags) open(stdin io.Reader, stdout io.Writer) (sendFiles, error) {
 	}
 	if f.resume {
 		var err error
-		if s.done, err = jobs.Previous(f.out); err != nil {
+		if s.done, err = jobs.Previous(f.out, f.retryNotSent); err != nil {
 			s.close()
 			return s, fmt.Errorf("--resume: %w", err)
 		}

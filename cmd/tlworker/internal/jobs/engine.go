@@ -67,7 +67,9 @@ type Config struct {
 // jobs in flight cfg.DrainTimeout, and returns an error saying how many
 // jobs read have no result line. Jobs run on a context ctx's end does not
 // cancel. An error means not every job read has a result line, or the
-// results could not be written; failed jobs are result lines, not errors.
+// results could not be written; failed jobs are result lines, not errors,
+// except that when every job has its line and some failed because the
+// server stayed unreachable, Run returns an *UnreachableError.
 func Run(ctx context.Context, cfg Config) error {
 	n := cfg.Concurrency
 	if n <= 0 {
@@ -116,7 +118,7 @@ func Run(ctx context.Context, cfg Config) error {
 	case missing > 0:
 		return fmt.Errorf("%d jobs have no result line", missing)
 	}
-	return nil
+	return r.unreachable.err()
 }
 
 type runner struct {
@@ -132,6 +134,9 @@ type runner struct {
 	closing  atomic.Bool    // the sender is being closed: its errors are not results
 	started  atomic.Int64
 	written  atomic.Int64
+	// unreachable counts the jobs that failed because their DC stayed
+	// unreachable (unreachable.go).
+	unreachable unreachable
 }
 
 // read parses jobs line by line and hands each to a worker, in input

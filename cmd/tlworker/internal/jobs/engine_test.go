@@ -21,12 +21,15 @@ import (
 
 	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/entitycache"
+	"github.com/tlsched/tlsched/scheduler"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeSender answers messages.sendMessage by its text: "flood" gets
-// FLOOD_WAIT_30, "garbage" a body that is no Updates, anything else
+// FLOOD_WAIT_30, "garbage" a body that is no Updates, "unreachable" and
+// "unreachable-sent" an *scheduler.OutageError (not sent, may have run),
+// anything else
 // updateShortSentMessage. It records what was sent.
 type fakeSender struct {
 	mu   sync.Mutex
@@ -85,6 +88,10 @@ func (c *fakeCall) Wait(ctx context.Context) ([]byte, error) {
 	switch c.text {
 	case "flood":
 		return nil, tgerr.New(420, "FLOOD_WAIT_30")
+	case "unreachable":
+		return nil, &scheduler.OutageError{DC: 2, Cause: errors.New("connection refused")}
+	case "unreachable-sent":
+		return nil, &scheduler.OutageError{DC: 2, Cause: errors.New("connection refused"), MaybeRan: true}
 	case "garbage":
 		return []byte{1, 2, 3, 4}, nil
 	}

@@ -14,10 +14,14 @@ import (
 
 	"github.com/go-faster/jx"
 	"github.com/gotd/td/tgerr"
+
+	"github.com/tlsched/tlsched/scheduler"
 )
 
 // Result is one result line: {"id":…,"ok":true,"result":{…},"latency_ms":3.1}
-// or {"id":…,"ok":false,"error":{"code":420,"message":"FLOOD_WAIT_30"}}.
+// or {"id":…,"ok":false,"error":{"code":420,"message":"FLOOD_WAIT_30"}}, and
+// for a job the server never answered
+// {"id":…,"ok":false,"error":{"code":0,"message":"…","kind":"not_sent"}}.
 type Result struct {
 	ID        string          `json:"id"`
 	OK        bool            `json:"ok"`
@@ -28,20 +32,44 @@ type Result struct {
 
 // Error is a failed job's error object: an RPC error's code and message,
 // or code 0 and a message saying what happened (bad input, a broken chain).
+// Kind is set only for a job the server never answered: KindNotSent (it
+// never left tlworker; --resume --retry-not-sent runs it again) or
+// KindMayHaveRun (it was sent and its connection was lost: it may have
+// run, and no rerun sends it again).
 type Error struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
+	Kind    string `json:"kind,omitempty"`
 }
+
+// The kinds of unanswered failure in a result line (Error.Kind).
+const (
+	KindNotSent    = "not_sent"
+	KindMayHaveRun = "may_have_run"
+)
 
 // failure makes the error object of a line: RPC errors keep their code and
 // message; anything else (bad input, a broken chain, a closed client) is
-// code 0 with a message that says what happened.
+// code 0 with a message that says what happened, and the kind of an
+// unanswered call (unanswered).
 func failure(err error) *Error {
 	var rpc *tgerr.Error
 	if errors.As(err, &rpc) {
 		return &Error{Code: rpc.Code, Message: rpc.Message}
 	}
-	return &Error{Code: 0, Message: err.Error()}
+	return &Error{Code: 0, Message: err.Error(), Kind: unanswered(err)}
+}
+
+// unanswered returns the Kind of an error the server did not answer
+// (scheduler.ErrNotSent, scheduler.ErrMayHaveRun), or "".
+func unanswered(err error) string {
+	switch {
+	case errors.Is(err, scheduler.ErrNotSent):
+		return KindNotSent
+	case errors.Is(err, scheduler.ErrMayHaveRun):
+		return KindMayHaveRun
+	}
+	return ""
 }
 
 func ms(d time.Duration) *float64 {
@@ -105,7 +133,7 @@ var linePool = sync.Pool{New: func() any { return &jx.Writer{Buf: make([]byte, 0
 // tl.BinaryToJSON writes it (json.Marshal would compact it).
 func appendResult(w *jx.Writer, o Result) bool {
 	if bytes.ContainsAny(o.Result, "<>&\u2028\u2029") || strings.ContainsAny(o.ID, "\b\f") ||
-		o.Error != nil && strings.ContainsAny(o.Error.Message, "\b\f") {
+		o.Error != nil && (strings.ContainsAny(o.Error.Message, "\b\f") || strings.ContainsAny(o.Error.Kind, "\b\f")) {
 		return false
 	}
 	w.RawStr(`{"id":`)
@@ -124,6 +152,10 @@ func appendResult(w *jx.Writer, o Result) bool {
 		w.Buf = strconv.AppendInt(w.Buf, int64(o.Error.Code), 10)
 		w.RawStr(`,"message":`)
 		w.StrEscape(o.Error.Message)
+		if o.Error.Kind != "" {
+			w.RawStr(`,"kind":`)
+			w.StrEscape(o.Error.Kind)
+		}
 		w.RawStr(`}`)
 	}
 	if o.LatencyMS != nil {

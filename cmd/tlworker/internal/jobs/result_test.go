@@ -12,6 +12,8 @@ import (
 
 	"github.com/gotd/td/tgerr"
 	"pgregory.net/rapid"
+
+	"github.com/tlsched/tlsched/scheduler"
 )
 
 // The result line's JSON is a contract (README, --resume reads it back).
@@ -28,6 +30,10 @@ func TestResultLineShape(t *testing.T) {
 			`{"id":"j2","ok":false,"error":{"code":400,"message":"MSG_WAIT_FAILED"}}`},
 		{Result{ID: "line 3", Error: failure(errors.New("line 3: not a job"))},
 			`{"id":"line 3","ok":false,"error":{"code":0,"message":"line 3: not a job"}}`},
+		{Result{ID: "j4", Error: failure(&scheduler.OutageError{DC: 2, Since: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC), Cause: errors.New("connection refused")})},
+			`{"id":"j4","ok":false,"error":{"code":0,"message":"dc 2 unreachable since 2026-12-01T12:00:00Z: not sent: connection refused","kind":"not_sent"}}`},
+		{Result{ID: "j5", Error: failure(&scheduler.LostError{DC: 2, Cause: errors.New("reset"), MaybeRan: true})},
+			`{"id":"j5","ok":false,"error":{"code":0,"message":"dc 2 lost: reset","kind":"may_have_run"}}`},
 	} {
 		var b bytes.Buffer
 		w := newResultWriter(&b)
@@ -52,7 +58,8 @@ func TestResultLineMatchesMarshal(t *testing.T) {
 			o.Result = json.RawMessage(raw)
 		}
 		if rapid.Bool().Draw(t, "err") {
-			o.Error = &Error{Code: rapid.IntRange(-600, 600).Draw(t, "code"), Message: rapid.StringOf(rapid.Rune()).Draw(t, "msg")}
+			o.Error = &Error{Code: rapid.IntRange(-600, 600).Draw(t, "code"), Message: rapid.StringOf(rapid.Rune()).Draw(t, "msg"),
+				Kind: rapid.SampledFrom([]string{"", KindNotSent, KindMayHaveRun}).Draw(t, "kind")}
 		}
 		if rapid.Bool().Draw(t, "lat") {
 			v := rapid.Float64().Draw(t, "latency")

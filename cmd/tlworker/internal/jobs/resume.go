@@ -10,11 +10,14 @@ import (
 )
 
 // Previous reads a results file for --resume: which job ids already have a
-// result line, and whether it was ok (Config.Done). A missing file is an
-// empty run. A last line cut short by a crash is cut off the file so
-// appending continues on a line boundary; a line that is not a result line
-// is an error (the file is not appended to).
-func Previous(path string) (map[string]bool, error) {
+// result line, and whether it was ok (Config.Done). With retryNotSent
+// (--retry-not-sent), a job whose last line says it was not sent
+// (KindNotSent) is left out, so it runs again; a job that may have run
+// (KindMayHaveRun) never is. A missing file is an empty run. A last line
+// cut short by a crash is cut off the file so appending continues on a
+// line boundary; a line that is not a result line is an error (the file
+// is not appended to).
+func Previous(path string, retryNotSent bool) (map[string]bool, error) {
 	done := map[string]bool{}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
@@ -40,13 +43,20 @@ func Previous(path string) (map[string]bool, error) {
 			return nil, err
 		}
 		var o struct {
-			ID string `json:"id"`
-			OK bool   `json:"ok"`
+			ID    string `json:"id"`
+			OK    bool   `json:"ok"`
+			Error *struct {
+				Kind string `json:"kind"`
+			} `json:"error"`
 		}
 		if json.Unmarshal(line, &o) != nil || o.ID == "" {
 			return nil, fmt.Errorf("%s line %d is not a result line; refusing to append to it", path, n)
 		}
-		done[o.ID] = o.OK
+		if retryNotSent && !o.OK && o.Error != nil && o.Error.Kind == KindNotSent {
+			delete(done, o.ID) // a later line (this run's) decides
+		} else {
+			done[o.ID] = o.OK
+		}
 		good += int64(len(line))
 	}
 }

@@ -12,6 +12,7 @@ func TestPrevious(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		file     *string // nil: no file
+		retry    bool    // --retry-not-sent
 		want     map[string]bool
 		err      string
 		leftover string // the file afterwards
@@ -23,6 +24,11 @@ func TestPrevious(t *testing.T) {
 		{name: "last line cut short", file: ptr("{\"id\":\"a\",\"ok\":true}\n{\"id\":\"b\",\"o"),
 			want: map[string]bool{"a": true}, leftover: "{\"id\":\"a\",\"ok\":true}\n"},
 		{name: "a later line wins", file: ptr("{\"id\":\"a\",\"ok\":false}\n{\"id\":\"a\",\"ok\":true}\n"), want: map[string]bool{"a": true}},
+		{name: "not sent, kept without --retry-not-sent", file: ptr(notSentFile), want: map[string]bool{"a": true, "b": false, "c": false, "d": false, "e": false}},
+		{name: "--retry-not-sent runs exactly the not-sent jobs again", file: ptr(notSentFile), retry: true, want: map[string]bool{"a": true, "c": false, "e": false}},
+		{name: "--retry-not-sent: a later line wins", retry: true,
+			file: ptr(notSentFile + `{"id":"b","ok":true}` + "\n" + `{"id":"c","ok":false,"error":{"code":0,"message":"x","kind":"not_sent"}}` + "\n"),
+			want: map[string]bool{"a": true, "b": true, "e": false}},
 		{name: "not a result line", file: ptr("{\"id\":\"a\",\"ok\":true}\nhello\n"), err: "line 2 is not a result line"},
 		{name: "no id", file: ptr("{\"ok\":true}\n"), err: "line 1 is not a result line"},
 	} {
@@ -33,7 +39,7 @@ func TestPrevious(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := Previous(path)
+			got, err := Previous(path, tc.retry)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error %v, want %q", err, tc.err)
@@ -57,3 +63,13 @@ func TestPrevious(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// notSentFile has a job that succeeded (a), one not sent (b), one that may
+// have run (c), one whose dependent was not sent with it (d after b), and
+// an RPC error (e).
+var notSentFile = `{"id":"a","ok":true}
+{"id":"b","ok":false,"error":{"code":0,"message":"dc 2 unreachable since 2026-12-01T12:00:00Z: not sent: connection refused","kind":"not_sent"}}
+{"id":"c","ok":false,"error":{"code":0,"message":"dc 2 unreachable since 2026-12-01T12:00:00Z: sent without an answer, it may have run: connection refused","kind":"may_have_run"}}
+{"id":"d","ok":false,"error":{"code":0,"message":"not run: job \"b\" it must run after was not sent","kind":"not_sent"}}
+{"id":"e","ok":false,"error":{"code":420,"message":"FLOOD_WAIT_30"}}
+`

@@ -77,6 +77,11 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 				// Neither gets a line: --resume runs both, in order.
 				st.end(dropped)
 				return
+			case o == unsent:
+				// Neither was sent: --resume --retry-not-sent runs both.
+				st.end(unsent)
+				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after was not sent", j.After), Kind: KindNotSent}})
+				return
 			case call == nil:
 				st.end(failed)
 				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after was not sent", j.After)}})
@@ -105,12 +110,22 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 			return tl.DecodeRequest(ctx, j.Method, j.Params, tl.DecodeOptions{Resolver: rv, RandomID: func() int64 { return randomID(j.ID) }})
 		}, &res)
 	}
+	kind := ""
+	if err != nil {
+		kind = unanswered(err)
+		if !inv.sent && kind != "" {
+			// Resolving a peer got no answer: the job itself never left.
+			kind = KindNotSent
+		}
+	}
 	switch {
 	case err == nil:
 		st.end(succeeded)
 	case r.closing.Load() && (errors.Is(err, actors.ErrClosed) || errors.Is(err, context.Canceled)):
 		st.end(dropped)
 		return // not a result: --resume runs it again
+	case kind == KindNotSent:
+		st.end(unsent)
 	default:
 		st.end(failed)
 	}
@@ -121,8 +136,9 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 		} else {
 			// Never sent (bad params, a peer that cannot be resolved): code 0,
 			// and the message says which line and why.
-			o.Error = &Error{Message: fmt.Sprintf("line %d: %v", j.line, err)}
+			o.Error = &Error{Message: fmt.Sprintf("line %d: %v", j.line, err), Kind: kind}
 		}
+		r.unreachable.note(err, o.Error.Kind)
 	} else {
 		o.LatencyMS = ms(time.Since(start))
 		js, jerr := tl.BinaryToJSON(res.b, m.Type)

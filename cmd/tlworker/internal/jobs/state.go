@@ -10,6 +10,7 @@ const (
 	succeeded                // it ran: a dependent need not wait for it
 	failed                   // it has a failure line, sent or not: dependents are not run
 	dropped                  // no line (the run was closing): --resume runs it, and its dependents, again
+	unsent                   // failed without leaving tlworker (KindNotSent): --retry-not-sent runs it, and its dependents, again
 )
 
 // jobState is what later jobs that run "after" a job need of it. It lives

@@ -1,0 +1,120 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/tlsched/tlsched/scheduler"
+)
+
+// A DC actor's MTProto session outlives its connections (MTProto: the
+// server keeps a session's answers for it and delivers them on its next
+// connection). This file holds what keeps it: its state saved with the key
+// (SessionStore), handing its calls back when it must go, and the outage
+// budget after which calls stop waiting for the DC.
+
+// outageMsg is the outage budget of the outage that began at since running
+// out.
+type outageMsg struct{ since time.Time }
+
+// dropSession gives up the session (its key is gone): the parent retries
+// the calls it held unanswered, split into never written and maybe written.
+// Batches waiting for a connection stay for the next session.
+func (a *dcActor) dropSession(ctx actor.Context, err error) {
+	var l scheduler.Lost
+	for _, id := range a.session.Unanswered() {
+		if a.session.WasSent(id) {
+			l.MaybeSent = append(l.MaybeSent, scheduler.CallID(id))
+		} else {
+			l.NotSent = append(l.NotSent, scheduler.CallID(id))
+		}
+	}
+	a.session = nil
+	a.tel.sessionLost()
+	if len(l.NotSent)+len(l.MaybeSent) > 0 {
+		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: l, err: err})
+	}
+}
+
+// restoreSession gives a new session the salts and time offset saved with
+// its key, so its first frames need no bad_server_salt or time-sync round
+// trip.
+func (a *dcActor) restoreSession() {
+	ss, ok := a.d.store.(SessionStore)
+	if !ok {
+		return
+	}
+	st, found, err := ss.LoadSession(a.storeKey(), a.session.AuthKey().ID)
+	if err != nil {
+		a.log.Warn("load session state", "err", err)
+		return
+	}
+	if !found {
+		return
+	}
+	a.session.SetTimeOffset(st.TimeOffset)
+	a.session.SetFutureSalts(st.FutureSalts)
+}
+
+// saveSession records the session's salts and time offset with its key.
+func (a *dcActor) saveSession() {
+	ss, ok := a.d.store.(SessionStore)
+	if !ok || a.session == nil {
+		return
+	}
+	st := SessionState{Salt: a.session.Salt(), FutureSalts: a.session.FutureSalts(), TimeOffset: a.session.TimeOffset()}
+	if err := ss.SaveSession(a.storeKey(), a.session.AuthKey().ID, st); err != nil {
+		a.log.Warn("save session state", "err", err)
+	}
+}
+
+// startOutage notes that the DC became unreachable and arms the outage
+// budget; if the outage that is under way already spent it, the calls go
+// back to the parent at once.
+func (a *dcActor) startOutage(ctx actor.Context, err error) {
+	now := time.Now()
+	if a.downSince.IsZero() {
+		a.downSince = now
+		a.timer.SendOnce(a.d.outageTimeout, ctx.Self(), &outageMsg{since: now})
+		return
+	}
+	if now.Sub(a.downSince) >= a.d.outageTimeout {
+		a.outageOver(ctx, err)
+	}
+}
+
+// endOutage notes that the DC answers again (on a connection that may have
+// resumed the session, which therefore works).
+func (a *dcActor) endOutage() {
+	a.downSince = time.Time{}
+	a.resuming, a.resumeFailed = false, false
+}
+
+// onOutage runs when an outage budget ran out: if that outage still lasts
+// and no connection is open (an open one keeps the budget from running
+// out, as the scheduler's does), the calls stop waiting.
+func (a *dcActor) onOutage(ctx actor.Context, m *outageMsg) {
+	if !m.since.Equal(a.downSince) || a.conn != nil {
+		return
+	}
+	a.outageOver(ctx, fmt.Errorf("dc %d unreachable for %v", a.id, time.Since(a.downSince).Round(time.Second)))
+}
+
+// outageOver hands every call this actor holds back to the parent, which
+// fails them (the DC is past its outage budget): the session forgets them,
+// so a later connection does not send them again, but it keeps its state.
+func (a *dcActor) outageOver(ctx actor.Context, err error) {
+	lost := a.held()
+	if a.session != nil {
+		for _, id := range a.session.Unanswered() {
+			a.session.Cancel(id)
+		}
+	}
+	a.queue = nil
+	if len(lost.NotSent)+len(lost.MaybeSent) > 0 {
+		a.log.Debug("outage budget spent: calls handed back", "calls", len(lost.NotSent)+len(lost.MaybeSent))
+		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: lost, err: err})
+	}
+}
