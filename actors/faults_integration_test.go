@@ -12,6 +12,7 @@ import (
 
 	"github.com/tlsched/tlsched/internal/faultproxy"
 	"github.com/tlsched/tlsched/mtproto"
+	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/tgsim"
 )
 
@@ -127,5 +128,50 @@ func TestCutsAndDuplicatedFramesExactlyOnce(t *testing.T) {
 	}
 	if got := srv.Counters().MessagesStored; got != n {
 		t.Fatalf("server stored %d messages, want %d (each once)", got, n)
+	}
+}
+
+// The time offset and the server's salts are kept with the key: a client
+// that starts again on the same store sends its first frame with the right
+// msg_id at once, where the first client paid a bad_msg_notification.
+func TestTimeOffsetAndSaltsKeptWithTheKey(t *testing.T) {
+	srv, err := tgsim.Start(tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Off: true}, Faults: tgsim.Faults{ClockSkew: 400 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	store := NewMemoryStore()
+	cfg := Config{
+		DCs:        map[int]string{2: srv.Addr(2)},
+		PublicKeys: []exchange.PublicKey{srv.PublicKey()},
+		Scheduler:  scheduler.Config{HomeDC: 2},
+		Store:      store,
+	}
+	ctx := testCtx(t)
+	first, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sendAll(ctx, first, 1, 10, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	paid := srv.Counters().Errors["bad_msg_16"]
+	if paid == 0 {
+		t.Fatal("the first client met no bad_msg 16: the test does not exercise the offset")
+	}
+	key, _, _, _ := store.Load("2@" + srv.Addr(2))
+	st, ok, _ := store.LoadSession("2@"+srv.Addr(2), key.ID)
+	if !ok || st.TimeOffset < 390*time.Second || len(st.FutureSalts) == 0 {
+		t.Fatalf("session state not kept with the key: %+v", st)
+	}
+	second := startClient(t, cfg)
+	if err := sendAll(ctx, second, 100, 10, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Counters().Errors["bad_msg_16"]; got != paid {
+		t.Fatalf("the second client paid %d more bad_msg 16", got-paid)
 	}
 }

@@ -1,12 +1,16 @@
 package actors
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gotd/td/crypto"
+
+	"github.com/tlsched/tlsched/mtproto"
 )
 
 func TestFileStore(t *testing.T) {
@@ -87,5 +91,55 @@ func TestStorePrimes(t *testing.T) {
 	}
 	if ps, err := (&FileStore{Path: old}).LoadPrimes(); err != nil || len(ps) != 0 {
 		t.Fatalf("old file: %d primes, %v", len(ps), err)
+	}
+}
+
+func TestSessionStateKeptWithItsKey(t *testing.T) {
+	for name, st := range map[string]interface {
+		Store
+		SessionStore
+	}{
+		"memory": NewMemoryStore(),
+		"file":   &FileStore{Path: filepath.Join(t.TempDir(), "keys.json")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			key := toAuthKey(bytes.Repeat([]byte{7}, 256))
+			other := toAuthKey(bytes.Repeat([]byte{8}, 256))
+			state := SessionState{Salt: 11, TimeOffset: -42 * time.Second, FutureSalts: []mtproto.ServerSalt{
+				{Salt: 12, ValidSince: time.Unix(1000, 0), ValidUntil: time.Unix(4600, 0)},
+			}}
+			// Nothing is saved for a DC without a key, or for another key.
+			if err := st.SaveSession("2@a", key.ID, state); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, _ := st.LoadSession("2@a", key.ID); ok {
+				t.Fatal("state saved without its key")
+			}
+			if err := st.Save("2@a", key, 10); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SaveSession("2@a", other.ID, state); err != nil {
+				t.Fatal(err)
+			}
+			if got, _, _ := st.LoadSession("2@a", key.ID); got.Salt != 10 || got.TimeOffset != 0 {
+				t.Fatalf("another key's state saved over this key's: %+v", got)
+			}
+			if err := st.SaveSession("2@a", key.ID, state); err != nil {
+				t.Fatal(err)
+			}
+			got, ok, err := st.LoadSession("2@a", key.ID)
+			if err != nil || !ok || got.Salt != 11 || got.TimeOffset != state.TimeOffset ||
+				len(got.FutureSalts) != 1 || got.FutureSalts[0] != state.FutureSalts[0] {
+				t.Fatalf("loaded %+v %v %v, want %+v", got, ok, err, state)
+			}
+			// The key itself is untouched; the salt follows the session.
+			k, salt, ok, _ := st.Load("2@a")
+			if !ok || k.ID != key.ID || salt != 11 {
+				t.Fatalf("key record %v %d %v", k.ID, salt, ok)
+			}
+			if _, ok, _ := st.LoadSession("2@a", other.ID); ok {
+				t.Fatal("state handed out for another key")
+			}
+		})
 	}
 }
