@@ -57,11 +57,13 @@ type Config struct {
 	PingDisconnectDelay time.Duration
 	// BusyPingAfter is how long the session waits for anything from the
 	// server, while an answer is awaited, before it pings sooner than
-	// PingInterval. Default 5 s.
+	// PingInterval. Default 4 s.
 	BusyPingAfter time.Duration
 	// DeadAfter is how long a connection may stay silent (nothing
 	// received) while an answer, a ping's included, is awaited: past it,
-	// Flush fails with ErrSilent and the owner reconnects. Default 15 s.
+	// Flush fails with ErrSilent and the owner reconnects. Default 12 s, so
+	// that a silence is noticed within 15 s of its start (the ping after 4 s
+	// has 8 s to come back).
 	DeadAfter time.Duration
 	// StateReqAfter is how long a call may stay unanswered on a live
 	// connection before the session asks the server about it with
@@ -124,10 +126,10 @@ func (c Config) withDefaults() Config {
 		c.PingDisconnectDelay = 75 * time.Second
 	}
 	if c.BusyPingAfter <= 0 {
-		c.BusyPingAfter = 5 * time.Second
+		c.BusyPingAfter = 4 * time.Second
 	}
 	if c.DeadAfter <= 0 {
-		c.DeadAfter = 15 * time.Second
+		c.DeadAfter = 12 * time.Second
 	}
 	if c.StateReqAfter <= 0 {
 		c.StateReqAfter = 30 * time.Second

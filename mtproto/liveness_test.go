@@ -41,23 +41,23 @@ func TestSilentConnectionPingsThenDies(t *testing.T) {
 	// Nothing arrives. After BusyPingAfter a ping goes out, and
 	// NextDeadline said so.
 	at, ok := s.NextDeadline()
-	if !ok || !at.Equal(testNow.Add(5*time.Second)) {
-		t.Fatalf("deadline %v %v, want the busy ping at +5s", at, ok)
+	if !ok || !at.Equal(testNow.Add(4*time.Second)) {
+		t.Fatalf("deadline %v %v, want the busy ping at +4s", at, ok)
 	}
 	sfs, err := flushAt(t, s, srv, at)
 	if err != nil || len(msgsOf(sfs, mt.PingDelayDisconnectRequestTypeID)) != 1 {
-		t.Fatalf("want one ping_delay_disconnect at +5s: %v", err)
+		t.Fatalf("want one ping_delay_disconnect at +4s: %v", err)
 	}
 	// One ping is enough: no second one while it is in flight.
 	sfs, _ = flushAt(t, s, srv, testNow.Add(10*time.Second))
 	if len(msgsOf(sfs, mt.PingDelayDisconnectRequestTypeID)) != 0 {
 		t.Fatal("second ping while the first is unanswered")
 	}
-	if at, _ := s.NextDeadline(); !at.Equal(testNow.Add(15 * time.Second)) {
-		t.Fatalf("deadline %v, want death at +15s", at)
+	if at, _ := s.NextDeadline(); !at.Equal(testNow.Add(12 * time.Second)) {
+		t.Fatalf("deadline %v, want death at +12s", at)
 	}
-	if _, err := flushAt(t, s, srv, testNow.Add(15*time.Second)); !errors.Is(err, ErrSilent) {
-		t.Fatalf("after 15 s of silence: %v, want ErrSilent", err)
+	if _, err := flushAt(t, s, srv, testNow.Add(12*time.Second)); !errors.Is(err, ErrSilent) {
+		t.Fatalf("after 12 s of silence: %v, want ErrSilent", err)
 	}
 }
 
@@ -78,12 +78,12 @@ func TestPongKeepsConnectionAlive(t *testing.T) {
 	if p, ok := rcv.Events[0].(Pong); !ok || p.RTT != time.Second {
 		t.Fatalf("%+v", rcv.Events)
 	}
-	// Silence now counts from the pong: alive at +15 s, dead at +21 s.
-	if _, err := flushAt(t, s, srv, testNow.Add(15*time.Second)); err != nil {
+	// Silence now counts from the pong: alive at +12 s, dead at +18 s.
+	if _, err := flushAt(t, s, srv, testNow.Add(12*time.Second)); err != nil {
 		t.Fatalf("alive connection declared dead: %v", err)
 	}
-	if _, err := flushAt(t, s, srv, testNow.Add(21*time.Second)); !errors.Is(err, ErrSilent) {
-		t.Fatalf("want ErrSilent 15 s after the pong: %v", err)
+	if _, err := flushAt(t, s, srv, testNow.Add(18*time.Second)); !errors.Is(err, ErrSilent) {
+		t.Fatalf("want ErrSilent 12 s after the pong: %v", err)
 	}
 }
 

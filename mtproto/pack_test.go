@@ -257,7 +257,7 @@ func TestAcksPiggyBackAndFlush(t *testing.T) {
 	}
 	// With the acks sent, only the liveness rules are left: call 3 awaits
 	// its answer, so a ping is due after BusyPingAfter.
-	if when, ok := s.NextDeadline(); !ok || !when.Equal(testNow.Add(5*time.Second)) {
+	if when, ok := s.NextDeadline(); !ok || !when.Equal(testNow.Add(4*time.Second)) {
 		t.Fatalf("want only the busy ping pending, got %v %v", when, ok)
 	}
 	// An ack alone goes out with Flush, not with an empty Pack.
