@@ -93,6 +93,7 @@ func (s *Session) onStateInfo(r *receiver, msgID int64, body []byte) {
 		return
 	}
 	s.forget(req)
+	s.stateInfoSeen = true
 	var resend []*outMsg
 	for i, id := range req.asked {
 		if i >= len(m.Info) {

@@ -161,13 +161,15 @@ func (s *Session) checkLiveness(now time.Time) error {
 // next Pack or Flush. Use NewSession instead when the server forgot the
 // session or the key changed.
 //
-// A server that closed the connection after our last msgs_state_req without
-// answering anything since (gotd's tgtest does, not knowing the message) is
-// not asked again in this session: its calls are resent instead, with
-// fresh msg_ids, as they are after NewSession.
+// A server that twice closed the connection after our msgs_state_req
+// without answering anything since, and never answered one (gotd's tgtest
+// may, not knowing the message), is not asked again: its calls are resent
+// instead, with fresh msg_ids, as they are after NewSession.
 func (s *Session) Resume(now time.Time) Resent {
-	if s.stateReqKilled() {
-		s.noStateReq = true
+	if s.stateReqKilled() && !s.stateInfoSeen {
+		// Twice, so that one cut at the wrong moment does not count.
+		s.stateKills++
+		s.noStateReq = s.stateKills >= 2
 	}
 	s.live = liveness{lastRecv: now, pingSeq: s.live.pingSeq}
 	s.dropService()

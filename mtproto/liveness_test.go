@@ -349,3 +349,26 @@ func TestIgnoredStateRequestFallsBackToResend(t *testing.T) {
 		t.Fatalf("resent %v, stats %+v", resent, s.Stats())
 	}
 }
+
+func TestServerKillingStateRequestsGetsResends(t *testing.T) {
+	s, srv := newPair(t, Config{})
+	sendAndOpen(t, s, srv, calls(1, 2))
+	for i := range 2 {
+		// The connection dies right after the state request, with nothing
+		// received: once may be bad luck, and the session asks again.
+		if ev := s.Resume(testNow); len(ev.Calls) != 0 {
+			t.Fatalf("resume %d resent %v, want a state request", i+1, ev.Calls)
+		}
+		if sfs, _ := flushAt(t, s, srv, testNow); len(msgsOf(sfs, mt.MsgsStateReqTypeID)) != 1 {
+			t.Fatalf("resume %d: no msgs_state_req", i+1)
+		}
+	}
+	ev := s.Resume(testNow)
+	slices.Sort(ev.Calls)
+	if !slices.Equal(ev.Calls, []CallID{1, 2}) {
+		t.Fatalf("after two killed state requests: resent %v, want [1 2]", ev.Calls)
+	}
+	if sfs, _ := flushAt(t, s, srv, testNow); len(msgsOf(sfs, mt.MsgsStateReqTypeID)) != 0 {
+		t.Fatal("asked again a server that does not answer")
+	}
+}

@@ -120,16 +120,18 @@ type Session struct {
 	key    crypto.AuthKey
 	cipher crypto.Cipher
 
-	sessionID    int64
-	salt         int64
-	future       []mt.FutureSalt
-	saltsAskedAt time.Time // last get_future_salts queued by RefreshSalts
-	timeOffset   time.Duration
-	lastMsgID    int64
-	content      int32 // content messages sent in this session
-	seqShifts    int   // seqno guesses after bad_msg 32/33 (badmsg.go)
-	noStateReq   bool  // the server does not take msgs_state_req (liveness.go)
-	initDone     bool
+	sessionID     int64
+	salt          int64
+	future        []mt.FutureSalt
+	saltsAskedAt  time.Time // last get_future_salts queued by RefreshSalts
+	timeOffset    time.Duration
+	lastMsgID     int64
+	content       int32 // content messages sent in this session
+	seqShifts     int   // seqno guesses after bad_msg 32/33 (badmsg.go)
+	noStateReq    bool  // the server does not take msgs_state_req (liveness.go)
+	stateKills    int   // connections that died on a msgs_state_req
+	stateInfoSeen bool  // the server answered a msgs_state_req once
+	initDone      bool
 
 	calls    map[CallID]*outMsg // unanswered calls
 	inflight inflight           // in flight, by current msg_id
