@@ -175,3 +175,21 @@ func TestTimeOffsetAndSaltsKeptWithTheKey(t *testing.T) {
 		t.Fatalf("the second client paid %d more bad_msg 16", got-paid)
 	}
 }
+
+// The server's own msgs_state_req (about answers the client has not
+// acknowledged yet) is answered from the client's replay window, and
+// nothing is lost or run twice.
+func TestServerStateRequestsAnswered(t *testing.T) {
+	srv, _, c := startProxied(t, tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Off: true},
+		Faults: tgsim.Faults{StateReqs: 0.5, DetailedInfo: 0.05, PongInResult: true}}, Config{})
+	if err := sendAll(testCtx(t), c, 1, 2000, 100); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Counters()
+	if got.StateReqsOut == 0 || got.StateInfosIn == 0 || got.DetailedInfos == 0 {
+		t.Fatalf("faults not exercised: %+v", got)
+	}
+	if got.MessagesStored != 2000 {
+		t.Fatalf("server stored %d messages, want 2000", got.MessagesStored)
+	}
+}

@@ -130,6 +130,10 @@ type Faults struct {
 	// bytes, status}, as Telegram does for answers it already generated; the
 	// client fetches it with msg_resend_req{answer_msg_id}.
 	DetailedInfo float64
+	// StateReqs is the probability that a flush which leaves content
+	// messages unacknowledged also asks the client about them with
+	// msgs_state_req (faults_state.go); the client answers msgs_state_info.
+	StateReqs float64
 	// PongInResult answers ping and ping_delay_disconnect with pong wrapped
 	// in rpc_result (req_msg_id = the ping's msg_id) instead of a bare pong;
 	// Telegram does both depending on the path.

@@ -41,6 +41,8 @@ type Counters struct {
 	DuplicatedFrames int64 // frames written twice (Faults.DuplicateFrames)
 	ReplayedFrames   int64 // older frames written again (Faults.ReplayFrames)
 	DetailedInfos    int64 // answers announced with msg_detailed_info (Faults.DetailedInfo)
+	StateReqsOut     int64 // msgs_state_req the server sent (Faults.StateReqs)
+	StateInfosIn     int64 // msgs_state_info answers the clients sent to them
 	RandomIDBusy     int64 // sends refused with RANDOM_ID_DUPLICATE (first copy still running)
 }
 
@@ -54,6 +56,7 @@ type counters struct {
 	migrations, messagesStored, unknownKeys               atomic.Int64
 	blackholed, droppedResults, duplicatedFrames          atomic.Int64
 	replayedFrames, detailedInfos, randomIDBusy           atomic.Int64
+	stateReqsOut, stateInfosIn                            atomic.Int64
 
 	mu         sync.Mutex
 	calls      map[string]int64
@@ -102,6 +105,6 @@ func (c *counters) snapshot() Counters {
 		MessagesStored: c.messagesStored.Load(), UnknownAuthKeys: c.unknownKeys.Load(),
 		BlackholedFrames: c.blackholed.Load(), DroppedResults: c.droppedResults.Load(),
 		DuplicatedFrames: c.duplicatedFrames.Load(), ReplayedFrames: c.replayedFrames.Load(),
-		DetailedInfos: c.detailedInfos.Load(), RandomIDBusy: c.randomIDBusy.Load(),
+		DetailedInfos: c.detailedInfos.Load(), StateReqsOut: c.stateReqsOut.Load(), StateInfosIn: c.stateInfosIn.Load(), RandomIDBusy: c.randomIDBusy.Load(),
 	}
 }

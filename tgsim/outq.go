@@ -96,6 +96,7 @@ func (s *session) flush(c *conn, mode flushMode) error {
 		rand.Shuffle(len(msgs), func(i, j int) { msgs[i], msgs[j] = msgs[j], msgs[i] })
 	}
 	frames := s.pack(msgs)
+	s.askState()
 	salt := srv.currentSalt(s.key, srv.now())
 	s.mu.Unlock()
 
@@ -192,6 +193,9 @@ func (s *session) remember(id int64, m outMsg) {
 	}
 	s.unacked[id] = m
 	s.unackedOrder = append(s.unackedOrder, id)
+	if len(m.body) >= 4 && binary.LittleEndian.Uint32(m.body) == mt.MsgsStateReqTypeID {
+		s.rememberStateReq(id, m.body)
+	}
 	if len(m.body) >= 12 && binary.LittleEndian.Uint32(m.body) == proto.ResultTypeID {
 		if s.answerOf == nil {
 			s.answerOf = map[int64]int64{}

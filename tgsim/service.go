@@ -33,6 +33,7 @@ var serviceHandlers = map[uint32]func(s *session, m inMsg){
 	mt.MsgResendReqTypeID:               decoded((*session).onResendReq),
 	mt.MsgsStateReqTypeID:               decoded((*session).onStateReq),
 	msgResendAnsReqTypeID:               decoded((*session).onResendAnsReq),
+	mt.MsgsStateInfoTypeID:              evenSeqno(decoded((*session).onStateInfo)),
 	mt.RPCDropAnswerRequestTypeID:       decoded((*session).onDropAnswer),
 	mt.DestroySessionRequestTypeID:      decoded((*session).onDestroySession),
 }

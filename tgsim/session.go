@@ -44,6 +44,8 @@ type session struct {
 	unacked      map[int64]outMsg // content messages sent, kept for msg_resend_req
 	unackedOrder []int64
 	answerOf     map[int64]int64 // client query msg_id → msg_id of its rpc_result, for msg_resend_ans_req
+	stateAsking  bool            // our msgs_state_req awaits msgs_state_info (faults_state.go)
+	stateAsked   map[int64][]int64
 }
 
 // session returns the session id of k, creating it, and makes c its
@@ -142,6 +144,8 @@ func (s *session) forget() {
 	s.unacked = map[int64]outMsg{}
 	s.unackedOrder = nil
 	s.answerOf = nil
+	s.stateAsking = false
+	s.stateAsked = nil
 	s.conn = nil
 }
 
