@@ -75,7 +75,7 @@
 //     DuplicateFrames, ReplayFrames, NotFoundKeys (-404), Config.ConnRate
 //     (-429).
 //   - faults_results.go: faults on answers: DropResults, DetailedInfo
-//   - faults_state.go: the server asking the client with msgs_state_req
-//     (StateReqs) and applying its msgs_state_info
 //     (msg_detailed_info), and answers of forgotten sessions.
+//   - faults_state.go: the server asking the client with msgs_state_req
+//     (StateReqs) and applying its msgs_state_info.
 package tgsim
