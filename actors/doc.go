@@ -17,7 +17,7 @@
 //   - A DC actor (dc_actor.go): owns one DC's net.Conn, its dial and reader
 //     goroutines, and the mtproto.Session. It packs each batch into one
 //     container, writes frames, feeds read frames to the session, and on a
-//     lost connection reports the calls it held and redials.
+//     lost connection keeps the session for the next one and redials.
 //   - dcTelemetry (dc_telemetry.go): a DC actor's spans and metrics per
 //     connection, frame and container, beside the driving code.
 //
@@ -40,11 +40,25 @@
 //     TestReconnectTransportFlood, TestDialLimiter,
 //     TestTransportFloodWaitsBeforeRedial). Restart pacing of a DC actor
 //     that panicked: backoff.go (Config.RestartBackoff).
-//   - What a lost connection or a restarted DC actor loses: dcActor.held,
-//     reported as lostMsg, split into calls never written and calls that
-//     may have run; the scheduler sends them again with the same bytes, so
-//     random_id stays the same and the server deduplicates
-//     (TestConnectionLossAndActorPanicLoseNothing, TestTgsimDroppedConnections).
+//   - Liveness: the session pings and reports a silent connection
+//     (mtproto.ErrSilent from Flush), which the DC actor drops like any
+//     lost one (TestSilentConnectionDetectedAndRecovered;
+//     BenchmarkSilenceDetection measures it).
+//   - Session continuity (dc_session.go): a lost connection keeps the
+//     session and its calls; the next connection with the same key resumes
+//     it (mtproto.Session.Resume asks the server about the calls in
+//     flight), and a server that did not resume it gets a fresh session
+//     with the calls resent (TestCutsAndDuplicatedFramesExactlyOnce,
+//     TestTgsimDroppedConnections, TestKeyRejectedOnWorkingConnectionIsRetried).
+//     Salts and the time offset are saved with the key (SessionStore) and
+//     future salts refreshed (TestTimeOffsetAndSaltsKeptWithTheKey).
+//   - What goes back to the scheduler: when the key is lost or replaced,
+//     when the outage budget is spent with no connection open, and when a
+//     DC actor restarts, its calls (dcActor.held) are reported as lostMsg,
+//     split into calls never written and calls that may have run; the
+//     scheduler sends them again with the same bytes, so random_id stays
+//     the same and the server deduplicates, or fails them past the outage
+//     budget (TestConnectionLossAndActorPanicLoseNothing).
 //   - Outages: the DC actor tells the scheduler actor that its DC is down
 //     (dcDownMsg, before the lostMsg), connected (dcConnectedMsg) and
 //     answering (dcUpMsg, on the first frame of a connection); the policy

@@ -53,7 +53,8 @@
 //     msg_id ranges of sent frames (for new_session_created) in frames.go;
 //     asking the server about calls (msgs_state_req, msgs_state_info,
 //     msg_resend_ans_req) in handle_state_info.go, answering its own
-//     msgs_state_req in handle_state_req.go.
+//     msgs_state_req in handle_state_req.go; future salts (RefreshSalts,
+//     FutureSalts, SetFutureSalts) in salts.go.
 //   - the key exchange: gotd's, or with DialConfig.Primes set ours
 //     (exchange.go, exchange_finish.go), whose only difference is that
 //     dh_prime's primality check goes through the PrimeCache (primes.go).
