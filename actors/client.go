@@ -263,13 +263,14 @@ func (c *Client) newPending(req bin.Encoder) (*pending, error) {
 		return nil, fmt.Errorf("tlsched: %s is %d bytes, over the %d-byte MTProto limit", def.Name, b.Len(), mtproto.MaxMessageBytes)
 	}
 	return &pending{
-		id:     scheduler.CallID(c.nextID.Add(1)),
-		raw:    rawRequest(b.Buf),
-		method: def,
-		peer:   peerKey(req),
-		size:   b.Len(),
-		client: c,
-		done:   make(chan struct{}),
+		id:         scheduler.CallID(c.nextID.Add(1)),
+		raw:        rawRequest(b.Buf),
+		method:     def,
+		resendable: resendable(def, req),
+		peer:       peerKey(req),
+		size:       b.Len(),
+		client:     c,
+		done:       make(chan struct{}),
 	}, nil
 }
 
@@ -376,4 +377,14 @@ func (c *Client) Stats(ctx context.Context) (scheduler.Stats, error) {
 	case <-ctx.Done():
 		return scheduler.Stats{}, ctx.Err()
 	}
+}
+
+// resendable reports whether req may be sent again after its server-side
+// session is gone (tl.Resendable), with a random_id the server can
+// deduplicate: a zero random_id is not one.
+func resendable(def *tl.Definition, req bin.Encoder) bool {
+	if r, ok := req.(interface{ GetRandomID() int64 }); ok && r.GetRandomID() == 0 {
+		return false
+	}
+	return tl.Resendable(def)
 }

@@ -259,7 +259,7 @@ func (a *dcActor) send(ctx actor.Context) {
 		calls := make([]mtproto.Call, len(b.Calls))
 		for i, s := range b.Calls {
 			p := s.Call.Payload.(*pending)
-			calls[i] = mtproto.Call{ID: mtproto.CallID(s.Call.ID), Body: p.raw, After: mtproto.CallID(s.After)}
+			calls[i] = mtproto.Call{ID: mtproto.CallID(s.Call.ID), Body: p.raw, After: mtproto.CallID(s.After), Resendable: p.resendable}
 			a.tel.packed(calls[i].ID, p.tel)
 		}
 		out, err := a.session.Pack(now, calls)
@@ -268,7 +268,7 @@ func (a *dcActor) send(ctx actor.Context) {
 			return
 		}
 		if len(out.Failed) > 0 {
-			ctx.Send(ctx.Parent(), &resultsMsg{dc: a.id, results: out.Failed})
+			a.report(ctx, out.Failed)
 		}
 		if !a.write(ctx, out) {
 			return
@@ -315,7 +315,7 @@ func (a *dcActor) receive(ctx actor.Context, frame []byte) {
 		}
 	}
 	if len(rcv.Results) > 0 {
-		ctx.Send(ctx.Parent(), &resultsMsg{dc: a.id, results: rcv.Results})
+		a.report(ctx, rcv.Results)
 	}
 	a.flush(ctx)
 }

@@ -1,11 +1,13 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
 )
 
@@ -36,6 +38,20 @@ func (a *dcActor) dropSession(ctx actor.Context, err error) {
 	if len(l.NotSent)+len(l.MaybeSent) > 0 {
 		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: l, err: err})
 	}
+}
+
+// report hands results to the parent. A call the session gave up because
+// the server may have run it (*mtproto.MaybeRanError: not resendable, and
+// its server-side session is gone) fails with scheduler.ErrMayHaveRun, as a
+// call lost past the outage budget does; it is never sent again.
+func (a *dcActor) report(ctx actor.Context, rs []mtproto.Result) {
+	for i := range rs {
+		var mr *mtproto.MaybeRanError
+		if errors.As(rs[i].Err, &mr) {
+			rs[i].Err = &scheduler.LostError{DC: a.id, Cause: mr, MaybeRan: true}
+		}
+	}
+	ctx.Send(ctx.Parent(), &resultsMsg{dc: a.id, results: rs})
 }
 
 // restoreSession gives a new session the salts and time offset saved with

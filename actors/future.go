@@ -19,11 +19,14 @@ type pending struct {
 	id     scheduler.CallID
 	raw    rawRequest // the request, encoded once on the caller's goroutine
 	method *tl.Definition
-	peer   string
-	dc     int
-	size   int
-	after  scheduler.CallID
-	client *Client
+	// resendable: the method may go again under a new server-side session
+	// (tl.Resendable; mtproto.Call.Resendable).
+	resendable bool
+	peer       string
+	dc         int
+	size       int
+	after      scheduler.CallID
+	client     *Client
 
 	once sync.Once
 	done chan struct{}

@@ -332,7 +332,7 @@ func sendCalls(from, n int) []mtproto.Call {
 		id := from + i
 		out[i] = mtproto.Call{ID: mtproto.CallID(id), Body: &tg.MessagesSendMessageRequest{
 			Peer: &tg.InputPeerSelf{}, Message: "hello", RandomID: int64(id),
-		}}
+		}, Resendable: true}
 	}
 	return out
 }

@@ -73,3 +73,16 @@ func (e *CallError) Error() string {
 }
 
 func (e *CallError) Unwrap() error { return e.Err }
+
+// MaybeRanError is the Result error of a call the session gives up rather
+// than send again: it was sent, the server-side session it went to is gone
+// or cannot say what became of it (Reason), so the server may have run it,
+// and it is not Call.Resendable. Sending it again could run it twice.
+type MaybeRanError struct {
+	Call   CallID
+	Reason ResendReason
+}
+
+func (e *MaybeRanError) Error() string {
+	return fmt.Sprintf("mtproto: call %d may have run, not sent again (%s)", e.Call, e.Reason)
+}

@@ -243,7 +243,7 @@ func calls(from, n int) []Call {
 	out := make([]Call, n)
 	for i := range out {
 		id := from + i
-		out[i] = Call{ID: CallID(id), Body: sendMsg(int64(id))}
+		out[i] = Call{ID: CallID(id), Body: sendMsg(int64(id)), Resendable: true} // random_id
 	}
 	return out
 }

@@ -66,6 +66,6 @@ func (s *Session) syncTime(r *receiver, reason ResendReason) {
 			return
 		}
 		s.stats.SessionResets++
-		s.emitResent(r, s.requeue(s.inflight.all(), reason))
+		s.emitResent(r, s.requeueOrFail(s.inflight.all(), reason))
 	}
 }

@@ -51,5 +51,5 @@ func (s *Session) stateReqUnanswered(r *receiver, m *outMsg) {
 			calls = append(calls, c)
 		}
 	}
-	s.emitResent(r, s.requeue(calls, ResendNotReceived))
+	s.emitResent(r, s.requeueOrFail(calls, ResendNotReceived))
 }

@@ -16,7 +16,9 @@ import (
 // stayed unanswered for StateReqAfter on a live connection (its answer may
 // have been lost). Then, per call:
 //
-//   - 1, 2, 3 (the server does not have it): resent with a fresh msg_id;
+//   - 2, 3 (the server certainly did not get it): resent with a fresh msg_id;
+//   - 1 (nothing known: too old, maybe forgotten): resent if Resendable,
+//     else answered with *MaybeRanError;
 //   - 4 with +64 (received, answer generated): the answer is asked for
 //     again with msg_resend_ans_req;
 //   - 4 otherwise (received, being processed): wait.
@@ -94,7 +96,7 @@ func (s *Session) onStateInfo(r *receiver, msgID int64, body []byte) {
 	}
 	s.forget(req)
 	s.stateInfoSeen = true
-	var resend []*outMsg
+	var resend, unknown []*outMsg
 	for i, id := range req.asked {
 		if i >= len(m.Info) {
 			break
@@ -105,7 +107,10 @@ func (s *Session) onStateInfo(r *receiver, msgID int64, body []byte) {
 		}
 		st := m.Info[i]
 		switch st & 7 {
-		case stateUnknown, stateNotReceived, stateTooHigh:
+		case stateUnknown:
+			// Forgotten: it may have run.
+			unknown = append(unknown, o)
+		case stateNotReceived, stateTooHigh:
 			resend = append(resend, o)
 		case stateReceived:
 			o.acked = true
@@ -115,4 +120,5 @@ func (s *Session) onStateInfo(r *receiver, msgID int64, body []byte) {
 		}
 	}
 	s.emitResent(r, s.requeue(resend, ResendNotReceived))
+	s.emitResent(r, s.requeueOrFail(unknown, ResendNotReceived))
 }

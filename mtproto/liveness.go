@@ -180,7 +180,7 @@ func (s *Session) Resume(now time.Time) Resent {
 		}
 	}
 	if s.noStateReq {
-		return s.requeue(ms, ResendReconnect)
+		return s.requeueOrFail(ms, ResendReconnect)
 	}
 	s.askState(now, ms)
 	return Resent{Reason: ResendReconnect}

@@ -372,3 +372,57 @@ func TestServerKillingStateRequestsGetsResends(t *testing.T) {
 		t.Fatal("asked again a server that does not answer")
 	}
 }
+
+func TestCallWithoutRandomIDIsNeverSentTwice(t *testing.T) {
+	s, srv := newPair(t, Config{})
+	cs := calls(1, 3)
+	cs[1].Resendable = false // a call the server cannot deduplicate
+	sendAndOpen(t, s, srv, cs)
+	// The session must start afresh (the server cannot resume it): the
+	// resendable calls go again, the other may have run and is given up.
+	ev, err := s.NewSession(ResendReconnect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ev.Calls)
+	if !slices.Equal(ev.Calls, []CallID{1, 3}) {
+		t.Fatalf("resent %v, want [1 3]", ev.Calls)
+	}
+	out, err := s.Flush(testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mr *MaybeRanError
+	if len(out.Failed) != 1 || out.Failed[0].Call != 2 || !errors.As(out.Failed[0].Err, &mr) {
+		t.Fatalf("failed %+v, want call 2 with *MaybeRanError", out.Failed)
+	}
+	var sent []int64
+	for _, f := range out.Frames {
+		for _, u := range srv.calls(srv.open(f)) {
+			if u.typeID == tg.MessagesSendMessageRequestTypeID {
+				sent = append(sent, randomID(t, u.query))
+			}
+		}
+	}
+	slices.Sort(sent)
+	if !slices.Equal(sent, []int64{1, 3}) {
+		t.Fatalf("sent again %v, want [1 3]", sent)
+	}
+	// "Nothing known" in msgs_state_info is the same doubt.
+	s2, srv2 := newPair(t, Config{})
+	cs = calls(1, 2)
+	cs[0].Resendable = false
+	sendAndOpen(t, s2, srv2, cs)
+	s2.Resume(testNow)
+	sfs, _ := flushAt(t, s2, srv2, testNow)
+	req := msgsOf(sfs, mt.MsgsStateReqTypeID)
+	rcv, _ := s2.Receive(testNow, srv2.sendService(s2, encode(t, &mt.MsgsStateInfo{ReqMsgID: req[0].ID, Info: []byte{1, 1}})))
+	var resent []CallID
+	for _, e := range rcv.Events {
+		resent = append(resent, e.(Resent).Calls...)
+	}
+	out, _ = s2.Flush(testNow)
+	if !slices.Equal(resent, []CallID{2}) || len(out.Failed) != 1 || out.Failed[0].Call != 1 {
+		t.Fatalf("resent %v, failed %+v: want 2 resent and 1 given up", resent, out.Failed)
+	}
+}

@@ -31,6 +31,7 @@ var zeroHeader [msgHeaderLen]byte
 func (s *Session) Pack(now time.Time, calls []Call) (Packed, error) {
 	var out Packed
 	s.live.start(now)
+	s.takeFailed(&out)
 	work := s.queue
 	s.queue = nil
 	// One allocation for the batch's records instead of one per call.
@@ -41,7 +42,7 @@ func (s *Session) Pack(now time.Time, calls []Call) (Packed, error) {
 			continue
 		}
 		m := &slab[i]
-		*m = outMsg{kind: kindCall, call: c.ID, body: c.Body, after: c.After, queued: true}
+		*m = outMsg{kind: kindCall, call: c.ID, body: c.Body, after: c.After, resend: c.Resendable, queued: true}
 		s.calls[c.ID] = m
 		work = append(work, m)
 	}
@@ -60,6 +61,7 @@ func (s *Session) Pack(now time.Time, calls []Call) (Packed, error) {
 func (s *Session) Flush(now time.Time) (Packed, error) {
 	var out Packed
 	s.live.start(now)
+	s.takeFailed(&out)
 	if err := s.checkLiveness(now); err != nil {
 		return out, err
 	}
@@ -67,6 +69,14 @@ func (s *Session) Flush(now time.Time) (Packed, error) {
 	s.queue = nil
 	err := s.pack(now, work, true, &out)
 	return out, err
+}
+
+// takeFailed moves the calls requeueOrFail gave up into out.Failed.
+func (s *Session) takeFailed(out *Packed) {
+	if len(s.failed) > 0 {
+		out.Failed = append(out.Failed, s.failed...)
+		s.failed = s.failed[:0]
+	}
 }
 
 func (s *Session) admit(c Call) error {

@@ -27,6 +27,12 @@ type Call struct {
 	// and the call is sent unwrapped; the owner must not send a dependent of
 	// a failed call (that is the scheduler's chain policy).
 	After CallID
+	// Resendable says the call may be sent again after the server-side
+	// session that ran it is gone: it carries a random_id the server
+	// deduplicates, or it changes nothing. A call that is not is never
+	// sent twice where the server may have run it already: it is answered
+	// with a *MaybeRanError instead (see ResendAnyway).
+	Resendable bool
 }
 
 // Frame is one encrypted packet: hand Data to the transport codec.
@@ -101,6 +107,7 @@ type outMsg struct {
 	call     CallID
 	body     bin.Encoder
 	after    CallID
+	resend   bool // Call.Resendable
 	pingID   int64
 	asked    []int64 // msgs_state_req: the msg_ids asked about
 	msgID    int64   // current attempt; 0 while queued and never sent
@@ -141,7 +148,8 @@ type Session struct {
 	ackSince  time.Time
 	resendReq []int64 // server messages to ask again
 
-	resendAns []int64 // our msg_ids whose answers to ask again
+	resendAns []int64  // our msg_ids whose answers to ask again
+	failed    []Result // calls given up by requeueOrFail, for the next Packed
 	// stateInfos answer the server's msgs_state_req (handle_state_req.go).
 	stateInfos []mt.MsgsStateInfo
 
@@ -263,7 +271,25 @@ func (s *Session) NewSession(reason ResendReason) (Resent, error) {
 	s.resendAns = s.resendAns[:0]
 	s.stateInfos = s.stateInfos[:0]
 	s.dropService()
-	return s.requeue(s.inflight.all(), reason), nil
+	return s.requeueOrFail(s.inflight.all(), reason), nil
+}
+
+// requeueOrFail is requeue for messages the server may have run under a
+// session it no longer has: calls that were sent and are not Resendable
+// are answered with a *MaybeRanError (delivered with the next Pack or
+// Flush, in Packed.Failed) instead of being sent again.
+func (s *Session) requeueOrFail(ms []*outMsg, reason ResendReason) Resent {
+	keep := ms[:0:0]
+	for _, m := range ms {
+		if m.kind == kindCall && m.attempts > 0 && !m.resend && !m.queued {
+			s.forget(m)
+			s.failed = append(s.failed, Result{Call: m.call, MsgID: m.msgID, Attempts: m.attempts,
+				Err: &MaybeRanError{Call: m.call, Reason: reason}})
+			continue
+		}
+		keep = append(keep, m)
+	}
+	return s.requeue(keep, reason)
 }
 
 // ResendUnacked queues the calls in flight that the server has not
