@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -221,6 +222,40 @@ func TestSendServerAwayAndBack(t *testing.T) {
 		t.Fatalf("exit %d, want 0:\n%s", code, out)
 	}
 	t.Logf("proxy: %+v", r.p.Stats())
+	r.checkAllOK(t)
+}
+
+// Known bug (library, actors/dc_actor.go, resumeFailed): a connection
+// that the server end accepts and closes at once (an outage behind a
+// proxy or load balancer, faultproxy.Refuse) counts as "the server did not
+// resume the session", so the connection that finally works starts a fresh
+// session and resends the calls in flight: the server cannot tell them
+// from new calls, and one that had run runs again, reported ok. Above,
+// random_id hides it (tgsim absorbs the repeats, Counters().Duplicates);
+// here the jobs carry random_id 0, which tgsim does not deduplicate, as a
+// method without an idempotency key. Plain cuts keep the session and run
+// each such job once. Run with TLSCHED_KNOWN_BUGS=1.
+func TestSendServerAwayAndBackWithoutRandomID(t *testing.T) {
+	if os.Getenv("TLSCHED_KNOWN_BUGS") == "" {
+		t.Skip("known bug: calls in flight run twice after an outage of accepted-then-closed connections; TLSCHED_KNOWN_BUGS=1 runs it")
+	}
+	r := newFaultRun(t, 3000)
+	lines := make([]string, r.n)
+	for i := range lines {
+		lines[i] = fmt.Sprintf(`{"id":"m%d","method":"messages.sendMessage","params":{"peer":"@user%d","message":"m %d","random_id":0}}`, i, i%50+1, i)
+	}
+	r.jobs = writeJobs(t, lines)
+	pr := r.start(t, "--rate", "2000", "--concurrency", "200")
+
+	r.waitStored(t, pr, 1000)
+	refused := r.p.Stats().Refused
+	r.p.Refuse(true)
+	r.waitProxy(t, pr, "refused reconnects", func(s faultproxy.Stats) bool { return s.Refused >= refused+3 })
+	r.p.Refuse(false)
+
+	if code, out := pr.wait(t); code != 0 {
+		t.Fatalf("exit %d, want 0:\n%s", code, out)
+	}
 	r.checkAllOK(t)
 }
 
