@@ -32,6 +32,8 @@ type sendFlags struct {
 	resume         bool
 	retryNotSent   bool
 	outageTimeout  time.Duration
+	pingAfter      time.Duration
+	deadAfter      time.Duration
 	drain          time.Duration
 	cpuprofile     string
 	concurrency    int
@@ -119,6 +121,8 @@ func (f *sendFlags) parse(args []string, stderr io.Writer) ([]string, error) {
 	fs.BoolVar(&f.resume, "resume", false, "skip jobs that have a result line in --out, and append to it")
 	fs.BoolVar(&f.retryNotSent, "retry-not-sent", false, `with --resume: run again the jobs whose result line says "kind":"not_sent" (never the "may_have_run" ones)`)
 	fs.DurationVar(&f.outageTimeout, "outage-timeout", 0, "how long jobs wait for a DC that cannot be reached before they fail (default 3m)")
+	fs.DurationVar(&f.pingAfter, "ping-after", 0, "with an answer awaited, ping a DC that has sent nothing for this long (default 5s)")
+	fs.DurationVar(&f.deadAfter, "dead-after", 0, "with an answer awaited, drop a connection that has sent nothing for this long and reconnect (default 15s)")
 	fs.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long to wait for calls in flight")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.IntVar(&f.concurrency, "concurrency", 2000, "jobs in flight at once")
@@ -139,8 +143,8 @@ func (f *sendFlags) check(rest []string) error {
 		return cli.Usagef("--resume needs --out to be a file")
 	case f.retryNotSent && !f.resume:
 		return cli.Usagef("--retry-not-sent goes with --resume")
-	case f.outageTimeout < 0:
-		return cli.Usagef("--outage-timeout cannot be negative")
+	case f.outageTimeout < 0 || f.pingAfter < 0 || f.deadAfter < 0:
+		return cli.Usagef("--outage-timeout, --ping-after and --dead-after cannot be negative")
 	case f.progress != "auto" && f.progress != "plain" && f.progress != "none":
 		return cli.Usagef("--progress is auto, plain or none, not %q", f.progress)
 	case f.rate < 0 || f.maxContainer < 0:
@@ -163,6 +167,8 @@ func (f *sendFlags) clientConfig() (actors.Config, error) {
 	cfg.Scheduler.MaxMessages = f.maxContainer
 	cfg.Scheduler.FloodThreshold = f.floodThreshold
 	cfg.OutageTimeout = f.outageTimeout
+	cfg.Session.BusyPingAfter = f.pingAfter
+	cfg.Session.DeadAfter = f.deadAfter
 	cfg.Scheduler.MaxQueued = 100_000
 	cfg.BlockWhenFull = true
 	return cfg, nil
