@@ -51,10 +51,12 @@ type dcActor struct {
 	rc        *reconnect // reconnect pacing (reconnect.go)
 	downSince time.Time  // the DC is unreachable since (dc_session.go)
 	// resuming is set while a connection that resumed the session has had
-	// no answer; resumeFailed when such a connection died (dc_session.go).
-	resuming, resumeFailed bool
-	keyLoaded              bool  // the current dial uses a key from the Store (authkey.go)
-	keyLost                error // *AuthKeyLostError: no more dials
+	// no answer; resumeFailures counts such connections that died in a row
+	// (dc_session.go).
+	resuming       bool
+	resumeFailures int
+	keyLoaded      bool  // the current dial uses a key from the Store (authkey.go)
+	keyLost        error // *AuthKeyLostError: no more dials
 }
 
 func newDCActor(d dcDeps, id int, addr string) *dcActor {
@@ -192,12 +194,13 @@ func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
 		}
 		savePrimes(a.d.store, a.d.primes, a.log)
 	}
-	if a.session != nil && a.session.AuthKey().ID == conn.AuthKey.ID && a.resumeFailed {
-		// The last connection that resumed the session died before any
+	if a.session != nil && a.session.AuthKey().ID == conn.AuthKey.ID && a.resumeFailures >= resumeFailureLimit {
+		// The connections that resumed the session all died before any
 		// answer: this server does not take our session on a new
 		// connection (gotd's tgtest binds a session to its first one), so
-		// the session starts afresh and its calls are resent.
-		a.resumeFailed = false
+		// the session starts afresh; its calls are resent if the server
+		// can deduplicate them, else they fail as "may have run".
+		a.resumeFailures = 0
 		ev, err := a.session.NewSession(mtproto.ResendReconnect)
 		if err != nil {
 			a.lost(ctx, err)
@@ -368,7 +371,8 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 	a.tel.connectionLost()
 	a.saveSession()
 	if a.resuming {
-		a.resuming, a.resumeFailed = false, true
+		a.resuming = false
+		a.resumeFailures++
 	}
 	a.failures++
 	if a.rc == nil {

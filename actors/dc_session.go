@@ -17,6 +17,13 @@ import (
 // (SessionStore), handing its calls back when it must go, and the outage
 // budget after which calls stop waiting for the DC.
 
+// resumeFailureLimit is how many connections that resumed the session may
+// die in a row, before any answer, until the session starts afresh. One
+// is not enough: a server that is down behind a proxy or a balancer
+// accepts connections and closes them at once, and a fresh session would
+// then lose the answers the server still holds for the old one.
+const resumeFailureLimit = 4
+
 // outageMsg is the outage budget of the outage that began at since running
 // out.
 type outageMsg struct{ since time.Time }
@@ -105,7 +112,7 @@ func (a *dcActor) startOutage(ctx actor.Context, err error) {
 // resumed the session, which therefore works).
 func (a *dcActor) endOutage() {
 	a.downSince = time.Time{}
-	a.resuming, a.resumeFailed = false, false
+	a.resuming, a.resumeFailures = false, 0
 }
 
 // onOutage runs when an outage budget ran out: if that outage still lasts

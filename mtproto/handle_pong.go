@@ -44,6 +44,7 @@ func (s *Session) pong(r *receiver, o *outMsg, pingID int64) {
 // say what became of its calls, so those still in flight are resent.
 func (s *Session) stateReqUnanswered(r *receiver, m *outMsg) {
 	s.forget(m)
+	s.noStateReq = true
 	s.stats.StateReqIgnored++
 	var calls []*outMsg
 	for _, id := range m.asked {

@@ -39,6 +39,10 @@ func (m msgResendAnsReq) Encode(b *bin.Buffer) error {
 	return nil
 }
 
+// maxAnswerAsks is how many times the session asks for an answer the
+// server says it generated before it stops waiting for it.
+const maxAnswerAsks = 2
+
 // Status byte of msgs_state_info.
 const (
 	stateUnknown     = 1  // nothing known (msg_id too low, maybe forgotten)
@@ -95,7 +99,6 @@ func (s *Session) onStateInfo(r *receiver, msgID int64, body []byte) {
 		return
 	}
 	s.forget(req)
-	s.stateInfoSeen = true
 	var resend, unknown []*outMsg
 	for i, id := range req.asked {
 		if i >= len(m.Info) {
@@ -115,6 +118,13 @@ func (s *Session) onStateInfo(r *receiver, msgID int64, body []byte) {
 		case stateReceived:
 			o.acked = true
 			if st&stateAnswered != 0 {
+				// Asked for the answer twice already and it never came:
+				// the server no longer has it. Sent again if Resendable,
+				// else given up as "may have run".
+				if o.ansAsks++; o.ansAsks > maxAnswerAsks {
+					unknown = append(unknown, o)
+					continue
+				}
 				s.resendAns = append(s.resendAns, id)
 			}
 		}

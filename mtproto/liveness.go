@@ -161,16 +161,11 @@ func (s *Session) checkLiveness(now time.Time) error {
 // next Pack or Flush. Use NewSession instead when the server forgot the
 // session or the key changed.
 //
-// A server that twice closed the connection after our msgs_state_req
-// without answering anything since, and never answered one (gotd's tgtest
-// may, not knowing the message), is not asked again: its calls are resent
-// instead, with fresh msg_ids, as they are after NewSession.
+// A server that does not take msgs_state_req (it answers a later ping
+// first, or answers with rpc_error) is not asked again in this session:
+// its calls are resent instead (or given up as "may have run" if not
+// Resendable).
 func (s *Session) Resume(now time.Time) Resent {
-	if s.stateReqKilled() && !s.stateInfoSeen {
-		// Twice, so that one cut at the wrong moment does not count.
-		s.stateKills++
-		s.noStateReq = s.stateKills >= 2
-	}
 	s.live = liveness{lastRecv: now, pingSeq: s.live.pingSeq}
 	s.dropService()
 	var ms []*outMsg
@@ -184,17 +179,6 @@ func (s *Session) Resume(now time.Time) Resent {
 	}
 	s.askState(now, ms)
 	return Resent{Reason: ResendReconnect}
-}
-
-// stateReqKilled reports whether a msgs_state_req is in flight and nothing
-// was received since it was sent.
-func (s *Session) stateReqKilled() bool {
-	for _, m := range s.inflight.all() {
-		if m.kind == kindStateReq && !s.live.lastRecv.After(m.sentAt) {
-			return true
-		}
-	}
-	return false
 }
 
 // dropService forgets pings and state requests, in flight or queued: their

@@ -350,28 +350,6 @@ func TestIgnoredStateRequestFallsBackToResend(t *testing.T) {
 	}
 }
 
-func TestServerKillingStateRequestsGetsResends(t *testing.T) {
-	s, srv := newPair(t, Config{})
-	sendAndOpen(t, s, srv, calls(1, 2))
-	for i := range 2 {
-		// The connection dies right after the state request, with nothing
-		// received: once may be bad luck, and the session asks again.
-		if ev := s.Resume(testNow); len(ev.Calls) != 0 {
-			t.Fatalf("resume %d resent %v, want a state request", i+1, ev.Calls)
-		}
-		if sfs, _ := flushAt(t, s, srv, testNow); len(msgsOf(sfs, mt.MsgsStateReqTypeID)) != 1 {
-			t.Fatalf("resume %d: no msgs_state_req", i+1)
-		}
-	}
-	ev := s.Resume(testNow)
-	slices.Sort(ev.Calls)
-	if !slices.Equal(ev.Calls, []CallID{1, 2}) {
-		t.Fatalf("after two killed state requests: resent %v, want [1 2]", ev.Calls)
-	}
-	if sfs, _ := flushAt(t, s, srv, testNow); len(msgsOf(sfs, mt.MsgsStateReqTypeID)) != 0 {
-		t.Fatal("asked again a server that does not answer")
-	}
-}
 
 func TestCallWithoutRandomIDIsNeverSentTwice(t *testing.T) {
 	s, srv := newPair(t, Config{})
@@ -424,5 +402,35 @@ func TestCallWithoutRandomIDIsNeverSentTwice(t *testing.T) {
 	out, _ = s2.Flush(testNow)
 	if !slices.Equal(resent, []CallID{2}) || len(out.Failed) != 1 || out.Failed[0].Call != 1 {
 		t.Fatalf("resent %v, failed %+v: want 2 resent and 1 given up", resent, out.Failed)
+	}
+}
+
+func TestAnswerThatNeverComesIsGivenUp(t *testing.T) {
+	s, srv := newPair(t, Config{})
+	cs := calls(1, 2)
+	cs[1].Resendable = false
+	sendAndOpen(t, s, srv, cs)
+	var failed []Result
+	var resent []CallID
+	for round := range maxAnswerAsks + 1 {
+		s.Resume(testNow)
+		sfs, _ := flushAt(t, s, srv, testNow)
+		req := msgsOf(sfs, mt.MsgsStateReqTypeID)
+		if len(req) != 1 {
+			t.Fatalf("round %d: no msgs_state_req", round+1)
+		}
+		// "Received, answered": but the answer never arrives.
+		rcv, _ := s.Receive(testNow, srv.sendService(s, encode(t, &mt.MsgsStateInfo{ReqMsgID: req[0].ID, Info: []byte{4 + 32 + 64, 4 + 32 + 64}})))
+		for _, e := range rcv.Events {
+			resent = append(resent, e.(Resent).Calls...)
+		}
+		out, _ := s.Flush(testNow)
+		failed = append(failed, out.Failed...)
+		if round < maxAnswerAsks && (len(resent) > 0 || len(failed) > 0) {
+			t.Fatalf("round %d: gave up too early", round+1)
+		}
+	}
+	if !slices.Equal(resent, []CallID{1}) || len(failed) != 1 || failed[0].Call != 2 {
+		t.Fatalf("resent %v failed %+v: want 1 resent (random_id) and 2 given up", resent, failed)
 	}
 }

@@ -239,6 +239,7 @@ func (s *Session) addMsg(now time.Time, f *frame, m *outMsg, out *Packed) (bool,
 	m.acked = false
 	m.init = init
 	m.attempts++
+	m.ansAsks = 0
 	m.sentAt = now
 	s.inflight.add(id, m)
 	f.msgs = append(f.msgs, m)

@@ -118,6 +118,7 @@ type outMsg struct {
 	attempts int
 	sentAt   time.Time
 	stateAt  time.Time // when the server was last asked about this attempt
+	ansAsks  int       // msg_resend_ans_req sent for this attempt
 }
 
 // Session is the client state of one MTProto session on one auth key. It is
