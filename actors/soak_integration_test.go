@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -207,13 +208,13 @@ func runSoak(t *testing.T, ctx context.Context, c *Client, plan soakPlan, ids []
 	return res
 }
 
-// distinctIDs returns n distinct random non-zero random_ids.
-func distinctIDs(rng *rand.Rand, n int) []int64 {
+// distinctIDs returns n distinct random random_ids in [1, max].
+func distinctIDs(rng *rand.Rand, n int, max int64) []int64 {
 	seen := make(map[int64]bool, n)
 	ids := make([]int64, 0, n)
 	for len(ids) < n {
-		id := rng.Int64()
-		if id == 0 || seen[id] {
+		id := rng.Int64N(max) + 1
+		if seen[id] {
 			continue
 		}
 		seen[id] = true
@@ -358,7 +359,7 @@ func TestSoak(t *testing.T) {
 		mu   sync.Mutex
 		seen = make(map[int]int64, calls)
 	)
-	ids := distinctIDs(rng, calls)
+	ids := distinctIDs(rng, calls, math.MaxInt64-1)
 	res := runSoak(t, soakContext(t, limit), c, soakPlan{calls: calls, callers: callers, events: events}, ids,
 		func(random int64, u *tg.UpdateShortSentMessage) error {
 			mu.Lock()
@@ -441,7 +442,8 @@ func TestSoakTgtest(t *testing.T) {
 	})
 
 	events := insertEvent(cutEvents(p, cuts), 0.5, silenceEvent(p))
-	ids := distinctIDs(rng, calls)
+	// The world answers with the random_id as the message id, an int32.
+	ids := distinctIDs(rng, calls, math.MaxInt32)
 	res := runSoak(t, soakContext(t, 2*time.Minute), c, soakPlan{calls: calls, callers: callers, events: events}, ids,
 		func(random int64, u *tg.UpdateShortSentMessage) error {
 			if int64(u.ID) != random {
