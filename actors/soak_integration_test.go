@@ -43,6 +43,10 @@ var (
 	soakKnown = flag.Bool("soak.known", false, "run the tests of known failures (TestLostAnswerRecovered)")
 )
 
+// historyCap is tgsim's limit of messages kept per dialog (world.go): a
+// dialog holding more no longer counts them in MessagesStored.
+const historyCap = 10_000
+
 // soakLiveness detects a silent connection within about a second and asks
 // about a call left unanswered (a dropped result) after half a second.
 var soakLiveness = mtproto.Config{BusyPingAfter: 200 * time.Millisecond, DeadAfter: time.Second, StateReqAfter: 500 * time.Millisecond}
@@ -56,10 +60,12 @@ func soakSeedFor(t *testing.T) uint64 {
 	return seed
 }
 
-// soakPlan is one soak run: calls from callers, and events fired in order,
-// spread evenly over the calls completed.
+// soakPlan is one soak run: calls from callers, call i to peers[i mod
+// len(peers)], and events fired in order, spread evenly over the calls
+// completed.
 type soakPlan struct {
 	calls, callers int
+	peers          []tg.InputPeerClass
 	events         []soakEvent
 }
 
@@ -135,7 +141,7 @@ func runSoak(t *testing.T, ctx context.Context, c *Client, plan soakPlan, ids []
 					return
 				}
 				random := ids[i]
-				req := &tg.MessagesSendMessageRequest{Peer: &tg.InputPeerSelf{}, Message: "soak", RandomID: random}
+				req := &tg.MessagesSendMessageRequest{Peer: plan.peers[i%len(plan.peers)], Message: "soak", RandomID: random}
 				var (
 					v   any
 					err error
@@ -355,12 +361,24 @@ func TestSoak(t *testing.T) {
 		}})
 	}
 
+	// tgsim keeps 10,000 messages per dialog: the calls go to as many
+	// dialogs as it takes, the bot's own and users'.
+	ctx := soakContext(t, limit)
+	bot := srv.Bot().ID
+	peers := []tg.InputPeerClass{&tg.InputPeerSelf{}}
+	dialogs := []int64{bot}
+	for i := 1; len(peers) < (calls+historyCap-1)/historyCap; i++ {
+		u := resolveUser(t, c, fmt.Sprintf("user%d", i))
+		peers = append(peers, u)
+		dialogs = append(dialogs, u.UserID)
+	}
+
 	var (
 		mu   sync.Mutex
 		seen = make(map[int]int64, calls)
 	)
 	ids := distinctIDs(rng, calls, math.MaxInt64-1)
-	res := runSoak(t, soakContext(t, limit), c, soakPlan{calls: calls, callers: callers, events: events}, ids,
+	res := runSoak(t, ctx, c, soakPlan{calls: calls, callers: callers, peers: peers, events: events}, ids,
 		func(random int64, u *tg.UpdateShortSentMessage) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -372,9 +390,15 @@ func TestSoak(t *testing.T) {
 		})
 
 	st, cnt := p.Stats(), srv.Counters()
-	bot := srv.Bot().ID
-	history := srv.HistoryLen(bot, &tg.PeerUser{UserID: bot})
-	t.Logf("%d calls from %d callers in %v; events %v", calls, callers, res.took.Round(time.Millisecond), res.fired)
+	history := 0
+	for k, id := range dialogs {
+		n := srv.HistoryLen(bot, &tg.PeerUser{UserID: id})
+		history += n
+		if want := (calls - k + len(dialogs) - 1) / len(dialogs); n != want {
+			t.Errorf("dialog %d (user %d) holds %d messages, want %d", k, id, n, want)
+		}
+	}
+	t.Logf("%d calls from %d callers to %d dialogs in %v; events %v", calls, callers, len(dialogs), res.took.Round(time.Millisecond), res.fired)
 	t.Logf("proxy: %d cuts, %d connections (%d reconnects), server frames duplicated %d, replayed %d, dropped by silence %d",
 		st.Cuts, st.Accepted, st.Accepted-1, st.ToClient.Duplicated, st.ToClient.Replayed, st.ToClient.Dropped+st.ToServer.Dropped)
 	t.Logf("tgsim: %d stored, history %d, %d duplicate sends absorbed, %d busy random_ids, %d results dropped, %d frames duplicated, %d replayed, %d resent, %d new sessions, errors %v",
@@ -444,7 +468,7 @@ func TestSoakTgtest(t *testing.T) {
 	events := insertEvent(cutEvents(p, cuts), 0.5, silenceEvent(p))
 	// The world answers with the random_id as the message id, an int32.
 	ids := distinctIDs(rng, calls, math.MaxInt32)
-	res := runSoak(t, soakContext(t, 2*time.Minute), c, soakPlan{calls: calls, callers: callers, events: events}, ids,
+	res := runSoak(t, soakContext(t, 2*time.Minute), c, soakPlan{calls: calls, callers: callers, peers: []tg.InputPeerClass{&tg.InputPeerSelf{}}, events: events}, ids,
 		func(random int64, u *tg.UpdateShortSentMessage) error {
 			if int64(u.ID) != random {
 				return fmt.Errorf("got the answer of random_id %d", u.ID)
