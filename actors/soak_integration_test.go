@@ -543,3 +543,70 @@ func TestLostAnswerRecovered(t *testing.T) {
 	}
 	_ = sentID(t, v)
 }
+
+// TestResumeAfterSilenceKeepsAsking: a connection that went silent while a
+// msgs_state_req was in flight (here one about calls unanswered for
+// StateReqAfter, shortened as in the soak) must not turn msgs_state_req
+// off for the session: on the next cut, calls the server holds are asked
+// about, not resent with fresh msg_ids. The control case, a cut without a
+// silence before it, resends nothing (tgsim counts no duplicate send and
+// no RANDOM_ID_DUPLICATE).
+//
+// It fails today after the silence: Session.Resume takes "a msgs_state_req
+// in flight and nothing received since" for gotd's tgtest, which closes
+// the connection on msgs_state_req, and sets noStateReq for good
+// (mtproto/liveness.go); from then on every reconnect resends every call
+// in flight with a fresh msg_id (safe only for methods with a random_id),
+// and StateReqAfter checks are off.
+func TestResumeAfterSilenceKeepsAsking(t *testing.T) {
+	for _, silence := range []bool{false, true} {
+		t.Run(fmt.Sprintf("silence=%v", silence), func(t *testing.T) {
+			if silence && !*soakKnown {
+				t.Skip("known: a silence turns msgs_state_req off for the session; -soak.known runs it")
+			}
+			srv, p, c := startProxied(t, tgsim.Config{
+				Key:           serverKey(),
+				Flood:         tgsim.FloodConfig{Off: true},
+				MethodLatency: map[string]tgsim.Latency{"messages.sendMessage": {Base: 300 * time.Millisecond}},
+			}, Config{Session: soakLiveness})
+			ctx := testCtx(t)
+			if err := sendAll(ctx, c, 1, 20, 20); err != nil {
+				t.Fatal(err)
+			}
+			if silence {
+				// Calls go out into the silence; StateReqAfter asks about
+				// them, into the silence too, before DeadAfter.
+				p.Silence(faultproxy.Both)
+				done := make(chan error, 1)
+				go func() { done <- sendAll(ctx, c, 100, 20, 20) }()
+				if err := p.WaitFor(ctx, func(s faultproxy.Stats) bool { return s.Accepted >= 2 }); err != nil {
+					t.Fatal(err)
+				}
+				p.Silence(0)
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			// 100 calls the server has read and runs for 300 ms, then a cut.
+			before := srv.Counters()
+			done := make(chan error, 1)
+			go func() { done <- sendAll(ctx, c, 1000, 100, 100) }()
+			for srv.Counters().MessagesIn < before.MessagesIn+100 {
+				select {
+				case <-ctx.Done():
+					t.Fatal("the calls never reached the server")
+				case <-time.After(time.Millisecond):
+				}
+			}
+			p.Cut()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			after := srv.Counters()
+			t.Logf("duplicate sends %d, busy random_ids %d, stored %d", after.Duplicates-before.Duplicates, after.RandomIDBusy-before.RandomIDBusy, after.MessagesStored)
+			if d := after.Duplicates - before.Duplicates + after.RandomIDBusy - before.RandomIDBusy; d != 0 {
+				t.Fatalf("%d calls the server held were sent again after the cut", d)
+			}
+		})
+	}
+}
