@@ -40,7 +40,6 @@ import (
 var (
 	soakFull  = flag.Bool("soak.full", false, "run TestSoak at full size: 100,000 calls, 20 cuts, a silence, a salt rotation and a clock jump")
 	soakSeed  = flag.Uint64("soak.seed", 0, "seed of the soak tests' random_ids, cut offsets and frame faults (0: from the clock, logged)")
-	soakKnown = flag.Bool("soak.known", false, "run the tests of known failures (TestLostAnswerRecovered)")
 )
 
 // historyCap is tgsim's limit of messages kept per dialog (world.go): a
@@ -510,13 +509,9 @@ func TestSoakTgtest(t *testing.T) {
 // again (same bytes, same random_id: the server answers from its random_id
 // memory, as TestDropResults in tgsim shows).
 //
-// It fails today: the session asks msg_resend_ans_req every StateReqAfter
-// forever (handle_state_info.go has no fallback when the answer never
-// comes), so the future never resolves and Client.Close waits for it.
+// It failed before the session gave up waiting for an answer it was told
+// exists (handle_state_info.go, maxAnswerAsks).
 func TestLostAnswerRecovered(t *testing.T) {
-	if !*soakKnown {
-		t.Skip("known hang: a lost answer is asked for forever, never resent; -soak.known runs it")
-	}
 	srv, _, c := startProxied(t, tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Off: true}}, Config{Session: soakLiveness})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -554,18 +549,12 @@ func TestLostAnswerRecovered(t *testing.T) {
 // silence before it, resends nothing (tgsim counts no duplicate send and
 // no RANDOM_ID_DUPLICATE).
 //
-// It fails today after the silence: Session.Resume takes "a msgs_state_req
-// in flight and nothing received since" for gotd's tgtest, which closes
-// the connection on msgs_state_req, and sets noStateReq for good
-// (mtproto/liveness.go); from then on every reconnect resends every call
-// in flight with a fresh msg_id (safe only for methods with a random_id),
-// and StateReqAfter checks are off.
+// It failed after the silence while Session.Resume took "a msgs_state_req
+// in flight and nothing received since" for a server that does not know
+// msgs_state_req and turned it off for good.
 func TestResumeAfterSilenceKeepsAsking(t *testing.T) {
 	for _, silence := range []bool{false, true} {
 		t.Run(fmt.Sprintf("silence=%v", silence), func(t *testing.T) {
-			if silence && !*soakKnown {
-				t.Skip("known: a silence turns msgs_state_req off for the session; -soak.known runs it")
-			}
 			srv, p, c := startProxied(t, tgsim.Config{
 				Key:           serverKey(),
 				Flood:         tgsim.FloodConfig{Off: true},
