@@ -38,8 +38,8 @@ import (
 // The test binary's flags go after the package: go test stops reading
 // packages at a flag it does not know.
 var (
-	soakFull  = flag.Bool("soak.full", false, "run TestSoak at full size: 100,000 calls, 20 cuts, a silence, a salt rotation and a clock jump")
-	soakSeed  = flag.Uint64("soak.seed", 0, "seed of the soak tests' random_ids, cut offsets and frame faults (0: from the clock, logged)")
+	soakFull = flag.Bool("soak.full", false, "run TestSoak at full size: 100,000 calls, 20 cuts, a silence, a salt rotation and a clock jump")
+	soakSeed = flag.Uint64("soak.seed", 0, "seed of the soak tests' random_ids, cut offsets and frame faults (0: from the clock, logged)")
 )
 
 // historyCap is tgsim's limit of messages kept per dialog (world.go): a
