@@ -350,7 +350,6 @@ func TestIgnoredStateRequestFallsBackToResend(t *testing.T) {
 	}
 }
 
-
 func TestCallWithoutRandomIDIsNeverSentTwice(t *testing.T) {
 	s, srv := newPair(t, Config{})
 	cs := calls(1, 3)
