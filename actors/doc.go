@@ -67,7 +67,10 @@
 //     (TestOutageLossesDoNotCountAsAttempts,
 //     TestUnreachableDCFailsCallsAsNotSent).
 //   - Every future resolves: the scheduler actor fails its pending calls
-//     when it restarts or stops (TestSchedulerCrashLeavesNoCallerWaiting).
+//     when it restarts or stops (TestSchedulerCrashLeavesNoCallerWaiting);
+//     under cuts, silence, salt rotation, a clock jump and repeated frames
+//     every call is answered exactly once (TestSoak, TestSoakTgtest,
+//     TestLostAnswerRecovered, TestResumeAfterSilenceKeepsAsking).
 //   - Auth keys: the Store (store.go), loaded by the DC actor before a dial
 //     and saved after a key exchange. The -404 policy is authkey.go: a -404
 //     on a connection that carried answers gets one reconnect with the same
