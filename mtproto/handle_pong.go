@@ -47,7 +47,7 @@ func (s *Session) stateReqUnanswered(r *receiver, m *outMsg) {
 	s.noStateReq = true
 	s.stats.StateReqIgnored++
 	var calls []*outMsg
-	for _, id := range m.asked {
+	for _, id := range m.asked() {
 		if c := s.inflight.get(id); c != nil && c.kind == kindCall {
 			calls = append(calls, c)
 		}

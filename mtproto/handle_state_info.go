@@ -54,7 +54,10 @@ const (
 
 // stateDue is when the server should be asked about the call m.
 func stateDue(m *outMsg, after time.Duration) time.Time {
-	return later(m.sentAt, m.stateAt).Add(after)
+	if m.stateAt != 0 {
+		return later(m.sentAt, time.Unix(0, m.stateAt)).Add(after)
+	}
+	return m.sentAt.Add(after)
 }
 
 // askStale asks about every call in flight that is due, once the oldest is.
@@ -79,10 +82,10 @@ func (s *Session) askState(now time.Time, ms []*outMsg) {
 		ids := make([]int64, n)
 		for i, m := range ms[:n] {
 			ids[i] = m.msgID
-			m.stateAt = now
+			m.stateAt = now.UnixNano()
 		}
 		ms = ms[n:]
-		s.queue = append(s.queue, &outMsg{kind: kindStateReq, body: &mt.MsgsStateReq{MsgIDs: ids}, asked: ids, queued: true})
+		s.queue = append(s.queue, &outMsg{kind: kindStateReq, body: &mt.MsgsStateReq{MsgIDs: ids}, queued: true})
 		s.stats.StateRequests++
 	}
 }
@@ -100,7 +103,7 @@ func (s *Session) onStateInfo(r *receiver, msgID int64, body []byte) {
 	}
 	s.forget(req)
 	var resend, unknown []*outMsg
-	for i, id := range req.asked {
+	for i, id := range req.asked() {
 		if i >= len(m.Info) {
 			break
 		}

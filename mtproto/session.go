@@ -109,16 +109,15 @@ type outMsg struct {
 	after    CallID
 	resend   bool // Call.Resendable
 	pingID   int64
-	asked    []int64 // msgs_state_req: the msg_ids asked about
-	msgID    int64   // current attempt; 0 while queued and never sent
-	frameID  int64   // frame of the current attempt
+	msgID    int64 // current attempt; 0 while queued and never sent
+	frameID  int64 // frame of the current attempt
 	queued   bool
 	acked    bool // server acknowledged the current attempt
 	init     bool // current attempt carries initConnection
 	attempts int
 	sentAt   time.Time
-	stateAt  time.Time // when the server was last asked about this attempt
-	ansAsks  int       // msg_resend_ans_req sent for this attempt
+	stateAt  int64 // when the server was last asked about this attempt (unix ns; 0: never)
+	ansAsks  int   // msg_resend_ans_req sent for this attempt
 }
 
 // Session is the client state of one MTProto session on one auth key. It is
@@ -409,4 +408,12 @@ func sortByMsgID(ms []*outMsg) {
 func (s *Session) WasSent(id CallID) bool {
 	m, ok := s.calls[id]
 	return ok && m.attempts > 0
+}
+
+// asked returns the msg_ids a msgs_state_req m asked about.
+func (m *outMsg) asked() []int64 {
+	if q, ok := m.body.(*mt.MsgsStateReq); ok {
+		return q.MsgIDs
+	}
+	return nil
 }
