@@ -102,7 +102,6 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		}
 	case *frameMsg:
 		if m.gen == a.gen && a.session != nil {
-			a.answered(ctx)
 			a.receive(ctx, m.data)
 		}
 	case *connLostMsg:
@@ -119,6 +118,11 @@ func (a *dcActor) Receive(ctx actor.Context) {
 	case *actor.Restarting:
 		// The supervisor restarts us with a fresh state: the calls the old
 		// session held are lost and must be retried by the scheduler.
+		if a.session != nil {
+			if f := a.session.TakeFailed(); len(f) > 0 {
+				a.report(ctx, f)
+			}
+		}
 		lost := a.held()
 		a.shutdown()
 		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: lost, err: errors.New("dc actor restarted")})
@@ -301,6 +305,11 @@ func (a *dcActor) receive(ctx actor.Context, frame []byte) {
 		// concerned stay unanswered and are retried if the link dies.
 		a.log.Debug("receive", "err", err)
 	}
+	if accepted(err) {
+		// Only a frame the session took shows the DC answers: a replay or
+		// a frame that does not decrypt must not end an outage.
+		a.answered(ctx)
+	}
 	a.tel.received(rcv)
 	for _, ev := range rcv.Events {
 		switch ev := ev.(type) {
@@ -332,6 +341,9 @@ func (a *dcActor) flush(ctx actor.Context) {
 	a.session.RefreshSalts(time.Now())
 	if at, ok := a.session.NextDeadline(); ok && !at.After(time.Now()) {
 		out, err := a.session.Flush(time.Now())
+		if len(out.Failed) > 0 {
+			a.report(ctx, out.Failed)
+		}
 		if err != nil {
 			a.lost(ctx, err)
 			return
@@ -403,6 +415,11 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 // never written and maybe written, and forgets them: the session goes (its
 // key is gone or to be replaced) and so do the batches waiting.
 func (a *dcActor) handBack(ctx actor.Context, err error) {
+	if a.session != nil {
+		if f := a.session.TakeFailed(); len(f) > 0 {
+			a.report(ctx, f)
+		}
+	}
 	lost := a.held()
 	a.session = nil
 	a.queue = nil
@@ -433,6 +450,13 @@ func (a *dcActor) held() scheduler.Lost {
 		}
 	}
 	return l
+}
+
+// accepted reports whether Receive took the frame: no error, or only
+// damaged parts (*mtproto.MalformedError) in a frame that decrypted.
+func accepted(err error) bool {
+	return err == nil || !(errors.Is(err, mtproto.ErrDecrypt) || errors.Is(err, mtproto.ErrWrongSession) ||
+		errors.Is(err, mtproto.ErrReplay) || errors.Is(err, mtproto.ErrTimeWindow))
 }
 
 // storeKey names this DC's key in the Store: the DC id and its address, so

@@ -32,6 +32,9 @@ type outageMsg struct{ since time.Time }
 // the calls it held unanswered, split into never written and maybe written.
 // Batches waiting for a connection stay for the next session.
 func (a *dcActor) dropSession(ctx actor.Context, err error) {
+	if f := a.session.TakeFailed(); len(f) > 0 {
+		a.report(ctx, f)
+	}
 	var l scheduler.Lost
 	for _, id := range a.session.Unanswered() {
 		if a.session.WasSent(id) {
@@ -129,6 +132,11 @@ func (a *dcActor) onOutage(ctx actor.Context, m *outageMsg) {
 // fails them (the DC is past its outage budget): the session forgets them,
 // so a later connection does not send them again, but it keeps its state.
 func (a *dcActor) outageOver(ctx actor.Context, err error) {
+	if a.session != nil {
+		if f := a.session.TakeFailed(); len(f) > 0 {
+			a.report(ctx, f)
+		}
+	}
 	lost := a.held()
 	if a.session != nil {
 		for _, id := range a.session.Unanswered() {

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -191,5 +192,26 @@ func TestServerStateRequestsAnswered(t *testing.T) {
 	}
 	if got.MessagesStored != 2000 {
 		t.Fatalf("server stored %d messages, want 2000", got.MessagesStored)
+	}
+}
+
+// A call the server cannot deduplicate (random_id 0) whose answer is lost
+// for good is not sent again: its future resolves with ErrMayHaveRun, and
+// the server ran it once.
+func TestLostAnswerWithoutRandomIDMayHaveRun(t *testing.T) {
+	srv, _, c := startProxied(t, tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Off: true}}, Config{
+		Session: mtproto.Config{BusyPingAfter: 100 * time.Millisecond, DeadAfter: 600 * time.Millisecond, StateReqAfter: 200 * time.Millisecond},
+	})
+	ctx := testCtx(t)
+	if _, err := c.Call(ctx, &tg.UpdatesGetStateRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetFaults(tgsim.Faults{DropResults: 1})
+	_, err := c.Call(ctx, &tg.MessagesSendMessageRequest{Peer: &tg.InputPeerSelf{}, Message: "once", RandomID: 0})
+	if !errors.Is(err, scheduler.ErrMayHaveRun) {
+		t.Fatalf("err %v, want ErrMayHaveRun", err)
+	}
+	if got := srv.Counters().MessagesStored; got != 1 {
+		t.Fatalf("server stored %d messages, want 1", got)
 	}
 }

@@ -21,18 +21,21 @@ func (s *Session) onBadMsg(r *receiver, msgID int64, body []byte) {
 	}
 	switch rule.action {
 	case badMsgSyncTime:
-		s.syncTime(r, rule.reason)
+		s.syncTime(r, rule.reason, s.named(m.BadMsgID)...)
 		s.resendNamed(r, m.BadMsgID, rule.reason)
 	case badMsgResend:
 		s.resendNamed(r, m.BadMsgID, rule.reason)
 	case badMsgShiftSeqno:
 		if s.seqShifts >= seqnoShiftLimit {
-			ev, err := s.NewSession(rule.reason)
-			if err != nil {
+			rejected := s.named(m.BadMsgID)
+			if err := s.newSessionID(); err != nil {
 				r.errs = append(r.errs, err)
 				return
 			}
-			s.emitResent(r, ev)
+			s.stats.SessionResets++
+			s.acks, s.resendReq, s.resendAns, s.stateInfos = s.acks[:0], s.resendReq[:0], s.resendAns[:0], s.stateInfos[:0]
+			s.dropService()
+			s.emitResent(r, s.requeueOrFail(s.inflight.all(), rule.reason, rejected...))
 			return
 		}
 		s.seqShifts++
@@ -56,7 +59,7 @@ func (s *Session) onBadMsg(r *receiver, msgID int64, body []byte) {
 // msg_id (MTProto: msg_id ≈ unixtime·2^32). If our clock ran ahead, the next
 // msg_ids could not both increase and be in the server's window, so the
 // session starts afresh.
-func (s *Session) syncTime(r *receiver, reason ResendReason) {
+func (s *Session) syncTime(r *receiver, reason ResendReason, rejected ...*outMsg) {
 	server := time.Unix(r.frameID>>32, 0)
 	s.timeOffset = server.Sub(r.now.Truncate(time.Second))
 	natural := int64(proto.NewMessageID(r.now.Add(s.timeOffset), proto.MessageFromClient))
@@ -66,6 +69,6 @@ func (s *Session) syncTime(r *receiver, reason ResendReason) {
 			return
 		}
 		s.stats.SessionResets++
-		s.emitResent(r, s.requeueOrFail(s.inflight.all(), reason))
+		s.emitResent(r, s.requeueOrFail(s.inflight.all(), reason, rejected...))
 	}
 }

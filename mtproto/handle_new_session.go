@@ -11,7 +11,9 @@ import "github.com/gotd/td/mt"
 // frames are resent. A first_msg_id that no frame of ours allocated (gotd's
 // tgtest makes one up) gives nothing to compare with: resending then could
 // run calls twice, so nothing is resent and the owner's liveness rules
-// (msgs_state_req after StateReqAfter) find what was lost.
+// (msgs_state_req after StateReqAfter) find what was lost. A call the old
+// session acknowledged may have run: it goes again only if Resendable,
+// else it is answered with *MaybeRanError.
 func (s *Session) onNewSession(r *receiver, msgID int64, body []byte) {
 	var m mt.NewSessionCreated
 	if !decode(r, msgID, "new_session_created", body, &m) {
@@ -24,11 +26,18 @@ func (s *Session) onNewSession(r *receiver, msgID int64, body []byte) {
 	if !ours {
 		return
 	}
-	var lost []*outMsg
+	var lost, ran []*outMsg
 	for _, o := range s.inflight.all() {
-		if o.frameID < first {
+		switch {
+		case o.frameID >= first:
+		case o.acked:
+			// The old session acknowledged it: it got it and may have run
+			// it, so only a Resendable call goes again.
+			ran = append(ran, o)
+		default:
 			lost = append(lost, o)
 		}
 	}
 	s.emitResent(r, s.requeue(lost, ResendNewSession))
+	s.emitResent(r, s.requeueOrFail(ran, ResendNewSession))
 }

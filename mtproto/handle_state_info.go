@@ -21,7 +21,8 @@ import (
 //     else answered with *MaybeRanError;
 //   - 4 with +64 (received, answer generated): the answer is asked for
 //     again with msg_resend_ans_req;
-//   - 4 otherwise (received, being processed): wait.
+//   - 4 with +32 only (received, being processed): wait;
+//   - 4 with neither (received, but no query known): as 1.
 
 // msgResendAnsReqTypeID is msg_resend_ans_req#8610baeb msg_ids:Vector<long>
 // = MsgResendReq, which gotd's mt package does not define.
@@ -49,6 +50,7 @@ const (
 	stateNotReceived = 2  // within the window, certainly not received
 	stateTooHigh     = 3  // msg_id too high, not received yet
 	stateReceived    = 4  // received
+	stateRunning     = 32 // +32: an RPC query being processed or done
 	stateAnswered    = 64 // +64: a content-related answer was generated
 )
 
@@ -120,6 +122,12 @@ func (s *Session) onStateInfo(r *receiver, msgID int64, body []byte) {
 			resend = append(resend, o)
 		case stateReceived:
 			o.acked = true
+			if st&(stateRunning|stateAnswered) == 0 {
+				// Received, but no query running or done: the server
+				// forgot the call (it keeps only so many); it may have run.
+				unknown = append(unknown, o)
+				continue
+			}
 			if st&stateAnswered != 0 {
 				// Asked for the answer twice already and it never came:
 				// the server no longer has it. Sent again if Resendable,

@@ -95,7 +95,10 @@ func (s *Session) livenessDeadline() (time.Time, bool) {
 	if s.cfg.PingInterval < 0 || s.live.lastRecv.IsZero() {
 		return time.Time{}, false
 	}
-	at := s.live.lastRecv.Add(s.cfg.PingInterval)
+	at := time.Time{}
+	if !s.pingSince(s.live.lastRecv) {
+		at = s.live.lastRecv.Add(s.cfg.PingInterval) // else the ping is out
+	}
 	if since, ok := s.silentSince(); ok {
 		if !s.pingSince(since) {
 			at = earlier(at, since.Add(s.cfg.BusyPingAfter))
@@ -105,10 +108,13 @@ func (s *Session) livenessDeadline() (time.Time, bool) {
 	if o := s.inflight.first(); o != nil && o.kind == kindCall && !s.noStateReq {
 		at = earlier(at, stateDue(o, s.cfg.StateReqAfter))
 	}
-	return at, true
+	return at, !at.IsZero()
 }
 
 func earlier(a, b time.Time) time.Time {
+	if a.IsZero() {
+		return b
+	}
 	if a.Before(b) {
 		return a
 	}

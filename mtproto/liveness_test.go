@@ -100,6 +100,11 @@ func TestIdleConnectionPingsEveryInterval(t *testing.T) {
 	if err != nil || len(msgsOf(sfs, mt.PingDelayDisconnectRequestTypeID)) != 1 {
 		t.Fatalf("idle ping: %v", err)
 	}
+	// With the ping out, the next deadline is the silence check, not the
+	// idle ping again (which would spin the owner's timer).
+	if at, _ := s.NextDeadline(); !at.Equal(testNow.Add(time.Minute + 12*time.Second)) {
+		t.Fatalf("deadline after the idle ping %v, want +1m12s", at)
+	}
 	var p mt.PingDelayDisconnectRequest
 	_ = p.Decode(&bin.Buffer{Buf: msgsOf(sfs, mt.PingDelayDisconnectRequestTypeID)[0].Body})
 	if p.DisconnectDelay != 75 {
@@ -333,8 +338,16 @@ func TestIgnoredStateRequestFallsBackToResend(t *testing.T) {
 	if len(msgsOf(sfs, mt.MsgsStateReqTypeID)) != 1 || len(ping) != 1 {
 		t.Fatal("want a state request and a ping")
 	}
-	// The server answers the ping but never the state request.
+	// The server answers the ping but never the state request: once may
+	// be a slow answer, so nothing yet.
 	rcv, err := s.Receive(testNow, srv.sendService(s, encode(t, &mt.Pong{MsgID: ping[0].ID, PingID: 9})))
+	if err != nil || len(rcv.Events) != 1 {
+		t.Fatalf("%v %+v, want only the pong", err, rcv.Events)
+	}
+	s.Ping(10, 0)
+	sfs, _ = flushAt(t, s, srv, testNow)
+	ping = msgsOf(sfs, mt.PingRequestTypeID)
+	rcv, err = s.Receive(testNow, srv.sendService(s, encode(t, &mt.Pong{MsgID: ping[0].ID, PingID: 10})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,18 +127,16 @@ type Session struct {
 	key    crypto.AuthKey
 	cipher crypto.Cipher
 
-	sessionID     int64
-	salt          int64
-	future        []mt.FutureSalt
-	saltsAskedAt  time.Time // last get_future_salts queued by RefreshSalts
-	timeOffset    time.Duration
-	lastMsgID     int64
-	content       int32 // content messages sent in this session
-	seqShifts     int   // seqno guesses after bad_msg 32/33 (badmsg.go)
-	noStateReq    bool  // the server does not take msgs_state_req (liveness.go)
-	stateKills    int   // connections that died on a msgs_state_req
-	stateInfoSeen bool  // the server answered a msgs_state_req once
-	initDone      bool
+	sessionID    int64
+	salt         int64
+	future       []mt.FutureSalt
+	saltsAskedAt time.Time // last get_future_salts queued by RefreshSalts
+	timeOffset   time.Duration
+	lastMsgID    int64
+	content      int32 // content messages sent in this session
+	seqShifts    int   // seqno guesses after bad_msg 32/33 (badmsg.go)
+	noStateReq   bool  // the server does not take msgs_state_req (liveness.go)
+	initDone     bool
 
 	calls    map[CallID]*outMsg // unanswered calls
 	inflight inflight           // in flight, by current msg_id
@@ -278,10 +276,11 @@ func (s *Session) NewSession(reason ResendReason) (Resent, error) {
 // session it no longer has: calls that were sent and are not Resendable
 // are answered with a *MaybeRanError (delivered with the next Pack or
 // Flush, in Packed.Failed) instead of being sent again.
-func (s *Session) requeueOrFail(ms []*outMsg, reason ResendReason) Resent {
+func (s *Session) requeueOrFail(ms []*outMsg, reason ResendReason, rejected ...*outMsg) Resent {
 	keep := ms[:0:0]
 	for _, m := range ms {
-		if m.kind == kindCall && m.attempts > 0 && !m.resend && !m.queued {
+		// A message the server rejected (bad_msg names it) did not run.
+		if m.kind == kindCall && m.attempts > 0 && !m.resend && !m.queued && !slices.Contains(rejected, m) {
 			s.forget(m)
 			s.failed = append(s.failed, Result{Call: m.call, MsgID: m.msgID, Attempts: m.attempts,
 				Err: &MaybeRanError{Call: m.call, Reason: reason}})
@@ -310,7 +309,7 @@ func (s *Session) ResendUnacked(reason ResendReason) Resent {
 // resends or service requests are queued or enough acks are pending, after
 // AckDelay for fewer acks. ok is false when nothing is pending.
 func (s *Session) NextDeadline() (t time.Time, ok bool) {
-	if len(s.queue) > 0 || s.servicePending() || len(s.acks) >= s.cfg.AckBatch {
+	if len(s.queue) > 0 || s.servicePending() || len(s.failed) > 0 || len(s.acks) >= s.cfg.AckBatch {
 		return time.Time{}, true
 	}
 	t, ok = s.livenessDeadline()
@@ -416,4 +415,13 @@ func (m *outMsg) asked() []int64 {
 		return q.MsgIDs
 	}
 	return nil
+}
+
+// TakeFailed returns, and forgets, the calls given up as "may have run"
+// (*MaybeRanError) that no Pack or Flush has delivered yet. An owner that
+// drops the session calls it first, so that every call gets its Result.
+func (s *Session) TakeFailed() []Result {
+	out := s.failed
+	s.failed = nil
+	return out
 }
