@@ -20,7 +20,8 @@ func (s *Session) queueAck(now time.Time, id int64) {
 }
 
 // onAck marks our messages the server acknowledged: after a reconnect that
-// keeps the session, ResendUnacked resends only the others.
+// keeps the session, a call the server acknowledged may have run: it is
+// not sent again under a new session unless Resendable (requeueOrFail).
 func (s *Session) onAck(r *receiver, msgID int64, body []byte) {
 	var m mt.MsgsAck
 	if !decode(r, msgID, "msgs_ack", body, &m) {

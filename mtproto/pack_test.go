@@ -225,6 +225,36 @@ func TestConnectionNotInitedResendsWrapped(t *testing.T) {
 	}
 }
 
+func TestConnectionNotInitedLoopIsBounded(t *testing.T) {
+	s, srv := newPair(t, Config{})
+	out, _ := s.Pack(testNow, calls(1, 1))
+	s.Receive(testNow, srv.send(s, result(t, srv.open(out.Frames[0]).Msgs[0].ID, sentOK(1))))
+	// A second call, packed behind another so it goes unwrapped each time,
+	// meets CONNECTION_NOT_INITED again and again.
+	out, _ = s.Pack(testNow, calls(2, 1))
+	for round := 0; ; round++ {
+		var m int64
+		for _, f := range out.Frames {
+			for _, u := range srv.calls(srv.open(f)) {
+				m = u.msg.ID
+			}
+		}
+		s.initDone = true // as if another call confirmed init meanwhile
+		evs, _ := s.Receive(testNow, srv.send(s, result(t, m, &mt.RPCError{ErrorCode: 400, ErrorMessage: "CONNECTION_NOT_INITED"})))
+		if r := results(evs); len(r) == 1 {
+			if round != maxNotInits {
+				t.Fatalf("error after %d rounds, want %d", round, maxNotInits)
+			}
+			return
+		}
+		if round > maxNotInits {
+			t.Fatal("CONNECTION_NOT_INITED resent without end")
+		}
+		s.initDone = true
+		out, _ = s.Flush(testNow)
+	}
+}
+
 func TestAcksPiggyBackAndFlush(t *testing.T) {
 	s, srv := newPair(t, Config{AckDelay: time.Second})
 	out, _ := s.Pack(testNow, calls(1, 2))

@@ -118,6 +118,7 @@ type outMsg struct {
 	sentAt   time.Time
 	stateAt  int64 // when the server was last asked about this attempt (unix ns; 0: never)
 	ansAsks  int   // msg_resend_ans_req sent for this attempt
+	notInits int   // CONNECTION_NOT_INITED answers met (handle_answer.go)
 }
 
 // Session is the client state of one MTProto session on one auth key. It is
@@ -289,20 +290,6 @@ func (s *Session) requeueOrFail(ms []*outMsg, reason ResendReason, rejected ...*
 		keep = append(keep, m)
 	}
 	return s.requeue(keep, reason)
-}
-
-// ResendUnacked queues the calls in flight that the server has not
-// acknowledged. Use it after a reconnect that keeps the session: the server
-// will still answer what it acknowledged, and may never have received the
-// rest.
-func (s *Session) ResendUnacked(reason ResendReason) Resent {
-	var ms []*outMsg
-	for _, m := range s.inflight.all() {
-		if !m.acked {
-			ms = append(ms, m)
-		}
-	}
-	return s.requeue(ms, reason)
 }
 
 // NextDeadline reports when Flush should next be called: at once when
