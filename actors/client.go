@@ -199,6 +199,18 @@ func (e *MultiError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the calls' errors in index order, so that errors.Is and
+// errors.As look inside the batch (TestMultiErrorUnwraps).
+func (e *MultiError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Errors))
+	for i := 0; i < e.Total; i++ {
+		if err, ok := e.Errors[i]; ok {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
 // InvokeAll sends requests together (they share containers) and returns
 // results and errors side by side, in request order. The error is nil when
 // all succeeded, the call's own error when only one request was given (as
