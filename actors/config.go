@@ -63,7 +63,8 @@ type Config struct {
 	// OnResult, if set, is shown every successful result: the method and its
 	// TL body (which must not be modified). It runs on the scheduler actor's
 	// goroutine and must not block; entitycache.Cache.LearnResult is meant
-	// for it.
+	// for it. A panic in it is logged (Logger) and the caller still gets
+	// the result.
 	OnResult func(method *tl.Definition, body []byte)
 	// Telemetry records a span per call and per container, and metrics
 	// (telemetry.Setup). Nil records nothing.

@@ -33,6 +33,8 @@ type schedulerDeps struct {
 	// onResult is shown every successful result (Config.OnResult); nil for
 	// none.
 	onResult func(method *tl.Definition, body []byte)
+	// log receives what goes wrong in the scheduler actor (Config.Logger).
+	log *slog.Logger
 	// release gives a caller's queue slot back (Config.BlockWhenFull); it is
 	// called once for every call the actor finishes.
 	release func()
@@ -88,6 +90,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 		config:         cfg.Scheduler,
 		dcs:            cfg.DCs,
 		onResult:       cfg.OnResult,
+		log:            cfg.Logger,
 		release:        release,
 		gauges:         gauges,
 		restartBackoff: cfg.RestartBackoff,

@@ -169,12 +169,25 @@ func (a *schedulerActor) finish(d scheduler.Done) {
 		p.resolve(nil, d.Err)
 	} else {
 		body := a.bodies[d.ID]
-		if f := a.d.onResult; f != nil {
-			f(p.method, body)
+		if a.d.onResult != nil {
+			a.showResult(p, body)
 		}
 		p.resolve(body, nil)
 	}
 	a.d.release()
+}
+
+// showResult runs the Config.OnResult hook. The call has left pending
+// already, so a panic in the hook must not reach protoactor (a restart
+// would leave its caller waiting): it is logged, and the caller gets the
+// result (TestPanickingOnResultStillResolves).
+func (a *schedulerActor) showResult(p *pending, body []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.d.log.Error("OnResult hook panicked", "method", p.method.Name, "panic", r)
+		}
+	}()
+	a.d.onResult(p.method, body)
 }
 
 // gauges publishes the in-flight and queued counts for telemetry.
