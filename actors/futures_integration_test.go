@@ -3,6 +3,7 @@ package actors
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -64,5 +65,36 @@ func TestPanickingOnResultStillResolves(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "OnResult hook panicked") {
 		t.Fatalf("panic not logged: %s", logs.String())
+	}
+}
+
+// A call that makes the scheduler actor panic in the middle of a message
+// (here: a call with no method, as a bug might leave it) does not strand
+// the calls after it: all of the message's calls fail with
+// ErrSchedulerRestarted, and the restarted actor serves the next call.
+func TestPanicMidSubmitFailsWholeMessage(t *testing.T) {
+	w := newWorld()
+	_, cfg := startWorld(t, w)
+	c := startClient(t, cfg)
+	ctx := shortCtx(t, 10*time.Second)
+	var ps []*pending
+	for i := 1; i <= 3; i++ {
+		p, err := c.newPending(send(int64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	ps[1].method = nil // Receive panics on it
+	if err := c.submit(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range ps {
+		if _, err := (&Future{p: p}).Wait(ctx); !errors.Is(err, ErrSchedulerRestarted) {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+	}
+	if _, err := c.Call(ctx, send(4)); err != nil {
+		t.Fatal(err)
 	}
 }

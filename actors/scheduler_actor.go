@@ -52,8 +52,13 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.timer = protosched.NewTimerScheduler(ctx)
 	case *submitMsg:
+		// Every call of the message is pending before any is submitted: if
+		// one makes Receive panic, the Restarting handler fails them all
+		// (TestPanicMidSubmitFailsWholeMessage).
 		for _, p := range m.calls {
 			a.pending[p.id] = p
+		}
+		for _, p := range m.calls {
 			done, err := a.state.Submit(now, scheduler.Call{
 				ID: p.id, Method: p.method.Name, Peer: p.peer, DC: p.dc, Size: p.size, After: p.after, Payload: p,
 			})
