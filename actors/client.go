@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -28,6 +29,12 @@ type Client struct {
 	system *actor.ActorSystem
 	sched  *actor.PID
 	nextID atomic.Uint64
+	// mu orders submissions against Close: a submission checks closed and
+	// hands its calls to the scheduler actor under the read lock, Close sets
+	// closed under the write lock, so every submission either reaches the
+	// actor's mailbox before Close's drain or sees closed
+	// (TestSubmitRacingCloseNeverHangs).
+	mu     sync.RWMutex
 	closed atomic.Bool
 	// inFlight and queued feed the telemetry gauges.
 	inFlight, queued atomic.Int64
@@ -75,7 +82,10 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 // Close stops accepting calls, waits until the calls in flight are answered
 // (or ctx ends; those left fail with ErrClosed), then stops the actors.
 func (c *Client) Close(ctx context.Context) error {
-	if c.closed.Swap(true) {
+	c.mu.Lock()
+	already := c.closed.Swap(true)
+	c.mu.Unlock()
+	if already {
 		return nil
 	}
 	drained := make(chan struct{})
@@ -86,7 +96,10 @@ func (c *Client) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	if stopErr := c.system.Root.StopFuture(c.sched).Wait(); stopErr != nil && err == nil {
+	// A poison pill, not Stop: it comes after every submission in the
+	// mailbox, so those calls become pending and fail with ErrClosed
+	// instead of being dropped with the mailbox.
+	if stopErr := c.system.Root.PoisonFuture(c.sched).Wait(); stopErr != nil && err == nil {
 		err = stopErr
 	}
 	c.system.Shutdown()
@@ -302,15 +315,24 @@ func (c *Client) submit(ctx context.Context, ps []*pending) error {
 			return err
 		}
 	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	if c.closed.Load() {
 		for range ps {
 			c.released()
 		}
 		return ErrClosed
 	}
+	if testHookSubmit != nil {
+		testHookSubmit()
+	}
 	c.system.Root.Send(c.sched, &submitMsg{calls: ps})
 	return nil
 }
+
+// testHookSubmit, set by tests only, runs between a submission's closed
+// check and its Send.
+var testHookSubmit func()
 
 func (c *Client) cancel(p *pending) {
 	if !c.closed.Load() {

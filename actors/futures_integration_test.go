@@ -98,3 +98,105 @@ func TestPanicMidSubmitFailsWholeMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Calls submitted while Close runs are either processed or refused with
+// ErrClosed: every future that Go returned resolves. First a submission
+// held between its closed check and its Send while Close runs, then many
+// goroutines submitting while Close runs.
+func TestSubmitRacingCloseNeverHangs(t *testing.T) {
+	w := newWorld()
+	_, cfg := startWorld(t, w)
+	c, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := shortCtx(t, 10*time.Second)
+	if _, err := c.Call(ctx, send(1)); err != nil {
+		t.Fatal(err)
+	}
+	inWindow, closed := make(chan struct{}), make(chan error, 1)
+	testHookSubmit = func() {
+		close(inWindow)
+		// Held until Close returns, or for a while if Close waits for
+		// this submission.
+		select {
+		case err := <-closed:
+			closed <- err
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	t.Cleanup(func() { testHookSubmit = nil })
+	submitted := make(chan *Future, 1)
+	go func() {
+		f, err := c.Go(ctx, send(2))
+		if err != nil && !errors.Is(err, ErrClosed) {
+			t.Errorf("go: %v", err)
+		}
+		submitted <- f
+	}()
+	<-inWindow
+	testHookSubmit = nil // set before the held submission, read by no other
+	go func() { closed <- c.Close(ctx) }()
+	if f := <-submitted; f != nil {
+		if _, err := f.Wait(ctx); err != nil && !errors.Is(err, ErrClosed) {
+			t.Fatalf("held submission: %v", err)
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	manySubmitsRacingClose(t, cfg)
+}
+
+func manySubmitsRacingClose(t *testing.T, cfg Config) {
+	for round := range 10 {
+		c, err := Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := shortCtx(t, 10*time.Second)
+		if _, err := c.Call(ctx, send(1)); err != nil { // connected
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var futures []*Future
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				for i := 0; ; i++ {
+					f, err := c.Go(ctx, send(int64(g*1_000_000+i+2)))
+					if errors.Is(err, ErrClosed) {
+						return
+					}
+					if err != nil {
+						t.Errorf("go: %v", err)
+						return
+					}
+					mu.Lock()
+					futures = append(futures, f)
+					mu.Unlock()
+				}
+			}()
+		}
+		close(start)
+		time.Sleep(time.Duration(round%5) * time.Millisecond)
+		if err := c.Close(ctx); err != nil {
+			t.Fatalf("round %d: close: %v", round, err)
+		}
+		wg.Wait()
+		for i, f := range futures {
+			select {
+			case <-f.Done():
+			case <-ctx.Done():
+				t.Fatalf("round %d: future %d of %d never resolved", round, i, len(futures))
+			}
+			if _, err := f.Wait(ctx); err != nil && !errors.Is(err, ErrClosed) {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}
