@@ -36,6 +36,9 @@ type Client struct {
 	// (TestSubmitRacingCloseNeverHangs).
 	mu     sync.RWMutex
 	closed atomic.Bool
+	// stopped: the scheduler actor failed for good; every call fails with
+	// ErrSchedulerStopped (scheduler_supervisor.go).
+	stopped atomic.Bool
 	// inFlight and queued feed the telemetry gauges.
 	inFlight, queued atomic.Int64
 	room             chan struct{} // BlockWhenFull: a semaphore, one token per call held
@@ -75,7 +78,10 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 			c.queued.Store(queued)
 		}
 	}
-	c.sched = system.Root.Spawn(schedulerProps(newDeps(cfg, system.Root, c.released, gauges)))
+	d := newDeps(cfg, system.Root, c.released, gauges)
+	d.closed, d.stopped = &c.closed, &c.stopped
+	c.sched = system.Root.Spawn(schedulerProps(d))
+	system.EventStream.Subscribe(c.deadLetters)
 	return c, nil
 }
 
@@ -269,6 +275,9 @@ func (c *Client) newPending(req bin.Encoder) (*pending, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
+	if c.stopped.Load() {
+		return nil, errStoppedNotSent
+	}
 	if req == nil {
 		return nil, errors.New("tlsched: nil request")
 	}
@@ -317,9 +326,12 @@ func (c *Client) submit(ctx context.Context, ps []*pending) error {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if c.closed.Load() {
+	if c.closed.Load() || c.stopped.Load() {
 		for range ps {
 			c.released()
+		}
+		if c.stopped.Load() {
+			return errStoppedNotSent
 		}
 		return ErrClosed
 	}
@@ -402,6 +414,9 @@ func peerKey(req bin.Encoder) string {
 func (c *Client) Stats(ctx context.Context) (scheduler.Stats, error) {
 	if c.closed.Load() {
 		return scheduler.Stats{}, ErrClosed
+	}
+	if c.stopped.Load() {
+		return scheduler.Stats{}, ErrSchedulerStopped
 	}
 	reply := make(chan scheduler.Stats, 1)
 	c.system.Root.Send(c.sched, &statsMsg{reply: reply})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -44,6 +45,11 @@ type schedulerDeps struct {
 	// restartBackoff and restartWindow pace restarts of a failed DC actor
 	// (Config.RestartBackoff, Config.RestartWindow).
 	restartBackoff, restartWindow time.Duration
+	// closed is the Client's: Close was called.
+	closed *atomic.Bool
+	// stopped is set, and read by the Client, once the scheduler actor
+	// has failed for good (scheduler_supervisor.go).
+	stopped *atomic.Bool
 	// dc is handed to every DC actor the scheduler actor spawns.
 	dc dcDeps
 }

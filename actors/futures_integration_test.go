@@ -7,9 +7,14 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gotd/td/tg"
+	"github.com/gotd/td/tgtest"
+
+	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/tl"
 )
 
@@ -199,4 +204,92 @@ func manySubmitsRacingClose(t *testing.T, cfg Config) {
 			}
 		}
 	}
+}
+
+// A scheduler actor that keeps failing is given up on: the call it held
+// fails with ErrSchedulerStopped (may have run), later calls are refused
+// at once (not sent), and Close returns.
+func TestSchedulerFailingForGoodFailsEveryCall(t *testing.T) {
+	w := newWorld()
+	var sent atomic.Bool
+	w.hook = func(_ *tgtest.Server, _ *tgtest.Request, id int64) error {
+		if id == 2 {
+			sent.Store(true)
+			return errDrop // pending when the actor fails for good
+		}
+		return nil
+	}
+	_, cfg := startWorld(t, w)
+	c, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := shortCtx(t, 20*time.Second)
+	for range schedulerMaxRestarts {
+		c.system.Root.Send(c.sched, &panicMsg{})
+	}
+	if _, err := c.Call(ctx, send(1)); err != nil {
+		t.Fatalf("after %d restarts: %v", schedulerMaxRestarts, err)
+	}
+	f, err := c.Go(ctx, send(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for !sent.Load() {
+		if _, err := c.Call(ctx, &tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUserSelf{}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.system.Root.Send(c.sched, &panicMsg{})
+	if _, err := f.Wait(ctx); !errors.Is(err, ErrSchedulerStopped) || !errors.Is(err, scheduler.ErrMayHaveRun) {
+		t.Fatalf("pending call: %v", err)
+	}
+	if _, err := c.Go(ctx, send(3)); !errors.Is(err, ErrSchedulerStopped) || !errors.Is(err, scheduler.ErrNotSent) {
+		t.Fatalf("later call: %v", err)
+	}
+	if _, err := c.Stats(ctx); !errors.Is(err, ErrSchedulerStopped) {
+		t.Fatalf("stats: %v", err)
+	}
+	if err := c.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+}
+
+// Should the scheduler actor stop other than by Close, a call sent to it
+// after resolves (from the dead letter) and Close returns.
+func TestSchedulerStoppedUnexpectedlyResolvesCalls(t *testing.T) {
+	w := newWorld()
+	_, cfg := startWorld(t, w)
+	c, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := shortCtx(t, 20*time.Second)
+	if _, err := c.Call(ctx, send(1)); err != nil {
+		t.Fatal(err)
+	}
+	testHookSubmit = func() {
+		// Between the checks and the Send: the actor stops meanwhile.
+		testHookSubmit = nil
+		if err := c.system.Root.StopFuture(c.sched).Wait(); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { testHookSubmit = nil })
+	f, err := c.Go(ctx, send(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Wait(ctx); !errors.Is(err, ErrSchedulerStopped) || !errors.Is(err, scheduler.ErrNotSent) {
+		t.Fatalf("call sent to the stopped actor: %v", err)
+	}
+	if _, err := c.Go(ctx, send(3)); !errors.Is(err, ErrSchedulerStopped) {
+		t.Fatalf("later call: %v", err)
+	}
+	if err := c.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	// protoactor's dead-letter log throttle keeps a goroutine for its
+	// interval (1 s) after a dead letter; let goleak not see it.
+	time.Sleep(1100 * time.Millisecond)
 }
