@@ -67,7 +67,17 @@
 //     (TestOutageLossesDoNotCountAsAttempts,
 //     TestUnreachableDCFailsCallsAsNotSent).
 //   - Every future resolves: the scheduler actor fails its pending calls
-//     when it restarts or stops (TestSchedulerCrashLeavesNoCallerWaiting);
+//     when it restarts or stops (TestSchedulerCrashLeavesNoCallerWaiting),
+//     all the calls of a message it panicked on
+//     (TestPanicMidSubmitFailsWholeMessage); a panicking Config.OnResult is
+//     logged and its call still resolves
+//     (TestPanickingOnResultStillResolves); a submission racing Close is
+//     processed or refused (TestSubmitRacingCloseNeverHangs). Supervision
+//     of the scheduler actor (scheduler_supervisor.go): restarted at once
+//     on a panic, at most 10 times within 10 s; past that, every call held,
+//     handed over or submitted later fails with ErrSchedulerStopped and
+//     Close returns (TestSchedulerFailingForGoodFailsEveryCall,
+//     TestSchedulerStoppedUnexpectedlyResolvesCalls);
 //     under cuts, silence, salt rotation, a clock jump and repeated frames
 //     every call is answered exactly once (TestSoak, TestSoakTgtest,
 //     TestLostAnswerRecovered, TestResumeAfterSilenceKeepsAsking).
@@ -90,7 +100,9 @@
 // it may have run) with errors.Is: a *scheduler.OutageError when its DC
 // stayed unreachable for Config.OutageTimeout (wrapping the last dial or
 // transport error, or an *AuthKeyLostError), a *scheduler.LostError when
-// it was lost too often outside an outage. Other errors: ErrClosed,
-// ErrSchedulerRestarted, context errors, *scheduler.ChainBrokenError
+// it was lost too often outside an outage, ErrSchedulerRestarted (may have
+// run), an error matching ErrSchedulerStopped (may have run; not sent for
+// calls handed over after it stopped). Other errors: ErrClosed, context
+// errors, *scheduler.ChainBrokenError
 // (wrapping its predecessor's error), scheduler.ErrQueueFull.
 package actors
