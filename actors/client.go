@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
@@ -41,8 +42,10 @@ type Client struct {
 	stopped atomic.Bool
 	// inFlight and queued feed the telemetry gauges.
 	inFlight, queued atomic.Int64
-	room             chan struct{} // BlockWhenFull: a semaphore, one token per call held
-
+	// room (BlockWhenFull) holds Scheduler.MaxQueued units, one per call
+	// submitted and not finished; a batch takes its units at once, in
+	// arrival order.
+	room *semaphore.Weighted
 }
 
 // Start starts the actor system and the scheduler actor. Connections open
@@ -69,7 +72,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	c := &Client{cfg: cfg, system: system}
 	cfg.Telemetry.Gauges(func() (int64, int64) { return c.inFlight.Load(), c.queued.Load() })
 	if cfg.BlockWhenFull {
-		c.room = make(chan struct{}, cfg.Scheduler.MaxQueued)
+		c.room = semaphore.NewWeighted(int64(cfg.Scheduler.MaxQueued))
 	}
 	var gauges func(inFlight, queued int64)
 	if cfg.Telemetry != nil {
@@ -353,31 +356,21 @@ func (c *Client) cancel(p *pending) {
 	p.resolve(nil, context.Canceled)
 }
 
-// takeRoom waits for n queue slots (BlockWhenFull), giving back those it
-// took if ctx ends first.
+// takeRoom waits for n queue slots at once (BlockWhenFull), first come
+// first served: batches waiting together cannot each hold part of the room
+// (TestBlockWhenFullReservesBatchesWhole). A batch larger than the queue
+// can never fit and is refused (TestBlockWhenFullRefusesBatchOverMaxQueued).
 func (c *Client) takeRoom(ctx context.Context, n int) error {
-	done := ctx.Done()
-	for i := range n {
-		if done == nil { // a context that never ends: no select per call
-			c.room <- struct{}{}
-			continue
-		}
-		select {
-		case c.room <- struct{}{}:
-		case <-done:
-			for range i {
-				<-c.room
-			}
-			return ctx.Err()
-		}
+	if limit := c.cfg.Scheduler.MaxQueued; n > limit {
+		return fmt.Errorf("tlsched: a batch of %d calls cannot fit in the queue (Scheduler.MaxQueued %d): %w", n, limit, scheduler.ErrQueueFull)
 	}
-	return nil
+	return c.room.Acquire(ctx, int64(n))
 }
 
 // released gives a queue slot back (BlockWhenFull).
 func (c *Client) released() {
 	if c.room != nil {
-		<-c.room
+		c.room.Release(1)
 	}
 }
 

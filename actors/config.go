@@ -52,6 +52,9 @@ type Config struct {
 	Store Store
 	// BlockWhenFull makes submissions wait for room when the scheduler
 	// holds Scheduler.MaxQueued calls; by default they fail with
+	// scheduler.ErrQueueFull. A batch (InvokeAll) waits for room for all
+	// its calls at once, batches and calls in arrival order; a batch larger
+	// than MaxQueued fails at once with an error matching
 	// scheduler.ErrQueueFull.
 	BlockWhenFull bool
 	// Logger receives connection events. Default: discard. Key material is
