@@ -32,7 +32,7 @@ type dcActor struct {
 
 	tel *dcTelemetry // spans and metrics; dc_telemetry.go
 
-	gen      int // connection generation; messages of older ones are stale
+	gen      int // connection generation (dcDeps.generations); messages of others are stale
 	conn     *mtproto.Conn
 	session  *mtproto.Session
 	queue    []scheduler.Batch // waiting for a connection
@@ -68,6 +68,7 @@ func (a *dcActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.timer = protosched.NewTimerScheduler(ctx)
 		a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
+		a.gen = a.d.nextGeneration()
 		a.dial(ctx)
 	case *batchMsg:
 		if a.keyLost != nil {
@@ -375,7 +376,7 @@ func (a *dcActor) arm(ctx actor.Context) {
 // the parent only when the key is lost or to be replaced, or when the DC
 // stays unreachable past the outage budget (outage).
 func (a *dcActor) lost(ctx actor.Context, err error) {
-	a.gen++
+	a.gen = a.d.nextGeneration()
 	if a.conn != nil {
 		_ = a.conn.Close()
 		a.conn = nil

@@ -87,7 +87,16 @@ type dcDeps struct {
 	// sessionFile names the logged-in session whose keys are never
 	// replaced (Config.SessionFile); empty for none.
 	sessionFile string
+	// generations hands out connection generations, unique for the
+	// Client's life: a DC actor restarted by its supervisor has the same
+	// mailbox, and must not take a message of its previous life's
+	// goroutines for its own (TestRestartedDCActorIgnoresItsPreviousLife).
+	generations *atomic.Int64
 }
+
+// nextGeneration returns a connection generation no DC actor of the Client
+// had before.
+func (d dcDeps) nextGeneration() int { return int(d.generations.Add(1)) }
 
 // newDeps builds the scheduler actor's dependencies (and, inside them, the
 // DC actors') from a Config with defaults applied.
@@ -116,6 +125,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 				healthyAfter: cfg.HealthyAfter, floodWait: cfg.TransportFloodWait, limits: cfg.DialLimits},
 			sessionFile:   cfg.SessionFile,
 			outageTimeout: cfg.Scheduler.OutageTimeout,
+			generations:   new(atomic.Int64),
 		},
 	}
 }
