@@ -54,9 +54,15 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	homeSet := cfg.Scheduler.HomeDC != 0
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if !homeSet {
+		if dc, ok := loadHomeDC(cfg.Store, cfg.DCs, cfg.Logger); ok {
+			cfg.Scheduler.HomeDC = dc
+		}
 	}
 	logger := cfg.Logger
 	opts := []actor.ConfigOption{actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {

@@ -42,12 +42,13 @@ type Config struct {
 	// Telegram's.
 	PublicKeys []exchange.PublicKey
 	// Scheduler configures batching, chains, flood gates and retries. Its
-	// HomeDC defaults to 2.
+	// HomeDC defaults to the one the Store kept (HomeDCStore), else 2.
 	Scheduler scheduler.Config
 	// Session configures each DC's MTProto session (container caps,
 	// initConnection parameters).
 	Session mtproto.Config
-	// Store keeps auth keys across restarts. Default: a FileStore at
+	// Store keeps auth keys (and the home DC, if it implements
+	// HomeDCStore) across restarts. Default: a FileStore at
 	// DefaultStorePath (in memory if there is no configuration directory).
 	Store Store
 	// BlockWhenFull makes submissions wait for room when the scheduler

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -462,6 +461,6 @@ func accepted(err error) bool {
 
 // storeKey names this DC's key in the Store: the DC id and its address, so
 // keys of different servers (production, a test server) never mix.
-func (a *dcActor) storeKey() string { return fmt.Sprintf("%d@%s", a.id, a.addr) }
+func (a *dcActor) storeKey() string { return storeName(a.id, a.addr) }
 
 func authKeyUnknown(err error) bool { return transportCode(err) == codec.CodeAuthKeyNotFound }

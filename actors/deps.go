@@ -45,6 +45,9 @@ type schedulerDeps struct {
 	// restartBackoff and restartWindow pace restarts of a failed DC actor
 	// (Config.RestartBackoff, Config.RestartWindow).
 	restartBackoff, restartWindow time.Duration
+	// saveHomeDC records a new home DC (HomeDCStore); nil if the Store
+	// does not keep it.
+	saveHomeDC func(dc int)
 	// closed is the Client's: Close was called.
 	closed *atomic.Bool
 	// stopped is set, and read by the Client, once the scheduler actor
@@ -106,6 +109,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 		dcs:            cfg.DCs,
 		onResult:       cfg.OnResult,
 		log:            cfg.Logger,
+		saveHomeDC:     homeDCSaver(cfg.Store, cfg.DCs, cfg.Logger),
 		release:        release,
 		gauges:         gauges,
 		restartBackoff: cfg.RestartBackoff,

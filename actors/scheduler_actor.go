@@ -29,6 +29,7 @@ type schedulerActor struct {
 	drains  []chan struct{}
 	// stopping: Stopping was received; submissions fail at once.
 	stopping bool
+	homeDC   int // the state's home DC as last saved (homedc.go)
 }
 
 // schedulerProps spawns a scheduler actor that supervises its DC actors
@@ -52,6 +53,17 @@ func newSchedulerActor(d schedulerDeps) *schedulerActor {
 		pending: make(map[scheduler.CallID]*pending),
 		bodies:  make(map[scheduler.CallID][]byte),
 		dcs:     make(map[int]*actor.PID),
+		homeDC:  d.config.HomeDC,
+	}
+}
+
+// noteHomeDC saves the home DC when a migration has moved it.
+func (a *schedulerActor) noteHomeDC() {
+	if dc := a.state.HomeDC(); dc != a.homeDC {
+		a.homeDC = dc
+		if a.d.saveHomeDC != nil {
+			a.d.saveHomeDC(dc)
+		}
 	}
 }
 
@@ -97,6 +109,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 			a.finishAll(a.state.Complete(now, id, r.Err))
 			delete(a.bodies, id)
 		}
+		a.noteHomeDC()
 		a.pump(ctx, now)
 	case *lostMsg:
 		a.finishAll(a.state.Lost(now, m.dc, m.calls, m.err))
