@@ -73,9 +73,6 @@ func TestSendChainSlowHeadsThroughCuts(t *testing.T) {
 // (t.Run from several goroutines; not t.Parallel, so -parallel does not
 // cap them), each a subtest named by its seed.
 func runChainReps(t *testing.T, reps int, plan chainPlan) {
-	if testing.Short() {
-		t.Skip("-short: a chain end-to-end repetition takes about a minute")
-	}
 	buildBinary(t) // once, before the repetitions race for it
 	first := *chainSeed
 	if first == 0 {
@@ -191,7 +188,7 @@ func chainJobs(plan chainPlan) (lines []string, sends int) {
 			sends++
 			continue
 		case plan.slowEvery > 0 && k > 0 && k%plan.slowEvery == 0:
-			lines[i] = fmt.Sprintf(`{"id":%q,"method":"messages.getHistory","params":{"peer":"@user1","limit":1}`, id)
+			lines[i] = fmt.Sprintf(`{"id":%q,"method":"messages.getHistory","params":{"peer":"@user1","offset_id":0,"offset_date":0,"add_offset":0,"limit":1,"max_id":0,"min_id":0,"hash":0}`, id)
 		default:
 			lines[i] = fmt.Sprintf(`{"id":%q,"method":"messages.sendMessage","params":{"peer":"@user1","message":"chain %d"}`, id, k)
 			sends++
