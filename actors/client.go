@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gotd/td/bin"
@@ -128,12 +129,36 @@ type Option func(*pending)
 func OnDC(dc int) Option { return func(p *pending) { p.dc = dc } }
 
 // After makes the call run strictly after f's call (an invokeAfterMsg
-// chain). If f's call already succeeded there is nothing to wait for; if it
-// failed, this call fails with *scheduler.ChainBrokenError and never runs.
-func After(f *Future) Option { return func(p *pending) { p.after = f.p.id } }
+// chain): the server runs it only once f's call has succeeded. The
+// predecessor's own outcome decides, when the call is submitted and while
+// both are pending: if f's call succeeded there is nothing to wait for; if
+// it failed or was cancelled, this call fails with
+// *scheduler.ChainBrokenError and never runs. The order holds through lost
+// connections, flood waits and slow predecessors (TestChainOrderUnderFaults
+// in scheduler, and cmd/tlworker's TestSendChainThroughCuts). f must come
+// from the same Client.
+func After(f *Future) Option { return func(p *pending) { p.afterP = f.p } }
+
+// FloodBudget sets the longest flood wait (FLOOD_WAIT_X, SLOWMODE_WAIT_X,
+// or a flood gate closed by another call) the call may absorb before it
+// fails with *tl.FloodWaitError, matching scheduler.ErrNotSent. Default:
+// Config.Scheduler.FloodThreshold; a negative d absorbs no wait. A wait
+// that would end after the deadline of the context the call was submitted
+// with fails the same way, whatever the budget.
+func FloodBudget(d time.Duration) Option {
+	return func(p *pending) {
+		if d == 0 {
+			d = -1
+		}
+		p.budget = d
+	}
+}
 
 // Go submits a call and returns its future at once. A ctx that has ended
-// already sends nothing and returns its error.
+// already sends nothing and returns its error. The call lives as long as
+// ctx: when ctx ends before the call has its outcome, the call is
+// cancelled as by Future.Cancel, with ctx's error (context.Canceled or
+// context.DeadlineExceeded) inside the *scheduler.CanceledError.
 func (c *Client) Go(ctx context.Context, req bin.Encoder, opts ...Option) (*Future, error) {
 	p, err := c.newPending(req)
 	if err != nil {
@@ -142,10 +167,25 @@ func (c *Client) Go(ctx context.Context, req bin.Encoder, opts ...Option) (*Futu
 	for _, o := range opts {
 		o(p)
 	}
+	if err := c.chain(p); err != nil {
+		return nil, err
+	}
 	if err := c.submit(ctx, []*pending{p}); err != nil {
 		return nil, err
 	}
 	return &Future{p: p}, nil
+}
+
+// chain checks an After option's predecessor.
+func (c *Client) chain(p *pending) error {
+	if p.afterP == nil {
+		return nil
+	}
+	if p.afterP.client != c {
+		return errors.New("tlsched: After names a call of another client")
+	}
+	p.after = p.afterP.id
+	return nil
 }
 
 // Invoke sends a call and decodes its answer into res (a *tg.Updates, a
@@ -155,7 +195,7 @@ func (c *Client) Invoke(ctx context.Context, req bin.Encoder, res bin.Decoder) e
 	if err != nil {
 		return err
 	}
-	body, err := f.Wait(ctx)
+	body, err := f.wait(ctx)
 	if err != nil {
 		return err
 	}
@@ -175,7 +215,11 @@ func (c *Client) Call(ctx context.Context, req bin.Encoder) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.Result(ctx)
+	body, err := f.wait(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return tl.DecodeResult(f.p.method, body)
 }
 
 // Do sends a call and returns its answer as T, for results of one boxed
@@ -255,7 +299,7 @@ func (c *Client) InvokeAll(ctx context.Context, reqs []bin.Encoder, opts ...Invo
 			return nil, fmt.Errorf("request #%d: %w", i, err)
 		}
 		if o.ordered && i > 0 {
-			p.after = ps[i-1].id
+			p.afterP, p.after = ps[i-1], ps[i-1].id
 		}
 		ps[i] = p
 	}
@@ -265,7 +309,7 @@ func (c *Client) InvokeAll(ctx context.Context, reqs []bin.Encoder, opts ...Invo
 	out := make([]Result, len(ps))
 	merr := &MultiError{Errors: map[int]error{}, Total: len(ps)}
 	for i, p := range ps {
-		body, err := (&Future{p: p}).Wait(ctx)
+		body, err := (&Future{p: p}).wait(ctx)
 		out[i] = Result{Body: body, Err: err}
 		if err != nil {
 			merr.Errors[i] = err
@@ -311,6 +355,7 @@ func (c *Client) newPending(req bin.Encoder) (*pending, error) {
 		method:     def,
 		resendable: resendable(def, req),
 		peer:       peerKey(req),
+		writes:     tl.WritesToChat(def),
 		size:       b.Len(),
 		client:     c,
 		done:       make(chan struct{}),
@@ -328,14 +373,24 @@ func (c *Client) submit(ctx context.Context, ps []*pending) error {
 			_, p.tel = t.StartCall(ctx, p.method.Name)
 		}
 	}
+	if ctx.Done() != nil {
+		// The calls live as long as ctx (Go).
+		dl, _ := ctx.Deadline()
+		for _, p := range ps {
+			p.deadline = dl
+			p.stop = context.AfterFunc(ctx, func() { c.cancel(p, ctx.Err()) })
+		}
+	}
 	if c.room != nil {
 		if err := c.takeRoom(ctx, len(ps)); err != nil {
+			abandon(ps)
 			return err
 		}
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed.Load() || c.stopped.Load() {
+		abandon(ps)
 		for range ps {
 			c.released()
 		}
@@ -351,15 +406,34 @@ func (c *Client) submit(ctx context.Context, ps []*pending) error {
 	return nil
 }
 
+// abandon forgets calls refused before they reached the scheduler actor:
+// the end of their context has nothing to cancel.
+func abandon(ps []*pending) {
+	for _, p := range ps {
+		if p.stop != nil {
+			p.stop()
+		}
+	}
+}
+
 // testHookSubmit, set by tests only, runs between a submission's closed
 // check and its Send.
 var testHookSubmit func()
 
-func (c *Client) cancel(p *pending) {
-	if !c.closed.Load() {
-		c.system.Root.Send(c.sched, &cancelMsg{id: p.id})
+// cancel withdraws a call for cause (Future.Cancel, the end of its
+// context). The scheduler actor sets its outcome: only it knows whether
+// the call was sent. A call cancelled before the actor took it is never
+// submitted (pending.canceled).
+func (c *Client) cancel(p *pending, cause error) {
+	select {
+	case <-p.done:
+		return
+	default:
 	}
-	p.resolve(nil, context.Canceled)
+	if !p.cancelCause.CompareAndSwap(nil, &cause) {
+		return // cancelled already
+	}
+	c.system.Root.Send(c.sched, &cancelMsg{id: p.id, cause: cause})
 }
 
 // takeRoom waits for n queue slots at once (BlockWhenFull), first come
@@ -368,7 +442,7 @@ func (c *Client) cancel(p *pending) {
 // can never fit and is refused (TestBlockWhenFullRefusesBatchOverMaxQueued).
 func (c *Client) takeRoom(ctx context.Context, n int) error {
 	if limit := c.cfg.Scheduler.MaxQueued; n > limit {
-		return fmt.Errorf("tlsched: a batch of %d calls cannot fit in the queue (Scheduler.MaxQueued %d): %w", n, limit, scheduler.ErrQueueFull)
+		return fmt.Errorf("tlsched: a batch of %d calls cannot fit in the queue (Scheduler.MaxQueued %d): %w (%w)", n, limit, scheduler.ErrQueueFull, scheduler.ErrNotSent)
 	}
 	return c.room.Acquire(ctx, int64(n))
 }
@@ -390,18 +464,43 @@ func (r rawRequest) Encode(b *bin.Buffer) error {
 	return nil
 }
 
-// peerKey names the chat a request writes to, for slow-mode gates.
+// peerKey names the chat a request is about, for slow-mode gates: the
+// chat it posts to (ToPeer of messages.forwardMessages), else its Peer,
+// else its Channel (channels.*).
 func peerKey(req bin.Encoder) string {
-	g, ok := req.(interface{ GetPeer() tg.InputPeerClass })
-	if !ok {
-		return ""
+	if g, ok := req.(interface{ GetToPeer() tg.InputPeerClass }); ok {
+		if k := inputPeerKey(g.GetToPeer()); k != "" {
+			return k
+		}
 	}
-	switch p := g.GetPeer().(type) {
+	if g, ok := req.(interface{ GetPeer() tg.InputPeerClass }); ok {
+		if k := inputPeerKey(g.GetPeer()); k != "" {
+			return k
+		}
+	}
+	if g, ok := req.(interface{ GetChannel() tg.InputChannelClass }); ok {
+		switch ch := g.GetChannel().(type) {
+		case *tg.InputChannel:
+			return fmt.Sprintf("channel:%d", ch.ChannelID)
+		case *tg.InputChannelFromMessage:
+			return fmt.Sprintf("channel:%d", ch.ChannelID)
+		}
+	}
+	return ""
+}
+
+// inputPeerKey names a chat the same way whichever input form names it.
+func inputPeerKey(p tg.InputPeerClass) string {
+	switch p := p.(type) {
 	case *tg.InputPeerChannel:
+		return fmt.Sprintf("channel:%d", p.ChannelID)
+	case *tg.InputPeerChannelFromMessage:
 		return fmt.Sprintf("channel:%d", p.ChannelID)
 	case *tg.InputPeerChat:
 		return fmt.Sprintf("chat:%d", p.ChatID)
 	case *tg.InputPeerUser:
+		return fmt.Sprintf("user:%d", p.UserID)
+	case *tg.InputPeerUserFromMessage:
 		return fmt.Sprintf("user:%d", p.UserID)
 	case *tg.InputPeerSelf:
 		return "self"

@@ -54,14 +54,36 @@ func (a *dcActor) dropSession(ctx actor.Context, err error) {
 // the server may have run it (*mtproto.MaybeRanError: not resendable, and
 // its server-side session is gone) fails with scheduler.ErrMayHaveRun, as a
 // call lost past the outage budget does; it is never sent again.
+//
+// A call the session did not send because it could not name its
+// predecessor (mtproto.ErrPredecessorUnknown) goes back unsent
+// (scheduler.Lost.NotSent): the scheduler holds it until that
+// predecessor's answer. Any other call the session could not pack (too
+// large, failed to encode) never left: its error matches
+// scheduler.ErrNotSent.
 func (a *dcActor) report(ctx actor.Context, rs []mtproto.Result) {
-	for i := range rs {
+	var held scheduler.Lost
+	keep := rs[:0]
+	for _, r := range rs {
 		var mr *mtproto.MaybeRanError
-		if errors.As(rs[i].Err, &mr) {
-			rs[i].Err = &scheduler.LostError{DC: a.id, Cause: mr, MaybeRan: true}
+		var ce *mtproto.CallError
+		switch {
+		case errors.Is(r.Err, mtproto.ErrPredecessorUnknown):
+			held.NotSent = append(held.NotSent, scheduler.CallID(r.Call))
+			continue
+		case errors.As(r.Err, &mr):
+			r.Err = &scheduler.LostError{DC: a.id, Cause: mr, MaybeRan: true}
+		case errors.As(r.Err, &ce):
+			r.Err = fmt.Errorf("%w (%w)", ce, scheduler.ErrNotSent)
 		}
+		keep = append(keep, r)
 	}
-	ctx.Send(ctx.Parent(), &resultsMsg{dc: a.id, results: rs})
+	if len(keep) > 0 {
+		ctx.Send(ctx.Parent(), &resultsMsg{dc: a.id, results: keep})
+	}
+	if len(held.NotSent) > 0 {
+		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: held, err: mtproto.ErrPredecessorUnknown})
+	}
 }
 
 // restoreSession gives a new session the salts and time offset saved with

@@ -93,16 +93,41 @@
 //
 // # Future errors
 //
-// A Future fails with the server's typed RPC error (tl.Typed), or, for a
-// call the server did not answer, an error matching scheduler.ErrNotSent
-// (it never left this process: safe to send again) or
-// scheduler.ErrMayHaveRun (it was written to a connection that was lost:
-// it may have run) with errors.Is: a *scheduler.OutageError when its DC
-// stayed unreachable for Config.OutageTimeout (wrapping the last dial or
-// transport error, or an *AuthKeyLostError), a *scheduler.LostError when
-// it was lost too often outside an outage, ErrSchedulerRestarted (may have
-// run), an error matching ErrSchedulerStopped (may have run; not sent for
-// calls handed over after it stopped). Other errors: ErrClosed, context
-// errors, *scheduler.ChainBrokenError
-// (wrapping its predecessor's error), scheduler.ErrQueueFull.
+// Every failed call is one of three kinds, told apart with errors.Is/As:
+//   - answered by the server: its typed RPC error (tl.Typed: a
+//     *tgerr.Error, *tl.MigrateError, *tl.FloodWaitError);
+//   - not run: errors.Is(err, scheduler.ErrNotSent). It never left this
+//     process, or the server refused it without running it; it is safe to
+//     send again;
+//   - may have run: errors.Is(err, scheduler.ErrMayHaveRun). It was written
+//     to a connection and no answer came.
+//
+// The errors of the last two kinds: *scheduler.OutageError (its DC stayed
+// unreachable for Config.OutageTimeout; it wraps the last dial or
+// transport error, or an *AuthKeyLostError), *scheduler.LostError (lost
+// too often outside an outage), *scheduler.CanceledError (cancelled; it
+// wraps context.Canceled or context.DeadlineExceeded),
+// *scheduler.ChainBrokenError (its predecessor failed; the predecessor's
+// error is its Err field, not unwrapped), *tl.FloodWaitError when the wait
+// exceeds the call's flood budget, scheduler.ErrQueueFull,
+// ErrSchedulerRestarted (may have run), and an error matching
+// ErrSchedulerStopped (may have run if the scheduler actor held the call
+// when it failed for good, not sent if it was handed over after).
+// ErrClosed is returned by Go itself.
+//
+// # Ordering and cancellation
+//
+//   - A call submitted with After(f) is run by the server only after f's
+//     call succeeded, and never if it failed or was cancelled, through
+//     lost connections, flood waits, slow predecessors and new sessions: it
+//     is wrapped in invokeAfterMsg after the predecessor's current attempt,
+//     or held until the predecessor's answer, never sent unwrapped before
+//     it (scheduler/chains.go; TestSchedulerProperties, the chain scripts,
+//     TestAfterFollowsThePredecessorsOutcome, and tlworker's chain test
+//     through the fault proxy).
+//   - A call cancelled (Future.Cancel, or the end of the context given to
+//     Go) before it was sent is never sent; one cancelled while in flight
+//     is never sent again, and its outcome says it may have run
+//     (TestCancelledInFlightIsNeverSentAgain). Future.Wait's context bounds
+//     that wait only (TestWaitEndsWithoutCancellingAndDeadlinesStay).
 package actors

@@ -3,6 +3,8 @@ package actors
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/telemetry"
@@ -23,10 +25,17 @@ type pending struct {
 	// (tl.Resendable; mtproto.Call.Resendable).
 	resendable bool
 	peer       string
+	writes     bool // the call writes to peer's chat (slow mode)
 	dc         int
 	size       int
 	after      scheduler.CallID
+	afterP     *pending      // the predecessor (After), checked at submission
+	budget     time.Duration // FloodBudget; 0: the scheduler's threshold
+	deadline   time.Time     // the submitting context's deadline
+	stop       func() bool   // unbinds the submitting context (context.AfterFunc)
 	client     *Client
+	// cancelCause is set once by Client.cancel, before the cancelMsg goes.
+	cancelCause atomic.Pointer[error]
 
 	once sync.Once
 	done chan struct{}
@@ -37,6 +46,9 @@ type pending struct {
 
 func (p *pending) resolve(body []byte, err error) {
 	p.once.Do(func() {
+		if p.stop != nil {
+			p.stop()
+		}
 		p.tel.End(err)
 		p.body, p.err = body, err
 		close(p.done)
@@ -46,8 +58,10 @@ func (p *pending) resolve(body []byte, err error) {
 // Done is closed when the call has its final outcome.
 func (f *Future) Done() <-chan struct{} { return f.p.done }
 
-// Wait blocks until the call is answered or ctx ends. If ctx ends first, a
-// call not yet sent is withdrawn; a sent call's late result is dropped.
+// Wait blocks until the call has its outcome or ctx ends. ctx bounds this
+// wait only: when it ends Wait returns ctx's error and the call goes on
+// (other waiters of the same future still get its outcome). To withdraw
+// the call, Cancel it, or end the context it was submitted with.
 // The result is the TL body of the answer; see Result for a decoded one.
 func (f *Future) Wait(ctx context.Context) ([]byte, error) {
 	if ctx.Done() == nil {
@@ -65,9 +79,33 @@ func (f *Future) Wait(ctx context.Context) ([]byte, error) {
 	case <-f.p.done:
 		return f.p.body, f.p.err
 	case <-ctx.Done():
-		f.p.client.cancel(f.p)
 		return nil, ctx.Err()
 	}
+}
+
+// Cancel withdraws the call: its outcome becomes a *scheduler.CanceledError
+// wrapping context.Canceled, unless it already has one. A call not yet sent
+// is never sent (the error matches scheduler.ErrNotSent); a call already
+// sent may still run on the server (scheduler.ErrMayHaveRun), but it is
+// never sent again. Its dependents (After) fail with
+// *scheduler.ChainBrokenError. Cancel does not wait; Done is closed once
+// the outcome is set.
+func (f *Future) Cancel() { f.p.client.cancel(f.p, context.Canceled) }
+
+// wait waits for the outcome of a call submitted with ctx: when ctx ends
+// the call is being cancelled (Client.Go binds it), and wait returns the
+// call's own outcome, which says whether it may have run.
+func (f *Future) wait(ctx context.Context) ([]byte, error) {
+	if ctx.Done() != nil {
+		select {
+		case <-f.p.done:
+		case <-ctx.Done():
+			f.p.client.cancel(f.p, ctx.Err())
+			<-f.p.done
+		}
+	}
+	<-f.p.done
+	return f.p.body, f.p.err
 }
 
 // Result waits and decodes the answer by the method's result type (see

@@ -12,8 +12,11 @@ import (
 // submitMsg hands calls to the scheduler actor.
 type submitMsg struct{ calls []*pending }
 
-// cancelMsg withdraws a call whose caller gave up.
-type cancelMsg struct{ id scheduler.CallID }
+// cancelMsg withdraws a call whose caller gave up, for cause.
+type cancelMsg struct {
+	id    scheduler.CallID
+	cause error
+}
 
 // tickMsg asks the scheduler actor to run Ready now; timerMsg is its armed
 // timer firing.

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -86,11 +87,17 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 			a.pending[p.id] = p
 		}
 		for _, p := range m.calls {
+			if err := a.admit(p); err != nil {
+				a.finish(scheduler.Done{ID: p.id, Err: err})
+				continue
+			}
 			done, err := a.state.Submit(now, scheduler.Call{
-				ID: p.id, Method: p.method.Name, Peer: p.peer, DC: p.dc, Size: p.size, After: p.after, Payload: p,
+				ID: p.id, Method: p.method.Name, Peer: p.peer, Writes: p.writes, DC: p.dc, Size: p.size,
+				After: p.after, FloodBudget: p.budget, Deadline: p.deadline, Payload: p,
 			})
 			if err != nil {
-				a.finish(scheduler.Done{ID: p.id, Err: err})
+				// Refused (the queue is full): never sent.
+				a.finish(scheduler.Done{ID: p.id, Err: fmt.Errorf("%w (%w)", err, scheduler.ErrNotSent)})
 				continue
 			}
 			a.finishAll(done)
@@ -128,9 +135,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		a.finishAll(a.state.DCUp(now, m.dc))
 		a.pump(ctx, now)
 	case *cancelMsg:
-		if done, ok := a.state.Cancel(now, m.id); ok {
-			a.finishAll(done)
-		}
+		a.finishAll(a.state.Cancel(now, m.id, m.cause))
 		a.pump(ctx, now)
 	case *tickMsg:
 		a.ticking = false
@@ -204,6 +209,33 @@ func (a *schedulerActor) failPending(err error) {
 	}
 }
 
+// admit checks a call about to be submitted: one cancelled before it got
+// here is not submitted, and its predecessor (After) is checked against
+// its own outcome, so that the scheduler sees After only for a
+// predecessor it holds. (A predecessor not done yet is pending here: its
+// outcome is set on this goroutine.)
+func (a *schedulerActor) admit(p *pending) error {
+	if cause := p.cancelCause.Load(); cause != nil {
+		return &scheduler.CanceledError{Err: *cause}
+	}
+	q := p.afterP
+	if q == nil {
+		return nil
+	}
+	select {
+	case <-q.done:
+		p.after = 0
+		if q.err != nil {
+			return &scheduler.ChainBrokenError{Pred: q.id, Err: q.err}
+		}
+	default:
+		if a.pending[q.id] != q {
+			return &scheduler.ChainBrokenError{Pred: q.id, Err: errors.New("predecessor was never submitted")}
+		}
+	}
+	return nil
+}
+
 func (a *schedulerActor) finishAll(done []scheduler.Done) {
 	for _, d := range done {
 		a.finish(d)
@@ -261,6 +293,7 @@ func (a *schedulerActor) pump(ctx actor.Context, now time.Time) {
 	for _, b := range batches {
 		pid, err := a.dc(ctx, b.DC)
 		if err != nil {
+			err = fmt.Errorf("%w (%w)", err, scheduler.ErrNotSent)
 			for _, s := range b.Calls {
 				a.finishAll(a.state.Complete(now, s.Call.ID, err))
 			}

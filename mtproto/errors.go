@@ -61,6 +61,11 @@ func (e *BadMsgError) Error() string {
 	return fmt.Sprintf("mtproto: server rejected msg %d: bad_msg_notification %d (%s)", e.BadMsgID, e.Code, e.Meaning())
 }
 
+// ErrPredecessorUnknown is the error (inside a *CallError in
+// Packed.Failed) of a call not sent because the session does not hold its
+// predecessor (Call.After): the call did not leave the process.
+var ErrPredecessorUnknown = errors.New("predecessor not held by this session; call not sent")
+
 // CallError is the Result error of a call that could not be packed, such as
 // one whose body exceeds MaxMessageBytes or fails to encode.
 type CallError struct {

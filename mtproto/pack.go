@@ -210,8 +210,19 @@ func (s *Session) addMsg(now time.Time, f *frame, m *outMsg, out *Packed) (bool,
 	s.buf.Buf = append(s.buf.Buf, zeroHeader[:]...)
 
 	var after int64
-	if p := s.pred(m); p != nil && !p.queued {
-		after = p.msgID
+	if m.kind == kindCall && m.after != 0 {
+		switch p := s.pred(m); {
+		case p != nil && !p.queued:
+			after = p.msgID
+		case m.afterMsg != 0:
+			after = m.afterMsg
+		default:
+			// Nothing to name: held back for the owner (Call.After).
+			s.buf.Buf = s.buf.Buf[:off]
+			s.fail(m, ErrPredecessorUnknown, out)
+			return true, nil
+		}
+		m.afterMsg = after
 	}
 	init := m.kind == kindCall && !s.initDone && !s.cfg.NoInit && !f.hasInit
 	if err := s.encodeBody(m, after, init); err != nil {

@@ -8,6 +8,8 @@ import (
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/mt"
 	"github.com/gotd/td/tg"
+
+	"github.com/tlsched/tlsched/mtproto/spec"
 )
 
 func TestPackSingleCallIsBare(t *testing.T) {
@@ -174,14 +176,44 @@ func TestPackInvokeAfterMsg(t *testing.T) {
 	}
 	// A later call after an unanswered one names its current msg_id.
 	out, _ = s.Pack(testNow, []Call{{ID: 4, Body: sendMsg(4), After: 3}})
-	if u := srv.calls(srv.open(out.Frames[0]))[0]; u.after != byRandom[3].msg.ID {
-		t.Fatalf("after = %d, want %d", u.after, byRandom[3].msg.ID)
+	u4 := srv.calls(srv.open(out.Frames[0]))[0]
+	if u4.after != byRandom[3].msg.ID {
+		t.Fatalf("after = %d, want %d", u4.after, byRandom[3].msg.ID)
 	}
-	// After an answered call there is nothing to wait for.
+	wrapped4 := u4.msg.ID
+	// After an answered call the session has nothing to name: the call is
+	// not sent, and goes back to the owner, who knows the outcome.
 	s.Receive(testNow, srv.send(s, result(t, byRandom[1].msg.ID, sentOK(1))))
 	out, _ = s.Pack(testNow, []Call{{ID: 5, Body: sendMsg(5), After: 1}})
-	if u := srv.calls(srv.open(out.Frames[0]))[0]; u.after != 0 {
-		t.Fatalf("after answered call: wrapped after %d", u.after)
+	sent := 0
+	for _, f := range out.Frames {
+		sent += len(srv.calls(srv.open(f)))
+	}
+	if sent != 0 || len(out.Failed) != 1 || out.Failed[0].Call != 5 || !errors.Is(out.Failed[0].Err, ErrPredecessorUnknown) {
+		t.Fatalf("dependent of an answered call: %d calls sent, failed %+v", sent, out.Failed)
+	}
+	// A dependent resent after its predecessor was answered is wrapped
+	// after the attempt it named: never unwrapped.
+	s.Receive(testNow, srv.send(s, result(t, byRandom[3].msg.ID, sentOK(3))))
+	if _, err := s.Receive(testNow, srv.sendService(s, encode(t, &mt.BadServerSalt{BadMsgID: wrapped4, ErrorCode: spec.BadMsgServerSalt, NewServerSalt: 778}))); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = s.Flush(testNow)
+	var resent []unwrapped
+	for _, f := range out.Frames {
+		resent = append(resent, srv.calls(srv.open(f))...)
+	}
+	found := false
+	for _, u := range resent {
+		if randomID(t, u.query) == 4 {
+			found = true
+			if u.after != byRandom[3].msg.ID {
+				t.Fatalf("resent dependent wrapped after %d, want %d", u.after, byRandom[3].msg.ID)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("call 4 not resent on Resume: %+v", resent)
 	}
 }
 

@@ -20,12 +20,18 @@ type Call struct {
 	// session encodes it at every attempt, so it must not change until the
 	// call is answered.
 	Body bin.Encoder
-	// After names a predecessor call. If the predecessor is unanswered (or
-	// packed in the same Pack before this call), the call is wrapped in
-	// invokeAfterMsg with the predecessor's current msg_id, also on resends.
-	// If the predecessor was already answered there is nothing to wait for
-	// and the call is sent unwrapped; the owner must not send a dependent of
-	// a failed call (that is the scheduler's chain policy).
+	// After names a predecessor call. If the session holds the predecessor
+	// unanswered (or it is packed in the same Pack before this call), the
+	// call is wrapped in invokeAfterMsg with the predecessor's current
+	// msg_id. A call is never sent unwrapped: if the session does not hold
+	// the predecessor when the call is first packed (it was answered
+	// meanwhile, or went out in another session: a msg_id names a message
+	// of one session only), the call is not sent and is answered in
+	// Packed.Failed with ErrPredecessorUnknown; the owner knows whether
+	// the predecessor succeeded. A resend after the predecessor was
+	// answered is wrapped after the msg_id it named last: the server runs
+	// it if that attempt succeeded, and answers MSG_WAIT_FAILED or
+	// MSG_WAIT_TIMEOUT otherwise.
 	After CallID
 	// Resendable says the call may be sent again after the server-side
 	// session that ran it is gone: it carries a random_id the server
@@ -107,7 +113,8 @@ type outMsg struct {
 	call     CallID
 	body     bin.Encoder
 	after    CallID
-	resend   bool // Call.Resendable
+	afterMsg int64 // msg_id of the predecessor it was last wrapped after
+	resend   bool  // Call.Resendable
 	pingID   int64
 	msgID    int64 // current attempt; 0 while queued and never sent
 	frameID  int64 // frame of the current attempt

@@ -10,10 +10,21 @@ import "slices"
 // flight on the same DC; otherwise it waits for the predecessor's result.
 // A call never runs before its predecessor succeeded, and never after it
 // failed for good: then it fails with *ChainBrokenError.
+//
+// The session that sends a batch holds the last word: a dependent whose
+// predecessor it no longer holds unanswered (answered meanwhile, or sent
+// in an earlier session) is handed back unsent (Lost.NotSent), never sent
+// unwrapped, and waits here for that attempt's answer (awaitAttempt). A
+// MSG_WAIT_TIMEOUT or MSG_WAIT_FAILED that comes while the predecessor is
+// still in flight does the same: the dependent waits for the predecessor's
+// own answer, then goes wrapped after its next attempt or unwrapped after
+// its success; it is not resent after the same slow attempt, and such
+// waits are not repairs. Only an answer that makes no sense (MSG_WAIT_*
+// while the predecessor is not in flight) counts against MaxChainRepairs.
 
 // failedMemory is how many failed calls are remembered, so that a call
-// submitted after one of them fails at once. After a forgotten one, as
-// after an unknown id, a call runs as if it were not ordered.
+// submitted after one of them fails at once. Submit refuses a call ordered
+// after a forgotten one, as after any unknown id (ErrUnknownPred).
 const failedMemory = 4096
 
 // chains holds the links between ordered calls and the recent failures.
@@ -74,10 +85,27 @@ func (s *State) pred(e *entry) *entry {
 
 // mustWait reports whether e waits for its predecessor to be sent or done.
 // MTProto: invokeAfterMsg orders calls within one session only, so a call
-// follows its predecessor onto the wire only on the same DC.
+// follows its predecessor onto the wire only on the same DC; and not after
+// an attempt it must see answered first (awaitAttempt).
 func (s *State) mustWait(e *entry) bool {
 	p := s.pred(e)
-	return p != nil && !(p.ph == phInFlight && p.dc == e.dc)
+	if p == nil {
+		return false
+	}
+	return p.ph != phInFlight || p.dc != e.dc || p.attempts == e.awaitAttempt
+}
+
+// awaitPred holds e, about to be placed again, until the answer of its
+// predecessor's attempt in flight; it reports false when the predecessor
+// is not in flight.
+func (s *State) awaitPred(e *entry) bool {
+	p := s.pred(e)
+	if p == nil || p.ph != phInFlight {
+		return false
+	}
+	e.awaitAttempt = p.attempts
+	s.stats.ChainWaits++
+	return true
 }
 
 // wrapAfter returns the call e must be wrapped after (invokeAfterMsg) when
@@ -123,17 +151,23 @@ func (s *State) settle(id CallID, err error) {
 				s.place(d)
 			}
 		case d.ph == phInFlight:
-			d.brokenBy = &ChainBrokenError{Pred: id, Err: err}
+			d.brokenBy, d.brokenErr = id, err
 		default:
-			s.finish(d, &ChainBrokenError{Pred: id, Err: err})
+			s.finish(d, &ChainBrokenError{Pred: id, Err: err, MaybeRan: d.maybeRan})
 		}
 	}
 }
 
 // onChainRepair handles tl.RepairChain (MSG_WAIT_FAILED, MSG_WAIT_TIMEOUT):
-// the call is resent wrapped after its predecessor's next attempt, or
-// unwrapped once the predecessor is done, at most MaxChainRepairs times.
+// while the predecessor is in flight the call waits for its answer (see
+// the top of this file); otherwise it is resent wrapped after the
+// predecessor's next attempt, or unwrapped once the predecessor is done,
+// at most MaxChainRepairs times.
 func (s *State) onChainRepair(e *entry, err error) {
+	if s.awaitPred(e) {
+		s.requeue(e)
+		return
+	}
 	e.repairs++
 	if e.repairs > s.cfg.MaxChainRepairs {
 		s.finish(e, err)

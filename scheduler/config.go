@@ -23,15 +23,18 @@ type Config struct {
 	// MaxQueued caps calls held (queued or in flight) in all; Submit then
 	// returns ErrQueueFull. Default 1,000,000.
 	MaxQueued int
-	// FloodThreshold: FLOOD_WAIT and SLOWMODE_WAIT up to this are waited out
-	// and retried; longer ones fail the call with *tl.FloodWaitError.
-	// Default 60 s (Telethon's flood_sleep_threshold).
+	// FloodThreshold is the default flood budget of a call
+	// (Call.FloodBudget): FLOOD_WAIT and SLOWMODE_WAIT up to this are
+	// waited out and retried; longer ones fail the call with
+	// *tl.FloodWaitError. Default 60 s (Telethon's flood_sleep_threshold).
 	FloodThreshold time.Duration
 	// MaxAttempts bounds sends of one call for retryable errors (5xx,
-	// migrations, lost connections). Default 8.
+	// migrations, lost connections); flood waits, losses in an outage and
+	// calls handed back unsent do not count. Default 8.
 	MaxAttempts int
 	// MaxChainRepairs bounds MSG_WAIT_FAILED/MSG_WAIT_TIMEOUT resends of one
-	// call. Default 16.
+	// call that came while its predecessor was not in flight (waits for a
+	// predecessor in flight do not count; chains.go). Default 16.
 	MaxChainRepairs int
 	// OutageTimeout is how long calls wait for an unreachable DC (its
 	// connection lost and no connection carrying answers since; see

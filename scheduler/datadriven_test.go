@@ -27,8 +27,12 @@ func newTest(cfg Config) *State {
 //	new [home-dc=N] [window=1ms] [max-messages=N] [max-bytes=N] [max-inflight=N]
 //	    [max-queued=N] [max-attempts=N] [max-repairs=N] [threshold=60s] [backoff=100ms]
 //	    [outage=3m]
-//	submit            one call per input line: id=N [method=M] [peer=P] [dc=N] [size=N] [after=N];
-//	                  id=A-B submits calls A to B with the same fields
+//	submit            one call per input line: id=N [method=M] [peer=P] [dc=N] [size=N] [after=N]
+//	                  [read] [budget=DURATION] [deadline=DURATION]; id=A-B submits calls A to B
+//	                  with the same fields. A call writes to its peer unless "read"; deadline
+//	                  is from now; a negative budget absorbs no wait
+//	cancel id=N [deadline]
+//	                  Cancel with context.Canceled (context.DeadlineExceeded)
 //	ready             batches per DC and failures: "dc2: 1 2#3<1" means call 1 and
 //	                  call 2 on its 3rd attempt, wrapped after 1 (the attempt shows from the 2nd)
 //	answer id=N [err=CODE:MESSAGE]
@@ -36,7 +40,7 @@ func newTest(cfg Config) *State {
 //	                  LostDC, or Lost of the given ids: ids maybe sent, unsent never sent
 //	down dc=N         DCDown (cause "connection refused"); failed dc=N: DCFailed
 //	connected dc=N    DCConnected; up dc=N: DCUp (answers flow again)
-//	cancel id=N | advance by=DURATION | deadline
+//	advance by=DURATION | deadline
 //	stats             live calls, home DC, calls in flight per DC, non-zero counters
 //
 // A final outcome reads "done N: ok after K attempt(s)" or "done N: failed
@@ -100,7 +104,7 @@ func TestScripts(t *testing.T) {
 			case "submit":
 				var out []string
 				for _, line := range strings.Split(strings.TrimSpace(d.Input), "\n") {
-					c := Call{Method: "sendMessage", Size: 10}
+					c := Call{Method: "sendMessage", Size: 10, Writes: true}
 					from, to := 0, 0
 					for _, f := range strings.Fields(line) {
 						k, v, _ := strings.Cut(f, "=")
@@ -122,6 +126,20 @@ func TestScripts(t *testing.T) {
 							c.Size = atoi(k, v)
 						case "after":
 							c.After = CallID(atoi(k, v))
+						case "read":
+							c.Writes = false
+						case "budget":
+							x, err := time.ParseDuration(v)
+							if err != nil {
+								d.Fatalf(t, "budget=%s: %v", v, err)
+							}
+							c.FloodBudget = x
+						case "deadline":
+							x, err := time.ParseDuration(v)
+							if err != nil {
+								d.Fatalf(t, "deadline=%s: %v", v, err)
+							}
+							c.Deadline = now.Add(x)
 						default:
 							d.Fatalf(t, "unknown field %q", k)
 						}
@@ -198,11 +216,11 @@ func TestScripts(t *testing.T) {
 			case "up":
 				return lines(dones(s.DCUp(now, num("dc"))))
 			case "cancel":
-				done, ok := s.Cancel(now, CallID(num("id")))
-				if !ok {
-					return "not cancelled: in flight or unknown\n"
+				var cause error = context.Canceled
+				if d.HasArg("deadline") {
+					cause = context.DeadlineExceeded
 				}
-				return lines(dones(done))
+				return lines(dones(s.Cancel(now, CallID(num("id")), cause)))
 			case "advance":
 				now = now.Add(dur("by"))
 				return fmt.Sprintf("now +%v\n", now.Sub(t0))

@@ -1,9 +1,10 @@
 package scheduler
 
 import (
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tlsched/tlsched/tl"
 )
 
 // A failed call is one of three kinds, told apart with errors.Is/As:
@@ -19,18 +20,43 @@ import (
 //
 // The last two come as *OutageError (the DC stayed unreachable for
 // Config.OutageTimeout) or *LostError (the connection was lost once too
-// often outside an outage); errors.Unwrap reaches the cause. A dependent
-// failing with *ChainBrokenError matches its predecessor's kind through
-// it. TestSchedulerProperties checks that a call's own error never says
+// often outside an outage), *CanceledError (the owner cancelled it),
+// *ChainBrokenError (its predecessor failed) or *tl.FloodWaitError (a wait
+// longer than the call's flood budget); errors.Unwrap reaches the cause. TestSchedulerProperties checks that a call's own error never says
 // ErrNotSent when it may have run.
+//
+// The sentinels are tl's (tl.ErrNotSent, tl.ErrMayHaveRun), so that
+// *tl.FloodWaitError can match them too.
 var (
-	// ErrNotSent is matched by the error of a call that never left this
-	// process.
-	ErrNotSent = errors.New("scheduler: call not sent")
+	// ErrNotSent is matched by the error of a call that did not run.
+	ErrNotSent = tl.ErrNotSent
 	// ErrMayHaveRun is matched by the error of a call that was sent and got
 	// no answer: it may have run.
-	ErrMayHaveRun = errors.New("scheduler: call sent without an answer; it may have run")
+	ErrMayHaveRun = tl.ErrMayHaveRun
 )
+
+// CanceledError fails a call its owner cancelled (State.Cancel). It wraps
+// the cause (context.Canceled, context.DeadlineExceeded) and matches
+// ErrNotSent if the call never went out, else ErrMayHaveRun: a call
+// cancelled while in flight may still run on the server, but it is never
+// sent again.
+type CanceledError struct {
+	// Err is the cause of the cancellation.
+	Err error
+	// MaybeRan is true when the call was sent before it was cancelled.
+	MaybeRan bool
+}
+
+// Error reads "call canceled (not sent): CAUSE".
+func (e *CanceledError) Error() string {
+	return fmt.Sprintf("call canceled (%s): %v", sentWord(e.MaybeRan), e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *CanceledError) Unwrap() error { return e.Err }
+
+// Is matches ErrNotSent or ErrMayHaveRun, by MaybeRan.
+func (e *CanceledError) Is(target error) bool { return isSentinel(target, e.MaybeRan) }
 
 // OutageError fails a call whose DC stayed unreachable longer than
 // Config.OutageTimeout, or was declared lost for good (State.DCFailed).

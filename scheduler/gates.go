@@ -72,7 +72,7 @@ func (g *gates) close(key gateKey, until time.Time, kind string) bool {
 }
 
 // closed returns the gate that holds c back at now, if any: its method's
-// first, then its chat's.
+// first, then its chat's (slow mode holds only calls that write to it).
 func (g *gates) closed(c *Call, now time.Time) (gateKey, time.Time, bool) {
 	if len(g.until) == 0 {
 		return gateKey{}, time.Time{}, false
@@ -81,7 +81,7 @@ func (g *gates) closed(c *Call, now time.Time) (gateKey, time.Time, bool) {
 	if until, ok := g.until[key]; ok && until.After(now) {
 		return key, until, true
 	}
-	if c.Peer != "" {
+	if c.Peer != "" && c.Writes {
 		key = gateKey{peerGate, c.Peer}
 		if until, ok := g.until[key]; ok && until.After(now) {
 			return key, until, true
@@ -125,17 +125,45 @@ func (g *gates) next() (time.Time, bool) {
 	return t, ok
 }
 
+// The flood budget of a call is the longest wait it may absorb:
+// Call.FloodBudget (Config.FloodThreshold by default), and never past
+// Call.Deadline. A call whose wait would exceed it fails at once with
+// *tl.FloodWaitError (not sent), whether the wait is its own answer, a
+// gate it meets, or a gate it already waits behind that closes for longer.
+// Flood waits do not count against MaxAttempts: the server did not run
+// the call.
+func (s *State) budget(e *entry) time.Duration {
+	b := e.call.FloodBudget
+	switch {
+	case b == 0:
+		b = s.cfg.FloodThreshold
+	case b < 0:
+		b = 0
+	}
+	if d := e.call.Deadline; !d.IsZero() {
+		b = min(b, d.Sub(s.now))
+	}
+	return b
+}
+
+// floodErr is the error of e failing for a wait of kind: the wait the
+// server gave, of the kind it gave (a chat's slow mode stays
+// SLOWMODE_WAIT), for what is left of it.
+func floodErr(e *entry, kind string, wait time.Duration) error {
+	fw := tl.NewFloodWait(kind, wait)
+	fw.MaybeRan = e.maybeRan
+	return fw
+}
+
 // gate parks e behind a closed gate, or fails it when the gate stays closed
-// longer than FloodThreshold; it reports false when no gate holds e back.
+// longer than its budget; it reports false when no gate holds e back.
 func (s *State) gate(e *entry) bool {
 	key, until, shut := s.gates.closed(&e.call, s.now)
 	if !shut {
 		return false
 	}
-	if wait := until.Sub(s.now); wait > s.cfg.FloodThreshold {
-		// The caller sees the wait the server gave, of the kind it gave
-		// (a chat's slow mode stays SLOWMODE_WAIT), for what is left of it.
-		s.finish(e, tl.NewFloodWait(s.gates.kind[key], wait))
+	if wait := until.Sub(s.now); wait > s.budget(e) {
+		s.finish(e, floodErr(e, s.gates.kind[key], wait))
 		return true
 	}
 	e.ph = phGated
@@ -143,19 +171,43 @@ func (s *State) gate(e *entry) bool {
 	return true
 }
 
+// regate fails the calls parked behind key whose budget the gate, just
+// closed for longer, now exceeds.
+func (s *State) regate(key gateKey) {
+	until := s.gates.until[key]
+	for _, it := range slices.Clone(s.gates.parked[key]) {
+		if it.live(phGated) {
+			if wait := until.Sub(s.now); wait > s.budget(it.e) {
+				s.finish(it.e, floodErr(it.e, s.gates.kind[key], wait))
+			}
+		}
+	}
+}
+
+// closeGate closes the gate a flood wait on e names, for the wait.
+func (s *State) closeGate(e *entry, c tl.Class, err error) *tl.FloodWaitError {
+	s.stats.FloodWaits++
+	fw, _ := tl.AsFloodWait(err)
+	key := floodKey(&e.call, fw)
+	if s.gates.close(key, s.now.Add(c.Wait), fw.Kind) {
+		s.stats.GateClosures++
+		s.regate(key)
+	}
+	return fw
+}
+
 // onFloodWait handles tl.RetryAfterWait (420 FLOOD_WAIT_X,
 // FLOOD_PREMIUM_WAIT_X, SLOWMODE_WAIT_X): it closes the call's gate for the
 // wait, and retries the call when the gate opens, or fails it with the
-// *tl.FloodWaitError when the wait exceeds FloodThreshold.
+// *tl.FloodWaitError when the wait exceeds its budget.
 func (s *State) onFloodWait(e *entry, c tl.Class, err error) {
-	s.stats.FloodWaits++
-	fw, _ := tl.AsFloodWait(err)
-	if s.gates.close(floodKey(&e.call, fw), s.now.Add(c.Wait), fw.Kind) {
-		s.stats.GateClosures++
-	}
-	if c.Wait > s.cfg.FloodThreshold {
-		s.finish(e, fw)
+	fw := s.closeGate(e, c, err)
+	if c.Wait > s.budget(e) {
+		f := *fw
+		f.MaybeRan = e.maybeRan
+		s.finish(e, &f)
 		return
 	}
+	e.free++
 	s.requeue(e)
 }

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,6 +36,14 @@ type model struct {
 	gates    map[string]time.Time
 	maybeRan map[CallID]bool // lost after it was written, or answered 5xx
 	parked   map[int]bool    // DCs down with no connection: nothing goes there
+	canceled map[CallID]bool // cancelled: never sent again
+	executed map[CallID]bool // run by the server (answered without an error)
+	sends    map[CallID]int  // sends of each call
+	// awaits holds dependents handed back (MSG_WAIT_TIMEOUT, a session that
+	// could not name the predecessor) while their predecessor was in
+	// flight: its send count then. They must not go out again after that
+	// same send.
+	awaits map[CallID]int
 }
 
 var outcomes = []string{"ok", "ok", "ok", "ok", "FLOOD_WAIT_1", "SLOWMODE_WAIT_1", "INTERNAL",
@@ -63,23 +72,23 @@ func (m *model) record(done []Done) {
 			m.t.Fatalf("done for unknown call %d", d.ID)
 		}
 		m.done[d.ID] = d.Err
-		delete(m.inflight, d.ID)
-		var cb *ChainBrokenError
-		if !errors.As(d.Err, &cb) {
-			// A call's own unanswered failure says truly whether it may
-			// have run (a dependent's carries its predecessor's).
-			if errors.Is(d.Err, ErrNotSent) && m.maybeRan[d.ID] {
-				m.t.Fatalf("call %d failed as not sent, but it may have run: %v", d.ID, d.Err)
-			}
-			if errors.Is(d.Err, ErrMayHaveRun) && !m.maybeRan[d.ID] {
-				m.t.Fatalf("call %d failed as may have run, but it never was written: %v", d.ID, d.Err)
-			}
+		if !m.canceled[d.ID] {
+			// A call cancelled in flight stays in flight until its answer.
+			delete(m.inflight, d.ID)
+		}
+		// A failure says truly whether the call may have run.
+		if errors.Is(d.Err, ErrNotSent) && m.maybeRan[d.ID] {
+			m.t.Fatalf("call %d failed as not sent, but it may have run: %v", d.ID, d.Err)
+		}
+		if errors.Is(d.Err, ErrMayHaveRun) && !m.maybeRan[d.ID] {
+			m.t.Fatalf("call %d failed as may have run, but it never was written: %v", d.ID, d.Err)
 		}
 		if d.Err == nil {
-			if p := m.calls[d.ID].After; p != 0 {
-				if perr, ok := m.done[p]; !ok || perr != nil {
-					m.t.Fatalf("call %d succeeded though its predecessor %d has not (done=%v err=%v)", d.ID, p, ok, perr)
-				}
+			// (The predecessor may have been cancelled in flight and run
+			// all the same: the server's order is what counts.)
+			if p := m.calls[d.ID].After; p != 0 && !m.executed[p] {
+				perr, ok := m.done[p]
+				m.t.Fatalf("call %d succeeded though its predecessor %d did not run (done=%v err=%v)", d.ID, p, ok, perr)
 			}
 		}
 	}
@@ -91,11 +100,17 @@ func (m *model) submit(t *rapid.T) {
 		ID:     m.next,
 		Method: rapid.SampledFrom([]string{"a", "b"}).Draw(t, "method"),
 		Peer:   rapid.SampledFrom([]string{"", "p"}).Draw(t, "peer"),
-		DC:     rapid.IntRange(1, 2).Draw(t, "dc"),
+		Writes: rapid.Bool().Draw(t, "writes"),
+		DC:     rapid.IntRange(0, 2).Draw(t, "dc"), // 0: the home DC
 		Size:   rapid.IntRange(1, 40).Draw(t, "size"),
 	}
 	if m.next > 1 && rapid.Bool().Draw(t, "ordered") {
 		c.After = CallID(rapid.IntRange(1, int(m.next)-1).Draw(t, "after"))
+		if err, done := m.done[c.After]; done && err == nil {
+			// The owner's part (Call.After): a predecessor that succeeded
+			// is nothing to wait for.
+			c.After = 0
+		}
 	}
 	m.calls[c.ID] = c
 	done, err := m.s.Submit(m.now, c)
@@ -116,7 +131,7 @@ func (m *model) gateOpen(c Call) bool {
 	if until, ok := m.gates["m:"+c.Method]; ok && until.After(m.now) {
 		return false
 	}
-	if until, ok := m.gates["p:"+c.Peer]; ok && c.Peer != "" && until.After(m.now) {
+	if until, ok := m.gates["p:"+c.Peer]; ok && c.Peer != "" && c.Writes && until.After(m.now) {
 		return false
 	}
 	return true
@@ -137,7 +152,7 @@ func (m *model) check(bs []Batch) {
 		for _, sc := range b.Calls {
 			c := *sc.Call
 			if _, d := m.done[c.ID]; d {
-				t.Fatalf("call %d sent after it was done", c.ID)
+				t.Fatalf("call %d sent after it was done (cancelled: %v)", c.ID, m.canceled[c.ID])
 			}
 			if _, on := m.inflight[c.ID]; on {
 				t.Fatalf("call %d sent while in flight", c.ID)
@@ -156,6 +171,11 @@ func (m *model) check(bs []Batch) {
 						c.ID, p, pdone, perr, pon, sc.After)
 				}
 			}
+			if n, ok := m.awaits[c.ID]; ok && sc.After != 0 && m.sends[sc.After] == n {
+				t.Fatalf("call %d resent after the same attempt of its predecessor %d", c.ID, sc.After)
+			}
+			delete(m.awaits, c.ID)
+			m.sends[c.ID]++
 			m.inflight[c.ID] = sentCall{dc: b.DC, after: sc.After}
 			delete(m.answered, c.ID)
 		}
@@ -194,6 +214,13 @@ func (m *model) answer(id CallID, outcome string) {
 			outcome = "MSG_WAIT_FAILED" // MTProto: the awaited call failed
 		}
 	}
+	if outcome == "ok" {
+		// The server runs it: its predecessor must have run before.
+		if p := m.calls[id].After; p != 0 && !m.executed[p] {
+			m.t.Fatalf("server ran call %d before its predecessor %d", id, p)
+		}
+		m.executed[id] = true
+	}
 	err := rpcFor(outcome)
 	c := m.calls[id]
 	if fw, ok := tgerr.As(err); ok && fw.Code == 420 {
@@ -229,8 +256,72 @@ func (m *model) cancel(t *rapid.T) {
 		t.Skip("no calls")
 	}
 	id := CallID(rapid.IntRange(1, int(m.next)).Draw(t, "cancel"))
-	done, _ := m.s.Cancel(m.now, id)
-	m.record(done)
+	if _, done := m.done[id]; !done {
+		if _, on := m.inflight[id]; on {
+			m.maybeRan[id] = true // it was written: it may run
+		}
+		m.canceled[id] = true
+	}
+	m.record(m.s.Cancel(m.now, id, context.Canceled))
+}
+
+// timeout is the server answering MSG_WAIT_TIMEOUT to a dependent whose
+// predecessor is slow (in flight, unanswered).
+func (m *model) timeout(t *rapid.T) {
+	var ids []CallID
+	for id, s := range m.inflight {
+		if _, waiting := m.inflight[s.after]; s.after != 0 && waiting && !m.answered[s.after] {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		t.Skip("no dependent behind a slow predecessor")
+	}
+	slices.Sort(ids)
+	id := rapid.SampledFrom(ids).Draw(t, "timeout")
+	m.awaits[id] = m.sends[m.inflight[id].after]
+	err := tgerr.New(400, "MSG_WAIT_TIMEOUT")
+	m.lastErr[id] = err
+	m.answered[id] = true
+	delete(m.inflight, id)
+	m.record(m.s.Complete(m.now, id, err))
+}
+
+// unnamed is a DC actor's session handing back, unsent, a dependent whose
+// predecessor it does not hold (answered meanwhile, or sent in an older
+// session): the dependent must not go out unwrapped before that answer.
+func (m *model) unnamed(t *rapid.T) {
+	var ids []CallID
+	for id, s := range m.inflight {
+		if s.after != 0 {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		t.Skip("no wrapped dependent in flight")
+	}
+	slices.Sort(ids)
+	id := rapid.SampledFrom(ids).Draw(t, "unnamed")
+	dc := m.inflight[id].dc
+	// The session hands back the calls wrapped after it too: it cannot
+	// name them either.
+	back := []CallID{id}
+	for i := 0; i < len(back); i++ {
+		for d, s := range m.inflight {
+			if s.after == back[i] && !slices.Contains(back, d) {
+				back = append(back, d)
+			}
+		}
+	}
+	for _, b := range back {
+		if _, on := m.inflight[m.inflight[b].after]; on {
+			m.awaits[b] = m.sends[m.inflight[b].after]
+		}
+	}
+	for _, b := range back {
+		delete(m.inflight, b)
+	}
+	m.record(m.s.Lost(m.now, dc, Lost{NotSent: back}, errors.New("predecessor unknown to the session")))
 }
 
 func (m *model) lose(t *rapid.T) {
@@ -297,7 +388,9 @@ func (m *model) drain() {
 		m.record(done)
 		m.check(bs)
 		for _, id := range m.answerable() {
-			m.answer(id, "ok")
+			if _, on := m.inflight[id]; on {
+				m.answer(id, "ok")
+			}
 		}
 	}
 	for id := range m.calls {
@@ -317,12 +410,15 @@ func TestSchedulerProperties(t *testing.T) {
 		m := &model{t: t, s: New(cfg), cfg: cfg.WithDefaults(), now: t0,
 			calls: map[CallID]Call{}, done: map[CallID]error{}, inflight: map[CallID]sentCall{},
 			lastErr: map[CallID]error{}, answered: map[CallID]bool{}, gates: map[string]time.Time{},
-			maybeRan: map[CallID]bool{}, parked: map[int]bool{}}
+			maybeRan: map[CallID]bool{}, parked: map[int]bool{}, canceled: map[CallID]bool{}, executed: map[CallID]bool{},
+			sends: map[CallID]int{}, awaits: map[CallID]int{}}
 		t.Repeat(map[string]func(*rapid.T){
 			"submit":   m.submit,
 			"ready":    m.ready,
 			"complete": m.complete,
 			"cancel":   m.cancel,
+			"timeout":  m.timeout,
+			"unnamed":  m.unnamed,
 			"lose":     m.lose,
 			"down":     m.down,
 			"connect":  m.connect,

@@ -15,8 +15,8 @@ import (
 // (cenkalti/backoff/v4, on the scheduler's injected clock); a call lost
 // with its connection is repeated the same way, unless its DC is in an
 // outage (outage.go). 303 *_MIGRATE_X names the DC to repeat the call on.
-// All of them count against MaxAttempts; a loss in an outage and a call
-// lost before it was written do not.
+// Backoffs and migrations count against MaxAttempts; a loss in an outage,
+// a call lost before it was written and a flood wait (gates.go) do not.
 
 // onBackoff handles tl.RetryWithBackoff: the call is sent again after the
 // next backoff interval, or fails with the typed error once MaxAttempts
@@ -36,14 +36,45 @@ func (s *State) onMigrate(e *entry, c tl.Class, err error) {
 		return
 	}
 	s.stats.Migrations++
+	e.dc = c.DC
+	e.call.DC = c.DC
+	s.requeue(e) // first: it was sent before the calls rehome moves
+	s.migrateHome(c, err)
+}
+
+// migrateHome moves the home DC for USER_, PHONE_ and NETWORK_MIGRATE: the
+// account lives on another DC, so later calls go there too, and so do the
+// calls for the old home DC not sent yet.
+func (s *State) migrateHome(c tl.Class, err error) {
 	me, _ := tl.AsMigrate(err)
 	switch me.Kind {
 	case "USER", "PHONE", "NETWORK":
-		// The account lives on another DC: later calls go there too.
-		s.cfg.HomeDC = c.DC
+		if old := s.cfg.HomeDC; old != c.DC {
+			s.cfg.HomeDC = c.DC
+			s.rehome(old)
+		}
 	}
-	e.dc = c.DC
-	s.requeue(e)
+}
+
+// rehome moves the unsent calls that went to the home DC by default from
+// old to the new home DC. Calls in flight on old move when their own
+// answer (a migration) comes.
+func (s *State) rehome(old int) {
+	var moved []*entry
+	for _, e := range s.entries {
+		if e.home && e.dc == old && e.ph != phInFlight {
+			moved = append(moved, e)
+		}
+	}
+	slices.SortFunc(moved, func(a, b *entry) int { return cmp.Compare(a.ID(), b.ID()) })
+	for _, e := range moved {
+		e.dc = s.cfg.HomeDC
+		e.call.DC = e.dc
+		if e.ph == phReady {
+			// Off the old DC's queue (its item goes stale), onto the new one's.
+			s.place(e)
+		}
+	}
 }
 
 // retryLater sends e again after its next backoff interval, or fails it
@@ -116,17 +147,26 @@ func (s *State) Lost(now time.Time, dc int, l Lost, cause error) []Done {
 	lost = slices.CompactFunc(lost, func(a, b *entry) bool { return a == b })
 	for _, e := range lost {
 		s.queue(dc).inflight--
-		if e.brokenBy != nil {
-			s.finish(e, e.brokenBy)
+		if e.cancelled {
+			s.bury(e)
+			continue
+		}
+		if maybe[e.ID()] {
+			e.maybeRan = true
+		}
+		if e.brokenBy != 0 {
+			s.finish(e, s.broken(e))
 			continue
 		}
 		if !maybe[e.ID()] {
-			// It never went out: not an attempt.
+			// It never went out: not an attempt. A dependent the session
+			// could not name the predecessor for waits for that attempt's
+			// answer (chains.go).
 			e.free++
+			s.awaitPred(e)
 			s.requeue(e)
 			continue
 		}
-		e.maybeRan = true
 		if o := s.outages[dc]; o != nil {
 			// The DC is unreachable: wait for it (place fails the call
 			// once the budget is spent). A call that kills every

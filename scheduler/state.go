@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,10 +34,18 @@ type entry struct {
 	attempts  int
 	repairs   int
 	bo        *backoff.ExponentialBackOff
-	brokenBy  error     // predecessor failed for good while this was in flight
-	maybeRan  bool      // a send of it was lost unanswered: it may have run
-	free      int       // sends that do not count against MaxAttempts (lost in an outage)
-	lostSince time.Time // first loss in an outage: the call's own budget starts
+	home      bool   // submitted without a DC: follows the home DC when it moves
+	brokenBy  CallID // predecessor that failed for good while this was in flight
+	brokenErr error  // its error
+	// awaitAttempt, while the predecessor is in flight on its attempt
+	// awaitAttempt, holds this call back until that attempt is answered
+	// (MSG_WAIT_TIMEOUT: the head is slow; or a session that could not
+	// name it).
+	awaitAttempt int
+	cancelled    bool      // cancelled in flight: its owner heard, it is never sent again
+	maybeRan     bool      // a send of it was lost unanswered: it may have run
+	free         int       // sends that do not count against MaxAttempts (lost in an outage)
+	lostSince    time.Time // first loss in an outage: the call's own budget starts
 }
 
 // counted is how many sends count against MaxAttempts.
@@ -113,14 +120,19 @@ func (s *State) Submit(now time.Time, c Call) ([]Done, error) {
 	case len(s.entries) >= s.cfg.MaxQueued:
 		return nil, fmt.Errorf("%w: %d calls held", ErrQueueFull, len(s.entries))
 	}
-	if c.DC == 0 {
-		c.DC = s.cfg.HomeDC
+	failed, predFailed := s.chains.failedWith(c.After)
+	if c.After != 0 && !predFailed && s.entries[c.After] == nil {
+		return nil, fmt.Errorf("%w: call %d is ordered after call %d", ErrUnknownPred, c.ID, c.After)
 	}
-	e := &entry{call: c, dc: c.DC}
+	e := &entry{call: c, dc: c.DC, home: c.DC == 0}
+	if e.home {
+		e.dc = s.cfg.HomeDC
+		e.call.DC = e.dc
+	}
 	s.stats.Submitted++
-	if err, ok := s.chains.failedWith(c.After); ok {
+	if predFailed {
 		s.entries[c.ID] = e
-		s.finish(e, &ChainBrokenError{Pred: c.After, Err: err})
+		s.finish(e, &ChainBrokenError{Pred: c.After, Err: failed})
 		return s.drain(), nil
 	}
 	s.entries[c.ID] = e
@@ -129,7 +141,7 @@ func (s *State) Submit(now time.Time, c Call) ([]Done, error) {
 		s.finish(e, s.outageErr(e, e.dc, o))
 		return s.drain(), nil
 	}
-	if c.After != 0 && s.entries[c.After] != nil {
+	if c.After != 0 {
 		s.chains.link(c.After, e)
 	}
 	s.place(e)
@@ -219,12 +231,25 @@ func (s *State) Complete(now time.Time, id CallID, err error) []Done {
 		return nil
 	}
 	s.queue(e.dc).inflight--
+	if e.cancelled {
+		// Its owner has its outcome; what the answer says of the account
+		// (a flood wait, a new home DC) still holds for the others.
+		c := tl.Classify(err)
+		switch c.Action {
+		case tl.RetryAfterWait:
+			s.closeGate(e, c, err)
+		case tl.RetryElsewhere:
+			s.migrateHome(c, err)
+		}
+		s.bury(e)
+		return s.drain()
+	}
 	if err == nil {
 		s.finish(e, nil)
 		return s.drain()
 	}
-	if e.brokenBy != nil {
-		s.finish(e, e.brokenBy)
+	if e.brokenBy != 0 {
+		s.finish(e, s.broken(e))
 		return s.drain()
 	}
 	c := tl.Classify(err)
@@ -256,26 +281,56 @@ func (s *State) requeue(e *entry) {
 	s.place(e)
 }
 
-// Cancel removes a call that has not been sent (its caller gave up); its
-// dependents fail with *ChainBrokenError. A call in flight cannot be
-// unsent: Cancel reports false and its result arrives later as usual.
-func (s *State) Cancel(now time.Time, id CallID) ([]Done, bool) {
+// Cancel makes a call final at once with *CanceledError wrapping cause
+// (its owner gave up: context.Canceled, context.DeadlineExceeded), and its
+// dependents with *ChainBrokenError. A call not yet sent never goes out
+// (ErrNotSent). A call in flight cannot be unsent (ErrMayHaveRun): it stays
+// counted in flight until its answer or loss, which are then dropped, and
+// it is never sent again, whatever the answer (a flood wait, a lost
+// connection). Cancelling an unknown or final call does nothing.
+func (s *State) Cancel(now time.Time, id CallID, cause error) []Done {
 	s.advance(now)
 	e := s.entries[id]
-	if e == nil || e.ph == phInFlight {
-		return nil, false
+	if e == nil || e.cancelled {
+		return s.drain()
 	}
-	s.finish(e, context.Canceled)
-	return s.drain(), true
+	if e.ph != phInFlight {
+		s.finish(e, &CanceledError{Err: cause, MaybeRan: e.maybeRan})
+		return s.drain()
+	}
+	e.cancelled = true
+	s.stats.CanceledInFlight++
+	s.report(e, &CanceledError{Err: cause, MaybeRan: true})
+	return s.drain()
+}
+
+// bury forgets a call cancelled in flight once its answer or loss came:
+// its owner already has its outcome.
+func (s *State) bury(e *entry) {
+	delete(s.entries, e.ID())
+	e.ph = phDone
+	e.stamp++
+	s.chains.unlink(e)
+}
+
+// broken is the error of e, whose predecessor failed for good while e was
+// in flight.
+func (s *State) broken(e *entry) error {
+	return &ChainBrokenError{Pred: e.brokenBy, Err: e.brokenErr, MaybeRan: e.maybeRan}
 }
 
 // finish makes a call final and settles its dependents.
 func (s *State) finish(e *entry, err error) {
-	id := e.ID()
-	delete(s.entries, id)
+	delete(s.entries, e.ID())
 	e.ph = phDone
 	e.stamp++
 	s.chains.unlink(e)
+	s.report(e, err)
+}
+
+// report hands e's final outcome to the owner and settles its dependents.
+func (s *State) report(e *entry, err error) {
+	id := e.ID()
 	if err == nil {
 		s.stats.Succeeded++
 	} else {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // CallID identifies a call for its owner; unique among live calls, not 0.
@@ -13,18 +14,33 @@ type Call struct {
 	ID CallID
 	// Method is the schema name ("messages.sendMessage"): flood gates key on it.
 	Method string
-	// Peer is a key for the chat the call writes to ("" if none): slow-mode
+	// Peer is a key for the chat the call names ("" if none): slow-mode
 	// gates key on it.
 	Peer string
+	// Writes is true when the call writes to Peer's chat (sends or forwards
+	// a message there): only such calls wait behind the chat's slow mode
+	// (MTProto: SLOWMODE_WAIT_X limits sending to the chat, not reading).
+	Writes bool
 	// DC is the DC to send to; 0 means the home DC.
 	DC int
 	// Size is the encoded request size in bytes, for the batch byte cap.
 	Size int
-	// After names the predecessor of an ordered call. It must be a call
-	// submitted earlier (Submit refuses a call ordered after itself); if
-	// that call already succeeded there is nothing to
-	// wait for, if it failed this one fails with *ChainBrokenError.
+	// After names the predecessor of an ordered call: a call that is live
+	// (submitted and not final). If it failed recently this one fails with
+	// *ChainBrokenError. Submit refuses any other id (a call that succeeded
+	// or was forgotten): the owner knows the predecessor's outcome and
+	// submits without After once it succeeded, so the scheduler never
+	// mistakes an unknown predecessor for a finished one.
 	After CallID
+	// FloodBudget is the longest flood wait (FLOOD_WAIT, SLOWMODE_WAIT, a
+	// closed gate) the call may absorb: 0 means Config.FloodThreshold, a
+	// negative value none at all. A call whose wait would exceed it fails
+	// at once with *tl.FloodWaitError, matching ErrNotSent.
+	FloodBudget time.Duration
+	// Deadline, if not zero, is when the caller stops waiting (its
+	// context's deadline): a wait that would end after it fails the call at
+	// once, as a wait over FloodBudget does.
+	Deadline time.Time
 	// Payload is the owner's request (a bin.Encoder, say).
 	Payload any
 }
@@ -67,13 +83,23 @@ type Done struct {
 // ErrQueueFull is returned by Submit when MaxQueued calls are held.
 var ErrQueueFull = errors.New("scheduler: queue full")
 
+// ErrUnknownPred is returned by Submit for a call ordered after a call
+// that is neither live nor remembered as failed (Call.After).
+var ErrUnknownPred = errors.New("scheduler: predecessor unknown (not live, not failed recently)")
+
 // ChainBrokenError fails the calls ordered after a call that failed for
-// good: they are never run out of order.
+// good (or was cancelled): they are never run out of order. It is an error
+// of its own: errors.Is(err, context.Canceled) is false for a dependent
+// whose predecessor was cancelled; the predecessor's error is in Err. It
+// matches ErrNotSent (the call never ran), or ErrMayHaveRun if an earlier
+// send of it was lost unanswered.
 type ChainBrokenError struct {
 	// Pred is the direct predecessor that failed.
 	Pred CallID
-	// Err is Pred's error; errors.Is/As reach the root cause through it.
+	// Err is Pred's error.
 	Err error
+	// MaybeRan is true when an earlier send of this call got no answer.
+	MaybeRan bool
 }
 
 // Error names the failed predecessor and its error.
@@ -81,14 +107,20 @@ func (e *ChainBrokenError) Error() string {
 	return fmt.Sprintf("scheduler: predecessor call %d failed: %v", e.Pred, e.Err)
 }
 
-// Unwrap returns the predecessor's error.
-func (e *ChainBrokenError) Unwrap() error { return e.Err }
+// Is matches ErrNotSent or ErrMayHaveRun, by MaybeRan.
+func (e *ChainBrokenError) Is(target error) bool { return isSentinel(target, e.MaybeRan) }
 
 // Stats counts what the scheduler did since New; counters only grow.
 // Submitted counts accepted calls, Sent counts sends (retries included),
-// Succeeded+Failed count final outcomes, GateClosures counts gates closed or
+// Succeeded+Failed count final outcomes (a call cancelled in flight counts
+// as failed when cancelled), GateClosures counts gates closed or
 // extended, LateResults counts answers for calls not in flight.
 type Stats struct {
 	Submitted, Batches, Sent, Succeeded, Failed                               int
 	FloodWaits, GateClosures, Migrations, Backoffs, ChainRepairs, LateResults int
+	// ChainWaits counts dependents held back until their predecessor's
+	// attempt in flight is answered (MSG_WAIT_TIMEOUT on a slow head, or
+	// a session that could not name the predecessor); CanceledInFlight
+	// counts calls cancelled while in flight.
+	ChainWaits, CanceledInFlight int
 }

@@ -90,7 +90,39 @@ func (s *Server) LoginCode(phone string) string {
 // peer (a channel's history is shared by all accounts), so tests can check
 // that a repeated send stored nothing.
 func (s *Server) HistoryLen(account int64, peer tg.PeerClass) int {
+	key, ok := historyKey(account, peer)
+	if !ok {
+		return 0
+	}
 	w := s.world
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.history[key])
+}
+
+// HistoryTexts returns the texts of the messages stored in account's dialog
+// with peer in the order the server executed the sends, oldest first (at
+// most the last 10,000), so tests can check which calls ran and in what
+// order. The slice is the caller's.
+func (s *Server) HistoryTexts(account int64, peer tg.PeerClass) []string {
+	key, ok := historyKey(account, peer)
+	if !ok {
+		return nil
+	}
+	w := s.world
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h := w.history[key]
+	out := make([]string, len(h))
+	for i, m := range h {
+		out[i] = m.Message
+	}
+	return out
+}
+
+// historyKey names account's dialog with peer; a channel's history is
+// shared by all accounts.
+func historyKey(account int64, peer tg.PeerClass) (dialogKey, bool) {
 	key := dialogKey{owner: account}
 	switch p := peer.(type) {
 	case *tg.PeerUser:
@@ -100,9 +132,7 @@ func (s *Server) HistoryLen(account int64, peer tg.PeerClass) int {
 	case *tg.PeerChannel:
 		key = dialogKey{peer: peerRef{peerChannel, p.ChannelID}}
 	default:
-		return 0
+		return dialogKey{}, false
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.history[key])
+	return key, true
 }

@@ -18,14 +18,13 @@ import (
 // arrived, whether it is done, and whether it failed. A dependent may ask
 // before the awaited call arrives; the state is then a placeholder.
 type callState struct {
-	present bool
-	arrived chan struct{} // closed when the call is read
+	present bool          // the call has been read
 	done    chan struct{} // closed when its result is queued
 	failed  bool          // set before done is closed
 }
 
 func newCallState() *callState {
-	return &callState{arrived: make(chan struct{}), done: make(chan struct{})}
+	return &callState{done: make(chan struct{})}
 }
 
 func (c *callState) isDone() bool {
@@ -136,7 +135,6 @@ func (s *session) newCall(id int64, body []byte) *call {
 		s.calls[id] = cl.st
 	}
 	cl.st.present = true
-	close(cl.st.arrived)
 	switch {
 	case err != nil:
 		cl.failNow = tgerr.New(400, "INPUT_REQUEST_INVALID")
@@ -194,7 +192,9 @@ func (s *session) start(cl *call) {
 
 // await waits for the calls cl depends on. MTProto ("Calling methods:
 // sequential requests"): if an awaited call failed, the dependent fails with
-// 400 MSG_WAIT_FAILED; if it has not arrived within about 0.5 s, with 400
+// 400 MSG_WAIT_FAILED; if no result of an awaited call has appeared within
+// about 0.5 s of the dependent's arrival (Config.WaitTimeout), whether the
+// awaited call is still running or has not arrived, with 400
 // MSG_WAIT_TIMEOUT.
 func (s *session) await(cl *call) error {
 	srv := s.srv
@@ -202,14 +202,9 @@ func (s *session) await(cl *call) error {
 	defer timeout.Stop()
 	for _, w := range cl.waits {
 		select {
-		case <-w.arrived:
+		case <-w.done:
 		case <-timeout.C:
 			return tgerr.New(400, "MSG_WAIT_TIMEOUT")
-		case <-srv.ctx.Done():
-			return srv.ctx.Err()
-		}
-		select {
-		case <-w.done:
 		case <-srv.ctx.Done():
 			return srv.ctx.Err()
 		}

@@ -36,8 +36,9 @@ type Config struct {
 	// SaltPeriod is how long one server salt is current; the previous one is
 	// still accepted for another period. Default 30 minutes.
 	SaltPeriod time.Duration
-	// WaitTimeout is how long invokeAfterMsg waits for an awaited message that
-	// has not arrived before MSG_WAIT_TIMEOUT. Default 500 ms.
+	// WaitTimeout is how long invokeAfterMsg waits, from the dependent's
+	// arrival, for the result of the calls it awaits (running or not yet
+	// arrived) before answering MSG_WAIT_TIMEOUT. Default 500 ms.
 	WaitTimeout time.Duration
 	// MaxFrame is the largest frame accepted; a bigger one closes the
 	// connection. Default 1 MiB + 1 KiB.

@@ -11,10 +11,11 @@
 // Calls run concurrently with a per-method latency, so results come back out
 // of order and are sent together in containers; large results are
 // gzip-packed. invokeWithLayer(initConnection(...)) is required on a new key,
-// invokeAfterMsg/invokeAfterMsgs make a call wait for another (with
-// MSG_WAIT_FAILED and MSG_WAIT_TIMEOUT), a small world of users, a bot,
-// groups and channels answers the common methods with per-account access
-// hashes, a flood model after Telegram's published bot limits answers
+// invokeAfterMsg/invokeAfterMsgs make a call wait for another's result
+// (MSG_WAIT_FAILED when it failed, MSG_WAIT_TIMEOUT when no result appeared
+// within Config.WaitTimeout, whether the awaited call runs or has not
+// arrived), a small world of users, a bot, groups and channels answers the
+// common methods with per-account access hashes, a flood model after Telegram's published bot limits answers
 // FLOOD_WAIT_X, accounts live on a home DC (USER_MIGRATE_X), and faults can
 // be injected (Faults, Config.ConnRate, ForgetSessions, RotateSalts).
 // Counters say what the server saw.
@@ -48,7 +49,7 @@
 //     waits) and which budgets a call spends (methodChecks, sendChecks).
 //   - world.go, peers.go, accounts.go: the world's state; input peers and
 //     per-account access hashes; what tests and the CLI see of it
-//     (HistoryLen).
+//     (HistoryLen, HistoryTexts).
 //   - randomid.go: random_id deduplicated per account and peer; a repeat
 //     read while the first copy runs gets 500 RANDOM_ID_DUPLICATE.
 //
@@ -64,7 +65,8 @@
 //     (acks, pings, future salts, resend and state requests, drop answer,
 //     destroy session). To handle a new one: a row and its handler there.
 //   - calls.go: an RPC query's life: invoke wrappers peeled,
-//     initConnection required, invokeAfterMsg waits, latency, its result.
+//     initConnection required, invokeAfterMsg waits (await: the one rule
+//     for MSG_WAIT_FAILED and MSG_WAIT_TIMEOUT), latency, its result.
 //   - outq.go: the outgoing queue: content, service and notice messages
 //     (seqno parity, msg_id ≡1 or ≡3 mod 4), acks, containers, what is kept
 //     for msg_resend_req.

@@ -84,3 +84,47 @@ func TestInvokeAfterFloodWait(t *testing.T) {
 	c.fails(ids[0], 420, "FLOOD_WAIT_1")
 	c.fails(dep, 400, "MSG_WAIT_FAILED")
 }
+
+// TestInvokeAfterSlowHead: MSG_WAIT_TIMEOUT fires when no result of the
+// awaited call has appeared within WaitTimeout of the dependent's arrival,
+// also when the awaited call has arrived and is still running (MTProto,
+// "Calling methods: sequential requests").
+func TestInvokeAfterSlowHead(t *testing.T) {
+	t.Parallel()
+	const (
+		headLatency = 1200 * time.Millisecond
+		waitTimeout = 600 * time.Millisecond
+	)
+	srv := startSim(t, tgsim.Config{
+		MethodLatency: map[string]tgsim.Latency{"messages.sendMessage": {Base: headLatency}},
+		Latency:       tgsim.NoLatency,
+		WaitTimeout:   waitTimeout,
+		Flood:         tgsim.FloodConfig{Off: true},
+	})
+	c := loggedIn(t, srv)
+	u := resolve(t, c, "user1").Users[1].(*tg.User)
+	peer := &tg.InputPeerUser{UserID: u.ID, AccessHash: u.AccessHash}
+
+	// The head arrived and runs longer than the timeout: the dependent gets
+	// MSG_WAIT_TIMEOUT without running, and the head still succeeds.
+	sent := time.Now()
+	head := c.call(&tg.MessagesSendMessageRequest{Peer: peer, Message: "slow", RandomID: 1})
+	dep := c.call(after(head, &tg.MessagesSendMessageRequest{Peer: peer, Message: "dependent", RandomID: 2}))
+	c.fails(dep, 400, "MSG_WAIT_TIMEOUT")
+	if waited := time.Since(sent); waited < waitTimeout {
+		t.Fatalf("MSG_WAIT_TIMEOUT after %v, want at least WaitTimeout %v", waited, waitTimeout)
+	}
+	c.ok(head, nil)
+	bot := srv.Bot().ID
+	if got := srv.HistoryTexts(bot, &tg.PeerUser{UserID: u.ID}); len(got) != 1 || got[0] != "slow" {
+		t.Fatalf("history of the peer is %q, want only the head's message", got)
+	}
+
+	// The timeout counts from the dependent's arrival: a dependent sent
+	// late enough sees the head's result within it and runs.
+	head2 := c.call(&tg.MessagesSendMessageRequest{Peer: peer, Message: "slow again", RandomID: 3})
+	time.Sleep(headLatency - waitTimeout/2)
+	dep2 := c.call(after(head2, &tg.HelpGetNearestDCRequest{}))
+	c.ok(head2, nil)
+	c.ok(dep2, nil)
+}

@@ -95,11 +95,22 @@ var floodRules = []struct {
 // FloodWaitError is a 420 wait: FLOOD_WAIT_X (the method, for this
 // account), FLOOD_PREMIUM_WAIT_X (file transfer speed), SLOWMODE_WAIT_X
 // (one chat's slow mode), or another row of floodRules.
+//
+// A wait means the server did not run the call, so the error matches
+// ErrNotSent, unless MaybeRan says an earlier send of the same call got no
+// answer (then it matches ErrMayHaveRun).
 type FloodWaitError struct {
 	Kind     string // FloodWait, SlowModeWait, …: the error's type
 	Scope    FloodScope
 	Duration time.Duration
 	RPC      *tgerr.Error
+	// MaybeRan is true when an earlier send of the call was lost unanswered.
+	MaybeRan bool
+}
+
+// Is matches ErrNotSent, or ErrMayHaveRun when MaybeRan.
+func (e *FloodWaitError) Is(target error) bool {
+	return target == ErrMayHaveRun && e.MaybeRan || target == ErrNotSent && !e.MaybeRan
 }
 
 func (e *FloodWaitError) Error() string {
@@ -107,6 +118,20 @@ func (e *FloodWaitError) Error() string {
 }
 
 func (e *FloodWaitError) Unwrap() error { return e.RPC }
+
+// A failed call is one of three kinds, told apart with errors.Is/As: the
+// server answered with an RPC error; the call did not run (ErrNotSent: it
+// never left the process, or the server refused it without running it, as
+// with a flood wait); or it was sent and no answer came (ErrMayHaveRun).
+// The scheduler package re-exports both sentinels and documents the scheme.
+var (
+	// ErrNotSent is matched by the error of a call that did not run: safe
+	// to send again.
+	ErrNotSent = errors.New("tlsched: call not sent")
+	// ErrMayHaveRun is matched by the error of a call that was sent and got
+	// no answer: it may have run.
+	ErrMayHaveRun = errors.New("tlsched: call sent without an answer; it may have run")
+)
 
 // NewFloodWait returns the wait of the given kind, as the server would
 // have sent it (kind_X with X the wait in whole seconds, rounded up). The
