@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
@@ -29,11 +31,22 @@ type Client struct {
 	system *actor.ActorSystem
 	sched  *actor.PID
 	nextID atomic.Uint64
+	// mu orders submissions against Close: a submission checks closed and
+	// hands its calls to the scheduler actor under the read lock, Close sets
+	// closed under the write lock, so every submission either reaches the
+	// actor's mailbox before Close's drain or sees closed
+	// (TestSubmitRacingCloseNeverHangs).
+	mu     sync.RWMutex
 	closed atomic.Bool
+	// stopped: the scheduler actor failed for good; every call fails with
+	// ErrSchedulerStopped (scheduler_supervisor.go).
+	stopped atomic.Bool
 	// inFlight and queued feed the telemetry gauges.
 	inFlight, queued atomic.Int64
-	room             chan struct{} // BlockWhenFull: a semaphore, one token per call held
-
+	// room (BlockWhenFull) holds Scheduler.MaxQueued units, one per call
+	// submitted and not finished; a batch takes its units at once, in
+	// arrival order.
+	room *semaphore.Weighted
 }
 
 // Start starts the actor system and the scheduler actor. Connections open
@@ -42,9 +55,15 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	homeSet := cfg.Scheduler.HomeDC != 0
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if !homeSet {
+		if dc, ok := loadHomeDC(cfg.Store, cfg.DCs, cfg.Logger); ok {
+			cfg.Scheduler.HomeDC = dc
+		}
 	}
 	logger := cfg.Logger
 	opts := []actor.ConfigOption{actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
@@ -60,7 +79,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	c := &Client{cfg: cfg, system: system}
 	cfg.Telemetry.Gauges(func() (int64, int64) { return c.inFlight.Load(), c.queued.Load() })
 	if cfg.BlockWhenFull {
-		c.room = make(chan struct{}, cfg.Scheduler.MaxQueued)
+		c.room = semaphore.NewWeighted(int64(cfg.Scheduler.MaxQueued))
 	}
 	var gauges func(inFlight, queued int64)
 	if cfg.Telemetry != nil {
@@ -69,14 +88,20 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 			c.queued.Store(queued)
 		}
 	}
-	c.sched = system.Root.Spawn(schedulerProps(newDeps(cfg, system.Root, c.released, gauges)))
+	d := newDeps(cfg, system.Root, c.released, gauges)
+	d.closed, d.stopped = &c.closed, &c.stopped
+	c.sched = system.Root.Spawn(schedulerProps(d))
+	system.EventStream.Subscribe(c.deadLetters)
 	return c, nil
 }
 
 // Close stops accepting calls, waits until the calls in flight are answered
 // (or ctx ends; those left fail with ErrClosed), then stops the actors.
 func (c *Client) Close(ctx context.Context) error {
-	if c.closed.Swap(true) {
+	c.mu.Lock()
+	already := c.closed.Swap(true)
+	c.mu.Unlock()
+	if already {
 		return nil
 	}
 	drained := make(chan struct{})
@@ -87,7 +112,10 @@ func (c *Client) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	if stopErr := c.system.Root.StopFuture(c.sched).Wait(); stopErr != nil && err == nil {
+	// A poison pill, not Stop: it comes after every submission in the
+	// mailbox, so those calls become pending and fail with ErrClosed
+	// instead of being dropped with the mailbox.
+	if stopErr := c.system.Root.PoisonFuture(c.sched).Wait(); stopErr != nil && err == nil {
 		err = stopErr
 	}
 	c.system.Shutdown()
@@ -243,6 +271,18 @@ func (e *MultiError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the calls' errors in index order, so that errors.Is and
+// errors.As look inside the batch (TestMultiErrorUnwraps).
+func (e *MultiError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Errors))
+	for i := 0; i < e.Total; i++ {
+		if err, ok := e.Errors[i]; ok {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
 // InvokeAll sends requests together (they share containers) and returns
 // results and errors side by side, in request order. The error is nil when
 // all succeeded, the call's own error when only one request was given (as
@@ -287,6 +327,9 @@ func (c *Client) InvokeAll(ctx context.Context, reqs []bin.Encoder, opts ...Invo
 func (c *Client) newPending(req bin.Encoder) (*pending, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
+	}
+	if c.stopped.Load() {
+		return nil, errStoppedNotSent
 	}
 	if req == nil {
 		return nil, errors.New("tlsched: nil request")
@@ -340,18 +383,42 @@ func (c *Client) submit(ctx context.Context, ps []*pending) error {
 	}
 	if c.room != nil {
 		if err := c.takeRoom(ctx, len(ps)); err != nil {
+			abandon(ps)
 			return err
 		}
 	}
-	if c.closed.Load() {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed.Load() || c.stopped.Load() {
+		abandon(ps)
 		for range ps {
 			c.released()
 		}
+		if c.stopped.Load() {
+			return errStoppedNotSent
+		}
 		return ErrClosed
+	}
+	if testHookSubmit != nil {
+		testHookSubmit()
 	}
 	c.system.Root.Send(c.sched, &submitMsg{calls: ps})
 	return nil
 }
+
+// abandon forgets calls refused before they reached the scheduler actor:
+// the end of their context has nothing to cancel.
+func abandon(ps []*pending) {
+	for _, p := range ps {
+		if p.stop != nil {
+			p.stop()
+		}
+	}
+}
+
+// testHookSubmit, set by tests only, runs between a submission's closed
+// check and its Send.
+var testHookSubmit func()
 
 // cancel withdraws a call for cause (Future.Cancel, the end of its
 // context). The scheduler actor sets its outcome: only it knows whether
@@ -369,31 +436,21 @@ func (c *Client) cancel(p *pending, cause error) {
 	c.system.Root.Send(c.sched, &cancelMsg{id: p.id, cause: cause})
 }
 
-// takeRoom waits for n queue slots (BlockWhenFull), giving back those it
-// took if ctx ends first.
+// takeRoom waits for n queue slots at once (BlockWhenFull), first come
+// first served: batches waiting together cannot each hold part of the room
+// (TestBlockWhenFullReservesBatchesWhole). A batch larger than the queue
+// can never fit and is refused (TestBlockWhenFullRefusesBatchOverMaxQueued).
 func (c *Client) takeRoom(ctx context.Context, n int) error {
-	done := ctx.Done()
-	for i := range n {
-		if done == nil { // a context that never ends: no select per call
-			c.room <- struct{}{}
-			continue
-		}
-		select {
-		case c.room <- struct{}{}:
-		case <-done:
-			for range i {
-				<-c.room
-			}
-			return ctx.Err()
-		}
+	if limit := c.cfg.Scheduler.MaxQueued; n > limit {
+		return fmt.Errorf("tlsched: a batch of %d calls cannot fit in the queue (Scheduler.MaxQueued %d): %w (%w)", n, limit, scheduler.ErrQueueFull, scheduler.ErrNotSent)
 	}
-	return nil
+	return c.room.Acquire(ctx, int64(n))
 }
 
 // released gives a queue slot back (BlockWhenFull).
 func (c *Client) released() {
 	if c.room != nil {
-		<-c.room
+		c.room.Release(1)
 	}
 }
 
@@ -455,6 +512,9 @@ func inputPeerKey(p tg.InputPeerClass) string {
 func (c *Client) Stats(ctx context.Context) (scheduler.Stats, error) {
 	if c.closed.Load() {
 		return scheduler.Stats{}, ErrClosed
+	}
+	if c.stopped.Load() {
+		return scheduler.Stats{}, ErrSchedulerStopped
 	}
 	reply := make(chan scheduler.Stats, 1)
 	c.system.Root.Send(c.sched, &statsMsg{reply: reply})

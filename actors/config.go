@@ -42,16 +42,20 @@ type Config struct {
 	// Telegram's.
 	PublicKeys []exchange.PublicKey
 	// Scheduler configures batching, chains, flood gates and retries. Its
-	// HomeDC defaults to 2.
+	// HomeDC defaults to the one the Store kept (HomeDCStore), else 2.
 	Scheduler scheduler.Config
 	// Session configures each DC's MTProto session (container caps,
 	// initConnection parameters).
 	Session mtproto.Config
-	// Store keeps auth keys across restarts. Default: a FileStore at
+	// Store keeps auth keys (and the home DC, if it implements
+	// HomeDCStore) across restarts. Default: a FileStore at
 	// DefaultStorePath (in memory if there is no configuration directory).
 	Store Store
 	// BlockWhenFull makes submissions wait for room when the scheduler
 	// holds Scheduler.MaxQueued calls; by default they fail with
+	// scheduler.ErrQueueFull. A batch (InvokeAll) waits for room for all
+	// its calls at once, batches and calls in arrival order; a batch larger
+	// than MaxQueued fails at once with an error matching
 	// scheduler.ErrQueueFull.
 	BlockWhenFull bool
 	// Logger receives connection events. Default: discard. Key material is
@@ -63,7 +67,8 @@ type Config struct {
 	// OnResult, if set, is shown every successful result: the method and its
 	// TL body (which must not be modified). It runs on the scheduler actor's
 	// goroutine and must not block; entitycache.Cache.LearnResult is meant
-	// for it.
+	// for it. A panic in it is logged (Logger) and the caller still gets
+	// the result.
 	OnResult func(method *tl.Definition, body []byte)
 	// Telemetry records a span per call and per container, and metrics
 	// (telemetry.Setup). Nil records nothing.

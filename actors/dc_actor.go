@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,7 +31,7 @@ type dcActor struct {
 
 	tel *dcTelemetry // spans and metrics; dc_telemetry.go
 
-	gen      int // connection generation; messages of older ones are stale
+	gen      int // connection generation (dcDeps.generations); messages of others are stale
 	conn     *mtproto.Conn
 	session  *mtproto.Session
 	queue    []scheduler.Batch // waiting for a connection
@@ -68,6 +67,7 @@ func (a *dcActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.timer = protosched.NewTimerScheduler(ctx)
 		a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
+		a.gen = a.d.nextGeneration()
 		a.dial(ctx)
 	case *batchMsg:
 		if a.keyLost != nil {
@@ -375,7 +375,7 @@ func (a *dcActor) arm(ctx actor.Context) {
 // the parent only when the key is lost or to be replaced, or when the DC
 // stays unreachable past the outage budget (outage).
 func (a *dcActor) lost(ctx actor.Context, err error) {
-	a.gen++
+	a.gen = a.d.nextGeneration()
 	if a.conn != nil {
 		_ = a.conn.Close()
 		a.conn = nil
@@ -461,6 +461,6 @@ func accepted(err error) bool {
 
 // storeKey names this DC's key in the Store: the DC id and its address, so
 // keys of different servers (production, a test server) never mix.
-func (a *dcActor) storeKey() string { return fmt.Sprintf("%d@%s", a.id, a.addr) }
+func (a *dcActor) storeKey() string { return storeName(a.id, a.addr) }
 
 func authKeyUnknown(err error) bool { return transportCode(err) == codec.CodeAuthKeyNotFound }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -33,6 +34,8 @@ type schedulerDeps struct {
 	// onResult is shown every successful result (Config.OnResult); nil for
 	// none.
 	onResult func(method *tl.Definition, body []byte)
+	// log receives what goes wrong in the scheduler actor (Config.Logger).
+	log *slog.Logger
 	// release gives a caller's queue slot back (Config.BlockWhenFull); it is
 	// called once for every call the actor finishes.
 	release func()
@@ -42,6 +45,14 @@ type schedulerDeps struct {
 	// restartBackoff and restartWindow pace restarts of a failed DC actor
 	// (Config.RestartBackoff, Config.RestartWindow).
 	restartBackoff, restartWindow time.Duration
+	// saveHomeDC records a new home DC (HomeDCStore); nil if the Store
+	// does not keep it.
+	saveHomeDC func(dc int)
+	// closed is the Client's: Close was called.
+	closed *atomic.Bool
+	// stopped is set, and read by the Client, once the scheduler actor
+	// has failed for good (scheduler_supervisor.go).
+	stopped *atomic.Bool
 	// dc is handed to every DC actor the scheduler actor spawns.
 	dc dcDeps
 }
@@ -79,7 +90,16 @@ type dcDeps struct {
 	// sessionFile names the logged-in session whose keys are never
 	// replaced (Config.SessionFile); empty for none.
 	sessionFile string
+	// generations hands out connection generations, unique for the
+	// Client's life: a DC actor restarted by its supervisor has the same
+	// mailbox, and must not take a message of its previous life's
+	// goroutines for its own (TestRestartedDCActorIgnoresItsPreviousLife).
+	generations *atomic.Int64
 }
+
+// nextGeneration returns a connection generation no DC actor of the Client
+// had before.
+func (d dcDeps) nextGeneration() int { return int(d.generations.Add(1)) }
 
 // newDeps builds the scheduler actor's dependencies (and, inside them, the
 // DC actors') from a Config with defaults applied.
@@ -88,6 +108,8 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 		config:         cfg.Scheduler,
 		dcs:            cfg.DCs,
 		onResult:       cfg.OnResult,
+		log:            cfg.Logger,
+		saveHomeDC:     homeDCSaver(cfg.Store, cfg.DCs, cfg.Logger),
 		release:        release,
 		gauges:         gauges,
 		restartBackoff: cfg.RestartBackoff,
@@ -107,6 +129,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 				healthyAfter: cfg.HealthyAfter, floodWait: cfg.TransportFloodWait, limits: cfg.DialLimits},
 			sessionFile:   cfg.SessionFile,
 			outageTimeout: cfg.Scheduler.OutageTimeout,
+			generations:   new(atomic.Int64),
 		},
 	}
 }

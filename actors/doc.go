@@ -67,7 +67,17 @@
 //     (TestOutageLossesDoNotCountAsAttempts,
 //     TestUnreachableDCFailsCallsAsNotSent).
 //   - Every future resolves: the scheduler actor fails its pending calls
-//     when it restarts or stops (TestSchedulerCrashLeavesNoCallerWaiting);
+//     when it restarts or stops (TestSchedulerCrashLeavesNoCallerWaiting),
+//     all the calls of a message it panicked on
+//     (TestPanicMidSubmitFailsWholeMessage); a panicking Config.OnResult is
+//     logged and its call still resolves
+//     (TestPanickingOnResultStillResolves); a submission racing Close is
+//     processed or refused (TestSubmitRacingCloseNeverHangs). Supervision
+//     of the scheduler actor (scheduler_supervisor.go): restarted at once
+//     on a panic, at most 10 times within 10 s; past that, every call held,
+//     handed over or submitted later fails with ErrSchedulerStopped and
+//     Close returns (TestSchedulerFailingForGoodFailsEveryCall,
+//     TestSchedulerStoppedUnexpectedlyResolvesCalls);
 //     under cuts, silence, salt rotation, a clock jump and repeated frames
 //     every call is answered exactly once (TestSoak, TestSoakTgtest,
 //     TestLostAnswerRecovered, TestResumeAfterSilenceKeepsAsking).
@@ -99,8 +109,11 @@
 // wraps context.Canceled or context.DeadlineExceeded),
 // *scheduler.ChainBrokenError (its predecessor failed; the predecessor's
 // error is its Err field, not unwrapped), *tl.FloodWaitError when the wait
-// exceeds the call's flood budget, scheduler.ErrQueueFull, and
-// ErrSchedulerRestarted. ErrClosed is returned by Go itself.
+// exceeds the call's flood budget, scheduler.ErrQueueFull,
+// ErrSchedulerRestarted (may have run), and an error matching
+// ErrSchedulerStopped (may have run if the scheduler actor held the call
+// when it failed for good, not sent if it was handed over after).
+// ErrClosed is returned by Go itself.
 //
 // # Ordering and cancellation
 //

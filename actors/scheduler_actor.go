@@ -28,13 +28,23 @@ type schedulerActor struct {
 	timerAt time.Time
 	ticking bool // a tickMsg is already in the mailbox
 	drains  []chan struct{}
+	// stopping: Stopping was received; submissions fail at once.
+	stopping bool
+	homeDC   int // the state's home DC as last saved (homedc.go)
 }
 
 // schedulerProps spawns a scheduler actor that supervises its DC actors
 // with dcSupervisor.
 func schedulerProps(d schedulerDeps) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return newSchedulerActor(d) },
-		actor.WithSupervisor(dcSupervisor(d.restartBackoff, d.restartWindow)))
+	return actor.PropsFromProducer(func() actor.Actor {
+		if d.stopped.Load() {
+			return &stoppedScheduler{d: d}
+		}
+		return newSchedulerActor(d)
+	},
+		actor.WithSupervisor(dcSupervisor(d.restartBackoff, d.restartWindow)),
+		actor.WithGuardian(&schedulerSupervisor{maxRestarts: schedulerMaxRestarts, window: schedulerRestartWindow,
+			stopped: d.stopped, log: d.log}))
 }
 
 func newSchedulerActor(d schedulerDeps) *schedulerActor {
@@ -44,17 +54,39 @@ func newSchedulerActor(d schedulerDeps) *schedulerActor {
 		pending: make(map[scheduler.CallID]*pending),
 		bodies:  make(map[scheduler.CallID][]byte),
 		dcs:     make(map[int]*actor.PID),
+		homeDC:  d.config.HomeDC,
+	}
+}
+
+// noteHomeDC saves the home DC when a migration has moved it.
+func (a *schedulerActor) noteHomeDC() {
+	if dc := a.state.HomeDC(); dc != a.homeDC {
+		a.homeDC = dc
+		if a.d.saveHomeDC != nil {
+			a.d.saveHomeDC(dc)
+		}
 	}
 }
 
 func (a *schedulerActor) Receive(ctx actor.Context) {
+	if m, ok := ctx.Message().(*submitMsg); ok && a.stopping {
+		// Left in the mailbox while stopping; Close refuses calls before
+		// it stops us, so this is an unexpected stop.
+		failSubmit(m, errStoppedNotSent, a.d.release)
+		return
+	}
 	now := time.Now()
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.timer = protosched.NewTimerScheduler(ctx)
 	case *submitMsg:
+		// Every call of the message is pending before any is submitted: if
+		// one makes Receive panic, the Restarting handler fails them all
+		// (TestPanicMidSubmitFailsWholeMessage).
 		for _, p := range m.calls {
 			a.pending[p.id] = p
+		}
+		for _, p := range m.calls {
 			if err := a.admit(p); err != nil {
 				a.finish(scheduler.Done{ID: p.id, Err: err})
 				continue
@@ -84,6 +116,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 			a.finishAll(a.state.Complete(now, id, r.Err))
 			delete(a.bodies, id)
 		}
+		a.noteHomeDC()
 		a.pump(ctx, now)
 	case *lostMsg:
 		a.finishAll(a.state.Lost(now, m.dc, m.calls, m.err))
@@ -123,28 +156,46 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		a.checkDrained()
 	case *actor.Restarting:
 		// A bug made Receive panic; protoactor restarts us with a fresh
-		// state. What was sent is unknown, so no caller is left waiting:
-		// every pending call fails with a clear error.
-		a.failPending(ErrSchedulerRestarted)
+		// state (or a stoppedScheduler, scheduler_supervisor.go). What was
+		// sent is unknown, so no caller is left waiting: every pending call
+		// fails with a clear error, and a Close waiting for them goes on.
+		if a.d.stopped.Load() {
+			a.failPending(errStoppedMayHaveRun)
+		} else {
+			a.failPending(ErrSchedulerRestarted)
+		}
+		a.checkDrained()
 	case *actor.Stopping:
-		a.failPending(ErrClosed)
+		if a.d.closed.Load() {
+			a.failPending(ErrClosed)
+		} else {
+			// Stopped, not by Close: the Client serves no more calls.
+			a.d.stopped.Store(true)
+			a.failPending(errStoppedMayHaveRun)
+		}
+		a.stopping = true
+		a.checkDrained()
 	}
+
 }
 
 // ErrSchedulerRestarted fails the calls pending when the scheduler actor
 // crashed and was restarted: they may or may not have reached the server,
 // so it matches scheduler.ErrMayHaveRun.
-var ErrSchedulerRestarted error = &unansweredError{"tlsched: scheduler restarted after a failure; the call may or may not have run", scheduler.ErrMayHaveRun}
+var ErrSchedulerRestarted error = &unansweredError{msg: "tlsched: scheduler restarted after a failure; the call may or may not have run", kind: scheduler.ErrMayHaveRun}
 
 // unansweredError is a fixed error that matches one of the scheduler's
-// unanswered kinds (scheduler.ErrNotSent, scheduler.ErrMayHaveRun).
+// unanswered kinds (scheduler.ErrNotSent, scheduler.ErrMayHaveRun), and
+// through Unwrap its cause, if any.
 type unansweredError struct {
-	msg  string
-	kind error
+	msg   string
+	kind  error
+	cause error
 }
 
 func (e *unansweredError) Error() string        { return e.msg }
 func (e *unansweredError) Is(target error) bool { return target == e.kind }
+func (e *unansweredError) Unwrap() error        { return e.cause }
 
 func (a *schedulerActor) failPending(err error) {
 	if a.cancel != nil {
@@ -201,12 +252,25 @@ func (a *schedulerActor) finish(d scheduler.Done) {
 		p.resolve(nil, d.Err)
 	} else {
 		body := a.bodies[d.ID]
-		if f := a.d.onResult; f != nil {
-			f(p.method, body)
+		if a.d.onResult != nil {
+			a.showResult(p, body)
 		}
 		p.resolve(body, nil)
 	}
 	a.d.release()
+}
+
+// showResult runs the Config.OnResult hook. The call has left pending
+// already, so a panic in the hook must not reach protoactor (a restart
+// would leave its caller waiting): it is logged, and the caller gets the
+// result (TestPanickingOnResultStillResolves).
+func (a *schedulerActor) showResult(p *pending, body []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.d.log.Error("OnResult hook panicked", "method", p.method.Name, "panic", r)
+		}
+	}()
+	a.d.onResult(p.method, body)
 }
 
 // gauges publishes the in-flight and queued counts for telemetry.

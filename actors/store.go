@@ -55,6 +55,21 @@ type SessionStore interface {
 	SaveSession(dc string, keyID [8]byte, st SessionState) error
 }
 
+// HomeDCStore is implemented by a Store that also keeps the account's home
+// DC, where calls without a DC go: the scheduler learns it from
+// USER_MIGRATE_X (and PHONE_, NETWORK_), and a later process that did not
+// keep it would send its first calls to DC 2, where a key of an account
+// living elsewhere gets AUTH_KEY_UNREGISTERED. The DC is named as Load
+// names DCs ("4@149.154.167.91:443"), so a home DC of other servers is not
+// taken. Start loads it when Config.Scheduler.HomeDC is not set; the
+// scheduler actor saves it when it changes (homedc.go).
+type HomeDCStore interface {
+	// LoadHomeDC returns the saved home DC; ok is false if there is none.
+	LoadHomeDC() (dc string, ok bool, err error)
+	// SaveHomeDC records the home DC.
+	SaveHomeDC(dc string) error
+}
+
 // SessionState is what a SessionStore keeps with a key.
 type SessionState struct {
 	// Salt is the salt in use.
@@ -91,6 +106,10 @@ func (k savedKey) sameKey(keyID [8]byte) bool {
 // no DC name has ("ID@host:port") and a hash of the prime.
 const primeEntry = "dh-prime:"
 
+// homeDCEntry names the home DC's record (HomeDCStore): no DC name looks
+// like it, and files written before it existed lack it.
+const homeDCEntry = "home-dc"
+
 func primeName(p []byte) string {
 	h := sha256.Sum256(p)
 	return primeEntry + hex.EncodeToString(h[:8])
@@ -103,6 +122,8 @@ type savedKey struct {
 	// written before it existed.
 	TimeOffsetMS int64       `json:"time_offset_ms,omitempty"`
 	Salts        []savedSalt `json:"salts,omitempty"`
+	// HomeDC is set in the homeDCEntry record only (HomeDCStore).
+	HomeDC string `json:"home_dc,omitempty"`
 }
 
 type savedSalt struct {
@@ -163,6 +184,22 @@ func (m *MemoryStore) SaveSession(dc string, keyID [8]byte, st SessionState) err
 	return nil
 }
 
+// LoadHomeDC implements HomeDCStore.
+func (m *MemoryStore) LoadHomeDC() (string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[homeDCEntry]
+	return k.HomeDC, ok && k.HomeDC != "", nil
+}
+
+// SaveHomeDC implements HomeDCStore.
+func (m *MemoryStore) SaveHomeDC(dc string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.keys[homeDCEntry] = savedKey{HomeDC: dc}
+	return nil
+}
+
 // LoadPrimes implements PrimeStore.
 func (m *MemoryStore) LoadPrimes() ([][]byte, error) {
 	m.mu.Lock()
@@ -208,7 +245,8 @@ func DefaultStorePath() (string, error) {
 // FileStore keeps keys in one JSON file, written with 0600 permissions
 // through a temporary file and a rename; its directory is created 0700.
 // It implements PrimeStore: verified DH primes are records of the same map,
-// named "dh-prime:" and a hash, so files stay readable by earlier versions.
+// named "dh-prime:" and a hash, so files stay readable by earlier versions;
+// so is the home DC (HomeDCStore), a record named "home-dc".
 type FileStore struct {
 	Path string
 	mu   sync.Mutex
@@ -278,6 +316,34 @@ func (f *FileStore) SaveSession(dc string, keyID [8]byte, st SessionState) error
 		return nil
 	}
 	keys[dc] = k
+	return f.write(keys)
+}
+
+// LoadHomeDC implements HomeDCStore.
+func (f *FileStore) LoadHomeDC() (string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	keys, err := f.read()
+	if err != nil {
+		return "", false, err
+	}
+	k, ok := keys[homeDCEntry]
+	return k.HomeDC, ok && k.HomeDC != "", nil
+}
+
+// SaveHomeDC implements HomeDCStore. The file is rewritten only when the
+// home DC changed.
+func (f *FileStore) SaveHomeDC(dc string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	keys, err := f.read()
+	if err != nil {
+		return err
+	}
+	if keys[homeDCEntry].HomeDC == dc {
+		return nil
+	}
+	keys[homeDCEntry] = savedKey{HomeDC: dc}
 	return f.write(keys)
 }
 

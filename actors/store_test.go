@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,5 +142,35 @@ func TestSessionStateKeptWithItsKey(t *testing.T) {
 				t.Fatal("state handed out for another key")
 			}
 		})
+	}
+}
+
+// The home DC is a record of its own: a file written before it existed has
+// none, keys stay readable beside it, and both stores keep it.
+func TestHomeDCStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.json")
+	var k crypto.Key
+	k[0] = 1
+	old := `{"2@a":{"key":"` + base64.StdEncoding.EncodeToString(k[:]) + `","salt":5}}`
+	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]interface {
+		Store
+		HomeDCStore
+	}{"file": &FileStore{Path: path}, "memory": NewMemoryStore()} {
+		if dc, ok, err := s.LoadHomeDC(); ok || err != nil {
+			t.Fatalf("%s: home dc before any was saved: %q %v", name, dc, err)
+		}
+		if err := s.SaveHomeDC("4@b"); err != nil {
+			t.Fatal(err)
+		}
+		if dc, ok, err := s.LoadHomeDC(); !ok || err != nil || dc != "4@b" {
+			t.Fatalf("%s: home dc %q %v %v", name, dc, ok, err)
+		}
+	}
+	got, salt, ok, err := (&FileStore{Path: path}).Load("2@a")
+	if err != nil || !ok || salt != 5 || got.ID != k.WithID().ID {
+		t.Fatalf("key beside the home dc: %v %v %d", err, ok, salt)
 	}
 }

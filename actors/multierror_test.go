@@ -1,0 +1,33 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/gotd/td/tgerr"
+
+	"github.com/tlsched/tlsched/scheduler"
+)
+
+func TestMultiErrorUnwraps(t *testing.T) {
+	rpc := tgerr.New(400, "PEER_ID_INVALID")
+	err := error(&MultiError{Total: 4, Errors: map[int]error{
+		3: context.Canceled,
+		1: rpc,
+	}})
+	var got *tgerr.Error
+	if !errors.As(err, &got) || got != rpc {
+		t.Fatalf("errors.As found %v", got)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatal("errors.Is does not see #3's error")
+	}
+	if errors.Is(err, scheduler.ErrQueueFull) {
+		t.Fatal("errors.Is matched an error no call had")
+	}
+	u := err.(interface{ Unwrap() []error }).Unwrap()
+	if len(u) != 2 || u[0] != error(rpc) || u[1] != context.Canceled {
+		t.Fatalf("Unwrap: %v, want index order", u)
+	}
+}
