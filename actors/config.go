@@ -126,7 +126,9 @@ type Config struct {
 	// exponential backoff strategy, which in fact grows linearly). This is
 	// a policy of its own, apart from the redial backoff: it paces recovery
 	// from our own faults, which redialling would not cure. Defaults 100 ms
-	// and 1 min.
+	// and 1 min. (The scheduler actor has a fixed policy of its own,
+	// scheduler_supervisor.go: restarted at once, at most 10 times within
+	// 10 s, after which every call fails with ErrSchedulerStopped.)
 	RestartBackoff, RestartWindow time.Duration
 }
 

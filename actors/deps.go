@@ -48,6 +48,9 @@ type schedulerDeps struct {
 	// saveHomeDC records a new home DC (HomeDCStore); nil if the Store
 	// does not keep it.
 	saveHomeDC func(dc int)
+	// homeDC is the home DC a migration moved the scheduler to (0: none
+	// yet), for the next life of a restarted scheduler actor.
+	homeDC *atomic.Int64
 	// closed is the Client's: Close was called.
 	closed *atomic.Bool
 	// stopped is set, and read by the Client, once the scheduler actor
@@ -110,6 +113,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 		onResult:       cfg.OnResult,
 		log:            cfg.Logger,
 		saveHomeDC:     homeDCSaver(cfg.Store, cfg.DCs, cfg.Logger),
+		homeDC:         new(atomic.Int64),
 		release:        release,
 		gauges:         gauges,
 		restartBackoff: cfg.RestartBackoff,

@@ -63,3 +63,30 @@ func TestHomeDCPersistsAcrossClients(t *testing.T) {
 		t.Fatalf("explicit HomeDC 1: %d migrations, want 2", got)
 	}
 }
+
+// A scheduler actor restarted after a panic keeps the home DC a migration
+// taught it.
+func TestHomeDCSurvivesSchedulerRestart(t *testing.T) {
+	srv, err := tgsim.Start(tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Off: true}, World: tgsim.WorldConfig{BotDC: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dcs := map[int]string{}
+	for _, d := range srv.DCs() {
+		dcs[d.ID] = d.Addr
+	}
+	c := startClient(t, Config{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: NewMemoryStore()})
+	ctx := shortCtx(t, 20*time.Second)
+	getUsers := &tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUserSelf{}}}
+	if _, err := c.Call(ctx, getUsers); err != nil {
+		t.Fatal(err)
+	}
+	c.system.Root.Send(c.sched, &panicMsg{})
+	if _, err := c.Call(ctx, getUsers); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Counters().Migrations; got != 1 {
+		t.Fatalf("%d migrations, want 1", got)
+	}
+}

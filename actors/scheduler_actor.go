@@ -48,13 +48,19 @@ func schedulerProps(d schedulerDeps) *actor.Props {
 }
 
 func newSchedulerActor(d schedulerDeps) *schedulerActor {
+	cfg := d.config
+	if dc := d.homeDC.Load(); dc != 0 {
+		// Restarted: the home DC a migration taught the last life stays
+		// (TestHomeDCSurvivesSchedulerRestart).
+		cfg.HomeDC = int(dc)
+	}
 	return &schedulerActor{
 		d:       d,
-		state:   scheduler.New(d.config),
+		state:   scheduler.New(cfg),
 		pending: make(map[scheduler.CallID]*pending),
 		bodies:  make(map[scheduler.CallID][]byte),
 		dcs:     make(map[int]*actor.PID),
-		homeDC:  d.config.HomeDC,
+		homeDC:  cfg.HomeDC,
 	}
 }
 
@@ -62,6 +68,7 @@ func newSchedulerActor(d schedulerDeps) *schedulerActor {
 func (a *schedulerActor) noteHomeDC() {
 	if dc := a.state.HomeDC(); dc != a.homeDC {
 		a.homeDC = dc
+		a.d.homeDC.Store(int64(dc))
 		if a.d.saveHomeDC != nil {
 			a.d.saveHomeDC(dc)
 		}
