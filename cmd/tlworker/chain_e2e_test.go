@@ -165,8 +165,8 @@ func runChain(t *testing.T, plan chainPlan, seed uint64) {
 		}
 	}
 	c := r.srv.Counters()
-	t.Logf("tgsim: stored %d, duplicates absorbed %d, connections %d, new sessions %d, ordering waits %d, MSG_WAIT_TIMEOUT %d, MSG_WAIT_FAILED %d",
-		c.MessagesStored, c.Duplicates, c.Connections, c.NewSessions, c.OrderingWaits, c.Errors["MSG_WAIT_TIMEOUT"], c.Errors["MSG_WAIT_FAILED"])
+	t.Logf("seed %d: tgsim stored %d, duplicates absorbed %d, connections %d, new sessions %d, ordering waits %d, errors %v",
+		seed, c.MessagesStored, c.Duplicates, c.Connections, c.NewSessions, c.OrderingWaits, c.Errors)
 	if c.MessagesStored != int64(sends) {
 		t.Errorf("%s: tgsim stored %d messages for %d sendMessage jobs", replay, c.MessagesStored, sends)
 	}
