@@ -69,6 +69,8 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
 		a.gen = a.d.nextGeneration()
 		a.dial(ctx)
+	case *dcCancelMsg:
+		a.cancelCall(ctx, m.id)
 	case *batchMsg:
 		if a.keyLost != nil {
 			a.refuse(ctx, m.batch) // sent before the scheduler heard

@@ -86,6 +86,41 @@ func (a *dcActor) report(ctx actor.Context, rs []mtproto.Result) {
 	}
 }
 
+// cancelCall forgets a call cancelled by its owner, wherever this actor
+// holds it (a batch waiting for a connection, or the session, which would
+// otherwise send it again after a reconnect, a bad salt or a new session;
+// a late answer for it is ignored), and hands it back to the parent, which
+// drops it: its owner already has its outcome.
+func (a *dcActor) cancelCall(ctx actor.Context, id scheduler.CallID) {
+	var l scheduler.Lost
+	for i := range a.queue {
+		b := &a.queue[i]
+		for j, s := range b.Calls {
+			if s.Call.ID == id {
+				b.Calls = append(b.Calls[:j:j], b.Calls[j+1:]...)
+				l.NotSent = append(l.NotSent, id)
+				break
+			}
+		}
+	}
+	if a.session != nil {
+		sent := a.session.WasSent(mtproto.CallID(id))
+		if a.session.Cancel(mtproto.CallID(id)) {
+			if sent {
+				l.MaybeSent = append(l.MaybeSent, id)
+			} else {
+				l.NotSent = append(l.NotSent, id)
+			}
+		}
+	}
+	if len(l.NotSent)+len(l.MaybeSent) > 0 {
+		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: l, err: errCancelled})
+	}
+}
+
+// errCancelled is the cause of a cancelled call handed back.
+var errCancelled = errors.New("call cancelled by its owner")
+
 // restoreSession gives a new session the salts and time offset saved with
 // its key, so its first frames need no bad_server_salt or time-sync round
 // trip.

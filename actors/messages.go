@@ -25,6 +25,10 @@ type (
 	timerMsg struct{}
 )
 
+// dcCancelMsg tells a DC actor that a call it holds was cancelled: it is
+// never sent again; the DC actor hands it back (lostMsg) once forgotten.
+type dcCancelMsg struct{ id scheduler.CallID }
+
 // drainMsg asks the scheduler actor to report when no call is pending.
 type drainMsg struct{ done chan struct{} }
 

@@ -3,15 +3,20 @@ package actors
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/gotd/td/bin"
+	"github.com/gotd/td/mt"
+	"github.com/gotd/td/proto"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 	"github.com/gotd/td/tgtest"
 
+	"github.com/tlsched/tlsched/mtproto/spec"
 	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/tl"
 )
@@ -124,6 +129,108 @@ func TestCancelledInFlightIsNeverSentAgain(t *testing.T) {
 	}
 	if n := h.count(11); n != 1 {
 		t.Fatalf("cancelled call reached the server %d times, want 1", n)
+	}
+}
+
+// A call cancelled in flight is forgotten by its DC's session too: the
+// session does not resend it when the server rejects its salt (nor after
+// a reconnect or a new session, which resend the same way).
+func TestCancelledInFlightIsNotResentBySession(t *testing.T) {
+	w := newWorld()
+	var (
+		mu      sync.Mutex
+		count   int
+		arrived = make(chan struct{}, 1)
+		release = make(chan struct{})
+	)
+	w.hook = func(srv *tgtest.Server, req *tgtest.Request, random int64) error {
+		if random != 51 {
+			return nil
+		}
+		mu.Lock()
+		count++
+		first := count == 1
+		mu.Unlock()
+		if !first {
+			return nil
+		}
+		arrived <- struct{}{}
+		<-release
+		// MTProto: bad_server_salt makes the client resend the message.
+		if err := srv.Send(req.RequestCtx, req.Session, proto.MessageServerResponse, &mt.BadServerSalt{
+			BadMsgID: req.MsgID, ErrorCode: spec.BadMsgServerSalt, NewServerSalt: 0x5a17,
+		}); err != nil {
+			return err
+		}
+		return errDrop
+	}
+	_, cfg := startWorld(t, w)
+	c := startClient(t, cfg)
+	ctx := testCtx(t)
+
+	f, err := c.Go(context.Background(), send(51))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-arrived
+	f.Cancel()
+	if _, err := f.Wait(ctx); !errors.Is(err, scheduler.ErrMayHaveRun) {
+		t.Fatalf("cancelled in flight: %v", err)
+	}
+	// The DC actor heard of the cancel before it reads the bad salt; a
+	// resend would go out before the next call, which the server runs in
+	// order on the connection.
+	close(release)
+	if _, err := c.Call(ctx, send(52)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if count != 1 {
+		t.Fatalf("cancelled call reached the server %d times, want 1", count)
+	}
+}
+
+// With BlockWhenFull, a call cancelled in flight gives its queue slot back,
+// and the scheduler does not count it against MaxQueued either while it
+// waits for its answer: the next call is taken, not refused.
+func TestCancelledInFlightFreesItsSlot(t *testing.T) {
+	w := newWorld()
+	h := newHolder(w, 61)
+	gate61 := h.held[61]
+	_, cfg := startWorld(t, w)
+	cfg.Scheduler.MaxQueued = 1
+	cfg.BlockWhenFull = true
+	c := startClient(t, cfg)
+	ctx := testCtx(t)
+
+	f, err := c.Go(context.Background(), send(61))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.wait(t, ctx, 61)
+	f.Cancel()
+	if _, err := f.Wait(ctx); !errors.Is(err, scheduler.ErrMayHaveRun) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	f2, err := c.Go(ctx, send(62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stats is answered after the submission before it: a refusal would
+	// have resolved f2 by now.
+	if _, err := c.Stats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-f2.Done():
+		_, err := f2.Wait(ctx)
+		t.Fatalf("second call resolved while the first was held: %v", err)
+	default:
+	}
+	h.release(gate61, nil)
+	if _, err := f2.Wait(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -280,4 +387,44 @@ func TestPeerKeys(t *testing.T) {
 			t.Errorf("%T: writes %v, want %v", c.req, got, c.writes)
 		}
 	}
+}
+
+// A long chain (each call After the previous one) keeps only what it
+// needs: a finished predecessor is not reachable from its dependent.
+func TestChainDoesNotRetainFinishedCalls(t *testing.T) {
+	w := newWorld()
+	_, cfg := startWorld(t, w)
+	c := startClient(t, cfg)
+	ctx := testCtx(t)
+	const n = 100
+	var (
+		f    *Future
+		refs []weak.Pointer[pending]
+	)
+	for i := int64(1); i <= n; i++ {
+		var opts []Option
+		if f != nil {
+			opts = append(opts, After(f))
+		}
+		var err error
+		if f, err = c.Go(context.Background(), send(i), opts...); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, weak.Make(f.p))
+		if _, err := f.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.GC()
+	alive := 0
+	for _, r := range refs[:n-1] {
+		if r.Value() != nil {
+			alive++
+		}
+	}
+	if alive > n/10 {
+		t.Fatalf("%d of %d finished calls still reachable from the last future", alive, n-1)
+	}
+	runtime.KeepAlive(f)
 }

@@ -142,6 +142,14 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		a.finishAll(a.state.DCUp(now, m.dc))
 		a.pump(ctx, now)
 	case *cancelMsg:
+		if dc, ok := a.state.InFlightOn(m.id); ok {
+			// Its DC actor must not send it again either (a resend after
+			// a reconnect, a bad salt, a new session); it reports the
+			// call back, which ends the scheduler's record of it.
+			if pid := a.dcs[dc]; pid != nil {
+				ctx.Send(pid, &dcCancelMsg{id: m.id})
+			}
+		}
 		a.finishAll(a.state.Cancel(now, m.id, m.cause))
 		a.pump(ctx, now)
 	case *tickMsg:
@@ -229,6 +237,7 @@ func (a *schedulerActor) admit(p *pending) error {
 	if q == nil {
 		return nil
 	}
+	p.afterP = nil // a chain must not keep every finished call alive
 	select {
 	case <-q.done:
 		p.after = 0

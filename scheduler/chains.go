@@ -19,8 +19,11 @@ import "slices"
 // still in flight does the same: the dependent waits for the predecessor's
 // own answer, then goes wrapped after its next attempt or unwrapped after
 // its success; it is not resent after the same slow attempt, and such
-// waits are not repairs. Only an answer that makes no sense (MSG_WAIT_*
-// while the predecessor is not in flight) counts against MaxChainRepairs.
+// waits are not repairs, nor is a MSG_WAIT_* after the predecessor's own
+// error was handled (it is retried, and the dependent follows its next
+// attempt). Only a MSG_WAIT_* after the predecessor is done (it succeeded,
+// yet the server did not see it: a forgotten session) counts against
+// MaxChainRepairs.
 
 // failedMemory is how many failed calls are remembered, so that a call
 // submitted after one of them fails at once. Submit refuses a call ordered
@@ -160,11 +163,18 @@ func (s *State) settle(id CallID, err error) {
 
 // onChainRepair handles tl.RepairChain (MSG_WAIT_FAILED, MSG_WAIT_TIMEOUT):
 // while the predecessor is in flight the call waits for its answer (see
-// the top of this file); otherwise it is resent wrapped after the
-// predecessor's next attempt, or unwrapped once the predecessor is done,
-// at most MaxChainRepairs times.
+// the top of this file); while it is being retried (a flood wait, a
+// backoff), the call waits to be wrapped after its next attempt, which
+// costs no repair either: the predecessor's retries are bounded on their
+// own. Only once the predecessor is done is the call resent unwrapped, at
+// most MaxChainRepairs times.
 func (s *State) onChainRepair(e *entry, err error) {
 	if s.awaitPred(e) {
+		s.requeue(e)
+		return
+	}
+	if s.pred(e) != nil {
+		s.stats.ChainWaits++
 		s.requeue(e)
 		return
 	}

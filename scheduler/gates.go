@@ -18,6 +18,10 @@ import (
 // (method or chat) picks the gate here (floodKey); only a new kind of scope
 // needs a new gateKind, checked in closed.
 
+// minFloodWait is the least a flood wait holds its gate closed (TDLib's
+// NetQueryDelayer clamps waits to at least 1 s too).
+const minFloodWait = time.Second
+
 // gateKind says what a gate holds back.
 type gateKind uint8
 
@@ -185,11 +189,19 @@ func (s *State) regate(key gateKey) {
 }
 
 // closeGate closes the gate a flood wait on e names, for the wait.
+//
+// The wait is at least minFloodWait (a FLOOD_WAIT_0 would otherwise be
+// resent at once, and flood waits cost no attempt). A wait of chat scope
+// on a call with a chat marks the call as writing to it: the server says
+// slow mode holds it, so the chat's gate must hold it too.
 func (s *State) closeGate(e *entry, c tl.Class, err error) *tl.FloodWaitError {
 	s.stats.FloodWaits++
 	fw, _ := tl.AsFloodWait(err)
+	if fw.Scope == tl.ScopeChat && e.call.Peer != "" {
+		e.call.Writes = true
+	}
 	key := floodKey(&e.call, fw)
-	if s.gates.close(key, s.now.Add(c.Wait), fw.Kind) {
+	if s.gates.close(key, s.now.Add(max(c.Wait, minFloodWait)), fw.Kind) {
 		s.stats.GateClosures++
 		s.regate(key)
 	}

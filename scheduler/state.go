@@ -64,6 +64,7 @@ type State struct {
 	delayed delayHeap
 	chains  chains
 	outages map[int]*outage // unreachable DCs (outage.go)
+	ghosts  int             // calls cancelled in flight, awaiting their answer or loss
 	out     []Done
 	stats   Stats
 }
@@ -86,7 +87,9 @@ func (s *State) Stats() Stats { return s.stats }
 // HomeDC returns the DC calls without one go to.
 func (s *State) HomeDC() int { return s.cfg.HomeDC }
 
-// Len returns the number of live calls (queued, waiting or in flight).
+// Len returns the number of live calls (queued, waiting or in flight),
+// calls cancelled in flight included until their answer or loss (they do
+// not count against MaxQueued).
 func (s *State) Len() int { return len(s.entries) }
 
 // InFlight returns the calls sent and unanswered on a DC.
@@ -117,8 +120,8 @@ func (s *State) Submit(now time.Time, c Call) ([]Done, error) {
 	case c.After == c.ID:
 		// It would wait for itself forever.
 		return nil, fmt.Errorf("scheduler: call %d is ordered after itself", c.ID)
-	case len(s.entries) >= s.cfg.MaxQueued:
-		return nil, fmt.Errorf("%w: %d calls held", ErrQueueFull, len(s.entries))
+	case len(s.entries)-s.ghosts >= s.cfg.MaxQueued:
+		return nil, fmt.Errorf("%w: %d calls held", ErrQueueFull, len(s.entries)-s.ghosts)
 	}
 	failed, predFailed := s.chains.failedWith(c.After)
 	if c.After != 0 && !predFailed && s.entries[c.After] == nil {
@@ -284,10 +287,13 @@ func (s *State) requeue(e *entry) {
 // Cancel makes a call final at once with *CanceledError wrapping cause
 // (its owner gave up: context.Canceled, context.DeadlineExceeded), and its
 // dependents with *ChainBrokenError. A call not yet sent never goes out
-// (ErrNotSent). A call in flight cannot be unsent (ErrMayHaveRun): it stays
-// counted in flight until its answer or loss, which are then dropped, and
-// it is never sent again, whatever the answer (a flood wait, a lost
-// connection). Cancelling an unknown or final call does nothing.
+// (ErrNotSent). A call in flight (handed to its DC's connection, written
+// or not) cannot be unsent: it matches ErrMayHaveRun, stays counted in
+// flight (not against MaxQueued) until its answer or loss, which are then
+// dropped, and it is never sent again, whatever the answer (a flood wait,
+// a lost connection). The owner tells the DC's connection too
+// (InFlightOn), which hands the call back once it forgot it. Cancelling an
+// unknown or final call does nothing.
 func (s *State) Cancel(now time.Time, id CallID, cause error) []Done {
 	s.advance(now)
 	e := s.entries[id]
@@ -299,14 +305,26 @@ func (s *State) Cancel(now time.Time, id CallID, cause error) []Done {
 		return s.drain()
 	}
 	e.cancelled = true
+	s.ghosts++
 	s.stats.CanceledInFlight++
 	s.report(e, &CanceledError{Err: cause, MaybeRan: true})
 	return s.drain()
 }
 
+// InFlightOn returns the DC a live call is in flight on, if it is: the
+// owner tells that DC's connection when the call is cancelled, so that it
+// is not sent again from there either (Cancel).
+func (s *State) InFlightOn(id CallID) (int, bool) {
+	if e := s.entries[id]; e != nil && e.ph == phInFlight {
+		return e.dc, true
+	}
+	return 0, false
+}
+
 // bury forgets a call cancelled in flight once its answer or loss came:
 // its owner already has its outcome.
 func (s *State) bury(e *entry) {
+	s.ghosts--
 	delete(s.entries, e.ID())
 	e.ph = phDone
 	e.stamp++
