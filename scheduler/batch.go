@@ -55,6 +55,7 @@ func (s *State) batch(dc int, q *dcQueue) (Batch, bool) {
 			continue
 		}
 		after := s.wrapAfter(e)
+		s.pacedSent(e)
 		e.ph = phInFlight
 		e.stamp++
 		e.attempts++

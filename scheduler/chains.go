@@ -136,9 +136,10 @@ func (s *State) release(e *entry) {
 func (s *State) hold(e *entry) {
 	for _, d := range s.chains.deps[e.ID()] {
 		switch d.ph {
-		case phReady, phGated, phDelayed:
+		case phReady, phGated, phDelayed, phPaced:
 			d.stamp++
 			d.ph = phWaiting
+			s.pacedGone(d)
 		}
 	}
 }

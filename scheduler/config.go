@@ -41,6 +41,8 @@ type Config struct {
 	// DCDown) before they fail with *OutageError; until the DC is connected
 	// again later calls for it fail at once. Default 3 min.
 	OutageTimeout time.Duration
+	// Pacing paces chat writes below Telegram's flood limits (pacer.go).
+	Pacing PacingConfig
 	// Backoff configures retries of server failures. Defaults: 100 ms
 	// initial, ×2, up to 10 s apart, 2 min in all, ±20% jitter.
 	Backoff BackoffConfig

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -26,9 +27,11 @@ func newTest(cfg Config) *State {
 //
 //	new [home-dc=N] [window=1ms] [max-messages=N] [max-bytes=N] [max-inflight=N]
 //	    [max-queued=N] [max-attempts=N] [max-repairs=N] [threshold=60s] [backoff=100ms]
-//	    [outage=3m]
+//	    [outage=3m] [pacing [account=N/PER/BURST] [private=…] [group=…] [paid=…]
+//	    [probe-after=DURATION]]
+//	pacing            the pacer's counters and limits
 //	submit            one call per input line: id=N [method=M] [peer=P] [dc=N] [size=N] [after=N]
-//	                  [read] [budget=DURATION] [deadline=DURATION]; id=A-B submits calls A to B
+//	                  [read] [paid] [budget=DURATION] [deadline=DURATION]; id=A-B submits calls A to B
 //	                  with the same fields. A call writes to its peer unless "read"; deadline
 //	                  is from now; a negative budget absorbs no wait
 //	cancel id=N [deadline]
@@ -94,10 +97,30 @@ func TestScripts(t *testing.T) {
 			}
 			switch d.Cmd {
 			case "new":
+				rate := func(key string) Rate {
+					v, ok := arg(key)
+					if !ok {
+						return Rate{}
+					}
+					var r Rate
+					parts := strings.Split(v[0], "/")
+					if len(parts) != 3 {
+						d.Fatalf(t, "%s=%s: want N/PER/BURST", key, v[0])
+					}
+					r.N = atoi(key, parts[0])
+					per, err := time.ParseDuration(parts[1])
+					if err != nil {
+						d.Fatalf(t, "%s=%s: %v", key, v[0], err)
+					}
+					r.Per, r.Burst = per, atoi(key, parts[2])
+					return r
+				}
 				s = newTest(Config{HomeDC: num("home-dc"), Window: dur("window"), MaxMessages: num("max-messages"),
 					MaxBytes: num("max-bytes"), MaxInFlight: num("max-inflight"), MaxQueued: num("max-queued"),
 					MaxAttempts: num("max-attempts"), MaxChainRepairs: num("max-repairs"),
-					FloodThreshold: dur("threshold"), OutageTimeout: dur("outage"), Backoff: BackoffConfig{Initial: dur("backoff")}})
+					FloodThreshold: dur("threshold"), OutageTimeout: dur("outage"), Backoff: BackoffConfig{Initial: dur("backoff")},
+					Pacing: PacingConfig{On: d.HasArg("pacing"), Account: rate("account"), Private: rate("private"),
+						Group: rate("group"), Paid: rate("paid"), ProbeAfter: dur("probe-after")}})
 				now = t0
 				clear(payloads)
 				return ""
@@ -128,6 +151,8 @@ func TestScripts(t *testing.T) {
 							c.After = CallID(atoi(k, v))
 						case "read":
 							c.Writes = false
+						case "paid":
+							c.PaidFloodskip = true
 						case "budget":
 							x, err := time.ParseDuration(v)
 							if err != nil {
@@ -235,11 +260,31 @@ func TestScripts(t *testing.T) {
 				return fmt.Sprintf("+%v\n", at.Sub(t0))
 			case "stats":
 				return stats(s)
+			case "pacing":
+				return pacing(s)
 			}
 			d.Fatalf(t, "unknown command %s", d.Cmd)
 			return ""
 		})
 	})
+}
+
+// pacing prints the pacer's counters and learned limits (per second).
+func pacing(s *State) string {
+	st := reflect.ValueOf(s.PacingStats())
+	var cs []string
+	for i := range st.NumField() {
+		if n := st.Field(i).Int(); n != 0 {
+			cs = append(cs, fmt.Sprintf("%s=%d", st.Type().Field(i).Name, n))
+		}
+	}
+	lim := s.Limits()
+	keys := slices.Sorted(maps.Keys(lim))
+	var ls []string
+	for _, k := range keys {
+		ls = append(ls, fmt.Sprintf("%s=%.3g/s", k, lim[k]))
+	}
+	return strings.Join(cs, " ") + "\nlimits " + strings.Join(ls, " ") + "\n"
 }
 
 // stats prints what a State reports about itself: live calls, the home DC,

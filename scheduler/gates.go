@@ -27,7 +27,8 @@ type gateKind uint8
 
 const (
 	methodGate gateKind = iota + 1 // one method for the account
-	peerGate                       // one chat (slow mode)
+	peerGate                       // one chat (slow mode; a chat's limit with pacing)
+	writesGate                     // every chat write of the account (its limit, with pacing)
 )
 
 // gateKey names a gate: a method or a chat.
@@ -87,6 +88,10 @@ func (g *gates) closed(c *Call, now time.Time) (gateKey, time.Time, bool) {
 	}
 	if c.Peer != "" && c.Writes {
 		key = gateKey{peerGate, c.Peer}
+		if until, ok := g.until[key]; ok && until.After(now) {
+			return key, until, true
+		}
+		key = gateKey{writesGate, ""}
 		if until, ok := g.until[key]; ok && until.After(now) {
 			return key, until, true
 		}
@@ -201,6 +206,14 @@ func (s *State) closeGate(e *entry, c tl.Class, err error) *tl.FloodWaitError {
 		e.call.Writes = true
 	}
 	key := floodKey(&e.call, fw)
+	switch chatHit, paced := s.pacedFlood(e, fw); {
+	case chatHit:
+		// The chat's limit was hit (pacer.go): the other chats flow on.
+		key = gateKey{peerGate, e.call.Peer}
+	case paced:
+		// The account's limit was hit: every chat write waits.
+		key = gateKey{writesGate, ""}
+	}
 	if s.gates.close(key, s.now.Add(max(c.Wait, minFloodWait)), fw.Kind) {
 		s.stats.GateClosures++
 		s.regate(key)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,9 @@ type model struct {
 	canceled map[CallID]bool // cancelled: never sent again
 	executed map[CallID]bool // run by the server (answered without an error)
 	sends    map[CallID]int  // sends of each call
+	// paced holds the send times of paced writes by key ("account" and
+	// the chat), to check the limits are kept.
+	paced map[string][]time.Time
 	// awaits holds dependents handed back (MSG_WAIT_TIMEOUT, a session that
 	// could not name the predecessor) while their predecessor was in
 	// flight: its send count then. They must not go out again after that
@@ -99,7 +103,7 @@ func (m *model) submit(t *rapid.T) {
 	c := Call{
 		ID:     m.next,
 		Method: rapid.SampledFrom([]string{"a", "b"}).Draw(t, "method"),
-		Peer:   rapid.SampledFrom([]string{"", "p"}).Draw(t, "peer"),
+		Peer:   rapid.SampledFrom([]string{"", "p", "user:1", "user:2", "chat:3"}).Draw(t, "peer"),
 		Writes: rapid.Bool().Draw(t, "writes"),
 		DC:     rapid.IntRange(0, 2).Draw(t, "dc"), // 0: the home DC
 		Size:   rapid.IntRange(1, 40).Draw(t, "size"),
@@ -176,6 +180,14 @@ func (m *model) check(bs []Batch) {
 			}
 			delete(m.awaits, c.ID)
 			m.sends[c.ID]++
+			if m.cfg.Pacing.On && c.Writes && c.Peer != "" {
+				m.pace("account", m.cfg.Pacing.Account)
+				r := m.cfg.Pacing.Group
+				if strings.HasPrefix(c.Peer, "user:") {
+					r = m.cfg.Pacing.Private
+				}
+				m.pace(c.Peer, r)
+			}
 			m.inflight[c.ID] = sentCall{dc: b.DC, after: sc.After}
 			delete(m.answered, c.ID)
 		}
@@ -187,6 +199,21 @@ func (m *model) check(bs []Batch) {
 		}
 		if n > m.cfg.MaxInFlight {
 			t.Fatalf("%d calls in flight on dc %d (cap %d)", n, b.DC, m.cfg.MaxInFlight)
+		}
+	}
+}
+
+// pace records a paced send on key and checks the key's limit: in any
+// window ending now, at most Burst + N·window/Per sends (learning only
+// lowers rates; probing needs far longer than a run).
+func (m *model) pace(key string, r Rate) {
+	m.paced[key] = append(m.paced[key], m.now)
+	ts := m.paced[key]
+	for i, t := range ts {
+		n := len(ts) - i
+		allowed := float64(r.Burst) + float64(r.N)*m.now.Sub(t).Seconds()/r.Per.Seconds()
+		if float64(n) > allowed+1e-9 {
+			m.t.Fatalf("%s: %d paced sends in %v (limit %d/%v, bursts of %d)", key, n, m.now.Sub(t), r.N, r.Per, r.Burst)
 		}
 	}
 }
@@ -227,6 +254,14 @@ func (m *model) answer(id CallID, outcome string) {
 		until := m.now.Add(time.Duration(fw.Argument) * time.Second)
 		key := "m:" + c.Method
 		if fw.Type == "SLOWMODE_WAIT" && c.Peer != "" {
+			key = "p:" + c.Peer
+			// The server says slow mode holds it: a write.
+			c.Writes = true
+			m.calls[id] = c
+		}
+		if m.cfg.Pacing.On && c.Writes && c.Peer != "" {
+			// Paced writes: the model's server floods per chat (a
+			// chat's limit), which the pacer may take for the account's.
 			key = "p:" + c.Peer
 		}
 		if until.After(m.gates[key]) {
@@ -407,11 +442,15 @@ func TestSchedulerProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := Config{MaxMessages: 4, MaxBytes: 60, MaxInFlight: 6, FloodThreshold: 2 * time.Second,
 			MaxAttempts: 4, OutageTimeout: 5 * time.Second, Backoff: BackoffConfig{NoJitter: true}}
+		if rapid.Bool().Draw(t, "pacing") {
+			cfg.Pacing = PacingConfig{On: true, Account: Rate{N: 5, Per: time.Second, Burst: 3},
+				Private: Rate{N: 2, Per: time.Second, Burst: 2}, Group: Rate{N: 1, Per: time.Second, Burst: 1}}
+		}
 		m := &model{t: t, s: New(cfg), cfg: cfg.WithDefaults(), now: t0,
 			calls: map[CallID]Call{}, done: map[CallID]error{}, inflight: map[CallID]sentCall{},
 			lastErr: map[CallID]error{}, answered: map[CallID]bool{}, gates: map[string]time.Time{},
 			maybeRan: map[CallID]bool{}, parked: map[int]bool{}, canceled: map[CallID]bool{}, executed: map[CallID]bool{},
-			sends: map[CallID]int{}, awaits: map[CallID]int{}}
+			sends: map[CallID]int{}, awaits: map[CallID]int{}, paced: map[string][]time.Time{}}
 		t.Repeat(map[string]func(*rapid.T){
 			"submit":   m.submit,
 			"ready":    m.ready,

@@ -70,8 +70,10 @@ func (s *State) rehome(old int) {
 	for _, e := range moved {
 		e.dc = s.cfg.HomeDC
 		e.call.DC = e.dc
-		if e.ph == phReady {
-			// Off the old DC's queue (its item goes stale), onto the new one's.
+		if e.ph == phReady || e.ph == phPaced {
+			// Off the old DC's queue or its pacing turn (the item goes
+			// stale), placed again for the new DC: a dependent whose
+			// predecessor is in flight on the old DC now waits for it.
 			s.place(e)
 		}
 	}

@@ -19,6 +19,7 @@ const (
 	phGated                 // behind a closed flood gate
 	phDelayed               // waiting out a backoff
 	phWaiting               // waiting for its predecessor to be sent or done
+	phPaced                 // in its chat's pacing queue (pacer.go)
 	phInFlight              // sent, unanswered
 	phDone
 )
@@ -43,6 +44,7 @@ type entry struct {
 	// name it).
 	awaitAttempt int
 	cancelled    bool      // cancelled in flight: its owner heard, it is never sent again
+	tokens       bool      // took its pacing tokens for the next send (pacer.go)
 	maybeRan     bool      // a send of it was lost unanswered: it may have run
 	free         int       // sends that do not count against MaxAttempts (lost in an outage)
 	lostSince    time.Time // first loss in an outage: the call's own budget starts
@@ -65,13 +67,14 @@ type State struct {
 	chains  chains
 	outages map[int]*outage // unreachable DCs (outage.go)
 	ghosts  int             // calls cancelled in flight, awaiting their answer or loss
+	pacer   *pacer          // nil with pacing off
 	out     []Done
 	stats   Stats
 }
 
 // New returns an empty scheduler.
 func New(cfg Config) *State {
-	return &State{
+	s := &State{
 		cfg:     cfg.WithDefaults(),
 		entries: make(map[CallID]*entry),
 		dcs:     make(map[int]*dcQueue),
@@ -79,6 +82,10 @@ func New(cfg Config) *State {
 		chains:  newChains(),
 		outages: make(map[int]*outage),
 	}
+	if s.cfg.Pacing.On {
+		s.pacer = newPacer(s.cfg.Pacing)
+	}
+	return s
 }
 
 // Stats returns the counters.
@@ -154,6 +161,7 @@ func (s *State) Submit(now time.Time, c Call) ([]Done, error) {
 // place puts a live, unsent call where it belongs.
 func (s *State) place(e *entry) {
 	e.stamp++
+	s.pacedGone(e) // a promise of tokens holds only on the way to the wire
 	if o, ok := s.refused(e.dc); ok {
 		s.finish(e, s.outageErr(e, e.dc, o))
 		return
@@ -167,6 +175,9 @@ func (s *State) place(e *entry) {
 		return
 	}
 	if s.gate(e) {
+		return
+	}
+	if s.pace(e) {
 		return
 	}
 	s.enqueue(e)
@@ -191,6 +202,7 @@ func (s *State) advance(now time.Time) {
 			s.place(it.e)
 		}
 	}
+	s.releasePaced()
 	s.expireDue()
 }
 
@@ -235,23 +247,18 @@ func (s *State) Complete(now time.Time, id CallID, err error) []Done {
 	}
 	s.queue(e.dc).inflight--
 	if e.cancelled {
-		// Its owner has its outcome; what the answer says of the account
-		// (a flood wait, a new home DC) still holds for the others.
-		c := tl.Classify(err)
-		switch c.Action {
-		case tl.RetryAfterWait:
-			s.closeGate(e, c, err)
-		case tl.RetryElsewhere:
-			s.migrateHome(c, err)
-		}
+		// Its owner has its outcome already.
+		s.learn(e, err)
 		s.bury(e)
 		return s.drain()
 	}
 	if err == nil {
+		s.pacedOK(e)
 		s.finish(e, nil)
 		return s.drain()
 	}
 	if e.brokenBy != 0 {
+		s.learn(e, err)
 		s.finish(e, s.broken(e))
 		return s.drain()
 	}
@@ -271,9 +278,27 @@ func (s *State) Complete(now time.Time, id CallID, err error) []Done {
 	return s.drain()
 }
 
+// learn keeps what an error answer says of the account (a flood wait, a
+// new home DC) and of the call (a 5xx: it may have run) for a call that is
+// not retried whatever it says.
+func (s *State) learn(e *entry, err error) {
+	c := tl.Classify(err)
+	switch c.Action {
+	case tl.RetryAfterWait:
+		s.closeGate(e, c, err)
+	case tl.RetryElsewhere:
+		s.migrateHome(c, err)
+	case tl.RetryWithBackoff:
+		e.maybeRan = true // the server saw it
+	}
+}
+
 // onFinal handles every other error: the call fails for good with the
 // typed error, and its dependents with it.
 func (s *State) onFinal(e *entry, err error) {
+	if c := tl.Classify(err); c.RPC != nil && c.RPC.Type == "PEER_FLOOD" {
+		s.pacedPeerFlood()
+	}
 	s.finish(e, tl.Typed(err))
 }
 
@@ -339,6 +364,7 @@ func (s *State) broken(e *entry) error {
 
 // finish makes a call final and settles its dependents.
 func (s *State) finish(e *entry, err error) {
+	s.pacedGone(e)
 	delete(s.entries, e.ID())
 	e.ph = phDone
 	e.stamp++
@@ -383,6 +409,11 @@ func (s *State) NextDeadline() (time.Time, bool) {
 	}
 	if at, ok := s.outageDeadline(); ok {
 		consider(at)
+	}
+	if s.pacer != nil {
+		if at, ok := s.pacer.nextTurn(s.now); ok {
+			consider(at)
+		}
 	}
 	return t, ok
 }

@@ -37,6 +37,9 @@ type Call struct {
 	// negative value none at all. A call whose wait would exceed it fails
 	// at once with *tl.FloodWaitError, matching ErrNotSent.
 	FloodBudget time.Duration
+	// PaidFloodskip is set for a call that pays to skip flood limits
+	// (allow_paid_floodskip): the pacer holds it to PacingConfig.Paid only.
+	PaidFloodskip bool
 	// Deadline, if not zero, is when the caller stops waiting (its
 	// context's deadline): a wait that would end after it fails the call at
 	// once, as a wait over FloodBudget does.

@@ -1,0 +1,577 @@
+package scheduler
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tlsched/tlsched/tl"
+)
+
+// Pacing. Telegram's flood limits bind a bulk sender long before its CPU
+// does: a bot may send about 30 messages a second in all, about one a
+// second to a private chat (short bursts allowed) and 20 a minute to a
+// group or channel (core.telegram.org/bots/faq). Reacting to FLOOD_WAIT
+// (gates.go) costs the wait, and Telegram punishes repeated violations
+// with longer ones. The pacer sends chat writes (Call.Writes with a Peer)
+// no faster than the limits it knows:
+//
+//   - a token bucket for the account and one per chat, whose rates start
+//     from PacingConfig and are learned;
+//   - per-chat FIFO queues served round robin, one call per chat per turn,
+//     so a slow group never holds private chats back. A chain's calls
+//     enter their chat's queue only once their predecessor is sent
+//     (chains.go), so pacing never reorders a chain;
+//   - a call whose turn would come after its flood budget (gates.go) fails
+//     at once, not sent, with the wait it would have had.
+//
+// Learning: a FLOOD_WAIT does not say which limit it hit. If another chat
+// took a write in the last FloodInference while this one flooded, and no
+// other chat flooded in that time, the chat's limit was hit: the chat's
+// rate is cut to Cut times the rate it was sent at (or its rate, if
+// lower), and a gate closes on that chat only. Otherwise (every chat
+// flooding at once, or only this one flowing) the account's rate is cut
+// the same way and every chat write of the account waits out the wait. A key that
+// ran at its limit for ProbeAfter without a flood probes ProbeStep higher,
+// never above twice its configured rate. Limits (State.Limits) are meant
+// to be kept with the account, so the next run starts where this one
+// ended.
+//
+// PEER_FLOOD (a user account wrote to too many strangers) opens a breaker:
+// writes to private chats that never took a write from this account fail
+// at once with the server's error for PeerFloodPause.
+//
+// A call with Call.PaidFloodskip (allow_paid_floodskip: Telegram's paid
+// broadcast) passes the chat and account limits and is paced by
+// PacingConfig.Paid alone.
+
+// Rate is N events per Per, in bursts of up to Burst (at least 1).
+type Rate struct {
+	N     int
+	Per   time.Duration
+	Burst int
+}
+
+func (r Rate) perSecond() float64 {
+	if r.N <= 0 || r.Per <= 0 {
+		return 0
+	}
+	return float64(r.N) / r.Per.Seconds()
+}
+
+// PacingConfig configures pacing (Config.Pacing). A zero field takes its
+// default; the defaults are Telegram's published bot limits.
+type PacingConfig struct {
+	// On turns pacing on. Off (the default for now), calls only react to
+	// flood waits (gates.go).
+	On bool
+	// Account paces every chat write of the account. Default 30/s, bursts
+	// of 30.
+	Account Rate
+	// Private paces writes to one private chat (Peer "user:…" or "self").
+	// Default 1/s, bursts of 3.
+	Private Rate
+	// Group paces writes to one group or channel (Peer "chat:…" or
+	// "channel:…"). Default 20/min, bursts of 3.
+	Group Rate
+	// Paid paces calls with Call.PaidFloodskip. Default 1000/s.
+	Paid Rate
+	// Cut is the factor a flooded key's rate is cut to. Default 0.8.
+	Cut float64
+	// FloodInference is how far back the pacer looks to tell a chat's limit
+	// from the account's. Default 2 s.
+	FloodInference time.Duration
+	// ProbeAfter is how long a key must run at its limit without a flood
+	// before its rate is raised by ProbeStep. Defaults 5 min and 0.05.
+	ProbeAfter time.Duration
+	ProbeStep  float64
+	// PeerFloodPause is how long writes to new private chats fail after a
+	// PEER_FLOOD. Default 1 h.
+	PeerFloodPause time.Duration
+}
+
+func (c PacingConfig) withDefaults() PacingConfig {
+	def := func(r *Rate, d Rate) {
+		if r.N <= 0 || r.Per <= 0 {
+			*r = d
+		}
+		if r.Burst < 1 {
+			r.Burst = 1
+		}
+	}
+	def(&c.Account, Rate{N: 30, Per: time.Second, Burst: 30})
+	def(&c.Private, Rate{N: 1, Per: time.Second, Burst: 3})
+	def(&c.Group, Rate{N: 20, Per: time.Minute, Burst: 3})
+	def(&c.Paid, Rate{N: 1000, Per: time.Second, Burst: 1000})
+	if c.Cut <= 0 || c.Cut >= 1 {
+		c.Cut = 0.8
+	}
+	if c.FloodInference <= 0 {
+		c.FloodInference = 2 * time.Second
+	}
+	if c.ProbeAfter <= 0 {
+		c.ProbeAfter = 5 * time.Minute
+	}
+	if c.ProbeStep <= 0 {
+		c.ProbeStep = 0.05
+	}
+	if c.PeerFloodPause <= 0 {
+		c.PeerFloodPause = time.Hour
+	}
+	return c
+}
+
+// minRate is the lowest rate learning cuts a key to (one call in 10 min).
+const minRate = 1.0 / 600
+
+// sendMemory is how many send times a key keeps to measure its rate.
+const sendMemory = 64
+
+// bucket is a token bucket read at injected times.
+type bucket struct {
+	rate, base float64 // tokens per second: learned, and as configured
+	burst      float64
+	tokens     float64
+	last       time.Time
+	sends      []time.Time // recent takes, oldest first
+	calm       time.Time   // since when without a flood or a probe
+	cutAt      time.Time   // last cut
+	// reserved counts calls whose turn came (their tokens are promised)
+	// and that are not sent yet: the tokens go when they are sent, so a
+	// call that waits in its DC's queue does not let the next one follow
+	// it closer than the limit.
+	reserved int
+}
+
+func newBucket(r Rate) *bucket {
+	return &bucket{rate: r.perSecond(), base: r.perSecond(), burst: float64(r.Burst), tokens: float64(r.Burst)}
+}
+
+func (b *bucket) fill(now time.Time) {
+	if b.last.IsZero() {
+		b.last = now
+		return
+	}
+	if dt := now.Sub(b.last).Seconds(); dt > 0 {
+		b.tokens = min(b.burst, b.tokens+dt*b.rate)
+		b.last = now
+	}
+}
+
+// at returns when the k-th next token (k ≥ 1) not reserved is there.
+func (b *bucket) at(now time.Time, k int) time.Time {
+	b.fill(now)
+	need := float64(k+b.reserved) - b.tokens
+	if need <= 0 {
+		return now
+	}
+	return now.Add(time.Duration(need / b.rate * float64(time.Second)))
+}
+
+func (b *bucket) ready(now time.Time) bool { return !b.at(now, 1).After(now) }
+
+func (b *bucket) take(now time.Time) {
+	b.fill(now)
+	b.tokens--
+	b.sends = append(b.sends, now)
+	if len(b.sends) > sendMemory {
+		b.sends = b.sends[1:]
+	}
+	if b.calm.IsZero() {
+		b.calm = now
+	}
+}
+
+// reserve promises a token to a call whose turn came.
+func (b *bucket) reserve() { b.reserved++ }
+
+// unreserve gives a promised token back (the call left unsent).
+func (b *bucket) unreserve() { b.reserved-- }
+
+// spend takes a promised token: the call is sent now.
+func (b *bucket) spend(now time.Time) {
+	b.reserved--
+	b.take(now)
+}
+
+// sentRate is the rate the key was sent at over its recent sends.
+func (b *bucket) sentRate(now time.Time) float64 {
+	if len(b.sends) < 2 {
+		return b.rate
+	}
+	span := now.Sub(b.sends[0]).Seconds()
+	if span <= 0 {
+		return b.rate
+	}
+	return float64(len(b.sends)-1) / span
+}
+
+// cut lowers the rate below what flooded. Floods within window of a cut
+// are the same event (the calls sent before the first wait was known):
+// they cut once.
+func (b *bucket) cut(now time.Time, factor float64, window time.Duration) bool {
+	if !b.cutAt.IsZero() && now.Sub(b.cutAt) < window {
+		return false
+	}
+	b.cutAt = now
+	b.rate = max(minRate, min(b.rate, b.sentRate(now))*factor)
+	b.tokens = min(b.tokens, 0)
+	b.calm = now
+	return true
+}
+
+// probe raises the rate of a key that ran at its limit without a flood.
+func (b *bucket) probe(now time.Time, after time.Duration, step float64) bool {
+	if b.calm.IsZero() || now.Sub(b.calm) < after || b.rate >= 2*b.base {
+		return false
+	}
+	b.rate = min(2*b.base, b.rate*(1+step))
+	b.calm = now
+	return true
+}
+
+// chatQueue is one chat's bucket and its FIFO of paced calls.
+type chatQueue struct {
+	key    string
+	b      *bucket
+	q      []item
+	inRing bool
+	lastOK time.Time // last write to it that succeeded
+	known  bool      // it took a write (the PEER_FLOOD breaker spares it)
+	flood  time.Time // its last flood
+}
+
+// front drops stale items and returns the first live one.
+func (c *chatQueue) front() (item, bool) {
+	for len(c.q) > 0 {
+		if it := c.q[0]; it.live(phPaced) {
+			return it, true
+		}
+		c.q = c.q[1:]
+	}
+	return item{}, false
+}
+
+// pacer holds the buckets and the queues of paced calls. It reads no clock.
+type pacer struct {
+	cfg     PacingConfig
+	account *bucket
+	paid    *bucket
+	chats   map[string]*chatQueue
+	ring    []*chatQueue // chats with calls queued, served round robin
+	next    int
+	breaker time.Time // PEER_FLOOD: new private chats fail until then
+	stats   PacingStats
+}
+
+// PacingStats counts what the pacer did.
+type PacingStats struct {
+	// Paced counts calls that went through a chat's queue; FailedFast calls
+	// failed because their turn came after their flood budget; ChatCuts and
+	// AccountCuts count rates cut after a flood, Probes rates raised;
+	// Breaker counts calls failed by the PEER_FLOOD breaker.
+	Paced, FailedFast, ChatCuts, AccountCuts, Probes, Breaker int
+}
+
+func newPacer(cfg PacingConfig) *pacer {
+	cfg = cfg.withDefaults()
+	return &pacer{cfg: cfg, account: newBucket(cfg.Account), paid: newBucket(cfg.Paid), chats: map[string]*chatQueue{}}
+}
+
+// private reports whether a chat key names a private chat.
+func private(peer string) bool { return peer == "self" || strings.HasPrefix(peer, "user:") }
+
+func (p *pacer) chat(peer string) *chatQueue {
+	c := p.chats[peer]
+	if c == nil {
+		r := p.cfg.Group
+		if private(peer) {
+			r = p.cfg.Private
+		}
+		c = &chatQueue{key: peer, b: newBucket(r)}
+		p.chats[peer] = c
+	}
+	return c
+}
+
+// paced reports whether e is paced: a chat write with pacing on, that has
+// not taken its tokens for this send yet.
+func (s *State) paced(e *entry) bool {
+	return s.pacer != nil && e.call.Writes && e.call.Peer != "" && !e.tokens
+}
+
+// pace queues e in its chat's queue, or fails it when its turn would come
+// after its flood budget or the PEER_FLOOD breaker refuses it; it reports
+// false when e is not paced.
+func (s *State) pace(e *entry) bool {
+	if !s.paced(e) {
+		return false
+	}
+	p := s.pacer
+	if e.call.PaidFloodskip {
+		// Paid broadcast: only the paid rate holds it.
+		if t := p.paid.at(s.now, 1); t.After(s.now) {
+			e.notBefore = t
+			s.delay(e)
+			return true
+		}
+		e.tokens = true
+		p.paid.reserve()
+		return false
+	}
+	c := p.chat(e.call.Peer)
+	if private(c.key) && !c.known && s.now.Before(p.breaker) {
+		p.stats.Breaker++
+		s.finish(e, &PeerFloodError{Until: p.breaker, Peer: c.key})
+		return true
+	}
+	// Its turn: after the calls before it in its chat, at the chat's rate
+	// and, at the least, the account's.
+	ahead := 0
+	for _, it := range c.q {
+		if it.live(phPaced) {
+			ahead++
+		}
+	}
+	turn := c.b.at(s.now, ahead+1)
+	if t := p.account.at(s.now, 1); t.After(turn) {
+		turn = t
+	}
+	if wait := turn.Sub(s.now); wait > s.budget(e) {
+		p.stats.FailedFast++
+		s.finish(e, floodErr(e, "FLOOD_WAIT", wait))
+		return true
+	}
+	p.stats.Paced++
+	e.ph = phPaced
+	c.q = append(c.q, item{e, e.stamp})
+	if !c.inRing {
+		c.inRing = true
+		p.ring = append(p.ring, c)
+	}
+	return true
+}
+
+// releasePaced moves the paced calls whose turn has come to their DC's
+// ready queue, one per chat per round, while the account has tokens.
+func (s *State) releasePaced() {
+	p := s.pacer
+	if p == nil || len(p.ring) == 0 {
+		return
+	}
+	for len(p.ring) > 0 && p.account.ready(s.now) {
+		moved := false
+		for i := 0; i < len(p.ring); i++ {
+			idx := (p.next + i) % len(p.ring)
+			c := p.ring[idx]
+			it, ok := c.front()
+			if !ok {
+				c.inRing = false
+				p.ring = slices.Delete(p.ring, idx, idx+1)
+				i--
+				if len(p.ring) == 0 {
+					break
+				}
+				continue
+			}
+			if !c.b.ready(s.now) {
+				continue
+			}
+			c.q = c.q[1:]
+			p.next = idx + 1
+			e := it.e
+			e.stamp++
+			if s.mustWait(e) {
+				e.ph = phWaiting // its predecessor moved meanwhile
+				continue
+			}
+			s.takeTokens(e, c)
+			s.enqueue(e)
+			moved = true
+			break
+		}
+		if !moved {
+			return
+		}
+	}
+}
+
+// takeTokens promises e the tokens of its next send.
+func (s *State) takeTokens(e *entry, c *chatQueue) {
+	e.tokens = true
+	s.pacer.account.reserve()
+	c.b.reserve()
+}
+
+// nextTurn returns when the next paced call's turn comes.
+func (p *pacer) nextTurn(now time.Time) (time.Time, bool) {
+	var t time.Time
+	ok := false
+	for _, c := range p.ring {
+		if _, live := c.front(); !live {
+			continue
+		}
+		if at := c.b.at(now, 1); !ok || at.Before(t) {
+			t, ok = at, true
+		}
+	}
+	if !ok {
+		return t, false
+	}
+	if at := p.account.at(now, 1); at.After(t) {
+		t = at
+	}
+	return t, true
+}
+
+// pacedSent notes that a batch takes e: it spends the tokens promised to
+// it, and its next send needs new ones.
+func (s *State) pacedSent(e *entry) {
+	if !e.tokens {
+		return
+	}
+	e.tokens = false
+	p := s.pacer
+	if e.call.PaidFloodskip {
+		p.paid.spend(s.now)
+		return
+	}
+	p.account.spend(s.now)
+	p.chat(e.call.Peer).b.spend(s.now)
+}
+
+// pacedGone gives back the tokens promised to a call that is not on its
+// way to the wire any more: it became final unsent, or it is placed again
+// (held for its predecessor, behind a gate), where holding them would
+// keep the calls it waits for from their turn.
+func (s *State) pacedGone(e *entry) {
+	if !e.tokens {
+		return
+	}
+	e.tokens = false
+	p := s.pacer
+	if e.call.PaidFloodskip {
+		p.paid.unreserve()
+		return
+	}
+	p.account.unreserve()
+	p.chat(e.call.Peer).b.unreserve()
+}
+
+// pacedOK learns from a write that succeeded: its chat is known (the
+// PEER_FLOOD breaker spares it) and its keys may probe higher.
+func (s *State) pacedOK(e *entry) {
+	p := s.pacer
+	if p == nil || !e.call.Writes || e.call.Peer == "" || e.call.PaidFloodskip {
+		return
+	}
+	c := p.chat(e.call.Peer)
+	c.lastOK, c.known = s.now, true
+	saturated := func(b *bucket) bool { return b.tokens < 1 }
+	if saturated(c.b) && c.b.probe(s.now, p.cfg.ProbeAfter, p.cfg.ProbeStep) {
+		p.stats.Probes++
+	}
+	if saturated(p.account) && p.account.probe(s.now, p.cfg.ProbeAfter, p.cfg.ProbeStep) {
+		p.stats.Probes++
+	}
+}
+
+// pacedFlood learns from a flood wait on a paced write and reports whether
+// the chat's limit was hit (then only the chat's gate closes) and whether
+// the call was paced at all (else the account's limit: every chat write
+// waits).
+func (s *State) pacedFlood(e *entry, fw *tl.FloodWaitError) (chatHit, paced bool) {
+	p := s.pacer
+	if p == nil || !e.call.Writes || e.call.Peer == "" || e.call.PaidFloodskip || fw.Scope != tl.ScopeMethod {
+		return false, false // slow mode names its chat itself
+	}
+	c := p.chat(e.call.Peer)
+	since := s.now.Add(-p.cfg.FloodInference)
+	othersFlowed, othersFlooded := false, false
+	for _, o := range p.chats {
+		if o == c {
+			continue
+		}
+		othersFlowed = othersFlowed || o.lastOK.After(since)
+		othersFlooded = othersFlooded || o.flood.After(since)
+	}
+	c.flood = s.now
+	if othersFlowed && !othersFlooded {
+		if c.b.cut(s.now, p.cfg.Cut, p.cfg.FloodInference) {
+			p.stats.ChatCuts++
+		}
+		return true, true
+	}
+	if p.account.cut(s.now, p.cfg.Cut, p.cfg.FloodInference) {
+		p.stats.AccountCuts++
+	}
+	return false, true
+}
+
+// pacedPeerFlood opens the PEER_FLOOD breaker.
+func (s *State) pacedPeerFlood() {
+	if s.pacer != nil {
+		s.pacer.breaker = s.now.Add(s.pacer.cfg.PeerFloodPause)
+	}
+}
+
+// PacingStats returns the pacer's counters (zero with pacing off).
+func (s *State) PacingStats() PacingStats {
+	if s.pacer == nil {
+		return PacingStats{}
+	}
+	return s.pacer.stats
+}
+
+// Limits returns the rates the pacer uses, in calls per second, by key:
+// "account", and the chat keys (Call.Peer) whose rate differs from the
+// configured one. Keep them with the account and hand them to SetLimits in
+// the next run.
+func (s *State) Limits() map[string]float64 {
+	if s.pacer == nil {
+		return nil
+	}
+	out := map[string]float64{"account": s.pacer.account.rate}
+	for k, c := range s.pacer.chats {
+		if c.b.rate != c.b.base {
+			out[k] = c.b.rate
+		}
+	}
+	return out
+}
+
+// SetLimits starts the pacer from limits a previous run learned (Limits).
+func (s *State) SetLimits(limits map[string]float64) {
+	if s.pacer == nil {
+		return
+	}
+	for k, r := range limits {
+		if r <= 0 {
+			continue
+		}
+		if k == "account" {
+			s.pacer.account.rate = r
+			continue
+		}
+		s.pacer.chat(k).b.rate = r
+	}
+}
+
+// PeerFloodError fails a write to a private chat that never took a write
+// from this account while the PEER_FLOOD breaker is open: Telegram said
+// the account writes to too many strangers; retrying blindly makes it
+// worse. It matches ErrNotSent.
+type PeerFloodError struct {
+	// Until is when the breaker closes.
+	Until time.Time
+	// Peer is the chat the call was for.
+	Peer string
+}
+
+// Error names the chat and when writes to new chats may go again.
+func (e *PeerFloodError) Error() string {
+	return "scheduler: PEER_FLOOD: writes to new private chats (" + e.Peer + ") paused until " + e.Until.UTC().Format(time.RFC3339)
+}
+
+// Is matches ErrNotSent.
+func (e *PeerFloodError) Is(target error) bool { return target == ErrNotSent }
