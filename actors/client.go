@@ -356,6 +356,7 @@ func (c *Client) newPending(req bin.Encoder) (*pending, error) {
 		resendable: resendable(def, req),
 		peer:       peerKey(req),
 		writes:     tl.WritesToChat(def),
+		paid:       paidFloodskip(req),
 		size:       b.Len(),
 		client:     c,
 		done:       make(chan struct{}),
@@ -487,6 +488,13 @@ func peerKey(req bin.Encoder) string {
 		}
 	}
 	return ""
+}
+
+// paidFloodskip reports whether a request pays to skip flood limits
+// (allow_paid_floodskip on messages.sendMessage and its kin).
+func paidFloodskip(req bin.Encoder) bool {
+	g, ok := req.(interface{ GetAllowPaidFloodskip() bool })
+	return ok && g.GetAllowPaidFloodskip()
 }
 
 // inputPeerKey names a chat the same way whichever input form names it.

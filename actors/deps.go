@@ -51,6 +51,9 @@ type schedulerDeps struct {
 	// homeDC is the home DC a migration moved the scheduler to (0: none
 	// yet), for the next life of a restarted scheduler actor.
 	homeDC *atomic.Int64
+	// limits keeps the pacer's learned limits (LimitsStore); nil if the
+	// Store does not, or pacing is off.
+	limits LimitsStore
 	// closed is the Client's: Close was called.
 	closed *atomic.Bool
 	// stopped is set, and read by the Client, once the scheduler actor
@@ -100,6 +103,15 @@ type dcDeps struct {
 	generations *atomic.Int64
 }
 
+// limitsStore returns the Store as a LimitsStore when pacing is on.
+func limitsStore(cfg Config) LimitsStore {
+	ls, ok := cfg.Store.(LimitsStore)
+	if !ok || !cfg.Scheduler.Pacing.On {
+		return nil
+	}
+	return ls
+}
+
 // nextGeneration returns a connection generation no DC actor of the Client
 // had before.
 func (d dcDeps) nextGeneration() int { return int(d.generations.Add(1)) }
@@ -114,6 +126,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 		log:            cfg.Logger,
 		saveHomeDC:     homeDCSaver(cfg.Store, cfg.DCs, cfg.Logger),
 		homeDC:         new(atomic.Int64),
+		limits:         limitsStore(cfg),
 		release:        release,
 		gauges:         gauges,
 		restartBackoff: cfg.RestartBackoff,

@@ -25,7 +25,8 @@ type pending struct {
 	// (tl.Resendable; mtproto.Call.Resendable).
 	resendable bool
 	peer       string
-	writes     bool // the call writes to peer's chat (slow mode)
+	writes     bool // the call writes to peer's chat (slow mode, pacing)
+	paid       bool // allow_paid_floodskip: paced by the paid rate only
 	dc         int
 	size       int
 	after      scheduler.CallID

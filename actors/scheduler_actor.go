@@ -31,6 +31,7 @@ type schedulerActor struct {
 	// stopping: Stopping was received; submissions fail at once.
 	stopping bool
 	homeDC   int // the state's home DC as last saved (homedc.go)
+	learned  int // the pacer's cuts and probes when its limits were last saved
 }
 
 // schedulerProps spawns a scheduler actor that supervises its DC actors
@@ -54,13 +55,38 @@ func newSchedulerActor(d schedulerDeps) *schedulerActor {
 		// (TestHomeDCSurvivesSchedulerRestart).
 		cfg.HomeDC = int(dc)
 	}
+	state := scheduler.New(cfg)
+	if d.limits != nil {
+		if limits, err := d.limits.LoadLimits(); err != nil {
+			d.log.Warn("load pacing limits", "err", err)
+		} else {
+			state.SetLimits(limits)
+		}
+	}
 	return &schedulerActor{
 		d:       d,
-		state:   scheduler.New(cfg),
+		state:   state,
 		pending: make(map[scheduler.CallID]*pending),
 		bodies:  make(map[scheduler.CallID][]byte),
 		dcs:     make(map[int]*actor.PID),
 		homeDC:  cfg.HomeDC,
+	}
+}
+
+// noteLimits saves the pacer's limits when it cut or raised one (force:
+// whenever they are kept).
+func (a *schedulerActor) noteLimits(force bool) {
+	if a.d.limits == nil {
+		return
+	}
+	st := a.state.PacingStats()
+	n := st.ChatCuts + st.AccountCuts + st.Probes
+	if n == a.learned && !force {
+		return
+	}
+	a.learned = n
+	if err := a.d.limits.SaveLimits(a.state.Limits()); err != nil {
+		a.d.log.Warn("save pacing limits", "err", err)
 	}
 }
 
@@ -100,7 +126,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 			}
 			done, err := a.state.Submit(now, scheduler.Call{
 				ID: p.id, Method: p.method.Name, Peer: p.peer, Writes: p.writes, DC: p.dc, Size: p.size,
-				After: p.after, FloodBudget: p.budget, Deadline: p.deadline, Payload: p,
+				After: p.after, FloodBudget: p.budget, Deadline: p.deadline, PaidFloodskip: p.paid, Payload: p,
 			})
 			if err != nil {
 				// Refused (the queue is full): never sent.
@@ -124,6 +150,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 			delete(a.bodies, id)
 		}
 		a.noteHomeDC()
+		a.noteLimits(false)
 		a.pump(ctx, now)
 	case *lostMsg:
 		a.finishAll(a.state.Lost(now, m.dc, m.calls, m.err))
@@ -181,6 +208,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		}
 		a.checkDrained()
 	case *actor.Stopping:
+		a.noteLimits(true)
 		if a.d.closed.Load() {
 			a.failPending(ErrClosed)
 		} else {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,6 +71,18 @@ type HomeDCStore interface {
 	SaveHomeDC(dc string) error
 }
 
+// LimitsStore is implemented by a Store that also keeps the flood limits
+// the scheduler's pacer learned (scheduler.State.Limits: calls per second
+// by key), so that the next process starts where this one ended instead
+// of flooding again. The scheduler actor loads them at start and saves
+// them when the pacer cuts or raises a rate, and when it stops.
+type LimitsStore interface {
+	// LoadLimits returns the saved limits; nil if there are none.
+	LoadLimits() (map[string]float64, error)
+	// SaveLimits records the limits.
+	SaveLimits(limits map[string]float64) error
+}
+
 // SessionState is what a SessionStore keeps with a key.
 type SessionState struct {
 	// Salt is the salt in use.
@@ -110,6 +123,9 @@ const primeEntry = "dh-prime:"
 // like it, and files written before it existed lack it.
 const homeDCEntry = "home-dc"
 
+// limitsEntry names the learned limits' record (LimitsStore).
+const limitsEntry = "pacing-limits"
+
 func primeName(p []byte) string {
 	h := sha256.Sum256(p)
 	return primeEntry + hex.EncodeToString(h[:8])
@@ -124,6 +140,8 @@ type savedKey struct {
 	Salts        []savedSalt `json:"salts,omitempty"`
 	// HomeDC is set in the homeDCEntry record only (HomeDCStore).
 	HomeDC string `json:"home_dc,omitempty"`
+	// Limits is set in the limitsEntry record only (LimitsStore).
+	Limits map[string]float64 `json:"limits,omitempty"`
 }
 
 type savedSalt struct {
@@ -197,6 +215,21 @@ func (m *MemoryStore) SaveHomeDC(dc string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.keys[homeDCEntry] = savedKey{HomeDC: dc}
+	return nil
+}
+
+// LoadLimits implements LimitsStore.
+func (m *MemoryStore) LoadLimits() (map[string]float64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.keys[limitsEntry].Limits), nil
+}
+
+// SaveLimits implements LimitsStore.
+func (m *MemoryStore) SaveLimits(limits map[string]float64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.keys[limitsEntry] = savedKey{Limits: maps.Clone(limits)}
 	return nil
 }
 
@@ -316,6 +349,33 @@ func (f *FileStore) SaveSession(dc string, keyID [8]byte, st SessionState) error
 		return nil
 	}
 	keys[dc] = k
+	return f.write(keys)
+}
+
+// LoadLimits implements LimitsStore.
+func (f *FileStore) LoadLimits() (map[string]float64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	keys, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	return keys[limitsEntry].Limits, nil
+}
+
+// SaveLimits implements LimitsStore; the file is rewritten only when the
+// limits changed.
+func (f *FileStore) SaveLimits(limits map[string]float64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	keys, err := f.read()
+	if err != nil {
+		return err
+	}
+	if maps.Equal(keys[limitsEntry].Limits, limits) {
+		return nil
+	}
+	keys[limitsEntry] = savedKey{Limits: maps.Clone(limits)}
 	return f.write(keys)
 }
 
