@@ -44,6 +44,8 @@ type Counters struct {
 	StateReqsOut     int64 // msgs_state_req the server sent (Faults.StateReqs)
 	StateInfosIn     int64 // msgs_state_info answers the clients sent to them
 	RandomIDBusy     int64 // sends refused with RANDOM_ID_DUPLICATE (first copy still running)
+	PaidSends        int64 // sends with allow_paid_floodskip (FloodConfig.Paid)
+	PeerFloods       int64 // PEER_FLOOD answers (FloodConfig.NewPrivateChats)
 }
 
 // counters is the live form of Counters.
@@ -57,6 +59,7 @@ type counters struct {
 	blackholed, droppedResults, duplicatedFrames          atomic.Int64
 	replayedFrames, detailedInfos, randomIDBusy           atomic.Int64
 	stateReqsOut, stateInfosIn                            atomic.Int64
+	paidSends, peerFloods                                 atomic.Int64
 
 	mu         sync.Mutex
 	calls      map[string]int64
@@ -106,5 +109,6 @@ func (c *counters) snapshot() Counters {
 		BlackholedFrames: c.blackholed.Load(), DroppedResults: c.droppedResults.Load(),
 		DuplicatedFrames: c.duplicatedFrames.Load(), ReplayedFrames: c.replayedFrames.Load(),
 		DetailedInfos: c.detailedInfos.Load(), StateReqsOut: c.stateReqsOut.Load(), StateInfosIn: c.stateInfosIn.Load(), RandomIDBusy: c.randomIDBusy.Load(),
+		PaidSends: c.paidSends.Load(), PeerFloods: c.peerFloods.Load(),
 	}
 }

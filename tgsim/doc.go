@@ -46,7 +46,11 @@
 //     flood budget, the handler and the encoding of its result.
 //   - methods_*.go: the handlers, one file per subject.
 //   - flood.go: the flood model (token buckets, penalties for ignored
-//     waits) and which budgets a call spends (methodChecks, sendChecks).
+//     waits) and which budgets a call spends (methodChecks, sendChecks,
+//     paidChecks); limits a client cannot know in advance (per-chat
+//     variation, escalating waits, PEER_FLOOD for new private chats of
+//     user accounts), and IdealFinish, the bound goodput is measured
+//     against.
 //   - world.go, peers.go, accounts.go: the world's state; input peers and
 //     per-account access hashes; what tests and the CLI see of it
 //     (HistoryLen, HistoryTexts).

@@ -1,6 +1,8 @@
 package tgsim
 
 import (
+	"fmt"
+	"hash/fnv"
 	"math"
 	"sync"
 	"time"
@@ -40,6 +42,26 @@ type FloodConfig struct {
 	// before the client could know (those in the same container, say): they
 	// get the rest of the wait without the penalty. Default 500 ms.
 	Grace time.Duration
+
+	// Limits a client cannot know in advance (all off by default):
+	//
+	// Vary makes each chat's limit differ from PrivateChat or Group by up to
+	// ±Vary (0.3: ±30%), fixed per account and chat by Seed, as Telegram's
+	// real limits vary around the published figures.
+	Vary float64
+	Seed int64
+	// Escalation multiplies the wait of each further violation of the same
+	// budget within EscalationWindow (default 10 min): Telegram punishes
+	// repeated flooding with longer waits. 0 or 1: no escalation.
+	Escalation       float64
+	EscalationWindow time.Duration
+	// NewPrivateChats, when set, is how many private chats a user account
+	// (not a bot) may start writing to per Per: past it, a message to a new
+	// private chat gets 400 PEER_FLOOD.
+	NewPrivateChats Rate
+	// Paid is the budget of sends with allow_paid_floodskip (Telegram's
+	// paid broadcast): they skip the other budgets. Default 1000/s.
+	Paid Rate
 }
 
 func (f FloodConfig) withDefaults() FloodConfig {
@@ -61,6 +83,12 @@ func (f FloodConfig) withDefaults() FloodConfig {
 	if f.Grace == 0 {
 		f.Grace = 500 * time.Millisecond
 	}
+	if f.EscalationWindow == 0 {
+		f.EscalationWindow = 10 * time.Minute
+	}
+	if f.Paid == (Rate{}) {
+		f.Paid = Rate{N: 1000, Per: time.Second}
+	}
 	return f
 }
 
@@ -71,6 +99,8 @@ const (
 	bucketMessages
 	bucketPrivate
 	bucketGroup
+	bucketPaid
+	bucketNewChats
 )
 
 type bucketKey struct {
@@ -86,17 +116,25 @@ type bucket struct {
 	// told is when the last FLOOD_WAIT announced for this bucket ends;
 	// toldAt when it was announced.
 	told, toldAt time.Time
+	// violations counts the waits announced within EscalationWindow of the
+	// one before (escalation); taken counts the tokens spent (the ideal
+	// schedule).
+	violations int
+	lastWait   time.Time
+	rate       Rate
+	taken      int
 }
 
 // floodModel holds token buckets. Safe for concurrent use.
 type floodModel struct {
-	cfg FloodConfig
-	mu  sync.Mutex
-	b   map[bucketKey]*bucket
+	cfg   FloodConfig
+	mu    sync.Mutex
+	b     map[bucketKey]*bucket
+	chats map[int64]map[int64]bool // private chats each user account wrote to
 }
 
 func newFloodModel(cfg FloodConfig) *floodModel {
-	return &floodModel{cfg: cfg, b: make(map[bucketKey]*bucket)}
+	return &floodModel{cfg: cfg, b: make(map[bucketKey]*bucket), chats: make(map[int64]map[int64]bool)}
 }
 
 // floodCheck is one budget a call spends from.
@@ -121,9 +159,77 @@ func (m *floodModel) methodChecks(account int64, method string) []floodCheck {
 func (m *floodModel) sendChecks(account int64, to peerRef) []floodCheck {
 	out := []floodCheck{{bucketKey{account: account, kind: bucketMessages}, m.cfg.Messages}}
 	if to.kind == peerUser {
-		return append(out, floodCheck{bucketKey{account: account, kind: bucketPrivate, peer: to.id}, m.cfg.PrivateChat})
+		k := bucketKey{account: account, kind: bucketPrivate, peer: to.id}
+		return append(out, floodCheck{k, m.vary(k, m.cfg.PrivateChat)})
 	}
-	return append(out, floodCheck{bucketKey{account: account, kind: bucketGroup, peer: to.id}, m.cfg.Group})
+	k := bucketKey{account: account, kind: bucketGroup, peer: to.id}
+	return append(out, floodCheck{k, m.vary(k, m.cfg.Group)})
+}
+
+// paidChecks lists the budget of a send with allow_paid_floodskip.
+func (m *floodModel) paidChecks(account int64) []floodCheck {
+	return []floodCheck{{bucketKey{account: account, kind: bucketPaid}, m.cfg.Paid}}
+}
+
+// vary returns a chat's own limit: r changed by up to ±Vary, fixed by Seed
+// and the chat (FloodConfig.Vary).
+func (m *floodModel) vary(k bucketKey, r Rate) Rate {
+	if m.cfg.Vary <= 0 || r.unlimited() {
+		return r
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%d/%d/%d", m.cfg.Seed, k.account, k.kind, k.peer)
+	u := float64(h.Sum64()%2001)/1000 - 1 // in [-1, 1]
+	f := 1 + m.cfg.Vary*u
+	// Vary the period, keeping the burst: N per Per·(1/f).
+	r.Per = time.Duration(float64(r.Per) / f)
+	return r
+}
+
+// newChat reports whether a user account may start writing to private
+// chat peer (FloodConfig.NewPrivateChats); false means 400 PEER_FLOOD. A
+// chat written to before is not new.
+func (m *floodModel) newChat(now time.Time, account int64, bot bool, peer int64) bool {
+	if m.cfg.Off || bot || m.cfg.NewPrivateChats.unlimited() {
+		return true
+	}
+	m.mu.Lock()
+	known := m.chats[account][peer]
+	m.mu.Unlock()
+	if known {
+		return true
+	}
+	if wait, _ := m.take(now, []floodCheck{{bucketKey{account: account, kind: bucketNewChats}, m.cfg.NewPrivateChats}}); wait > 0 {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.chats[account] == nil {
+		m.chats[account] = map[int64]bool{}
+	}
+	m.chats[account][peer] = true
+	return true
+}
+
+// ideal returns the shortest time, from its first send, in which the
+// sends an account made could have been made within the limits: for
+// every budget it spent from, the tokens beyond its burst at its rate.
+// A schedule that meets all of them at once may not exist, so this is a
+// lower bound: goodput against it is at most 100%.
+func (m *floodModel) ideal(account int64) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var worst time.Duration
+	for k, b := range m.b {
+		if k.account != account || b.rate.unlimited() || k.kind == bucketPaid || k.kind == bucketNewChats {
+			continue
+		}
+		if extra := b.taken - b.rate.N; extra > 0 {
+			d := time.Duration(float64(extra) / float64(b.rate.N) * float64(b.rate.Per))
+			worst = max(worst, d)
+		}
+	}
+	return worst
 }
 
 // take spends one token from every budget, or none: it returns the wait in
@@ -144,7 +250,7 @@ func (m *floodModel) take(now time.Time, checks []floodCheck) (wait int, ignored
 		}
 		b := m.b[c.key]
 		if b == nil {
-			b = &bucket{tokens: float64(c.rate.N), last: now}
+			b = &bucket{tokens: float64(c.rate.N), last: now, rate: c.rate}
 			m.b[c.key] = b
 		}
 		bs[i] = b
@@ -173,6 +279,11 @@ func (m *floodModel) take(now time.Time, checks []floodCheck) (wait int, ignored
 		wait = max(1, int(math.Ceil(worst.Seconds())))
 		for i, b := range bs {
 			if short[i] {
+				wait = max(wait, m.escalate(now, b, wait))
+			}
+		}
+		for i, b := range bs {
+			if short[i] {
 				b.told, b.toldAt = now.Add(time.Duration(wait)*time.Second), now
 			}
 		}
@@ -181,7 +292,29 @@ func (m *floodModel) take(now time.Time, checks []floodCheck) (wait int, ignored
 	for _, b := range bs {
 		if b != nil {
 			b.tokens--
+			b.taken++
 		}
 	}
 	return 0, false
 }
+
+// escalate returns the wait of a violation of b: longer for each one that
+// follows another within EscalationWindow (FloodConfig.Escalation).
+func (m *floodModel) escalate(now time.Time, b *bucket, wait int) int {
+	if m.cfg.Escalation <= 1 {
+		return wait
+	}
+	if !b.lastWait.IsZero() && now.Sub(b.lastWait) < m.cfg.EscalationWindow {
+		b.violations++
+	} else {
+		b.violations = 0
+	}
+	b.lastWait = now
+	return int(math.Ceil(float64(wait) * math.Pow(m.cfg.Escalation, float64(b.violations))))
+}
+
+// IdealFinish returns the shortest time, from its first send, in which an
+// account's sends so far could have been made within this server's limits
+// (a lower bound; FloodConfig): goodput is IdealFinish over the time a run
+// took.
+func (s *Server) IdealFinish(account int64) time.Duration { return s.flood.ideal(account) }

@@ -74,3 +74,86 @@ func TestFloodModel(t *testing.T) {
 		}
 	}
 }
+
+// Limits a client cannot know: chats vary around the published figure
+// (fixed by the seed), repeated violations wait longer, user accounts
+// meet PEER_FLOOD on too many new private chats, paid sends skip the other
+// budgets, and the ideal finishing time bounds a run's goodput.
+func TestHiddenLimits(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	cfg := FloodConfig{Vary: 0.3, Seed: 7, Escalation: 2, NewPrivateChats: Rate{N: 2, Per: time.Hour}}.withDefaults()
+	m := newFloodModel(cfg)
+
+	// Variation: per-chat rates differ, within ±30%, and the same seed
+	// gives the same rates.
+	seen := map[time.Duration]bool{}
+	for p := int64(1); p <= 20; p++ {
+		r := m.vary(bucketKey{account: 1, kind: bucketPrivate, peer: p}, cfg.PrivateChat)
+		if f := time.Second.Seconds() / r.Per.Seconds(); f < 0.7-1e-3 || f > 1.3+1e-3 {
+			t.Fatalf("chat %d: %d per %v, outside ±30%% of 1/s", p, r.N, r.Per)
+		}
+		seen[r.Per] = true
+	}
+	if len(seen) < 10 {
+		t.Fatalf("only %d distinct rates among 20 chats", len(seen))
+	}
+	again := newFloodModel(cfg)
+	k := bucketKey{account: 1, kind: bucketPrivate, peer: 3}
+	if m.vary(k, cfg.PrivateChat) != again.vary(k, cfg.PrivateChat) {
+		t.Fatal("same seed, different rates")
+	}
+
+	// Escalation: a second violation of a chat's budget waits twice as
+	// long, a third four times.
+	g := newFloodModel(FloodConfig{Escalation: 2}.withDefaults())
+	group := peerRef{kind: peerChat, id: -5}
+	for range 20 {
+		g.take(t0, g.sendChecks(1, group))
+	}
+	var waits []int
+	at := t0
+	for range 3 {
+		// Send until refused, then obey the wait and start again.
+		w := 0
+		for w == 0 {
+			w, _ = g.take(at, g.sendChecks(1, group))
+		}
+		waits = append(waits, w)
+		at = at.Add(time.Duration(w) * time.Second)
+	}
+	if waits[1] < 2*waits[0] || waits[2] < 2*waits[1] {
+		t.Fatalf("waits %v: no escalation", waits)
+	}
+
+	// PEER_FLOOD: two new private chats an hour for a user account; a chat
+	// written to before is not new; bots are exempt.
+	for p := int64(1); p <= 2; p++ {
+		if !m.newChat(t0, 9, false, p) {
+			t.Fatalf("new chat %d refused within the budget", p)
+		}
+	}
+	if m.newChat(t0, 9, false, 3) {
+		t.Fatal("third new chat in an hour accepted")
+	}
+	if !m.newChat(t0, 9, false, 1) || !m.newChat(t0, 10, true, 3) {
+		t.Fatal("a known chat, or a bot, refused")
+	}
+
+	// Paid sends spend the paid budget only; the ideal finishing time of
+	// 40 sends to one group at 20/min is 1 min (20 beyond the burst).
+	p := newFloodModel(FloodConfig{}.withDefaults())
+	for i := range 40 {
+		p.take(t0.Add(time.Duration(i)*3*time.Second), p.sendChecks(1, group))
+	}
+	if got := p.ideal(1); got != time.Minute {
+		t.Fatalf("ideal %v, want 1m", got)
+	}
+	for range 1000 {
+		if w, _ := p.take(t0, p.paidChecks(1)); w != 0 {
+			t.Fatal("paid send flooded within 1000/s")
+		}
+	}
+	if w, _ := p.take(t0, p.paidChecks(1)); w == 0 {
+		t.Fatal("1001st paid send in a second accepted")
+	}
+}

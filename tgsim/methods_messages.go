@@ -32,7 +32,17 @@ func (w *world) sendMessage(r *request, req *tg.MessagesSendMessageRequest) (bin
 	case len([]rune(req.Message)) > maxMessageLen:
 		return nil, tgerr.New(400, "MESSAGE_TOO_LONG")
 	}
-	if err := w.takeSend(r, p); err != nil {
+	if p.kind == peerUser && !w.srv.flood.newChat(r.now, acct, w.users[acct].bot, p.id) {
+		s.count.peerFloods.Add(1)
+		return nil, tgerr.New(400, "PEER_FLOOD")
+	}
+	if req.AllowPaidFloodskip {
+		// Paid broadcast: the paid budget only.
+		if err := w.spend(r, w.srv.flood.paidChecks(acct)); err != nil {
+			return nil, err
+		}
+		s.count.paidSends.Add(1)
+	} else if err := w.takeSend(r, p); err != nil {
 		return nil, err
 	}
 
