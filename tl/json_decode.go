@@ -206,11 +206,6 @@ func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class str
 	}
 	// Flags words are filled in when their fields are known. No definition
 	// has more than two; more would spill to the heap.
-	type flagSlot struct {
-		name string
-		off  int
-		val  uint32
-	}
 	var slots [2]flagSlot
 	flags := slots[:0]
 	for pi := range def.Params {
@@ -264,10 +259,84 @@ func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class str
 			return nil, err
 		}
 	}
+	if def.sharedBits {
+		if err := d.checkSharedBits(def, fields, flags); err != nil {
+			return nil, err
+		}
+	}
 	for _, f := range flags {
 		binary.LittleEndian.PutUint32(d.buf.Buf[f.off:], f.val)
 	}
 	return def, nil
+}
+
+// flagSlot is a flags word being filled in: its name, where it is in
+// d.buf, and its bits so far.
+type flagSlot struct {
+	name string
+	off  int
+	val  uint32
+}
+
+// checkSharedBits enforces that the fields under one flag bit go together
+// (inputMediaPhoto: live_photo:flags.2?true video:flags.2?InputDocument):
+// once any of them sets the bit, each data field under it must be given
+// and no true flag under it may be false. A true flag left out is implied.
+// Without this, gotd would fail to decode the missing field with no JSON
+// path, or a false flag would silently read back as true.
+func (d *jsonDecoder) checkSharedBits(def *Definition, fields []rawField, flags []flagSlot) error {
+	given := func(pi int) jx.Raw {
+		for i := range fields {
+			if fields[i].param == pi && rawKind(fields[i].raw) != jx.Null {
+				return fields[i].raw
+			}
+		}
+		return nil
+	}
+	for pi := range def.Params {
+		p := &def.Params[pi]
+		if !p.Optional() || p.IsFlags() || !bitSet(flags, p) {
+			continue
+		}
+		raw := given(pi)
+		isTrue := p.Type == "true"
+		if raw != nil && (!isTrue || raw[0] == 't') {
+			continue
+		}
+		if raw == nil && isTrue {
+			continue // implied by the field that set the bit
+		}
+		// Name a field that set the bit.
+		for qi := range def.Params {
+			q := &def.Params[qi]
+			if qi == pi || q.Flag != p.Flag || q.Bit != p.Bit {
+				continue
+			}
+			qraw := given(qi)
+			if qraw == nil || q.Type == "true" && qraw[0] != 't' {
+				continue
+			}
+			how := "given"
+			if q.Type == "true" {
+				how = "true"
+			}
+			if isTrue {
+				return d.fieldErrf(p.Name, "false, but %s is %s and shares %s.%d with it", q.Name, how, p.Flag, p.Bit)
+			}
+			return d.fieldErrf(p.Name, "missing: %s is %s and shares %s.%d with it", q.Name, how, p.Flag, p.Bit)
+		}
+	}
+	return nil
+}
+
+// bitSet reports whether p's flag bit is set in flags.
+func bitSet(flags []flagSlot, p *Param) bool {
+	for _, f := range flags {
+		if f.name == p.Flag {
+			return f.val&(1<<p.Bit) != 0
+		}
+	}
+	return false
 }
 
 // collect pushes the fields of the JSON object data onto d.fields.
