@@ -15,7 +15,11 @@
 //   - result.go: DecodeResult (boxed objects, Bool, vectors, bare vectors).
 //   - json_decode.go, json_encode.go: JSON ↔ TL ("_" names the
 //     constructor, fields go by schema name; peer shorthands through a
-//     Resolver; random_id filled in when omitted). json_decode_value.go
+//     Resolver; random_id filled in when omitted; fields under one flag
+//     bit checked together, checkSharedBits). The value forms live in one
+//     place each: long as a string (json_encode.go, EncodeOptions), invalid
+//     UTF-8 as \udcXX escapes (jsonEncoder.str, unescapeInvalid), one base64
+//     spelling (strictBase64), no NaN. json_decode_value.go
 //     decodes one value by its TL type; json_decode_state.go and the
 //     encoder's pool hold a call's buffers, reused between calls;
 //     jsonpath.go is the path that errors name; layout.go classifies a
