@@ -225,7 +225,8 @@ func (s *State) Ready(now time.Time) ([]Batch, []Done) {
 //
 // Complete only routes: an error goes by tl.Classify's Action to one
 // handler, beside the state it changes (onFloodWait in gates.go, onMigrate
-// and onBackoff in retry.go, onChainRepair in chains.go).
+// and onBackoff in retry.go, onChainRepair in chains.go, onReauthorize and
+// onNextStep in auth.go, onFinal here).
 func (s *State) Complete(now time.Time, id CallID, err error) []Done {
 	s.advance(now)
 	e := s.entries[id]
@@ -265,14 +266,18 @@ func (s *State) Complete(now time.Time, id CallID, err error) []Done {
 		s.onBackoff(e, err)
 	case tl.RepairChain:
 		s.onChainRepair(e, err)
-	default:
+	case tl.Reauthorize, tl.RecreateKey:
+		s.onReauthorize(e, err)
+	case tl.NextStep:
+		s.onNextStep(e, err)
+	default: // tl.Final, and an action this package does not know yet
 		s.onFinal(e, err)
 	}
 	return s.drain()
 }
 
-// onFinal handles every other error: the call fails for good with the
-// typed error, and its dependents with it.
+// onFinal handles tl.Final: the call fails for good with the typed error
+// (a *tl.NumberError carries the wait it names), and its dependents with it.
 func (s *State) onFinal(e *entry, err error) {
 	s.finish(e, tl.Typed(err))
 }
