@@ -50,6 +50,16 @@ func TestJSONLongAsString(t *testing.T) {
 	if got, err := BinaryToJSON(b.Buf, "Vector<long>"); err != nil || string(got) != `["1","-2"]` {
 		t.Fatalf("Vector<long>: %s %v", got, err)
 	}
+	num := EncodeOptions{LongAsNumber: true}
+	if got, err := num.EncodeJSON(peer); err != nil || string(got) != `{"_":"inputPeerUser","user_id":9007199254740993,"access_hash":-8070450532247928833}` {
+		t.Fatalf("LongAsNumber: %s %v", got, err)
+	}
+	if got, err := num.BinaryToJSON(b.Buf, "Vector<long>"); err != nil || string(got) != `[1,-2]` {
+		t.Fatalf("LongAsNumber Vector<long>: %s %v", got, err)
+	}
+	if got := toJSON(t, peer); string(got) != want {
+		t.Fatalf("a pooled encoder kept LongAsNumber: %s", got)
+	}
 	if got := toJSON(t, &tg.InputReplyToMessage{ReplyToMsgID: 7}); !strings.Contains(string(got), `"reply_to_msg_id":7`) {
 		t.Fatalf("int must stay a number: %s", got)
 	}
