@@ -16,7 +16,7 @@
 //   - json_decode.go, json_encode.go: JSON ↔ TL ("_" names the
 //     constructor, fields go by schema name; peer shorthands through a
 //     Resolver; random_id filled in when omitted; fields under one flag
-//     bit checked together, checkSharedBits). The value forms live in one
+//     bit checked together, json_flags.go). The value forms live in one
 //     place each: long as a string (json_encode.go, EncodeOptions), invalid
 //     UTF-8 as \udcXX escapes (jsonEncoder.str, unescapeInvalid), one base64
 //     spelling (strictBase64), no NaN. json_decode_value.go

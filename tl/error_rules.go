@@ -51,6 +51,7 @@ const (
 
 var unitNames = [...]string{"", "seconds", "minutes", "unix time", "dc", "index", "length", "stars", "id", "debug info"}
 
+// String names the unit ("seconds", "unix time").
 func (u Unit) String() string {
 	if int(u) < len(unitNames) {
 		return unitNames[u]

@@ -47,16 +47,3 @@ func (p Param) Optional() bool { return p.Flag != "" }
 
 // IsFlags reports whether the field is a flags word (#).
 func (p Param) IsFlags() bool { return p.Type == "#" }
-
-// sharesBits reports whether some flag bit of d guards more than one
-// param (inputMediaPhoto: live_photo:flags.2?true video:flags.2?InputDocument).
-func sharesBits(d *Definition) bool {
-	for i, p := range d.Params {
-		for _, q := range d.Params[:i] {
-			if p.Optional() && p.Flag == q.Flag && p.Bit == q.Bit {
-				return true
-			}
-		}
-	}
-	return false
-}
