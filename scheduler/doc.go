@@ -30,7 +30,10 @@
 //   - state.go: State and the life of a call (Submit, place, finish,
 //     Cancel), and Complete, which only routes an error by tl.Classify's
 //     Action to one handler: onFloodWait, onMigrate, onBackoff,
-//     onChainRepair or onFinal.
+//     onChainRepair, onReauthorize, onNextStep or onFinal.
+//   - auth.go: the login is gone or the key dropped (onReauthorize: final
+//     with *tl.AuthError) and steps of login flows (onNextStep: final with
+//     *tl.StepError); they fail the one call and close no gate.
 //   - queue.go: per-DC ready queues and the backoff delay heap.
 //   - batch.go: the coalescing window (an idle DC sends at once) and the
 //     caps that cut a queue into batches: MaxMessages, MaxBytes, MaxInFlight.
@@ -47,7 +50,7 @@
 //   - config.go: Config and its defaults.
 //
 // To add a flood rule (a 420 wait), add one row to floodRules in
-// tl/errors.go: its error type and its scope, method or chat; gates.go
+// tl/error_rules.go: its error type and its scope, method or chat; gates.go
 // closes the gate of that scope (floodKey) and nothing else changes. Only
 // a new kind of scope needs a new gateKind here, checked in gates.closed.
 // Nothing else in this package knows about gate keys. Pacing
@@ -56,7 +59,8 @@
 // # Tests
 //
 // Scenarios are scripts in testdata/scripts, one file per rule (window,
-// caps, flood, slowmode, chains, backoff, lost, outage, migrate, cancel), run by
+// caps, flood, slowmode, chains, backoff, lost, outage, migrate, cancel,
+// auth), run by
 // TestScripts in datadriven_test.go, which documents the commands.
 // TestSchedulerProperties (property_test.go) drives random schedules
 // against a model server and proves the promises: no call is sent out of

@@ -10,7 +10,8 @@ import (
 // A failed call is one of three kinds, told apart with errors.Is/As:
 //
 //   - the server answered with an RPC error: the typed error (tl.Typed:
-//     *tl.FloodWaitError, *tl.MigrateError, *tgerr.Error);
+//     *tl.FloodWaitError, *tl.MigrateError, *tl.AuthError, *tl.StepError,
+//     *tl.NumberError, *tgerr.Error);
 //   - the call did not run: errors.Is(err, ErrNotSent). It never left this
 //     process, or every time it did the server refused it without running
 //     it (a flood wait, a migration); it is safe to send again;

@@ -237,7 +237,8 @@ func (s *State) Ready(now time.Time) ([]Batch, []Done) {
 //
 // Complete only routes: an error goes by tl.Classify's Action to one
 // handler, beside the state it changes (onFloodWait in gates.go, onMigrate
-// and onBackoff in retry.go, onChainRepair in chains.go).
+// and onBackoff in retry.go, onChainRepair in chains.go, onReauthorize and
+// onNextStep in auth.go, onFinal here).
 func (s *State) Complete(now time.Time, id CallID, err error) []Done {
 	s.advance(now)
 	e := s.entries[id]
@@ -272,7 +273,11 @@ func (s *State) Complete(now time.Time, id CallID, err error) []Done {
 		s.onBackoff(e, err)
 	case tl.RepairChain:
 		s.onChainRepair(e, err)
-	default:
+	case tl.Reauthorize, tl.RecreateKey:
+		s.onReauthorize(e, err)
+	case tl.NextStep:
+		s.onNextStep(e, err)
+	default: // tl.Final, and an action this package does not know yet
 		s.onFinal(e, err)
 	}
 	return s.drain()
@@ -293,8 +298,8 @@ func (s *State) learn(e *entry, err error) {
 	}
 }
 
-// onFinal handles every other error: the call fails for good with the
-// typed error, and its dependents with it.
+// onFinal handles tl.Final: the call fails for good with the typed error
+// (a *tl.NumberError carries the wait it names), and its dependents with it.
 func (s *State) onFinal(e *entry, err error) {
 	if c := tl.Classify(err); c.RPC != nil && c.RPC.Type == "PEER_FLOOD" {
 		s.pacedPeerFlood()

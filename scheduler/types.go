@@ -73,7 +73,7 @@ type Sending struct {
 
 // Done is the final outcome of a call: Err nil for success. Errors are the
 // RPC error made typed by tl.Typed (*tl.FloodWaitError, *tl.MigrateError,
-// *tgerr.Error), *ChainBrokenError, context.Canceled, or, for a call that
+// *tl.AuthError, *tl.StepError, *tl.NumberError, *tgerr.Error), *ChainBrokenError, context.Canceled, or, for a call that
 // got no answer, *OutageError or *LostError, which match ErrNotSent or
 // ErrMayHaveRun (errors.go).
 type Done struct {

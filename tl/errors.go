@@ -26,8 +26,20 @@ const (
 	// RepairChain: MSG_WAIT_FAILED/MSG_WAIT_TIMEOUT; the invokeAfterMsg
 	// chain must be rebuilt.
 	RepairChain
-	// Reauthorize: the session needs a login (401 family); stop.
+	// Reauthorize: the session's login is gone (401: AUTH_KEY_UNREGISTERED,
+	// SESSION_REVOKED, USER_DEACTIVATED, ...): no call of the session can
+	// succeed until the user logs in again. The call fails with *AuthError.
 	Reauthorize
+	// RecreateKey: the server dropped the auth key (406
+	// AUTH_KEY_DUPLICATED: the key was used from two connections at once).
+	// A new key must be created, and logged in again. The call fails with
+	// *AuthError (NewKey set).
+	RecreateKey
+	// NextStep: the call did its part of a flow and the error names the
+	// next step (SESSION_PASSWORD_NEEDED after auth.signIn: call
+	// auth.checkPassword). Not a failure of the session: the call fails
+	// with *StepError, whose Next names the method to call.
+	NextStep
 )
 
 func (a Action) String() string {
@@ -44,6 +56,10 @@ func (a Action) String() string {
 		return "repair-chain"
 	case Reauthorize:
 		return "reauthorize"
+	case RecreateKey:
+		return "recreate-key"
+	case NextStep:
+		return "next-step"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }
@@ -51,10 +67,23 @@ func (a Action) String() string {
 // Class is the classification of an error.
 type Class struct {
 	Action Action
-	// Wait is the server-imposed wait for RetryAfterWait.
+	// Wait is the wait the error names: for RetryAfterWait the server's
+	// wait before the call may be repeated; for a final error whose number
+	// counts seconds or minutes (PASSWORD_TOO_FRESH_X), how long until
+	// trying again can succeed. Zero otherwise.
 	Wait time.Duration
+	// Until is the time a UnixTime number names
+	// (PREMIUM_SUB_ACTIVE_UNTIL_X); zero otherwise.
+	Until time.Time
 	// DC is the DC to retry on for RetryElsewhere.
 	DC int
+	// Unit says what the error's number (the X of FLOOD_WAIT_X) counts, and
+	// Value is that number; NoUnit and 0 for an error without one.
+	Unit  Unit
+	Value int
+	// Next is, for NextStep, the method that continues the flow
+	// ("auth.checkPassword").
+	Next string
 	// RPC is the underlying RPC error, nil for errors that are not.
 	RPC *tgerr.Error
 }
@@ -78,23 +107,10 @@ const (
 	ScopeChat
 )
 
-// floodRules are the 420 waits, one row each (MTProto "Error handling";
-// the error list at core.telegram.org/api/errors). The scheduler closes a
-// gate of the row's scope for the wait instead of letting calls fail: a
-// new wait error is one row here, nothing else.
-var floodRules = []struct {
-	Kind  string
-	Scope FloodScope
-}{
-	{FloodWait, ScopeMethod},        // the method is flooded for this account
-	{FloodPremiumWait, ScopeMethod}, // file transfer speed limit of non-premium accounts
-	{SlowModeWait, ScopeChat},       // the chat's slow mode
-	{FloodTestPhone, ScopeMethod},   // test DCs: too many logins to test phone numbers
-}
-
-// FloodWaitError is a 420 wait: FLOOD_WAIT_X (the method, for this
-// account), FLOOD_PREMIUM_WAIT_X (file transfer speed), SLOWMODE_WAIT_X
-// (one chat's slow mode), or another row of floodRules.
+// FloodWaitError is a wait the scheduler gates on: FLOOD_WAIT_X (the
+// method, for this account), FLOOD_PREMIUM_WAIT_X (file transfer speed),
+// SLOWMODE_WAIT_X (one chat's slow mode), or another row of floodRules
+// (error_rules.go).
 //
 // A wait means the server did not run the call, so the error matches
 // ErrNotSent, unless MaybeRan says an earlier send of the same call got no
@@ -177,21 +193,30 @@ func AsFloodWait(err error) (*FloodWaitError, bool) {
 	return nil, false
 }
 
-// AsMigrate returns the migration carried by err, if it is one.
+// AsMigrate returns the migration carried by err, if it is one (a row of
+// errorRules with RetryElsewhere: 303 FILE_, NETWORK_, PHONE_, STATS_ and
+// USER_MIGRATE_X).
 func AsMigrate(err error) (*MigrateError, bool) {
 	var me *MigrateError
 	if errors.As(err, &me) {
 		return me, true
 	}
 	rpc, ok := tgerr.As(err)
-	if !ok || !strings.HasSuffix(rpc.Type, "_MIGRATE") {
+	if !ok {
 		return nil, false
 	}
-	return &MigrateError{Kind: strings.TrimSuffix(rpc.Type, "_MIGRATE"), DC: rpc.Argument, RPC: rpc}, true
+	r, x, ok := ruleOf(rpc)
+	if !ok || r.Action != RetryElsewhere {
+		return nil, false
+	}
+	return &MigrateError{Kind: strings.TrimSuffix(rpc.Type, "_MIGRATE"), DC: x, RPC: rpc}, true
 }
 
-// Typed wraps an RPC error into FloodWaitError or MigrateError where it is
-// one; other errors are returned as they are.
+// Typed wraps an RPC error into the typed error of its class:
+// *FloodWaitError, *MigrateError, *AuthError (Reauthorize, RecreateKey),
+// *StepError (NextStep), or *NumberError for another error that carries a
+// number (PASSWORD_TOO_FRESH_X); other errors are returned as they are.
+// Each unwraps to the *tgerr.Error.
 func Typed(err error) error {
 	if fw, ok := AsFloodWait(err); ok {
 		return fw
@@ -199,19 +224,38 @@ func Typed(err error) error {
 	if me, ok := AsMigrate(err); ok {
 		return me
 	}
+	rpc, ok := tgerr.As(err)
+	if !ok {
+		return err
+	}
+	var ae *AuthError
+	var se *StepError
+	var ne *NumberError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &se):
+		return se
+	case errors.As(err, &ne):
+		return ne
+	}
+	c := Classify(rpc)
+	switch {
+	case c.Action == Reauthorize || c.Action == RecreateKey:
+		return &AuthError{RPC: rpc, NewKey: c.Action == RecreateKey}
+	case c.Action == NextStep:
+		return &StepError{RPC: rpc, Next: c.Next}
+	case c.Unit != NoUnit:
+		return &NumberError{RPC: rpc, Unit: c.Unit, Value: c.Value}
+	}
 	return err
 }
 
-// reauth lists the 401 errors after which a session cannot go on.
-var reauth = map[string]bool{
-	"AUTH_KEY_UNREGISTERED": true, "AUTH_KEY_INVALID": true, "USER_DEACTIVATED": true,
-	"USER_DEACTIVATED_BAN": true, "SESSION_REVOKED": true, "SESSION_EXPIRED": true,
-	"SESSION_PASSWORD_NEEDED": true, "AUTH_KEY_PERM_EMPTY": true,
-}
-
-// Classify says what to do about err, following MTProto "Error handling":
-// 420 waits, 303 migrations, 5xx and -503 retries, MSG_WAIT_* chain repair,
-// 401 re-authorization; anything else (and non-RPC errors) is final.
+// Classify says what to do about err, following MTProto "Error handling"
+// and Telegram's error list: a row of floodRules is a wait to gate on; a
+// row of errorRules (error_rules.go) gives the action and the unit of the
+// error's number; failing both, 401 is Reauthorize, 5xx, -503 and *_RETRY
+// are RetryWithBackoff, and anything else (non-RPC errors too) is Final.
 func Classify(err error) Class {
 	if err == nil {
 		return Class{Action: Final}
@@ -222,20 +266,27 @@ func Classify(err error) Class {
 	}
 	c := Class{Action: Final, RPC: rpc}
 	if fw, ok := AsFloodWait(err); ok {
-		c.Action, c.Wait = RetryAfterWait, fw.Duration
+		c.Action, c.Wait, c.Unit, c.Value = RetryAfterWait, fw.Duration, UnitSeconds, rpc.Argument
 		return c
 	}
-	if me, ok := AsMigrate(err); ok {
-		c.Action, c.DC = RetryElsewhere, me.DC
+	if r, x, ok := ruleOf(rpc); ok {
+		c.Action, c.Unit, c.Value, c.Next = r.Action, r.Unit, x, r.Next
+		switch r.Unit {
+		case UnitSeconds:
+			c.Wait = time.Duration(x) * time.Second
+		case UnitMinutes:
+			c.Wait = time.Duration(x) * time.Minute
+		case UnitUnixTime:
+			c.Until = time.Unix(int64(x), 0).UTC()
+		case UnitDC:
+			c.DC = x
+		}
 		return c
 	}
 	switch {
-	case rpc.Type == "MSG_WAIT_FAILED" || rpc.Type == "MSG_WAIT_TIMEOUT":
-		c.Action = RepairChain
-	case rpc.Code == 401 || reauth[rpc.Type]:
+	case rpc.Code == 401:
 		c.Action = Reauthorize
-	case rpc.Code >= 500 || rpc.Code == -503 || strings.HasSuffix(rpc.Type, "_RETRY") ||
-		rpc.Type == "TIMEOUT" || rpc.Type == "RPC_CALL_FAIL" || rpc.Type == "WORKER_BUSY_TOO_LONG_RETRY":
+	case rpc.Code >= 500 || rpc.Code == -503 || strings.HasSuffix(rpc.Type, "_RETRY"):
 		c.Action = RetryWithBackoff
 	}
 	return c

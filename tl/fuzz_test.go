@@ -2,11 +2,12 @@ package tl
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 )
 
 // FuzzDecodeRequest: no JSON input may panic the decoder; what it accepts
-// must encode back to JSON that decodes to the same request. The seeds run
+// must encode back to valid JSON that decodes to the same request. The seeds run
 // in every `go test`; explore with `go test -fuzz FuzzDecodeRequest ./tl`.
 func FuzzDecodeRequest(f *testing.F) {
 	for _, s := range []struct{ method, params string }{
@@ -17,6 +18,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		{"invokeWithLayer", `{"layer":229,"query":{"_":"help.getConfig"}}`},
 		{"messages.sendEncrypted", `{"peer":{"_":"inputEncryptedChat","chat_id":1,"access_hash":2},"random_id":3,"data":"AQID"}`},
 		{"help.getConfig", `{}`},
+		{"messages.sendMessage", `{"peer":{"_":"inputPeerSelf"},"message":"a\udcff\ud83d\udc80\\udc80","random_id":"1"}`},
+		{"messages.sendMedia", `{"peer":{"_":"inputPeerSelf"},"message":"","random_id":1,"media":{"_":"inputMediaPhoto","id":{"_":"inputPhotoEmpty"},"live_photo":true,"video":{"_":"inputDocumentEmpty"}}}`},
 		{"messages.sendMessage", `{"message":`},
 		{"messages.sendMessage", `[]`},
 		{"nope", `{}`},
@@ -34,6 +37,9 @@ func FuzzDecodeRequest(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted request does not encode: %v", err)
 		}
+		if !json.Valid(js) {
+			t.Fatalf("invalid JSON written: %q", js)
+		}
 		back, err := DecodeJSON(ctx, js, opts)
 		if err != nil {
 			t.Fatalf("own JSON rejected: %s: %v", js, err)
@@ -45,14 +51,18 @@ func FuzzDecodeRequest(f *testing.F) {
 	})
 }
 
-// FuzzBinaryToJSON: no binary input may panic the schema walk.
+// FuzzBinaryToJSON: no binary input may panic the schema walk, and what it
+// writes is valid JSON (strings with invalid UTF-8 included).
 func FuzzBinaryToJSON(f *testing.F) {
 	f.Add([]byte{0x62, 0x8f, 0xf4, 0xfe, 0, 0, 0, 0}, "")
 	f.Add([]byte{0x15, 0xc4, 0xb5, 0x1c, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0}, "Vector<int>")
 	f.Add([]byte{0x15, 0xc4, 0xb5, 0x1c, 0xff, 0xff, 0xff, 0x7f}, "Vector<User>")
 	f.Add([]byte{0x0d, 0x0d, 0x9b, 0xda, 1, 0, 0, 0, 0x0d, 0x0d, 0x9b, 0xda}, "")
+	f.Add([]byte{3, 0xff, 'a', 0xc3}, "string")
 	f.Fuzz(func(t *testing.T, data []byte, typ string) {
-		_, _ = BinaryToJSON(data, typ)
+		if js, err := BinaryToJSON(data, typ); err == nil && !json.Valid(js) {
+			t.Fatalf("invalid JSON written: %q", js)
+		}
 		if d, err := Method("users.getUsers"); err == nil {
 			_, _ = DecodeResult(d, data)
 		}

@@ -206,11 +206,6 @@ func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class str
 	}
 	// Flags words are filled in when their fields are known. No definition
 	// has more than two; more would spill to the heap.
-	type flagSlot struct {
-		name string
-		off  int
-		val  uint32
-	}
 	var slots [2]flagSlot
 	flags := slots[:0]
 	for pi := range def.Params {
@@ -261,6 +256,11 @@ func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class str
 		err := d.value(raw, p.Type)
 		d.path.pop()
 		if err != nil {
+			return nil, err
+		}
+	}
+	if def.sharedBits {
+		if err := d.checkSharedBits(def, fields, flags); err != nil {
 			return nil, err
 		}
 	}

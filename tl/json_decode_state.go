@@ -24,8 +24,9 @@ type jsonDecoder struct {
 	fields []rawField
 	// decs are idle jx decoders; each nesting level takes one.
 	decs []*jx.Decoder
-	// str holds the last decoded string, b64 the last decoded base64.
-	str, b64 []byte
+	// str holds the last decoded string, b64 the last decoded base64, esc
+	// a string with escaped bytes of invalid UTF-8 made raw.
+	str, b64, esc []byte
 }
 
 var decoderPool = sync.Pool{New: func() any { return new(jsonDecoder) }}
@@ -38,7 +39,7 @@ func getDecoder() *jsonDecoder { return decoderPool.Get().(*jsonDecoder) }
 
 // release returns d to the pool, dropping what refers to the caller's data.
 func (d *jsonDecoder) release() {
-	if cap(d.buf.Buf) > maxPooledBuf || cap(d.str) > maxPooledBuf || cap(d.b64) > maxPooledBuf || cap(d.fields) > 1024 || cap(d.path) > 1024 || len(d.decs) > 64 {
+	if cap(d.buf.Buf) > maxPooledBuf || cap(d.str) > maxPooledBuf || cap(d.b64) > maxPooledBuf || cap(d.esc) > maxPooledBuf || cap(d.fields) > 1024 || cap(d.path) > 1024 || len(d.decs) > 64 {
 		return
 	}
 	d.ctx, d.opts = nil, DecodeOptions{}
@@ -46,7 +47,7 @@ func (d *jsonDecoder) release() {
 	clear(d.fields[:cap(d.fields)])
 	d.fields = d.fields[:0]
 	d.path = d.path[:0]
-	d.str, d.b64 = d.str[:0], d.b64[:0]
+	d.str, d.b64, d.esc = d.str[:0], d.b64[:0], d.esc[:0]
 	decoderPool.Put(d)
 }
 

@@ -1,6 +1,7 @@
 package tl
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -51,6 +52,11 @@ func (d *jsonDecoder) valueFrom(dec *jx.Decoder, raw jx.Raw, typ string) error {
 	case "string":
 		if next != jx.String {
 			return d.wantErr("string", next)
+		}
+		if bytes.IndexByte(raw, '\\') >= 0 && hasByteEscape(raw) {
+			// Read the bytes the encoder escaped (jsonEncoder.str).
+			d.esc = unescapeInvalid(d.esc[:0], raw)
+			dec.ResetBytes(d.esc)
 		}
 		// TL strings and bytes share one encoding; the scratch copy saves
 		// allocating a string that gotd would copy again.
@@ -213,8 +219,11 @@ func longValue(dec *jx.Decoder, next jx.Type) (int64, error) {
 	return 0, fmt.Errorf("want integer, got %s", jsonKind(next))
 }
 
-// base64Encodings are the spellings bytesValue accepts, in the order tried.
-var base64Encodings = [...]*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding}
+// strictBase64 is the one spelling of bytes: standard base64 with padding
+// (RFC 4648 §4), as the encoder (and encoding/json) writes it. Strict
+// refuses padding bits that are not zero, so each byte string has exactly
+// one accepted spelling.
+var strictBase64 = base64.StdEncoding.Strict()
 
 // bytesValue decodes a base64 string into d.b64, which the caller must
 // copy out before the next call.
@@ -224,12 +233,102 @@ func (d *jsonDecoder) bytesValue(dec *jx.Decoder, next jx.Type) ([]byte, error) 
 	}
 	s, _ := dec.StrAppend(d.str[:0])
 	d.str = s
-	for _, enc := range base64Encodings {
-		b, err := enc.AppendDecode(d.b64[:0], s)
-		d.b64 = b[:0]
-		if err == nil {
-			return b, nil
+	b, err := strictBase64.AppendDecode(d.b64[:0], s)
+	d.b64 = b[:0]
+	// The decoder skips line breaks; a length that does not match says
+	// it did.
+	if err == nil && base64.StdEncoding.EncodedLen(len(b)) == len(s) {
+		return b, nil
+	}
+	return nil, base64Error(s)
+}
+
+// base64Error says why s is not standard base64 with padding.
+func base64Error(s []byte) error {
+	q := string(s)
+	if len(q) > 40 {
+		q = q[:37] + "..."
+	}
+	const want = "want standard base64 with \"=\" padding (RFC 4648 §4)"
+	switch {
+	case bytes.ContainsAny(s, "-_"):
+		return fmt.Errorf("%s; %q uses the URL-safe alphabet (- and _ for + and /)", want, q)
+	case bytes.ContainsAny(s, "\r\n"):
+		return fmt.Errorf("%s; %q has a line break", want, q)
+	case len(s)%4 != 0 && !bytes.ContainsFunc(s, func(r rune) bool { return !isBase64Char(r) }):
+		return fmt.Errorf("%s; %q has %d characters, not a multiple of 4: the \"=\" padding is missing", want, q, len(s))
+	case !bytes.ContainsFunc(s, func(r rune) bool { return !isBase64Char(r) && r != '=' }):
+		return fmt.Errorf("%s; %q is not the canonical spelling (its unused bits are not zero)", want, q)
+	}
+	return fmt.Errorf("%s, got %q", want, q)
+}
+
+func isBase64Char(r rune) bool {
+	return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '/'
+}
+
+// hasByteEscape reports whether the JSON string raw holds an escape
+// \udc80-\udcff that is not the second half of a surrogate pair: a byte of
+// invalid UTF-8 as the encoder writes it.
+func hasByteEscape(raw []byte) bool {
+	for i := 0; i+5 < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if r := hex4(raw[i+2 : i+6]); raw[i+1] == 'u' && r >= 0xdc80 && r <= 0xdcff {
+			return true
+		}
+		i++ // the escaped character, which may be a backslash
+	}
+	return false
+}
+
+// unescapeInvalid appends the JSON string raw to dst with each lone escape
+// \udc80-\udcff replaced by the byte 0x80-0xff it stands for (see
+// jsonEncoder.str). Other escapes, surrogate pairs included, are copied
+// for jx to read.
+func unescapeInvalid(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' || i+1 == len(raw) {
+			dst = append(dst, c)
+			continue
+		}
+		if raw[i+1] == 'u' && i+6 <= len(raw) {
+			r := hex4(raw[i+2 : i+6])
+			if r >= 0xd800 && r <= 0xdbff && i+12 <= len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
+				if r2 := hex4(raw[i+8 : i+12]); r2 >= 0xdc00 && r2 <= 0xdfff {
+					dst = append(dst, raw[i:i+12]...) // a pair: one character
+					i += 11
+					continue
+				}
+			}
+			if r >= 0xdc80 && r <= 0xdcff {
+				dst = append(dst, byte(r))
+				i += 5
+				continue
+			}
+		}
+		dst = append(dst, c, raw[i+1])
+		i++
+	}
+	return dst
+}
+
+// hex4 reads four hex digits, or returns -1.
+func hex4(b []byte) int {
+	v := 0
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | int(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | int(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			v = v<<4 | int(c-'A'+10)
+		default:
+			return -1
 		}
 	}
-	return nil, fmt.Errorf("want base64 string, got %q", string(s))
+	return v
 }

@@ -1,9 +1,13 @@
 package tl
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/go-faster/jx"
 	"github.com/gotd/td/bin"
@@ -12,23 +16,51 @@ import (
 // EncodeJSON writes any TL object as JSON: the constructor or method name
 // under "_", fields by schema name in schema order, flags words omitted
 // (implied by which optional fields are present), true flags as booleans,
-// bytes as base64, long as a JSON number. DecodeJSON reverses it.
-func EncodeJSON(obj bin.Encoder) ([]byte, error) {
+// int and double as JSON numbers, long as a decimal string, bytes, int128
+// and int256 as standard base64 with padding. The output is always valid
+// UTF-8 JSON: a string's invalid UTF-8 byte 0xXX is written as the escape
+// \udcXX, which DecodeJSON turns back into the byte. A double that is NaN
+// or infinite is an error (JSON has no such number). DecodeJSON reverses
+// it. It is EncodeOptions{}.EncodeJSON.
+func EncodeJSON(obj bin.Encoder) ([]byte, error) { return EncodeOptions{}.EncodeJSON(obj) }
+
+// BinaryToJSON converts a TL-encoded value of type typ to JSON, written as
+// EncodeJSON writes it. An empty typ means a boxed object of any type. For
+// a method result pass the method's result type (Definition.Type): it
+// handles Bool, Vector<T> of boxed objects and bare vectors such as
+// Vector<long>. The result is the caller's. It is
+// EncodeOptions{}.BinaryToJSON.
+func BinaryToJSON(data []byte, typ string) ([]byte, error) {
+	return EncodeOptions{}.BinaryToJSON(data, typ)
+}
+
+// EncodeOptions configures JSON encoding; the zero value is the default
+// of EncodeJSON and BinaryToJSON.
+type EncodeOptions struct {
+	// LongAsNumber writes long (64-bit) values as JSON numbers rather than
+	// decimal strings. Only for readers that keep 64-bit integers exact:
+	// JavaScript's JSON.parse rounds any beyond 2^53, so an access_hash
+	// read that way and sent back is wrong. (TDLib's JSON interface writes
+	// them as strings too.) DecodeJSON accepts both forms.
+	LongAsNumber bool
+}
+
+// EncodeJSON is EncodeJSON with these options.
+func (o EncodeOptions) EncodeJSON(obj bin.Encoder) ([]byte, error) {
 	x := getEncoder()
 	defer x.release()
+	x.opts = o
 	if err := obj.Encode(&x.raw); err != nil {
 		return nil, fmt.Errorf("encode %T: %w", obj, err)
 	}
 	return x.convert(x.raw.Buf, "")
 }
 
-// BinaryToJSON converts a TL-encoded value of type typ to JSON. An empty typ
-// means a boxed object of any type. For a method result pass the method's
-// result type (Definition.Type): it handles Bool, Vector<T> of boxed objects
-// and bare vectors such as Vector<long>. The result is the caller's.
-func BinaryToJSON(data []byte, typ string) ([]byte, error) {
+// BinaryToJSON is BinaryToJSON with these options.
+func (o EncodeOptions) BinaryToJSON(data []byte, typ string) ([]byte, error) {
 	x := getEncoder()
 	defer x.release()
+	x.opts = o
 	return x.convert(data, typ)
 }
 
@@ -40,6 +72,7 @@ type jsonEncoder struct {
 	raw   bin.Buffer // EncodeJSON's encoding of its object
 	path  jsonPath   // where the encoder is, for errors
 	depth int
+	opts  EncodeOptions
 }
 
 var encoderPool = sync.Pool{New: func() any { return new(jsonEncoder) }}
@@ -56,6 +89,7 @@ func (x *jsonEncoder) release() {
 	x.raw.Reset()
 	x.path = x.path[:0]
 	x.depth = 0
+	x.opts = EncodeOptions{}
 	encoderPool.Put(x)
 }
 
@@ -160,23 +194,32 @@ func (x *jsonEncoder) value(typ string) error {
 		if err != nil {
 			return wrap(err)
 		}
-		x.w.Int64(v)
+		if x.opts.LongAsNumber {
+			x.w.Int64(v)
+			break
+		}
+		x.w.Buf = append(strconv.AppendInt(append(x.w.Buf, '"'), v, 10), '"')
 	case "double":
 		v, err := x.b.Double()
 		if err != nil {
 			return wrap(err)
 		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			// jx would write null, which no decoder reads back as a double.
+			return wrap(errNoJSONNumber)
+		}
 		x.w.Float64(v)
 	case "string":
-		if v, ok := x.peekBytes(); ok {
-			x.w.ByteStr(v)
-			break
+		v, ok := x.peekBytes()
+		if !ok {
+			// gotd's reader copies it out, or names the error.
+			s, err := x.b.String()
+			if err != nil {
+				return wrap(err)
+			}
+			v = []byte(s)
 		}
-		v, err := x.b.String()
-		if err != nil {
-			return wrap(err)
-		}
-		x.w.Str(v)
+		x.str(v)
 	case "bytes":
 		v, ok := x.peekBytes()
 		if !ok {
@@ -273,6 +316,40 @@ func (x *jsonEncoder) peekBytes() ([]byte, bool) {
 	x.b.Buf = buf[end:]
 	return buf[start : start+n], true
 }
+
+// errNoJSONNumber is the error for a NaN or infinite double.
+var errNoJSONNumber = errors.New("NaN and infinities have no JSON form")
+
+// str writes a TL string as a JSON string. Where it is not valid UTF-8,
+// each byte 0xXX of an invalid sequence becomes the escape \udcXX, a lone
+// low surrogate: valid JSON that no valid UTF-8 text holds, so the decoder
+// (unescapeInvalid) can give back the byte. It is Python's
+// "surrogateescape" (PEP 383); JavaScript keeps such strings as they are,
+// and writes the same escapes back.
+func (x *jsonEncoder) str(v []byte) {
+	if utf8.Valid(v) {
+		x.w.ByteStr(v)
+		return
+	}
+	// jx copies bytes >= 0x80 as they are and escapes only ASCII, so the
+	// invalid sequences of what it wrote are those of v.
+	start := len(x.w.Buf)
+	x.w.ByteStr(v)
+	written := append([]byte(nil), x.w.Buf[start:]...)
+	x.w.Buf = x.w.Buf[:start]
+	for i := 0; i < len(written); {
+		r, size := utf8.DecodeRune(written[i:])
+		if r == utf8.RuneError && size == 1 {
+			b := written[i]
+			x.w.Buf = append(x.w.Buf, '\\', 'u', 'd', 'c', hexDigits[b>>4], hexDigits[b&0xf])
+		} else {
+			x.w.Buf = append(x.w.Buf, written[i:i+size]...)
+		}
+		i += size
+	}
+}
+
+const hexDigits = "0123456789abcdef"
 
 // base64 writes bytes as a base64 string; jx writes null for an empty slice.
 func (x *jsonEncoder) base64(v []byte) {

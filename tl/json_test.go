@@ -11,7 +11,7 @@ import (
 )
 
 func TestSendMessageJSONRoundTrip(t *testing.T) {
-	const in = `{"_":"messages.sendMessage","peer":{"_":"inputPeerSelf"},"message":"hi","random_id":7}`
+	const in = `{"_":"messages.sendMessage","peer":{"_":"inputPeerSelf"},"message":"hi","random_id":"7"}`
 	obj, err := DecodeJSON(context.Background(), []byte(in), DecodeOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestBytesAndBoolAndGeneric(t *testing.T) {
 	if out, _ := EncodeJSON(obj); string(out) != in {
 		t.Fatalf("generic: %s", out)
 	}
-	in = `{"_":"messages.sendEncrypted","silent":true,"peer":{"_":"inputEncryptedChat","chat_id":1,"access_hash":2},"random_id":3,"data":"AQID/w=="}`
+	in = `{"_":"messages.sendEncrypted","silent":true,"peer":{"_":"inputEncryptedChat","chat_id":1,"access_hash":"2"},"random_id":"3","data":"AQID/w=="}`
 	obj, err = DecodeJSON(context.Background(), []byte(in), DecodeOptions{})
 	if err != nil {
 		t.Fatal(err)

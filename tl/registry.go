@@ -41,6 +41,7 @@ var reg = sync.OnceValue(func() *registry {
 		d := &definitions[i]
 		r.byID[d.ID] = d
 		r.layouts[d.ID] = newLayout(d)
+		d.sharedBits = sharesBits(d)
 		if d.Method {
 			r.methods[d.Name] = d
 			r.methodList = append(r.methodList, d)

@@ -70,7 +70,7 @@ func TestDecodeResultKinds(t *testing.T) {
 	}
 	// JSON of results by result type.
 	js, err := BinaryToJSON(encodeT(t, users), "Vector<User>")
-	if err != nil || string(js) != `[{"_":"user","id":1},{"_":"userEmpty","id":2}]` {
+	if err != nil || string(js) != `[{"_":"user","id":"1"},{"_":"userEmpty","id":"2"}]` {
 		t.Fatalf("%s %v", js, err)
 	}
 	js, err = BinaryToJSON(encodeT(t, &tg.IntVector{Elems: []int{3, 4}}), "Vector<int>")

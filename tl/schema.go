@@ -21,6 +21,10 @@ type Definition struct {
 	Doc string
 	// BotCanUse reports that bots may call the method, per the documentation.
 	BotCanUse bool
+	// sharedBits: some flag bit guards more than one param. The registry
+	// sets it (sharesBits); the JSON decoder then checks those params go
+	// together.
+	sharedBits bool
 }
 
 // Param is one field of a definition.

@@ -17,6 +17,7 @@ import (
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/jobs"
 	"github.com/tlsched/tlsched/entitycache"
+	"github.com/tlsched/tlsched/tl"
 )
 
 // sendFlags are tlworker send's flags.
@@ -36,6 +37,7 @@ type sendFlags struct {
 	deadAfter      time.Duration
 	drain          time.Duration
 	cpuprofile     string
+	longAsNumber   bool
 	concurrency    int
 }
 
@@ -103,6 +105,7 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		Rate: f.rate, Concurrency: f.concurrency, DrainTimeout: f.drain,
 		Close:    func() { closeClient(client, 5*time.Second) },
 		OnResult: prog.add,
+		JSON:     tl.EncodeOptions{LongAsNumber: f.longAsNumber},
 	})
 }
 
@@ -126,6 +129,7 @@ func (f *sendFlags) parse(args []string, stderr io.Writer) ([]string, error) {
 	fs.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long to wait for calls in flight")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.IntVar(&f.concurrency, "concurrency", 2000, "jobs in flight at once")
+	fs.BoolVar(&f.longAsNumber, "long-as-number", false, `write 64-bit integers in results as JSON numbers, not strings ("access_hash":"-807…"); only for readers that keep them exact (not JavaScript)`)
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return nil, err
 	}

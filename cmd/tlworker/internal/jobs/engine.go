@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/tlsched/tlsched/tl"
 )
 
 // DefaultConcurrency is Config.Concurrency's default: jobs in flight.
@@ -60,6 +62,9 @@ type Config struct {
 	// OnResult, if set, is called after each result line is written, from
 	// many goroutines (a progress display).
 	OnResult func(ok bool)
+	// JSON is how results are written; the zero value writes long values
+	// as decimal strings (tl.EncodeOptions).
+	JSON tl.EncodeOptions
 }
 
 // Run reads jobs from cfg.Jobs and runs them until EOF, then waits for
@@ -79,7 +84,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if done == nil {
 		done = map[string]bool{}
 	}
-	r := &runner{sender: cfg.Sender, peers: cfg.Peers, w: newResultWriter(cfg.Results), done: done, jobs: map[string]*jobState{}, onResult: cfg.OnResult}
+	r := &runner{sender: cfg.Sender, peers: cfg.Peers, w: newResultWriter(cfg.Results), done: done, jobs: map[string]*jobState{}, onResult: cfg.OnResult, json: cfg.JSON}
 	if cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), 1)
 	}
@@ -127,6 +132,7 @@ type runner struct {
 	w        *resultWriter
 	limiter  *rate.Limiter
 	onResult func(ok bool)
+	json     tl.EncodeOptions     // how results are written
 	done     map[string]bool      // from --resume
 	jobs     map[string]*jobState // by id, for "after"; only read touches it
 	queue    chan task

@@ -22,6 +22,7 @@ import (
 	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/entitycache"
 	"github.com/tlsched/tlsched/scheduler"
+	"github.com/tlsched/tlsched/tl"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -94,6 +95,10 @@ func (c *fakeCall) Wait(ctx context.Context) ([]byte, error) {
 		return nil, &scheduler.OutageError{DC: 2, Cause: errors.New("connection refused"), MaybeRan: true}
 	case "garbage":
 		return []byte{1, 2, 3, 4}, nil
+	case "long":
+		var b bin.Buffer
+		err := (&tg.UpdateShortMessage{ID: 6, UserID: 1<<53 + 1, Message: "x", Pts: 1, PtsCount: 1, Date: 1700000000}).Encode(&b)
+		return b.Buf, err
 	}
 	var b bin.Buffer
 	if err := (&tg.UpdateShortSentMessage{ID: 5, Date: 1700000000}).Encode(&b); err != nil {
@@ -528,4 +533,25 @@ func (c *closingSender) Send(ctx context.Context, req bin.Encoder, dc int, after
 		c.sent <- m.Message
 	}
 	return call, err
+}
+
+// TestResultLongs: a result's 64-bit integers are strings unless
+// Config.JSON asks for numbers (tlworker send --long-as-number).
+func TestResultLongs(t *testing.T) {
+	for _, tc := range []struct {
+		opts tl.EncodeOptions
+		want string
+	}{
+		{tl.EncodeOptions{}, `"user_id":"9007199254740993"`},
+		{tl.EncodeOptions{LongAsNumber: true}, `"user_id":9007199254740993`},
+	} {
+		var out bytes.Buffer
+		err := Run(context.Background(), Config{Sender: &fakeSender{}, Peers: memoryCache(t), Jobs: strings.NewReader(msg("a", "long")), Results: &out, JSON: tc.opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := resultLines(t, out.Bytes()); len(l) != 1 || !l[0].OK || !strings.Contains(string(l[0].Result), tc.want) {
+			t.Errorf("%+v: %s, want %s", tc.opts, out.Bytes(), tc.want)
+		}
+	}
 }

@@ -141,7 +141,7 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 		r.unreachable.note(err, o.Error.Kind)
 	} else {
 		o.LatencyMS = ms(time.Since(start))
-		js, jerr := tl.BinaryToJSON(res.b, m.Type)
+		js, jerr := r.json.BinaryToJSON(res.b, m.Type)
 		if jerr != nil {
 			o.OK, o.Error = false, &Error{Message: fmt.Sprintf("the call succeeded but its result could not be read: %v", jerr)}
 		} else {
