@@ -9,11 +9,14 @@ import (
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/exchange"
 	"github.com/gotd/td/tg"
+	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/telemetry"
 	"github.com/tlsched/tlsched/tgsim"
 )
@@ -137,4 +140,90 @@ func TestTelemetryOrderedBatchWithFloodWait(t *testing.T) {
 	if got[telemetry.MetricCalls] != 4 || got[telemetry.MetricFloodWait] < 1 || got[telemetry.MetricCallLatency+".count"] != 4 || got[telemetry.MetricContainerMsgs+".count"] < 2 {
 		t.Fatalf("metrics: %v", got)
 	}
+}
+
+// The connection's life is in the traces: the key exchange is a child of
+// the call that waited for it, each answered liveness ping is an
+// mtproto.ping span, and the connect after a cut says why it reconnected.
+func TestTelemetryConnectionLife(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tel, err := telemetry.Setup(context.Background(), telemetry.Config{Exporter: "none", SpanProcessor: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	_, p, c := startProxied(t, tgsim.Config{}, Config{Telemetry: tel,
+		Session: mtproto.Config{PingInterval: 100 * time.Millisecond}})
+	ctx := testCtx(t)
+	send := func(random int64) trace.SpanContext {
+		cctx, span := tel.TracerProvider().Tracer("test").Start(ctx, "caller")
+		defer span.End()
+		if _, err := c.Call(cctx, &tg.MessagesSendMessageRequest{Peer: &tg.InputPeerSelf{}, Message: "hi", RandomID: random}); err != nil {
+			t.Fatal(err)
+		}
+		return span.SpanContext()
+	}
+	first := send(1)
+	// Idle: the session pings every PingInterval.
+	deadline := time.Now().Add(10 * time.Second)
+	for count(rec, "mtproto.ping") < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.Cut()
+	deadline = time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		send(2)
+		if reconnects(rec) > 0 {
+			break
+		}
+	}
+	var exchange, ping, reconnect sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		a := map[attribute.Key]attribute.Value{}
+		for _, kv := range s.Attributes() {
+			a[kv.Key] = kv.Value
+		}
+		switch {
+		case s.Name() == "mtproto.key_exchange":
+			exchange = s
+		case s.Name() == "mtproto.ping":
+			ping = s
+		case s.Name() == "mtproto.connect" && a["tlsched.reconnect"].AsBool():
+			if a["tlsched.reconnect.reason"].AsString() == "" {
+				t.Fatalf("reconnect span without a reason: %v", s.Attributes())
+			}
+			reconnect = s
+		}
+	}
+	if exchange == nil || exchange.Parent().TraceID() != first.TraceID() {
+		t.Fatalf("key exchange span %v is not in the first call's trace", exchange)
+	}
+	if ping == nil || ping.EndTime().Sub(ping.StartTime()) <= 0 {
+		t.Fatalf("no mtproto.ping span with a round trip (%v)", ping)
+	}
+	if reconnect == nil {
+		t.Fatal("no reconnect span after the cut")
+	}
+}
+
+func count(rec *tracetest.SpanRecorder, name string) int {
+	n := 0
+	for _, s := range rec.Ended() {
+		if s.Name() == name {
+			n++
+		}
+	}
+	return n
+}
+
+func reconnects(rec *tracetest.SpanRecorder) int {
+	n := 0
+	for _, s := range rec.Ended() {
+		for _, kv := range s.Attributes() {
+			if kv.Key == "tlsched.reconnect" && kv.Value.AsBool() {
+				n++
+			}
+		}
+	}
+	return n
 }
