@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tlsched/tlsched/internal/faultproxy"
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/telemetry"
 	"github.com/tlsched/tlsched/tgsim"
@@ -226,4 +227,84 @@ func reconnects(rec *tracetest.SpanRecorder) int {
 		}
 	}
 	return n
+}
+
+// Every attempt of every call is linked from the frame that carried it,
+// through cuts: the calls in flight when a connection dies go out again in
+// later frames (resumed sessions, fresh ones), and each of those frames
+// links them too. The frame of each "sent" event is found by its msg_id.
+func TestTelemetryEveryAttemptLinkedThroughCuts(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tel, err := telemetry.Setup(context.Background(), telemetry.Config{Exporter: "none", SpanProcessor: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	_, p, c := startProxied(t, tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Off: true}}, Config{Telemetry: tel})
+	ctx := testCtx(t)
+	p.CutAfter(faultproxy.CutRule{Min: 2_000, Max: 60_000})
+	const n = 2000
+	cctx, caller := tel.TracerProvider().Tracer("test").Start(ctx, "caller")
+	if err := sendAll(cctx, c, 1, n, 100); err != nil {
+		t.Fatal(err)
+	}
+	caller.End()
+	if st := p.Stats(); st.Cuts < 3 {
+		t.Fatalf("faults not exercised: %+v", st)
+	}
+	linked := map[int64]map[trace.SpanID]bool{} // frame msg_id → calls
+	for _, s := range rec.Ended() {
+		if s.Name() != telemetry.SpanContainer && s.Name() != telemetry.SpanMessage {
+			continue
+		}
+		var id int64
+		for _, kv := range s.Attributes() {
+			if kv.Key == "mtproto.msg_id" {
+				id = kv.Value.AsInt64()
+			}
+		}
+		if linked[id] == nil {
+			linked[id] = map[trace.SpanID]bool{}
+		}
+		for _, l := range s.Links() {
+			linked[id][l.SpanContext.SpanID()] = true
+		}
+	}
+	calls, attempts, later := 0, 0, 0
+	for _, s := range rec.Ended() {
+		if s.Name() != "messages.sendMessage" {
+			continue
+		}
+		calls++
+		k := 0
+		for _, e := range s.Events() {
+			if e.Name != "sent" {
+				continue
+			}
+			k++
+			var frame, attempt int64
+			for _, kv := range e.Attributes {
+				switch kv.Key {
+				case "mtproto.container_id":
+					frame = kv.Value.AsInt64()
+				case "tlsched.attempt":
+					attempt = kv.Value.AsInt64()
+				}
+			}
+			if attempt != int64(k) {
+				t.Fatalf("call %s: sent event %d says attempt %d", s.SpanContext().SpanID(), k, attempt)
+			}
+			if !linked[frame][s.SpanContext().SpanID()] {
+				t.Fatalf("call %s: attempt %d went out in frame %d, which does not link it", s.SpanContext().SpanID(), k, frame)
+			}
+			attempts++
+			if k > 1 {
+				later++
+			}
+		}
+	}
+	if calls != n || later == 0 {
+		t.Fatalf("%d call spans of %d, %d attempts after the first (want some: the cuts lose calls in flight)", calls, n, later)
+	}
+	t.Logf("%d calls, %d attempts, %d of them later ones, %d cuts", calls, attempts, later, p.Stats().Cuts)
 }
