@@ -138,6 +138,11 @@ func TestDemoTraceOverOTLP(t *testing.T) {
 	if strings.Contains(stderr.String(), "telemetry") {
 		t.Fatalf("the demo reported a telemetry problem:\n%s", stderr.String())
 	}
+	for _, text := range []string{"demo message", "ordered 1"} {
+		if strings.Contains(stderr.String(), text) {
+			t.Fatalf("the demo's log holds message text %q:\n%s", text, stderr.String())
+		}
+	}
 	out := stdout.String()
 	m := regexp.MustCompile(`trace id ([0-9a-f]{32})`).FindStringSubmatch(out)
 	if m == nil {
