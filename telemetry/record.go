@@ -67,6 +67,7 @@ type instruments struct {
 	containerMsgs, containerBytes metric.Int64Histogram
 	inFlight, queued              metric.Int64ObservableGauge
 	gauges                        func() (inFlight, queued int64)
+	gaugeReg                      metric.Registration
 }
 
 func (m *instruments) init(meter metric.Meter) error {
@@ -98,7 +99,7 @@ func (m *instruments) init(meter metric.Meter) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	m.gaugeReg, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		if m.gauges != nil {
 			f, q := m.gauges()
 			o.ObserveInt64(m.inFlight, f)

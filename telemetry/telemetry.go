@@ -314,9 +314,10 @@ func (t *Telemetry) setGlobal(eh otel.ErrorHandler) {
 }
 
 // Shutdown flushes the spans and metrics of the providers Setup built and
-// stops their exporters (providers handed in are their owner's to shut
-// down), and puts back the global providers a SetGlobal Setup replaced.
-// Calls recorded after Shutdown are dropped.
+// stops their exporters, and puts back the global providers a SetGlobal
+// Setup replaced. Providers handed in are their owner's to shut down:
+// Shutdown only removes tlsched's gauge callback from the meter provider;
+// spans and counts recorded later still go to them.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	if t == nil || !t.on {
 		return nil
@@ -326,6 +327,12 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		t.restore = nil
 	}
 	var errs []error
+	if t.m.gaugeReg != nil && t.ownMP == nil {
+		// A provider handed in outlives us: stop it calling into a
+		// client that is gone. Ours reads the gauges a last time below.
+		errs = append(errs, t.m.gaugeReg.Unregister())
+		t.m.gaugeReg = nil
+	}
 	if t.ownTP != nil {
 		errs = append(errs, t.ownTP.Shutdown(ctx))
 	}
