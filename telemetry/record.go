@@ -265,23 +265,20 @@ func (t *Telemetry) Frame(dc int, msgID int64, container bool, calls []trace.Spa
 	if container {
 		name = SpanContainer
 	}
-	// Group the sampled calls by trace, in frame order. Frames hold a few
-	// traces at most, so a slice beats a map.
-	type group struct {
-		trace trace.TraceID
-		links []trace.Link
-	}
+	// Group the sampled calls by trace, in frame order (calls without a
+	// caller span are a trace each: a frame may hold a thousand).
+	type group struct{ links []trace.Link }
 	var groups []group
+	index := map[trace.TraceID]int{}
 	for _, sc := range calls {
 		if !sc.IsValid() || !sc.IsSampled() {
 			continue // nothing to show it in: no span to parent or link
 		}
-		i := 0
-		for i < len(groups) && groups[i].trace != sc.TraceID() {
-			i++
-		}
-		if i == len(groups) {
-			groups = append(groups, group{trace: sc.TraceID()})
+		i, ok := index[sc.TraceID()]
+		if !ok {
+			i = len(groups)
+			index[sc.TraceID()] = i
+			groups = append(groups, group{})
 		}
 		groups[i].links = append(groups[i].links, trace.Link{SpanContext: sc})
 	}
