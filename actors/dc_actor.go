@@ -91,7 +91,7 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		if m.gen != a.gen {
 			return
 		}
-		a.tel.dialed(false, m.err)
+		a.tel.dialed(false, m.err, a.queue)
 		a.dialing = false
 		a.lost(ctx, m.err)
 	case *redialMsg:
@@ -189,7 +189,7 @@ func (a *dcActor) dial(ctx actor.Context) {
 }
 
 func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
-	a.tel.dialed(conn.Exchanged, nil)
+	a.tel.dialed(conn.Exchanged, nil, a.queue)
 	a.dialing = false
 	a.failures = 0
 	a.conn = conn
@@ -316,7 +316,7 @@ func (a *dcActor) receive(ctx actor.Context, frame []byte) {
 	for _, ev := range rcv.Events {
 		switch ev := ev.(type) {
 		case mtproto.Pong:
-			a.tel.rtt(ev.RTT)
+			a.tel.pong(ev)
 		case mtproto.FutureSalts:
 			a.saveSession()
 		case mtproto.SessionCreated:
@@ -409,6 +409,7 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 	}
 	a.startOutage(ctx, err)
 	wait, reason := a.rc.lost(time.Now(), err)
+	a.tel.redialing(reason, wait)
 	a.log.Debug("reconnect", "reason", reason, "err", err, "wait", wait, "failures", a.failures)
 	a.timer.SendOnce(wait, ctx.Self(), &redialMsg{gen: a.gen})
 }

@@ -6,6 +6,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tlsched/tlsched/mtproto"
+	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/telemetry"
 )
 
@@ -21,6 +22,10 @@ type dcTelemetry struct {
 	reasons  map[mtproto.CallID]string          // why the session queued a call again
 	dialAt   time.Time
 	lostOnce bool // a connection was lost before: later dials are reconnects
+	// why the last connection ended, and the wait before redialling
+	// (reconnect.go), for the next dial's span
+	lostReason string
+	lostWait   time.Duration
 }
 
 func newDCTelemetry(t *telemetry.Telemetry, dc int) *dcTelemetry {
@@ -31,9 +36,22 @@ func newDCTelemetry(t *telemetry.Telemetry, dc int) *dcTelemetry {
 func (r *dcTelemetry) dialing() { r.dialAt = time.Now() }
 
 // dialed records the attempt started by dialing: connected (with a key
-// exchange when exchanged) if err is nil, failed otherwise.
-func (r *dcTelemetry) dialed(exchanged bool, err error) {
-	r.t.Connection(r.dc, r.dialAt, exchanged, r.lostOnce, err)
+// exchange when exchanged) if err is nil, failed otherwise. The span is a
+// child of the first traced call among the batches waiting for it.
+func (r *dcTelemetry) dialed(exchanged bool, err error, waiting []scheduler.Batch) {
+	if r.t == nil {
+		return
+	}
+	var cause trace.SpanContext
+	for _, b := range waiting {
+		for _, s := range b.Calls {
+			if p, ok := s.Call.Payload.(*pending); ok && p.tel != nil && !cause.IsValid() {
+				cause = p.tel.SpanContext()
+			}
+		}
+	}
+	r.t.Connection(telemetry.Dial{DC: r.dc, Start: r.dialAt, Exchanged: exchanged, Reconnect: r.lostOnce,
+		Reason: r.lostReason, Wait: r.lostWait, Cause: cause, Err: err})
 }
 
 // packed notes that a call goes into the session; c is its span, nil if
@@ -75,23 +93,30 @@ func (r *dcTelemetry) frame(f mtproto.Frame) {
 		if c == nil {
 			continue
 		}
+		reason := ""
 		if sc.Attempt > 1 {
-			reason := r.reasons[sc.Call]
+			// The session sends it again: its reason, if it gave one.
+			reason = r.reasons[sc.Call]
 			if reason == "" {
 				reason = "resend"
 			}
 			delete(r.reasons, sc.Call)
-			c.Resent(reason)
 		}
-		c.Sent(r.dc, sc.MsgID, f.MsgID, sc.Attempt)
+		c.Sent(r.dc, sc.MsgID, f.MsgID, reason)
 		links = append(links, c.SpanContext())
 	}
-	r.t.Container(r.dc, f.MsgID, f.Container, links, f.Messages, f.Bytes)
+	r.t.Frame(r.dc, f.MsgID, f.Container, links, f.Messages, f.Bytes)
 }
 
 // connectionLost notes a lost connection: later dials are reconnects. The
 // session, and the spans of its calls, go on with the next connection.
 func (r *dcTelemetry) connectionLost() { r.lostOnce = true }
+
+// redialing notes why the connection ended and how long the DC actor
+// waits before the next dial (reconnect.go), for that dial's span.
+func (r *dcTelemetry) redialing(reason string, wait time.Duration) {
+	r.lostReason, r.lostWait = reason, wait
+}
 
 // sessionLost forgets the session's calls: they come back in new batches.
 func (r *dcTelemetry) sessionLost() {
@@ -99,5 +124,5 @@ func (r *dcTelemetry) sessionLost() {
 	clear(r.reasons)
 }
 
-// rtt records the round trip of a liveness ping.
-func (r *dcTelemetry) rtt(d time.Duration) { r.t.RTT(r.dc, d) }
+// pong records the answer to a liveness ping.
+func (r *dcTelemetry) pong(p mtproto.Pong) { r.t.Ping(r.dc, p.PingID, p.RTT) }

@@ -9,11 +9,15 @@ import (
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/exchange"
 	"github.com/gotd/td/tg"
+	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tlsched/tlsched/internal/faultproxy"
+	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/telemetry"
 	"github.com/tlsched/tlsched/tgsim"
 )
@@ -137,4 +141,170 @@ func TestTelemetryOrderedBatchWithFloodWait(t *testing.T) {
 	if got[telemetry.MetricCalls] != 4 || got[telemetry.MetricFloodWait] < 1 || got[telemetry.MetricCallLatency+".count"] != 4 || got[telemetry.MetricContainerMsgs+".count"] < 2 {
 		t.Fatalf("metrics: %v", got)
 	}
+}
+
+// The connection's life is in the traces: the key exchange is a child of
+// the call that waited for it, each answered liveness ping is an
+// mtproto.ping span, and the connect after a cut says why it reconnected.
+func TestTelemetryConnectionLife(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tel, err := telemetry.Setup(context.Background(), telemetry.Config{Exporter: "none", SpanProcessor: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	_, p, c := startProxied(t, tgsim.Config{}, Config{Telemetry: tel,
+		Session: mtproto.Config{PingInterval: 100 * time.Millisecond}})
+	ctx := testCtx(t)
+	send := func(random int64) trace.SpanContext {
+		cctx, span := tel.TracerProvider().Tracer("test").Start(ctx, "caller")
+		defer span.End()
+		if _, err := c.Call(cctx, &tg.MessagesSendMessageRequest{Peer: &tg.InputPeerSelf{}, Message: "hi", RandomID: random}); err != nil {
+			t.Fatal(err)
+		}
+		return span.SpanContext()
+	}
+	first := send(1)
+	// Idle: the session pings every PingInterval.
+	deadline := time.Now().Add(10 * time.Second)
+	for count(rec, "mtproto.ping") < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.Cut()
+	deadline = time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		send(2)
+		if reconnects(rec) > 0 {
+			break
+		}
+	}
+	var exchange, ping, reconnect sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		a := map[attribute.Key]attribute.Value{}
+		for _, kv := range s.Attributes() {
+			a[kv.Key] = kv.Value
+		}
+		switch {
+		case s.Name() == "mtproto.key_exchange":
+			exchange = s
+		case s.Name() == "mtproto.ping":
+			ping = s
+		case s.Name() == "mtproto.connect" && a["tlsched.reconnect"].AsBool():
+			if a["tlsched.reconnect.reason"].AsString() == "" {
+				t.Fatalf("reconnect span without a reason: %v", s.Attributes())
+			}
+			reconnect = s
+		}
+	}
+	if exchange == nil || exchange.Parent().TraceID() != first.TraceID() {
+		t.Fatalf("key exchange span %v is not in the first call's trace", exchange)
+	}
+	if ping == nil || ping.EndTime().Sub(ping.StartTime()) <= 0 {
+		t.Fatalf("no mtproto.ping span with a round trip (%v)", ping)
+	}
+	if reconnect == nil {
+		t.Fatal("no reconnect span after the cut")
+	}
+}
+
+func count(rec *tracetest.SpanRecorder, name string) int {
+	n := 0
+	for _, s := range rec.Ended() {
+		if s.Name() == name {
+			n++
+		}
+	}
+	return n
+}
+
+func reconnects(rec *tracetest.SpanRecorder) int {
+	n := 0
+	for _, s := range rec.Ended() {
+		for _, kv := range s.Attributes() {
+			if kv.Key == "tlsched.reconnect" && kv.Value.AsBool() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Every attempt of every call is linked from the frame that carried it,
+// through cuts: the calls in flight when a connection dies go out again in
+// later frames (resumed sessions, fresh ones), and each of those frames
+// links them too. The frame of each "sent" event is found by its msg_id.
+func TestTelemetryEveryAttemptLinkedThroughCuts(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tel, err := telemetry.Setup(context.Background(), telemetry.Config{Exporter: "none", SpanProcessor: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	_, p, c := startProxied(t, tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Off: true}}, Config{Telemetry: tel})
+	ctx := testCtx(t)
+	p.CutAfter(faultproxy.CutRule{Min: 2_000, Max: 60_000})
+	const n = 2000
+	cctx, caller := tel.TracerProvider().Tracer("test").Start(ctx, "caller")
+	if err := sendAll(cctx, c, 1, n, 100); err != nil {
+		t.Fatal(err)
+	}
+	caller.End()
+	if st := p.Stats(); st.Cuts < 3 {
+		t.Fatalf("faults not exercised: %+v", st)
+	}
+	linked := map[int64]map[trace.SpanID]bool{} // frame msg_id → calls
+	for _, s := range rec.Ended() {
+		if s.Name() != telemetry.SpanContainer && s.Name() != telemetry.SpanMessage {
+			continue
+		}
+		var id int64
+		for _, kv := range s.Attributes() {
+			if kv.Key == "mtproto.msg_id" {
+				id = kv.Value.AsInt64()
+			}
+		}
+		if linked[id] == nil {
+			linked[id] = map[trace.SpanID]bool{}
+		}
+		for _, l := range s.Links() {
+			linked[id][l.SpanContext.SpanID()] = true
+		}
+	}
+	calls, attempts, later := 0, 0, 0
+	for _, s := range rec.Ended() {
+		if s.Name() != "messages.sendMessage" {
+			continue
+		}
+		calls++
+		k := 0
+		for _, e := range s.Events() {
+			if e.Name != "sent" {
+				continue
+			}
+			k++
+			var frame, attempt int64
+			for _, kv := range e.Attributes {
+				switch kv.Key {
+				case "mtproto.container_id":
+					frame = kv.Value.AsInt64()
+				case "tlsched.attempt":
+					attempt = kv.Value.AsInt64()
+				}
+			}
+			if attempt != int64(k) {
+				t.Fatalf("call %s: sent event %d says attempt %d", s.SpanContext().SpanID(), k, attempt)
+			}
+			if !linked[frame][s.SpanContext().SpanID()] {
+				t.Fatalf("call %s: attempt %d went out in frame %d, which does not link it", s.SpanContext().SpanID(), k, frame)
+			}
+			attempts++
+			if k > 1 {
+				later++
+			}
+		}
+	}
+	if calls != n || later == 0 {
+		t.Fatalf("%d call spans of %d, %d attempts after the first (want some: the cuts lose calls in flight)", calls, n, later)
+	}
+	t.Logf("%d calls, %d attempts, %d of them later ones, %d cuts", calls, attempts, later, p.Stats().Cuts)
 }

@@ -1,10 +1,16 @@
 // Package telemetry sets up OpenTelemetry for tlsched and holds the span and
 // metric names the actors use: one span per call (named after the method,
 // a child of the caller's span, from submit to result, with queued / sent /
-// flood_wait / resent / result events), one span per container written (with
-// a link to every call span it carries), spans for reconnects and key
-// exchanges, and metrics for calls, latency, queue wait, containers, flood
-// waits, resends and reconnects.
+// flood_wait / resent / result events), frame spans linked to every call a
+// frame carries (record.go: Frame), spans for connects (with the reason of
+// a reconnect), key exchanges (a child of the call that waited for it) and
+// liveness pings, and metrics for calls, latency, queue wait, containers,
+// flood waits, resends, reconnects and ping round trips.
+//
+// Spans and metrics carry ids, method names, counts and durations only:
+// never a call's body (message text, phone numbers, codes, tokens) nor key
+// material (TestDemoTraceOverOTLP in cmd/tlworker checks the demo's whole
+// export).
 //
 // A nil *Telemetry is valid and records nothing; with no exporter the cost
 // per call is a few nil checks.
@@ -27,11 +33,14 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Config says where traces go. Empty fields take the standard OTEL_*
@@ -62,24 +71,48 @@ type Config struct {
 	// Logf receives one line when exporting starts failing (and one when it
 	// recovers). Default: stderr.
 	Logf func(format string, args ...any)
+
+	// TracerProvider, if set, is where spans go: the user's own provider,
+	// with its exporters, sampler and resource. Exporter, Endpoint,
+	// Insecure, ServiceName, SampleRatio, Stdout and SpanProcessor must
+	// then be empty. Shutdown does not shut it down: its owner does.
+	TracerProvider trace.TracerProvider
+	// MeterProvider, if set, is where metrics go (the user's own, as
+	// TracerProvider; MetricReader must then be nil). Without it and
+	// with a TracerProvider, no metrics are recorded.
+	MeterProvider metric.MeterProvider
+	// SetGlobal makes the providers the global ones (otel.SetTracerProvider,
+	// otel.SetMeterProvider), so that libraries reading the globals
+	// (protoactor-go's actor metrics among them) join them. Shutdown puts
+	// back the globals it found. Default false: the globals are left alone.
+	SetGlobal bool
 }
 
 // Telemetry is what the actors record into. Its zero value and nil record
 // nothing.
 type Telemetry struct {
 	tracer trace.Tracer
-	tp     *sdktrace.TracerProvider
-	mp     *sdkmetric.MeterProvider
-	m      instruments
-	on     bool
+	tp     trace.TracerProvider
+	mp     metric.MeterProvider
+	// owned are the providers Setup built, shut down by Shutdown.
+	ownTP *sdktrace.TracerProvider
+	ownMP *sdkmetric.MeterProvider
+	// restore puts back the globals found by a SetGlobal Setup.
+	restore func()
+	m       instruments
+	on      bool
 }
 
-// Setup builds the tracer and meter providers, sets them as the global
-// ones (protoactor-go reads its actor metrics from the global meter
-// provider), and returns the Telemetry to hand to actors.Config. Shutdown
-// flushes. Export problems never fail or block a call: spans are batched and
-// dropped when the queue is full, and Logf is told once.
+// Setup returns the Telemetry to hand to actors.Config: on the providers
+// given (Config.TracerProvider, Config.MeterProvider), or on providers it
+// builds from Config's exporter settings. It sets the global providers only
+// when Config.SetGlobal says so. Shutdown flushes what Setup built and puts
+// back the globals. Export problems never fail or block a call: spans are
+// batched and dropped when the queue is full, and Logf is told once.
 func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
+	if cfg.TracerProvider != nil || cfg.MeterProvider != nil {
+		return withProviders(cfg)
+	}
 	exp := cfg.Exporter
 	if exp == "" {
 		switch os.Getenv("OTEL_TRACES_EXPORTER") {
@@ -203,8 +236,9 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if cfg.SpanProcessor != nil {
 		topts = append(topts, sdktrace.WithSpanProcessor(cfg.SpanProcessor))
 	}
-	t := &Telemetry{tp: sdktrace.NewTracerProvider(topts...), on: true}
-	t.tracer = t.tp.Tracer("github.com/tlsched/tlsched")
+	tp := sdktrace.NewTracerProvider(topts...)
+	t := &Telemetry{tp: tp, ownTP: tp, on: true}
+	t.tracer = t.tp.Tracer(instrumentation)
 	mopts := []sdkmetric.Option{sdkmetric.WithResource(res)}
 	if cfg.MetricReader != nil {
 		mopts = append(mopts, sdkmetric.WithReader(cfg.MetricReader))
@@ -214,42 +248,110 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		// (default 60 s) and at Shutdown.
 		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricExp)))
 	}
-	t.mp = sdkmetric.NewMeterProvider(mopts...)
-	otel.SetTracerProvider(t.tp)
-	otel.SetMeterProvider(t.mp)
-	// The SDK's own errors (a metric export failing, say) are said once,
-	// like span export failures, instead of a log line each time.
-	var once sync.Once
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		if strings.Contains(err.Error(), "traces export") {
-			return // the span exporter's wrapper has said it
-		}
-		once.Do(func() { logf("telemetry: %v (further OpenTelemetry errors are not shown; calls go on)", err) })
-	}))
-	if err := t.m.init(t.mp.Meter("github.com/tlsched/tlsched")); err != nil {
+	t.ownMP = sdkmetric.NewMeterProvider(mopts...)
+	t.mp = t.ownMP
+	if cfg.SetGlobal {
+		// The SDK's own errors (a metric export failing, say) are said
+		// once, like span export failures, instead of a log line each
+		// time. The error handler is global too: only set with the
+		// providers.
+		var once sync.Once
+		t.setGlobal(otel.ErrorHandlerFunc(func(err error) {
+			if strings.Contains(err.Error(), "traces export") {
+				return // the span exporter's wrapper has said it
+			}
+			once.Do(func() { logf("telemetry: %v (further OpenTelemetry errors are not shown; calls go on)", err) })
+		}))
+	}
+	if err := t.m.init(t.mp.Meter(instrumentation)); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// Shutdown flushes spans and metrics and stops the exporters.
+// instrumentation names tlsched's tracer and meter.
+const instrumentation = "github.com/tlsched/tlsched"
+
+// withProviders is Setup on the user's own providers.
+func withProviders(cfg Config) (*Telemetry, error) {
+	if cfg.Exporter != "" || cfg.Endpoint != "" || cfg.Insecure || cfg.ServiceName != "" || cfg.SampleRatio != nil ||
+		cfg.Stdout != nil || cfg.SpanProcessor != nil || cfg.MetricReader != nil {
+		return nil, errors.New("telemetry: Config.TracerProvider or MeterProvider given: the exporter, sampling, service name, SpanProcessor and MetricReader are the providers' own and must be empty")
+	}
+	t := &Telemetry{tp: cfg.TracerProvider, mp: cfg.MeterProvider, on: true}
+	if t.tp == nil {
+		t.tp = noop.NewTracerProvider()
+	}
+	if t.mp == nil {
+		t.mp = metricnoop.NewMeterProvider()
+	}
+	t.tracer = t.tp.Tracer(instrumentation)
+	if cfg.SetGlobal {
+		t.setGlobal(nil)
+	}
+	if err := t.m.init(t.mp.Meter(instrumentation)); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// setGlobal installs t's providers (and eh, if not nil) as the globals and
+// remembers the ones found, for Shutdown.
+func (t *Telemetry) setGlobal(eh otel.ErrorHandler) {
+	prevTP, prevMP, prevEH := otel.GetTracerProvider(), otel.GetMeterProvider(), otel.GetErrorHandler()
+	otel.SetTracerProvider(t.tp)
+	otel.SetMeterProvider(t.mp)
+	if eh != nil {
+		otel.SetErrorHandler(eh)
+	}
+	t.restore = func() {
+		otel.SetTracerProvider(prevTP)
+		otel.SetMeterProvider(prevMP)
+		if eh != nil {
+			otel.SetErrorHandler(prevEH)
+		}
+	}
+}
+
+// Shutdown flushes the spans and metrics of the providers Setup built and
+// stops their exporters, and puts back the global providers a SetGlobal
+// Setup replaced. Providers handed in are their owner's to shut down:
+// Shutdown only removes tlsched's gauge callback from the meter provider;
+// spans and counts recorded later still go to them.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	if t == nil || !t.on {
 		return nil
 	}
-	return errors.Join(t.tp.Shutdown(ctx), t.mp.Shutdown(ctx))
+	if t.restore != nil {
+		t.restore()
+		t.restore = nil
+	}
+	var errs []error
+	if t.m.gaugeReg != nil && t.ownMP == nil {
+		// A provider handed in outlives us: stop it calling into a
+		// client that is gone. Ours reads the gauges a last time below.
+		errs = append(errs, t.m.gaugeReg.Unregister())
+		t.m.gaugeReg = nil
+	}
+	if t.ownTP != nil {
+		errs = append(errs, t.ownTP.Shutdown(ctx))
+	}
+	if t.ownMP != nil {
+		errs = append(errs, t.ownMP.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
 }
 
 // TracerProvider is the provider spans go to (a no-op one when off).
 func (t *Telemetry) TracerProvider() trace.TracerProvider {
 	if t == nil || !t.on {
-		return trace.NewNoopTracerProvider()
+		return noop.NewTracerProvider()
 	}
 	return t.tp
 }
 
 // MeterProvider is the provider metrics go to (nil when off).
-func (t *Telemetry) MeterProvider() *sdkmetric.MeterProvider {
+func (t *Telemetry) MeterProvider() metric.MeterProvider {
 	if t == nil || !t.on {
 		return nil
 	}

@@ -59,7 +59,7 @@ func TestSetupRejectsBadConfig(t *testing.T) {
 	}
 	var nilTel *Telemetry
 	_, c := nilTel.StartCall(context.Background(), "x")
-	c.Sent(1, 2, 3, 1)
+	c.Sent(1, 2, 3, "")
 	c.End(nil)
 	if err := nilTel.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,9 @@ func (t *traceFlags) setup(ctx context.Context, stdout, stderr io.Writer) (*tele
 	cfg := telemetry.Config{
 		Exporter: t.exporter, Endpoint: t.endpoint, Insecure: t.insecure, ServiceName: t.service, Stdout: stdout,
 		Logf: func(format string, args ...any) { fmt.Fprintf(stderr, "tlworker: "+format+"\n", args...) },
+		// A program owns its process: OpenTelemetry's globals (and its error
+		// handler, which then says export errors once) are its own.
+		SetGlobal: true,
 	}
 	if t.sample >= 0 {
 		if t.sample > 1 {

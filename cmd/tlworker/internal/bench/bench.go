@@ -37,6 +37,8 @@ type benchFlags struct {
 	sendJobs               int    // tlworker send as a process: jobs per run (0: no row)
 	tlworker               string // the tlworker binary to run send with
 	sendProfile            string // --cpuprofile for tlworker send
+	tracing                string // sampling ratios for the tracing cost ("off,1,0.01"; empty: skip)
+	tracingCallers         int
 }
 
 // benchReport is what --json writes.
@@ -48,6 +50,7 @@ type benchReport struct {
 	Rounds  int                `json:"rounds"`
 	Rows    []benchRow         `json:"rows"`
 	Send    []sendRow          `json:"tlworker_send_rows,omitempty"`
+	Tracing []tracingRow       `json:"tracing_rows,omitempty"`
 	Heap    map[string]float64 `json:"heap_bytes_per_queued_call"`
 }
 
@@ -80,8 +83,20 @@ func Run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.sendJobs, "send-jobs", 200_000, "tlworker send as a whole process beside the library: jobs per run (0: skip)")
 	fs.StringVar(&f.tlworker, "tlworker", "", "the tlworker binary whose send is measured (default this program)")
 	fs.StringVar(&f.sendProfile, "send-cpuprofile", "", "pass --cpuprofile to tlworker send: FILE-tgsim.prof for FILE.prof, per server (the last round's)")
+	fs.StringVar(&f.tracing, "tracing", "off,1,0.01", "the cost of tracing: the library with tracing off and at these sampling ratios (empty: skip)")
+	fs.IntVar(&f.tracingCallers, "tracing-callers", 100, "concurrent callers for the tracing cost")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
+	}
+	var samples []float64
+	if f.tracing != "" {
+		var err error
+		if samples, err = parseSamples(f.tracing); err != nil {
+			return cli.Usagef("%v", err)
+		}
+	}
+	if f.tracingCallers < 1 {
+		return cli.Usagef("--tracing-callers must be at least 1")
 	}
 	var callers []int
 	for _, c := range strings.Split(f.callers, ",") {
@@ -165,6 +180,12 @@ func Run(args []string, stdout, stderr io.Writer) error {
 	}
 	if f.sendJobs > 0 {
 		rep.Send, err = sendRows(f, servers, key, func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) })
+		if err != nil {
+			return err
+		}
+	}
+	if len(samples) > 0 {
+		rep.Tracing, err = tracingRows(servers, key, f.n, f.tracingCallers, f.rounds, samples, func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) })
 		if err != nil {
 			return err
 		}
@@ -260,6 +281,21 @@ func renderBench(rep benchReport) string {
 		for _, r := range rep.Send {
 			fmt.Fprintf(tw, "| %s\t| %d\t| %.3f / %.3f\t| %.0f\t| %.0f\t| %.0f\t| %.2f×\t| %.2f\t| %.2f / %.2f\t|\n",
 				r.Server, r.Jobs, r.Send.StartupS, r.Send.NewKeyStartupS, r.Send.SteadyPerSec, r.Send.EndToEndPerSec, r.Library.CallsPerSec, r.Ratio, r.Send.ExitS, r.Send.CPUPer10k, r.Library.CPUPer10k)
+		}
+		tw.Flush()
+	}
+	if len(rep.Tracing) > 0 {
+		b.WriteString("\nThe cost of tracing: the library in process, tracing off and on at each sampling ratio (spans and metrics recorded, batched and encoded as OTLP protobuf by the OTLP exporter; only the network send to a collector is left out), each call its own trace, the final flush inside the run:\n\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
+		fmt.Fprintln(tw, "| server\t| callers\t| tracing\t| calls/s\t| vs off\t| CPU s per 10k calls\t| p50 / p99 µs\t| spans exported per call\t|")
+		fmt.Fprintln(tw, "| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t|")
+		for _, r := range rep.Tracing {
+			mode := "off"
+			if r.Sample >= 0 {
+				mode = fmt.Sprintf("sample %g", r.Sample)
+			}
+			fmt.Fprintf(tw, "| %s\t| %d\t| %s\t| %.0f\t| %.2f×\t| %.2f\t| %.0f / %.0f\t| %.2f\t|\n",
+				r.Server, r.Callers, mode, r.Figures.CallsPerSec, r.VsOff, r.Figures.CPUPer10k, r.Figures.P50us, r.Figures.P99us, r.SpansPerCall)
 		}
 		tw.Flush()
 	}
