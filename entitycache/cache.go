@@ -80,6 +80,10 @@ type Cache struct {
 	neg   *lru.Cache[string, time.Time]
 	group singleflight.Group
 
+	// flushMu serialises flushes: one batch is written at a time, so
+	// batches commit in the order they were taken and a failed one is put
+	// back before the next is taken (two at once lost a batch).
+	flushMu  sync.Mutex
 	mu       sync.Mutex // learning and the unwritten batch
 	dirty    map[Key]Entity
 	dropU    map[string]bool
@@ -231,8 +235,11 @@ func (c *Cache) writeLoop() {
 	}
 }
 
-// flush writes the unwritten batch in one transaction.
+// flush writes the unwritten batch in one transaction. Flushes run one at a
+// time (flushMu).
 func (c *Cache) flush() error {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
 	c.mu.Lock()
 	if len(c.dirty) == 0 && len(c.dropU) == 0 && len(c.dropP) == 0 {
 		err := c.writeErr
@@ -265,11 +272,16 @@ func (c *Cache) flush() error {
 				c.dirty[k] = e
 			}
 		}
+		// And the dropped mappings, unless a name was claimed again since.
 		for _, n := range b.DropUsernames {
-			c.dropU[n] = true
+			if _, claimed := c.names.Peek(n); !claimed {
+				c.dropU[n] = true
+			}
 		}
 		for _, p := range b.DropPhones {
-			c.dropP[p] = true
+			if _, claimed := c.phone.Peek(p); !claimed {
+				c.dropP[p] = true
+			}
 		}
 		c.stats.WriteErrors++
 		c.writeErr = fmt.Errorf("write entity cache: %w", err)
