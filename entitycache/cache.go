@@ -46,6 +46,14 @@ type Config struct {
 	FlushInterval time.Duration
 	// Now is the clock for NegativeTTL. Default time.Now.
 	Now func() time.Time
+	// LearnQueueBytes bounds the TL bytes of results waiting to be learned
+	// (LearnResult). A result that does not fit is not learned, and counted
+	// in Stats.LearnQueueDrops and LearnDroppedBytes. Default 64 MiB.
+	LearnQueueBytes int
+	// MaxUnwritten bounds the entities learned and not yet written while
+	// the Store fails. Beyond it, newly learned entities are served from
+	// memory but not written (Stats.UnwrittenDrops). Default 200,000.
+	MaxUnwritten int
 }
 
 // DefaultPath is where tlworker keeps its entity cache:
@@ -60,14 +68,22 @@ func DefaultPath() (string, error) {
 
 // Stats counts what the cache did.
 type Stats struct {
-	Hits, Misses    int64 // lookups answered from memory or the store / not
-	NetworkCalls    int64 // resolve calls sent
-	Learned         int64 // entities learned that changed something
-	NegativeHits    int64 // lookups answered "not found" from the negative cache
-	BatchesWritten  int64
-	LearnQueueDrops int64 // results learned inline because the queue was full
-	Refreshes       int64 // calls retried after an invalid peer
-	WriteErrors     int64
+	Hits, Misses   int64 // lookups answered from memory or the store / not
+	NetworkCalls   int64 // resolve calls sent
+	Learned        int64 // entities learned that changed something
+	NegativeHits   int64 // lookups answered "not found" from the negative cache
+	BatchesWritten int64
+	// LearnQueueDrops counts results not learned because the learn queue
+	// was full (Config.LearnQueueBytes); LearnDroppedBytes is their size.
+	// LearnResult never learns inline: it runs on the scheduler actor.
+	LearnQueueDrops   int64
+	LearnDroppedBytes int64
+	// UnwrittenDrops counts entities learned while the store was failing
+	// and the unwritten set was full (Config.MaxUnwritten): kept in memory,
+	// never written.
+	UnwrittenDrops int64
+	Refreshes      int64 // calls retried after an invalid peer
+	WriteErrors    int64
 }
 
 // Cache resolves and learns entities. Safe for concurrent use.
@@ -90,14 +106,22 @@ type Cache struct {
 	dropP    map[string]bool
 	writing  map[Key]Entity // the batch being written
 	writeErr error
-	stats    Stats
 
-	results chan learnItem
-	stopped atomic.Bool // Close has begun: results are no longer learned
-	kick    chan struct{}
-	done    chan struct{}
-	wg      sync.WaitGroup
-	closed  bool
+	// statsMu guards stats alone, so Stats answers while a learner holds mu
+	// (it may be reading a slow store); taken after mu, never before.
+	statsMu sync.Mutex
+	stats   Stats
+
+	results *learnQueue
+	// Counted by LearnResult without c.mu, which a learner may hold while
+	// it reads the store.
+	queueDrops, queueDroppedBytes atomic.Int64
+	learnDone                     chan struct{} // closed when learnLoop returns
+	stopped                       atomic.Bool   // Close has begun: results are no longer learned
+	kick                          chan struct{}
+	done                          chan struct{}
+	wg                            sync.WaitGroup
+	closed                        bool
 }
 
 type learnItem struct {
@@ -121,6 +145,12 @@ func Open(cfg Config) (*Cache, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.LearnQueueBytes <= 0 {
+		cfg.LearnQueueBytes = 64 << 20
+	}
+	if cfg.MaxUnwritten <= 0 {
+		cfg.MaxUnwritten = 200_000
+	}
 	st := cfg.Store
 	if st == nil && cfg.Path != "" {
 		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
@@ -138,9 +168,10 @@ func Open(cfg Config) (*Cache, error) {
 	c := &Cache{
 		cfg: cfg, store: st,
 		dirty: map[Key]Entity{}, dropU: map[string]bool{}, dropP: map[string]bool{},
-		results: make(chan learnItem, 1<<14),
-		kick:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		results:   newLearnQueue(cfg.LearnQueueBytes),
+		learnDone: make(chan struct{}),
+		kick:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
 	}
 	c.ents, _ = lru.New[Key, Entity](cfg.MemoryEntries)
 	c.names, _ = lru.New[string, Key](cfg.MemoryEntries)
@@ -178,17 +209,23 @@ func (c *Cache) Flush() error { return c.flush() }
 // Settle waits until every result queued by LearnResult before the call has
 // been learned.
 func (c *Cache) Settle(ctx context.Context) error {
-	m := learnItem{marker: make(chan struct{})}
-	select {
-	case c.results <- m:
-	case <-c.done:
+	if c.stopped.Load() {
 		return errClosed
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	m := learnItem{marker: make(chan struct{})}
+	c.results.push(m)
 	select {
 	case <-m.marker:
 		return nil
+	case <-c.learnDone:
+		// Close drained the queue: the marker was reached, or was queued
+		// after the last drain.
+		select {
+		case <-m.marker:
+			return nil
+		default:
+			return errClosed
+		}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -196,26 +233,28 @@ func (c *Cache) Settle(ctx context.Context) error {
 
 // Stats returns the cache's counters.
 func (c *Cache) Stats() Stats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.stats
+	c.statsMu.Lock()
+	s := c.stats
+	c.statsMu.Unlock()
+	s.LearnQueueDrops = c.queueDrops.Load()
+	s.LearnDroppedBytes = c.queueDroppedBytes.Load()
+	return s
 }
 
 func (c *Cache) learnLoop() {
 	defer c.wg.Done()
+	defer close(c.learnDone)
 	for {
 		select {
-		case it := <-c.results:
-			c.learnResult(it)
-		case <-c.done:
-			for {
-				select {
-				case it := <-c.results:
-					c.learnResult(it)
-				default:
-					return
-				}
+		case <-c.results.wake:
+			for _, it := range c.results.take() {
+				c.learnResult(it)
 			}
+		case <-c.done:
+			for _, it := range c.results.take() {
+				c.learnResult(it)
+			}
+			return
 		}
 	}
 }
@@ -283,10 +322,10 @@ func (c *Cache) flush() error {
 				c.dropP[p] = true
 			}
 		}
-		c.stats.WriteErrors++
+		c.count(func(s *Stats) { s.WriteErrors++ })
 		c.writeErr = fmt.Errorf("write entity cache: %w", err)
 	} else {
-		c.stats.BatchesWritten++
+		c.count(func(s *Stats) { s.BatchesWritten++ })
 		c.writeErr = nil
 	}
 	c.writing = nil

@@ -10,20 +10,18 @@ import (
 )
 
 // LearnResult queues one RPC result (the TL body of a call of method) to be
-// learned from. It does not block: results are decoded on the cache's own
-// goroutine; when its queue is full the result is learned inline. It is the
-// hook for actors.Config.OnResult.
+// learned from; body is kept until then and must not be modified. It is the
+// hook for actors.Config.OnResult and never blocks: results are decoded on
+// the cache's own goroutine, and when the queue is full
+// (Config.LearnQueueBytes) the result is dropped and counted
+// (Stats.LearnQueueDrops, LearnDroppedBytes) rather than learned inline.
 func (c *Cache) LearnResult(method *tl.Definition, body []byte) {
 	if method == nil || len(body) < 4 || !mayHoldEntities(binary.LittleEndian.Uint32(body)) || c.stopped.Load() {
 		return
 	}
-	select {
-	case c.results <- learnItem{method: method, body: body}:
-	default:
-		c.mu.Lock()
-		c.stats.LearnQueueDrops++
-		c.mu.Unlock()
-		c.learnResult(learnItem{method: method, body: body})
+	if !c.results.push(learnItem{method: method, body: body}) {
+		c.queueDrops.Add(1)
+		c.queueDroppedBytes.Add(int64(len(body)))
 	}
 }
 
@@ -165,12 +163,18 @@ func (c *Cache) learnLocked(e Entity) {
 		c.phone.Add(e.Phone, e.Key())
 	}
 	c.putLocked(e)
-	c.stats.Learned++
+	c.count(func(s *Stats) { s.Learned++ })
 }
 
 func (c *Cache) putLocked(e Entity) {
-	c.dirty[e.Key()] = e
 	c.ents.Add(e.Key(), e)
+	if _, ok := c.dirty[e.Key()]; !ok && c.writeErr != nil && len(c.dirty) >= c.cfg.MaxUnwritten {
+		// The store is failing and the unwritten set is full: serve it from
+		// memory, do not grow without bound.
+		c.count(func(s *Stats) { s.UnwrittenDrops++ })
+		return
+	}
+	c.dirty[e.Key()] = e
 	if len(c.dirty) >= min(10_000, c.cfg.MemoryEntries/2) {
 		select {
 		case c.kick <- struct{}{}:

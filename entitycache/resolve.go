@@ -230,10 +230,11 @@ func (c *Cache) fetch(ctx context.Context, q query) (Entity, error) {
 	return Entity{}, &NotFoundError{Err: fmt.Errorf("the server's answer does not contain %s %d", want.Kind, want.ID)}
 }
 
+// count updates the counters; it may be called with c.mu held.
 func (c *Cache) count(f func(*Stats)) {
-	c.mu.Lock()
+	c.statsMu.Lock()
 	f(&c.stats)
-	c.mu.Unlock()
+	c.statsMu.Unlock()
 }
 
 // peerInvalid are the errors that mean "this access hash is not valid (for
