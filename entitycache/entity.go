@@ -37,11 +37,23 @@ type Entity struct {
 	ID         int64
 	AccessHash int64
 	// Min reports that AccessHash came from a "min" constructor (seen in a
-	// group, not given to us): it is kept only until a full one is seen.
-	Min      bool
+	// group, not given to us). Telegram (api/min): a min hash is not valid
+	// in an InputPeerUser or InputPeerChannel; the cache never hands it out,
+	// and replaces it as soon as a full one is seen.
+	Min bool
+	// Via is a message that mentioned this min entity (its sender, in a
+	// chat whose own peer the cache knows), kept so the cache can build
+	// inputPeerUserFromMessage / inputPeerChannelFromMessage. Zero if none.
+	Via      MessageRef
 	Username string // lowercased, without "@"
 	Phone    string // digits only
 	Bot      bool
+}
+
+// MessageRef names one message: the chat it is in and its id there.
+type MessageRef struct {
+	Peer  Key
+	MsgID int
 }
 
 // Key identifies an entity: its kind and id.
@@ -53,7 +65,9 @@ type Key struct {
 // Key returns e's key.
 func (e Entity) Key() Key { return Key{e.Kind, e.ID} }
 
-// InputPeer is e as an InputPeer.
+// InputPeer is e as an InputPeer with its access hash. For a Min entity
+// that hash is not accepted by Telegram (api/min); the Cache's resolvers
+// never return it, they build the ...FromMessage form or ask the server.
 func (e Entity) InputPeer() tg.InputPeerClass {
 	switch e.Kind {
 	case User:
@@ -94,11 +108,15 @@ func fromChat(c tg.ChatClass) (Entity, bool) {
 }
 
 // Binary form in stores: version, kind, flags, id, hash, then
-// length-prefixed username and phone.
-const recordVersion = 1
+// length-prefixed username and phone; version 2 adds the Via message (peer
+// kind, peer id, message id). Version 1 records are still read.
+const (
+	recordV1      = 1
+	recordVersion = 2
+)
 
 func (e Entity) marshal() []byte {
-	b := make([]byte, 0, 3+16+2+len(e.Username)+len(e.Phone))
+	b := make([]byte, 0, 3+16+2+len(e.Username)+len(e.Phone)+13)
 	var flags byte
 	if e.Min {
 		flags |= 1
@@ -113,13 +131,16 @@ func (e Entity) marshal() []byte {
 	b = append(b, e.Username...)
 	b = append(b, byte(len(e.Phone)))
 	b = append(b, e.Phone...)
+	b = append(b, byte(e.Via.Peer.Kind))
+	b = binary.LittleEndian.AppendUint64(b, uint64(e.Via.Peer.ID))
+	b = binary.LittleEndian.AppendUint32(b, uint32(e.Via.MsgID))
 	return b
 }
 
 var errRecord = errors.New("malformed entity record")
 
 func unmarshal(b []byte) (Entity, error) {
-	if len(b) < 3+16+2 || b[0] != recordVersion {
+	if len(b) < 3+16+2 || (b[0] != recordVersion && b[0] != recordV1) {
 		return Entity{}, errRecord
 	}
 	e := Entity{Kind: Kind(b[1]), Min: b[2]&1 != 0, Bot: b[2]&2 != 0}
@@ -132,6 +153,14 @@ func unmarshal(b []byte) (Entity, error) {
 		}
 		*dst = string(rest[1 : 1+int(rest[0])])
 		rest = rest[1+int(rest[0]):]
+	}
+	if b[0] >= 2 {
+		if len(rest) < 13 {
+			return Entity{}, errRecord
+		}
+		e.Via.Peer = Key{Kind(rest[0]), int64(binary.LittleEndian.Uint64(rest[1:]))}
+		e.Via.MsgID = int(binary.LittleEndian.Uint32(rest[9:]))
+		rest = rest[13:]
 	}
 	if len(rest) != 0 || e.Kind < User || e.Kind > Channel {
 		return Entity{}, errRecord

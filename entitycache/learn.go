@@ -51,65 +51,119 @@ func (c *Cache) learnResult(it learnItem) {
 
 // Learn records every user and chat in v: a result object (anything with
 // users and chats lists, an auth.authorization, a vector of users or chats),
-// a tg.User or tg.Chat, or a slice of them.
+// a tg.User or tg.Chat, or a slice of them. The messages in v tell where a
+// min user or channel was seen (Entity.Via).
 func (c *Cache) Learn(v any) {
-	var es []Entity
-	collect(v, &es)
-	if len(es) == 0 {
+	var h harvest
+	h.collect(v)
+	if len(h.ents) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, e := range es {
+	for _, e := range h.ents {
+		if e.Min {
+			e.Via = h.via[e.Key()]
+		}
 		c.learnLocked(e)
 	}
 }
 
-func collect(v any, out *[]Entity) {
+// harvest is what one result holds: its entities and, for senders, a
+// message each was seen in.
+type harvest struct {
+	ents []Entity
+	via  map[Key]MessageRef
+}
+
+func (h *harvest) collect(v any) {
 	switch v := v.(type) {
 	case nil:
 		return
 	case tg.UserClass:
 		if e, ok := fromUser(v); ok {
-			*out = append(*out, e)
+			h.ents = append(h.ents, e)
 		}
 		return
 	case tg.ChatClass:
 		if e, ok := fromChat(v); ok {
-			*out = append(*out, e)
+			h.ents = append(h.ents, e)
 		}
 		return
 	case []bin.Object:
 		for _, o := range v {
-			collect(o, out)
+			h.collect(o)
 		}
 		return
 	case []tg.UserClass:
 		for _, u := range v {
-			collect(u, out)
+			h.collect(u)
 		}
 		return
 	case []tg.ChatClass:
 		for _, ch := range v {
-			collect(ch, out)
+			h.collect(ch)
 		}
 		return
 	case *tg.UserClassVector:
-		collect(v.Elems, out)
+		h.collect(v.Elems)
 		return
 	}
-	if h, ok := v.(interface{ GetUsers() []tg.UserClass }); ok {
-		collect(h.GetUsers(), out)
+	if x, ok := v.(interface{ GetUsers() []tg.UserClass }); ok {
+		h.collect(x.GetUsers())
 	}
-	if h, ok := v.(interface{ GetChats() []tg.ChatClass }); ok {
-		collect(h.GetChats(), out)
+	if x, ok := v.(interface{ GetChats() []tg.ChatClass }); ok {
+		h.collect(x.GetChats())
 	}
-	if h, ok := v.(interface{ GetUser() tg.UserClass }); ok {
-		collect(h.GetUser(), out)
+	if x, ok := v.(interface{ GetUser() tg.UserClass }); ok {
+		h.collect(x.GetUser())
 	}
-	if h, ok := v.(interface{ GetChat() tg.ChatClass }); ok {
-		collect(h.GetChat(), out)
+	if x, ok := v.(interface{ GetChat() tg.ChatClass }); ok {
+		h.collect(x.GetChat())
 	}
+	if x, ok := v.(interface{ GetMessages() []tg.MessageClass }); ok {
+		for _, m := range x.GetMessages() {
+			h.message(m)
+		}
+	}
+	if x, ok := v.(interface{ GetUpdates() []tg.UpdateClass }); ok {
+		for _, u := range x.GetUpdates() {
+			if m, ok := u.(interface{ GetMessage() tg.MessageClass }); ok {
+				h.message(m.GetMessage())
+			}
+		}
+	}
+}
+
+// message notes where m's sender was seen: api/min says a min sender is
+// reached through inputPeerUserFromMessage / inputPeerChannelFromMessage
+// naming the chat and this message.
+func (h *harvest) message(m tg.MessageClass) {
+	msg, ok := m.(*tg.Message)
+	if !ok || msg.FromID == nil {
+		return
+	}
+	from, ok1 := peerKey(msg.FromID)
+	in, ok2 := peerKey(msg.PeerID)
+	if !ok1 || !ok2 || from == in {
+		return
+	}
+	if h.via == nil {
+		h.via = map[Key]MessageRef{}
+	}
+	h.via[from] = MessageRef{Peer: in, MsgID: msg.ID}
+}
+
+func peerKey(p tg.PeerClass) (Key, bool) {
+	switch p := p.(type) {
+	case *tg.PeerUser:
+		return Key{User, p.UserID}, true
+	case *tg.PeerChat:
+		return Key{Chat, p.ChatID}, true
+	case *tg.PeerChannel:
+		return Key{Channel, p.ChannelID}, true
+	}
+	return Key{}, false
 }
 
 // learnLocked merges e into the cache. Rules (as Telethon's session does):
@@ -131,6 +185,9 @@ func (c *Cache) learnLocked(e Entity) {
 	if had {
 		if e.Min && !old.Min {
 			return
+		}
+		if e.Min && e.Via == (MessageRef{}) {
+			e.Via = old.Via // still the last message known to mention it
 		}
 		if e.Phone == "" {
 			e.Phone = old.Phone

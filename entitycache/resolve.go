@@ -80,6 +80,9 @@ func (c *Cache) resolve(ctx context.Context, want, shorthand string, fresh bool)
 	if err != nil {
 		return nil, err
 	}
+	if e.Min {
+		return c.fromMessage(want, shorthand, e)
+	}
 	switch want {
 	case "InputPeer":
 		return e.InputPeer(), nil
@@ -119,6 +122,11 @@ func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (En
 		if err != nil {
 			return Entity{}, err
 		}
+		if ok && e.Min {
+			// A min hash is never handed out (api/min): usable only
+			// through a message that mentioned it, else a miss.
+			_, ok = c.viaPeer(e)
+		}
 		if ok {
 			c.count(func(s *Stats) { s.Hits++ })
 			return e, nil
@@ -126,7 +134,9 @@ func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (En
 	}
 	c.count(func(s *Stats) { s.Misses++ })
 	negKey := fmt.Sprint(q.kind, ":", q.name, ":", q.key)
-	if at, ok := c.neg.Get(negKey); ok && !fresh {
+	// Fresh lookups (a refresh) respect it too: a refresh the server just
+	// refused would only double the RPCs of every later call.
+	if at, ok := c.neg.Get(negKey); ok {
 		if c.cfg.Now().Before(at.Add(c.cfg.NegativeTTL)) {
 			c.count(func(s *Stats) { s.NegativeHits++ })
 			return Entity{}, &NotFoundError{Input: input, Err: errors.New("not found a moment ago")}
@@ -159,6 +169,46 @@ func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (En
 	case <-ctx.Done():
 		return Entity{}, ctx.Err()
 	}
+}
+
+// viaPeer is the InputPeer of the chat holding the message that mentioned
+// min entity e, if the cache can name that chat with a full hash.
+func (c *Cache) viaPeer(e Entity) (tg.InputPeerClass, bool) {
+	v := e.Via
+	if v.MsgID == 0 {
+		return nil, false
+	}
+	if v.Peer.Kind == Chat {
+		return &tg.InputPeerChat{ChatID: v.Peer.ID}, true
+	}
+	in, ok, err := c.get(v.Peer)
+	if err != nil || !ok || in.Min {
+		return nil, false
+	}
+	return in.InputPeer(), true
+}
+
+// fromMessage builds the ...FromMessage object of class want for min
+// entity e (api/min: "inputPeerUserFromMessage", "inputPeerChannelFromMessage").
+func (c *Cache) fromMessage(want, input string, e Entity) (bin.Encoder, error) {
+	peer, ok := c.viaPeer(e)
+	if !ok {
+		return nil, &NotFoundError{Input: input, Err: errors.New("only a min access hash is known (seen in a group), and no message that mentions it")}
+	}
+	msg := e.Via.MsgID
+	switch {
+	case want == "InputPeer" && e.Kind == User:
+		return &tg.InputPeerUserFromMessage{Peer: peer, MsgID: msg, UserID: e.ID}, nil
+	case want == "InputPeer" && e.Kind == Channel:
+		return &tg.InputPeerChannelFromMessage{Peer: peer, MsgID: msg, ChannelID: e.ID}, nil
+	case want == "InputUser" && e.Kind == User:
+		return &tg.InputUserFromMessage{Peer: peer, MsgID: msg, UserID: e.ID}, nil
+	case want == "InputChannel" && e.Kind == Channel:
+		return &tg.InputChannelFromMessage{Peer: peer, MsgID: msg, ChannelID: e.ID}, nil
+	case want != "InputPeer" && want != "InputUser" && want != "InputChannel":
+		return nil, fmt.Errorf("entity cache: cannot make a %s", want)
+	}
+	return nil, &KindError{Input: input, Want: want, Got: e.Kind}
 }
 
 // notFound are the server's answers that mean "no such peer".
@@ -213,10 +263,10 @@ func (c *Cache) fetch(ctx context.Context, q query) (Entity, error) {
 		}
 		want = q.key
 	}
-	var es []Entity
-	collect(learned, &es)
+	var h harvest
+	h.collect(learned)
 	c.Learn(learned)
-	for _, e := range es {
+	for _, e := range h.ents {
 		if e.Key() == want {
 			if q.kind == qPhone && e.Phone == "" {
 				e.Phone = q.name
@@ -247,7 +297,11 @@ func peerInvalid(err error) bool {
 // through inv. When the server rejects a peer the cache supplied
 // (PEER_ID_INVALID, USER_ID_INVALID, CHANNEL_INVALID), the peers the
 // request used are resolved again over the network, and the request is
-// built and sent once more. build may be called twice.
+// built and sent once more. build may be called twice. When the refresh
+// cannot help (the server does not know the peer either, or did not a
+// moment ago: Config.NegativeTTL), the error returned wraps the server's
+// answer to the call (tgerr.As finds it), not a *NotFoundError, and no
+// further call is sent.
 func (c *Cache) Invoke(ctx context.Context, inv Invoker, build func(ctx context.Context, r tl.Resolver) (bin.Encoder, error), res bin.Decoder) error {
 	rec := &recorder{c: c}
 	req, err := build(ctx, rec)
@@ -260,8 +314,16 @@ func (c *Cache) Invoke(ctx context.Context, inv Invoker, build func(ctx context.
 	}
 	c.count(func(s *Stats) { s.Refreshes++ })
 	fresh := &recorder{c: c, fresh: true}
-	if req, err = build(ctx, fresh); err != nil {
-		return err
+	req, berr := build(ctx, fresh)
+	if berr != nil {
+		var nf *NotFoundError
+		if errors.As(berr, &nf) {
+			// The refresh could not help (a numeric id the server will not
+			// look up without a hash, say): the server's own answer is
+			// what the caller needs.
+			return fmt.Errorf("%w (refreshing the peer did not help: %v)", err, berr)
+		}
+		return berr
 	}
 	return inv.Invoke(ctx, req, res)
 }
