@@ -160,8 +160,8 @@ func (s *BoltStore) Write(b Batch) error {
 			if err := ents.Put(k, e.marshal()); err != nil {
 				return err
 			}
-			if e.Username != "" {
-				if err := names.Put([]byte(e.Username), k); err != nil {
+			for _, n := range e.Usernames {
+				if err := names.Put([]byte(n), k); err != nil {
 					return err
 				}
 			}

@@ -383,7 +383,7 @@ func (c *Cache) byName(name string, phone bool) (Entity, bool, error) {
 		return Entity{}, false, err
 	}
 	// A mapping can outlive a rename that has not been flushed yet.
-	if (!phone && e.Username != name) || (phone && e.Phone != name) {
+	if (!phone && !e.hasName(name)) || (phone && e.Phone != name) {
 		mem.Remove(name)
 		return Entity{}, false, nil
 	}

@@ -54,3 +54,21 @@ func (e *StoreError) Error() string {
 }
 
 func (e *StoreError) Unwrap() error { return e.Err }
+
+// MigratedError says a basic group was upgraded to a supergroup
+// (chat.migrated_to): its id no longer names a chat that takes messages.
+// The cache does not silently substitute the channel (a caller may mean the
+// old history); it names the channel to use instead, whose access hash it
+// has learned with the group, so resolving Channel() costs no call.
+type MigratedError struct {
+	Input     string
+	ChatID    int64 // the basic group
+	ChannelID int64 // the supergroup it became
+}
+
+func (e *MigratedError) Error() string {
+	return fmt.Sprintf("peer %q: basic group %d was upgraded to the supergroup %s; use that id", e.Input, e.ChatID, e.Channel())
+}
+
+// Channel is the supergroup's shorthand, Bot API style ("-100…").
+func (e *MigratedError) Channel() string { return fmt.Sprint(-channelOffset - e.ChannelID) }

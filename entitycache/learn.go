@@ -2,6 +2,7 @@ package entitycache
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
@@ -89,6 +90,12 @@ func (h *harvest) collect(v any) {
 		if e, ok := fromChat(v); ok {
 			h.ents = append(h.ents, e)
 		}
+		if ch, ok := v.(*tg.Chat); ok {
+			if to, ok := ch.MigratedTo.(*tg.InputChannel); ok {
+				// The supergroup the group became: learned if new.
+				h.ents = append(h.ents, Entity{Kind: Channel, ID: to.ChannelID, AccessHash: to.AccessHash, partial: true})
+			}
+		}
 		return
 	case []bin.Object:
 		for _, o := range v {
@@ -167,23 +174,14 @@ func peerKey(p tg.PeerClass) (Key, bool) {
 }
 
 // learnLocked merges e into the cache. Rules (as Telethon's session does):
-// a "min" hash never replaces a full one; a username moving to a new owner
-// leaves the old owner without it; a username dropped by its owner is
+// a "min" hash never replaces a full one; a username or phone number moving
+// to a new owner leaves the old owner without it (so learning the old owner
+// again does not take it back); a username dropped by its owner is
 // forgotten. c.mu is held.
 func (c *Cache) learnLocked(e Entity) {
-	old, had := c.dirty[e.Key()]
-	if !had {
-		old, had = c.writing[e.Key()]
-	}
-	if !had {
-		if m, ok := c.ents.Get(e.Key()); ok {
-			old, had = m, true
-		} else if s, ok, err := c.store.Get(e.Key()); err == nil && ok {
-			old, had = s, true
-		}
-	}
+	old, had := c.lookupLocked(e.Key())
 	if had {
-		if e.Min && !old.Min {
+		if e.partial || (e.Min && !old.Min) {
 			return
 		}
 		if e.Min && e.Via == (MessageRef{}) {
@@ -195,28 +193,40 @@ func (c *Cache) learnLocked(e Entity) {
 		if e.Kind == Chat || (e.AccessHash == 0 && old.AccessHash != 0) {
 			e.AccessHash = old.AccessHash
 		}
-		if old == e {
+		if e.Kind == Chat && e.MigratedTo == 0 {
+			e.MigratedTo = old.MigratedTo // an upgrade is not undone
+		}
+		if old.equal(e) {
 			c.ents.Add(e.Key(), e)
 			return
 		}
-		if old.Username != "" && old.Username != e.Username {
-			c.dropU[old.Username] = true
-			c.names.Remove(old.Username)
+		for _, n := range old.Usernames {
+			if !e.hasName(n) {
+				c.dropU[n] = true
+				c.names.Remove(n)
+			}
 		}
 	}
-	if e.Username != "" {
-		delete(c.dropU, e.Username)
-		if k, ok := c.nameOwner(e.Username); ok && k != e.Key() {
+	for _, n := range e.Usernames {
+		delete(c.dropU, n)
+		if k, ok := c.nameOwner(n); ok && k != e.Key() {
 			// The name moved: its previous owner no longer has it.
-			if prev, ok := c.lookupLocked(k); ok && prev.Username == e.Username {
-				prev.Username = ""
+			if prev, ok := c.lookupLocked(k); ok && prev.hasName(n) {
+				prev.Usernames = slices.DeleteFunc(slices.Clone(prev.Usernames), func(s string) bool { return s == n })
 				c.putLocked(prev)
 			}
 		}
-		c.names.Add(e.Username, e.Key())
+		c.names.Add(n, e.Key())
 	}
 	if e.Phone != "" {
 		delete(c.dropP, e.Phone)
+		if k, ok := c.phoneOwner(e.Phone); ok && k != e.Key() {
+			// The number moved: its previous owner no longer has it.
+			if prev, ok := c.lookupLocked(k); ok && prev.Phone == e.Phone {
+				prev.Phone = ""
+				c.putLocked(prev)
+			}
+		}
 		c.phone.Add(e.Phone, e.Key())
 	}
 	c.putLocked(e)
@@ -251,6 +261,18 @@ func (c *Cache) nameOwner(name string) (Key, bool) {
 		return Key{}, false
 	}
 	k, ok, err := c.store.Username(name)
+	return k, ok && err == nil
+}
+
+// phoneOwner is the key a phone number maps to now. c.mu is held.
+func (c *Cache) phoneOwner(phone string) (Key, bool) {
+	if k, ok := c.phone.Get(phone); ok {
+		return k, true
+	}
+	if c.dropP[phone] {
+		return Key{}, false
+	}
+	k, ok, err := c.store.Phone(phone)
 	return k, ok && err == nil
 }
 

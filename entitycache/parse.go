@@ -82,11 +82,13 @@ func parse(s string) (query, error) {
 	return query{kind: qUsername, name: strings.ToLower(name)}, nil
 }
 
-// checkUsername applies Telegram's rules: 5 to 32 characters of a–z, 0–9 and
-// underscores, starting with a letter, not ending with an underscore.
+// checkUsername applies Telegram's rules: 4 to 32 characters of a–z, 0–9
+// and underscores, starting with a letter, not ending with an underscore.
+// Names a user can set have 5 or more; 4-character ones are collectible
+// usernames sold on Fragment.
 func checkUsername(n string) error {
-	if len(n) < 5 || len(n) > 32 {
-		return fmt.Errorf("a username has 5 to 32 characters, %q has %d", n, len(n))
+	if len(n) < 4 || len(n) > 32 {
+		return fmt.Errorf("a username has 4 to 32 characters, %q has %d", n, len(n))
 	}
 	for i, c := range []byte(n) {
 		letter := (c|0x20) >= 'a' && (c|0x20) <= 'z'

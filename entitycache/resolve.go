@@ -55,7 +55,7 @@ func (c *Cache) PeerInput(ctx context.Context, p tg.PeerClass) (tg.InputPeerClas
 	case *tg.PeerUser:
 		return c.InputPeer(ctx, fmt.Sprint(p.UserID))
 	case *tg.PeerChat:
-		return &tg.InputPeerChat{ChatID: p.ChatID}, nil
+		return c.InputPeer(ctx, fmt.Sprint(-p.ChatID))
 	case *tg.PeerChannel:
 		return c.InputPeer(ctx, fmt.Sprint(-channelOffset-p.ChannelID))
 	}
@@ -104,7 +104,15 @@ func (c *Cache) resolve(ctx context.Context, want, shorthand string, fresh bool)
 // network (fresh skips the cache).
 func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (Entity, error) {
 	if q.kind == qID && q.key.Kind == Chat {
-		// Basic groups need no access hash.
+		// Basic groups need no access hash; one upgraded to a supergroup
+		// is refused with the channel to use instead.
+		e, ok, err := c.get(q.key)
+		if err != nil {
+			return Entity{}, err
+		}
+		if ok && e.MigratedTo != 0 {
+			return Entity{}, &MigratedError{Input: input, ChatID: e.ID, ChannelID: e.MigratedTo}
+		}
 		return Entity{Kind: Chat, ID: q.key.ID}, nil
 	}
 	if !fresh {

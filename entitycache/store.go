@@ -77,8 +77,8 @@ func (m *MemoryStore) Write(b Batch) error {
 	}
 	for _, e := range b.Put {
 		m.entities[e.Key()] = e
-		if e.Username != "" {
-			m.usernames[e.Username] = e.Key()
+		for _, n := range e.Usernames {
+			m.usernames[n] = e.Key()
 		}
 		if e.Phone != "" {
 			m.phones[e.Phone] = e.Key()
