@@ -94,6 +94,9 @@ type Cache struct {
 	names *lru.Cache[string, Key]
 	phone *lru.Cache[string, Key]
 	neg   *lru.Cache[string, time.Time]
+	// invites maps invite hashes to the chat messages.checkChatInvite
+	// named; kept in memory only (a link can be revoked or reused).
+	invites *lru.Cache[string, Key]
 	group singleflight.Group
 
 	// flushMu serialises flushes: one batch is written at a time, so
@@ -177,6 +180,7 @@ func Open(cfg Config) (*Cache, error) {
 	c.names, _ = lru.New[string, Key](cfg.MemoryEntries)
 	c.phone, _ = lru.New[string, Key](cfg.MemoryEntries)
 	c.neg, _ = lru.New[string, time.Time](10_000)
+	c.invites, _ = lru.New[string, Key](10_000)
 	c.wg.Add(2)
 	go c.learnLoop()
 	go c.writeLoop()

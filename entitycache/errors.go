@@ -72,3 +72,17 @@ func (e *MigratedError) Error() string {
 
 // Channel is the supergroup's shorthand, Bot API style ("-100…").
 func (e *MigratedError) Channel() string { return fmt.Sprint(-channelOffset - e.ChannelID) }
+
+// InviteError says an invite link (t.me/+HASH, t.me/joinchat/HASH) is valid
+// but names a chat the account has not joined: messages.checkChatInvite
+// answered chatInvite, which has no id or access hash to build a peer of.
+// Joining (messages.importChatInvite) is the caller's decision.
+type InviteError struct {
+	Input string
+	Hash  string
+	Title string // the chat's title, as the invite shows it
+}
+
+func (e *InviteError) Error() string {
+	return fmt.Sprintf("peer %q: an invite to %q, which this account has not joined (messages.importChatInvite joins it)", e.Input, e.Title)
+}

@@ -243,3 +243,29 @@ func TestConcurrentResolvesMerge(t *testing.T) {
 		t.Fatalf("1,000 concurrent resolves of one name made %d calls, want 1", n)
 	}
 }
+
+// TestInviteLinkThroughTgsim: t.me/+HASH and t.me/joinchat/HASH resolve
+// through tgsim's messages.checkChatInvite to the chat, then from the cache.
+func TestInviteLinkThroughTgsim(t *testing.T) {
+	w := start(t, "")
+	var sg tgsim.Chat
+	for _, c := range w.srv.Chats() {
+		if c.Kind == "supergroup" {
+			sg = c
+			break
+		}
+	}
+	for _, link := range []string{"https://t.me/+" + sg.Invite, "t.me/joinchat/" + sg.Invite} {
+		p, err := w.cache.InputPeer(ctx(t), link)
+		if err != nil || p.(*tg.InputPeerChannel).ChannelID != sg.ID {
+			t.Fatalf("%s: %v %v, want channel %d", link, p, err, sg.ID)
+		}
+	}
+	if n := w.calls("messages.checkChatInvite"); n != 1 {
+		t.Fatalf("%d checkChatInvite calls, want 1", n)
+	}
+	var nf *entitycache.NotFoundError
+	if _, err := w.cache.InputPeer(ctx(t), "t.me/+NoSuchInvite"); !errors.As(err, &nf) {
+		t.Fatalf("unknown invite: %v", err)
+	}
+}

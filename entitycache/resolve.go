@@ -126,6 +126,10 @@ func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (En
 			e, ok, err = c.byName(q.name, true)
 		case qID:
 			e, ok, err = c.get(q.key)
+		case qInvite:
+			if k, known := c.invites.Get(q.name); known {
+				e, ok, err = c.get(k)
+			}
 		}
 		if err != nil {
 			return Entity{}, err
@@ -170,6 +174,10 @@ func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (En
 			var nf *NotFoundError
 			if errors.As(r.Err, &nf) {
 				return Entity{}, &NotFoundError{Input: input, Err: nf.Err}
+			}
+			var ie *InviteError
+			if errors.As(r.Err, &ie) {
+				return Entity{}, &InviteError{Input: input, Hash: ie.Hash, Title: ie.Title}
 			}
 			return Entity{}, r.Err
 		}
@@ -252,6 +260,30 @@ func (c *Cache) fetch(ctx context.Context, q query) (Entity, error) {
 			want = Key{Chat, p.ChatID}
 		}
 		learned = &r
+	case qInvite:
+		var box tg.ChatInviteBox
+		if err := c.cfg.Invoker.Invoke(ctx, &tg.MessagesCheckChatInviteRequest{Hash: q.name}, &box); err != nil {
+			if notFound(err) || tgerr.Is(err, "INVITE_HASH_EXPIRED", "INVITE_HASH_INVALID", "INVITE_HASH_EMPTY") {
+				return Entity{}, &NotFoundError{Err: err}
+			}
+			return Entity{}, err
+		}
+		var chat tg.ChatClass
+		switch v := box.ChatInvite.(type) {
+		case *tg.ChatInviteAlready:
+			chat = v.Chat
+		case *tg.ChatInvitePeek:
+			chat = v.Chat
+		case *tg.ChatInvite:
+			return Entity{}, &InviteError{Hash: q.name, Title: v.Title}
+		}
+		e, ok := fromChat(chat)
+		if !ok {
+			return Entity{}, &NotFoundError{Err: fmt.Errorf("the invite names a chat the account cannot see (%T)", chat)}
+		}
+		want = e.Key()
+		c.invites.Add(q.name, want)
+		learned = chat
 	case qID:
 		var err error
 		if q.key.Kind == User {

@@ -50,6 +50,7 @@ type Chat struct {
 	Title    string
 	Username string
 	Kind     string // "group", "supergroup" or "channel"
+	Invite   string // its invite link's hash (t.me/+Invite); every account is a member
 }
 
 // Chats lists the world's groups, supergroups and channels.
@@ -61,7 +62,7 @@ func (s *Server) Chats() []Chat {
 		if c == nil {
 			break
 		}
-		out = append(out, Chat{ID: c.id, Title: c.title, Kind: "group"})
+		out = append(out, Chat{ID: c.id, Title: c.title, Kind: "group", Invite: s.inviteHash(c.id)})
 	}
 	for id := int64(firstChannel); ; id++ {
 		c := w.chats[id]
@@ -72,7 +73,7 @@ func (s *Server) Chats() []Chat {
 		if c.kind == broadcast {
 			k = "channel"
 		}
-		out = append(out, Chat{ID: c.id, Title: c.title, Username: c.username, Kind: k})
+		out = append(out, Chat{ID: c.id, Title: c.title, Username: c.username, Kind: k, Invite: s.inviteHash(c.id)})
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 var messagesMethods = []method{
 	handle(atHome, perSend, (*world).sendMessage),
 	handle(atHome, perMethod, (*world).getHistory),
+	handle(atHome, perMethod, (*world).checkChatInvite),
 }
 
 func (w *world) sendMessage(r *request, req *tg.MessagesSendMessageRequest) (bin.Encoder, error) {
@@ -129,4 +130,16 @@ func (w *world) getHistory(r *request, req *tg.MessagesGetHistoryRequest) (bin.E
 		return &tg.MessagesChannelMessages{Pts: w.chats[p.id].pts, Count: len(h), Messages: msgs, Users: users, Chats: chats}, nil
 	}
 	return &tg.MessagesMessagesSlice{Count: len(h), Messages: msgs, Users: users, Chats: chats}, nil
+}
+
+// checkChatInvite answers an invite link's hash (Server.Chats lists each
+// chat's): every account is a member of every chat in this world, so it is
+// always chatInviteAlready with the chat.
+func (w *world) checkChatInvite(r *request, req *tg.MessagesCheckChatInviteRequest) (bin.Encoder, error) {
+	for _, c := range w.chats {
+		if w.srv.inviteHash(c.id) == req.Hash {
+			return &tg.ChatInviteAlready{Chat: w.tgChat(r.acct, c)}, nil
+		}
+	}
+	return nil, tgerr.New(400, "INVITE_HASH_INVALID")
 }

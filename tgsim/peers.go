@@ -2,6 +2,7 @@ package tgsim
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 
 	"github.com/gotd/td/tg"
@@ -34,6 +35,17 @@ func (s *Server) accessHash(viewer, id int64) int64 {
 	h.Write([]byte("access"))
 	h.Write(b[:])
 	return int64(binary.LittleEndian.Uint64(h.Sum(nil)))
+}
+
+// inviteHash is the hash of chat id's invite link (t.me/+HASH).
+func (s *Server) inviteHash(id int64) string {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(id))
+	h := sha256.New()
+	h.Write(s.secret[:])
+	h.Write([]byte("invite"))
+	h.Write(b[:])
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
 }
 
 func (w *world) tgUser(viewer int64, u *user) *tg.User {
