@@ -97,7 +97,7 @@ type Cache struct {
 	// invites maps invite hashes to the chat messages.checkChatInvite
 	// named; kept in memory only (a link can be revoked or reused).
 	invites *lru.Cache[string, Key]
-	group singleflight.Group
+	group   singleflight.Group
 
 	// flushMu serialises flushes: one batch is written at a time, so
 	// batches commit in the order they were taken and a failed one is put
