@@ -127,6 +127,14 @@ func (w *world) getHistory(r *request, req *tg.MessagesGetHistoryRequest) (bin.E
 	}
 	users, chats := w.peerEntities(acct, p)
 	if p.kind == peerChannel {
+		// Senders in a supergroup are shown as min users (api/min).
+		seen := map[int64]bool{acct: true}
+		for _, m := range msgs {
+			if from, ok := m.(*tg.Message).FromID.(*tg.PeerUser); ok && !seen[from.UserID] && w.users[from.UserID] != nil {
+				seen[from.UserID] = true
+				users = append(users, w.tgMinUser(acct, w.users[from.UserID]))
+			}
+		}
 		return &tg.MessagesChannelMessages{Pts: w.chats[p.id].pts, Count: len(h), Messages: msgs, Users: users, Chats: chats}, nil
 	}
 	return &tg.MessagesMessagesSlice{Count: len(h), Messages: msgs, Users: users, Chats: chats}, nil
