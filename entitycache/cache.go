@@ -50,6 +50,13 @@ type Config struct {
 	// (LearnResult). A result that does not fit is not learned, and counted
 	// in Stats.LearnQueueDrops and LearnDroppedBytes. Default 64 MiB.
 	LearnQueueBytes int
+	// Account, if set, binds the store to an account: a store bound to
+	// another one is refused with an *AccountError, and one not bound yet
+	// is bound to it. SelfID may be 0: it is then taken from the first
+	// learned user marked self, and a self of another id later makes the
+	// cache refuse every lookup and write with an *AccountError. Nil: no
+	// binding (tests, a store in memory).
+	Account *Account
 	// MaxUnwritten bounds the entities learned and not yet written while
 	// the Store fails. Beyond it, newly learned entities are served from
 	// memory but not written (Stats.UnwrittenDrops). Default 200,000.
@@ -109,6 +116,12 @@ type Cache struct {
 	dropP    map[string]bool
 	writing  map[Key]Entity // the batch being written
 	writeErr error
+	// account is the bound account (nil: none); accountDirty: its SelfID
+	// was learned and is not written yet; accountErr: a self of another
+	// account was seen, nothing is served or written any more.
+	account      *Account
+	accountDirty bool
+	accountErr   error
 
 	// statsMu guards stats alone, so Stats answers while a learner holds mu
 	// (it may be reading a slow store); taken after mu, never before.
@@ -168,8 +181,19 @@ func Open(cfg Config) (*Cache, error) {
 	if st == nil {
 		st = NewMemoryStore()
 	}
+	var account *Account
+	if cfg.Account != nil {
+		a, err := bindAccount(st, *cfg.Account)
+		if err != nil {
+			if cfg.Store == nil {
+				st.Close()
+			}
+			return nil, err
+		}
+		account = &a
+	}
 	c := &Cache{
-		cfg: cfg, store: st,
+		cfg: cfg, store: st, account: account,
 		dirty: map[Key]Entity{}, dropU: map[string]bool{}, dropP: map[string]bool{},
 		results:   newLearnQueue(cfg.LearnQueueBytes),
 		learnDone: make(chan struct{}),
@@ -284,6 +308,22 @@ func (c *Cache) flush() error {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
 	c.mu.Lock()
+	if c.accountErr != nil {
+		c.mu.Unlock()
+		return c.accountErr
+	}
+	if c.accountDirty {
+		a := *c.account
+		c.accountDirty = false
+		c.mu.Unlock()
+		if err := c.store.BindAccount(a); err != nil {
+			c.mu.Lock()
+			c.accountDirty = true
+			c.mu.Unlock()
+			return fmt.Errorf("write entity cache: %w", err)
+		}
+		c.mu.Lock()
+	}
 	if len(c.dirty) == 0 && len(c.dropU) == 0 && len(c.dropP) == 0 {
 		err := c.writeErr
 		c.mu.Unlock()
@@ -395,3 +435,56 @@ func (c *Cache) byName(name string, phone bool) (Entity, bool, error) {
 }
 
 var errClosed = errors.New("entity cache is closed")
+
+// bindAccount checks st against want and binds it: an *AccountError if st
+// belongs to another account or network.
+func bindAccount(st Store, want Account) (Account, error) {
+	have, ok, err := st.Account()
+	if err != nil {
+		return Account{}, err
+	}
+	if ok && !have.compatible(want) {
+		path := ""
+		if b, isBolt := st.(*BoltStore); isBolt {
+			path = b.Path()
+		}
+		return Account{}, &AccountError{Path: path, Stored: have, Want: want}
+	}
+	a := want.merge(have)
+	if !ok || a.SelfID != have.SelfID {
+		if err := st.BindAccount(a); err != nil {
+			return Account{}, err
+		}
+	}
+	return a, nil
+}
+
+// noteSelf checks the logged-in user's id, learned from a result, against
+// the bound account. c.mu is held. It reports whether learning may go on.
+func (c *Cache) noteSelf(id int64) bool {
+	switch {
+	case c.accountErr != nil:
+		return false
+	case c.account == nil || c.account.SelfID == id:
+		return true
+	case c.account.SelfID == 0:
+		c.account.SelfID = id
+		c.accountDirty = true
+		return true
+	}
+	path := ""
+	if b, ok := c.store.(*BoltStore); ok {
+		path = b.Path()
+	}
+	want := *c.account
+	want.SelfID = id
+	c.accountErr = &AccountError{Path: path, Stored: *c.account, Want: want}
+	return false
+}
+
+// accountFailed is the *AccountError that stops the cache, if any.
+func (c *Cache) accountFailed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.accountErr
+}

@@ -62,6 +62,12 @@ func (c *Cache) Learn(v any) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if h.self != 0 && !c.noteSelf(h.self) {
+		return // another account's hashes (Config.Account)
+	}
+	if c.accountErr != nil {
+		return
+	}
 	for _, e := range h.ents {
 		if e.Min {
 			e.Via = h.via[e.Key()]
@@ -75,6 +81,7 @@ func (c *Cache) Learn(v any) {
 type harvest struct {
 	ents []Entity
 	via  map[Key]MessageRef
+	self int64 // the user marked self, if any
 }
 
 func (h *harvest) collect(v any) {
@@ -84,6 +91,9 @@ func (h *harvest) collect(v any) {
 	case tg.UserClass:
 		if e, ok := fromUser(v); ok {
 			h.ents = append(h.ents, e)
+			if u, _ := v.(*tg.User); u.Self {
+				h.self = u.ID
+			}
 		}
 		return
 	case tg.ChatClass:

@@ -67,6 +67,9 @@ func (c *Cache) resolve(ctx context.Context, want, shorthand string, fresh bool)
 	if err != nil {
 		return nil, err
 	}
+	if err := c.accountFailed(); err != nil {
+		return nil, err
+	}
 	if q.kind == qSelf {
 		switch want {
 		case "InputPeer":

@@ -173,11 +173,20 @@ func probe(ctx context.Context, c *actors.Client, timeout time.Duration) error {
 }
 
 // openCache opens the entity cache that goes with a session: next to the
-// session file, or in memory without one.
-func openCache(session string, inv entitycache.Invoker) (*entitycache.Cache, error) {
+// session file, bound to the session's account (its user id, from tlworker
+// login, and the server: dcs, nil for Telegram), or in memory without one.
+func openCache(session string, dcs map[int]string, inv entitycache.Invoker) (*entitycache.Cache, error) {
 	cfg := entitycache.Config{Invoker: inv}
 	if session != "" {
 		cfg.Path = session + ".entities.db"
+		acc := &entitycache.Account{DCs: dcs}
+		if b, err := os.ReadFile(accountPath(session)); err == nil {
+			var a account
+			if json.Unmarshal(b, &a) == nil {
+				acc.SelfID = a.UserID
+			}
+		}
+		cfg.Account = acc
 	}
 	return entitycache.Open(cfg)
 }
