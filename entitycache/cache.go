@@ -14,6 +14,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/tlsched/tlsched/telemetry"
 	"github.com/tlsched/tlsched/tl"
 )
 
@@ -57,6 +58,8 @@ type Config struct {
 	// cache refuse every lookup and write with an *AccountError. Nil: no
 	// binding (tests, a store in memory).
 	Account *Account
+	// Telemetry, if set, reports the drops (telemetry.MetricEntityDropped).
+	Telemetry *telemetry.Telemetry
 	// MaxUnwritten bounds the entities learned and not yet written while
 	// the Store fails. Beyond it, newly learned entities are served from
 	// memory but not written (Stats.UnwrittenDrops). Default 200,000.
@@ -205,6 +208,10 @@ func Open(cfg Config) (*Cache, error) {
 	c.phone, _ = lru.New[string, Key](cfg.MemoryEntries)
 	c.neg, _ = lru.New[string, time.Time](10_000)
 	c.invites, _ = lru.New[string, Key](10_000)
+	cfg.Telemetry.EntityCache(func() (int64, int64, int64) {
+		s := c.Stats()
+		return s.LearnQueueDrops, s.LearnDroppedBytes, s.UnwrittenDrops
+	})
 	c.wg.Add(2)
 	go c.learnLoop()
 	go c.writeLoop()
@@ -224,6 +231,7 @@ func (c *Cache) Close() error {
 	c.mu.Unlock()
 	close(c.done)
 	c.wg.Wait()
+	c.cfg.Telemetry.EntityCache(nil)
 	err := c.flush()
 	if cerr := c.store.Close(); err == nil {
 		err = cerr

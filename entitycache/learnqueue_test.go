@@ -1,13 +1,17 @@
 package entitycache
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/tlsched/tlsched/telemetry"
 	"github.com/tlsched/tlsched/tl"
 )
 
@@ -120,4 +124,47 @@ func TestUnwrittenBoundedWhileStoreFails(t *testing.T) {
 	g.mu.Lock()
 	g.fail = 0
 	g.mu.Unlock()
+}
+
+// TestDropsInTelemetry: the drop counters reach telemetry as
+// tlsched.entitycache.dropped.
+func TestDropsInTelemetry(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	tel, err := telemetry.Setup(context.Background(), telemetry.Config{Exporter: "none", MetricReader: reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	st := &stuckStore{MemoryStore: NewMemoryStore(), release: make(chan struct{}), reading: make(chan struct{})}
+	c, err := Open(Config{Store: st, LearnQueueBytes: 1 << 10, Telemetry: tel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	defer close(st.release)
+	m, _ := tl.Method("contacts.resolveUsername")
+	c.LearnResult(m, resolvedBody(t, 1))
+	<-st.reading
+	big := make([]byte, 4<<10)
+	copy(big, resolvedBody(t, 2))
+	c.LearnResult(m, big)
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, mt := range sm.Metrics {
+			if mt.Name != telemetry.MetricEntityDropped {
+				continue
+			}
+			for _, dp := range mt.Data.(metricdata.Sum[int64]).DataPoints {
+				what, _ := dp.Attributes.Value("what")
+				got[what.AsString()] = dp.Value
+			}
+		}
+	}
+	if got["results"] != 1 || got["result_bytes"] != 4<<10 {
+		t.Fatalf("%s: %v, want one result of 4 KiB", telemetry.MetricEntityDropped, got)
+	}
 }
