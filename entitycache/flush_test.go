@@ -51,10 +51,10 @@ func TestConcurrentFlushLosesNothing(t *testing.T) {
 	}
 	defer c.Close()
 	c.Learn(user(1, 100, "first_one"))
-	hold := g.hold
+	hold, entered := g.hold, g.entered
 	first := make(chan error, 1)
 	go func() { first <- c.Flush() }()
-	<-g.entered
+	<-entered
 	c.Learn(user(2, 200, "second_one"))
 	second := make(chan error, 1)
 	go func() { second <- c.Flush() }()

@@ -217,6 +217,7 @@ func (c *Cache) learnLocked(e Entity) {
 			}
 		}
 	}
+	e.partial = false
 	for _, n := range e.Usernames {
 		delete(c.dropU, n)
 		if k, ok := c.nameOwner(n); ok && k != e.Key() {
