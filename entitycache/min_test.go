@@ -145,3 +145,43 @@ func TestRefreshThatCannotHelp(t *testing.T) {
 		}
 	}
 }
+
+// nameServer answers contacts.resolveUsername with a full user and refuses
+// users.getUsers, as Telegram does for a user account and an id with no
+// hash.
+type nameServer struct{ fakeServer }
+
+func (s *nameServer) Invoke(ctx context.Context, req bin.Encoder, res bin.Decoder) error {
+	if err := s.fakeServer.Invoke(ctx, req, res); err != nil {
+		return err
+	}
+	r, ok := req.(*tg.ContactsResolveUsernameRequest)
+	if !ok {
+		return tgerr.New(400, "USER_ID_INVALID")
+	}
+	var b bin.Buffer
+	if err := (&tg.ContactsResolvedPeer{Peer: &tg.PeerUser{UserID: 9}, Users: []tg.UserClass{&tg.User{ID: 9, AccessHash: 999, Username: r.Username}}}).Encode(&b); err != nil {
+		return err
+	}
+	return res.Decode(&b)
+}
+
+// TestMinWithUsernameResolvesByName: a min user with no message but a
+// username is resolved by its name (contacts.resolveUsername), not by an id
+// lookup without a hash that the server refuses.
+func TestMinWithUsernameResolvesByName(t *testing.T) {
+	srv := &nameServer{}
+	c, err := Open(Config{Invoker: srv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Learn(&tg.User{ID: 9, AccessHash: 777, Min: true, Username: "nine_user"})
+	p, err := c.InputPeer(context.Background(), "9")
+	if err != nil || p.(*tg.InputPeerUser).AccessHash != 999 {
+		t.Fatalf("min user with a username: %v %v, want the full hash from resolveUsername", p, err)
+	}
+	if srv.calls["users.getUsers"] != 0 || srv.calls["contacts.resolveUsername"] != 1 {
+		t.Fatalf("calls %v, want one contacts.resolveUsername", srv.calls)
+	}
+}

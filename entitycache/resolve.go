@@ -148,6 +148,16 @@ func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (En
 		}
 	}
 	c.count(func(s *Stats) { s.Misses++ })
+	if q.kind == qID && c.cfg.Invoker != nil {
+		// users.getUsers and channels.getChannels take no hash only for
+		// bots: an id whose username is known is asked for by name.
+		if known, ok, err := c.get(q.key); err == nil && ok && len(known.Usernames) > 0 {
+			byName := query{kind: qUsername, name: known.Usernames[0]}
+			if e, err := c.find(ctx, byName, input, fresh); err == nil && e.Key() == q.key {
+				return e, nil
+			}
+		}
+	}
 	negKey := fmt.Sprint(q.kind, ":", q.name, ":", q.key)
 	// Fresh lookups (a refresh) respect it too: a refresh the server just
 	// refused would only double the RPCs of every later call.
