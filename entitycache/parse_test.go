@@ -93,4 +93,10 @@ func TestInviteLinks(t *testing.T) {
 	if _, err := c.InputPeer(ctx, "t.me/joinchat/Other"); !errors.As(err, &ie) || ie.Title != "Closed club" {
 		t.Fatalf("an invite not joined: %v", err)
 	}
+	// An invite to a group since upgraded names the supergroup.
+	srv.answer = &tg.ChatInviteAlready{Chat: &tg.Chat{ID: 6, Photo: &tg.ChatPhotoEmpty{}, MigratedTo: &tg.InputChannel{ChannelID: 70, AccessHash: 7}}}
+	var me *MigratedError
+	if _, err := c.InputPeer(ctx, "t.me/+Upgraded"); !errors.As(err, &me) || me.ChannelID != 70 {
+		t.Fatalf("an invite to an upgraded group: %v", err)
+	}
 }

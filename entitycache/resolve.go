@@ -86,6 +86,10 @@ func (c *Cache) resolve(ctx context.Context, want, shorthand string, fresh bool)
 	if e.Min {
 		return c.fromMessage(want, shorthand, e)
 	}
+	if e.Kind == Chat && e.MigratedTo != 0 {
+		// Reached by another name than its id (an invite link, say).
+		return nil, &MigratedError{Input: shorthand, ChatID: e.ID, ChannelID: e.MigratedTo}
+	}
 	switch want {
 	case "InputPeer":
 		return e.InputPeer(), nil
