@@ -53,9 +53,12 @@ type Chat struct {
 	Invite   string // its invite link's hash (t.me/+Invite); every account is a member
 }
 
-// Chats lists the world's groups, supergroups and channels.
+// Chats lists the world's groups, supergroups and channels (those made by
+// UpgradeGroup after the channels).
 func (s *Server) Chats() []Chat {
 	w := s.world
+	w.mu.Lock() // UpgradeGroup adds chats at run time
+	defer w.mu.Unlock()
 	var out []Chat
 	for id := int64(firstChatID); ; id++ {
 		c := w.chats[id]
