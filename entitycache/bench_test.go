@@ -97,7 +97,7 @@ func BenchmarkStore(b *testing.B) {
 		for i := 0; i < *entities; i += 10_000 {
 			var batch Batch
 			for j := i; j < min(i+10_000, *entities); j++ {
-				batch.Put = append(batch.Put, Entity{Kind: User, ID: int64(j + 1), AccessHash: int64(j) * 7919, Username: fmt.Sprintf("user%07d", j)})
+				batch.Put = append(batch.Put, Entity{Kind: User, ID: int64(j + 1), AccessHash: int64(j) * 7919, Usernames: []string{fmt.Sprintf("user%07d", j)}})
 			}
 			if err := s.Write(batch); err != nil {
 				b.Fatal(err)

@@ -2,6 +2,7 @@ package entitycache
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +21,7 @@ var (
 	bucketUsernames = []byte("usernames")
 	bucketPhones    = []byte("phones")
 	keyFormat       = []byte("format")
+	keyAccount      = []byte("account") // JSON of Account
 )
 
 // BoltStore is the default Store: one bbolt file, one transaction per batch.
@@ -49,6 +51,11 @@ func OpenBolt(path string) (*BoltStore, error) {
 		return nil, &StoreError{Path: path, Err: err}
 	}
 	s := &BoltStore{db: db, path: path}
+	if s.ready() {
+		// Nothing to create: a read-only open leaves the file as it was
+		// (a store refused for another account is not touched).
+		return s, nil
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
@@ -78,6 +85,26 @@ func OpenBolt(path string) (*BoltStore, error) {
 		return nil, &StoreError{Path: path, Err: err}
 	}
 	return s, nil
+}
+
+// ready reports whether the file already is an entity cache of this format
+// with all its buckets.
+func (s *BoltStore) ready() bool {
+	ok := false
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil || string(meta.Get(keyFormat)) != boltFormat {
+			return nil
+		}
+		for _, b := range [][]byte{bucketEntities, bucketUsernames, bucketPhones} {
+			if tx.Bucket(b) == nil {
+				return nil
+			}
+		}
+		ok = true
+		return nil
+	})
+	return ok
 }
 
 func bucketCount(tx *bolt.Tx) int {
@@ -160,8 +187,8 @@ func (s *BoltStore) Write(b Batch) error {
 			if err := ents.Put(k, e.marshal()); err != nil {
 				return err
 			}
-			if e.Username != "" {
-				if err := names.Put([]byte(e.Username), k); err != nil {
+			for _, n := range e.Usernames {
+				if err := names.Put([]byte(n), k); err != nil {
 					return err
 				}
 			}
@@ -184,3 +211,26 @@ func (s *BoltStore) Len() (n int, err error) {
 }
 
 func (s *BoltStore) Close() error { return s.db.Close() }
+
+func (s *BoltStore) Account() (a Account, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keyAccount)
+		if v == nil {
+			return nil
+		}
+		if err := json.Unmarshal(v, &a); err != nil {
+			return &StoreError{Path: s.path, Err: fmt.Errorf("account record: %w", err)}
+		}
+		ok = true
+		return nil
+	})
+	return a, ok, err
+}
+
+func (s *BoltStore) BindAccount(a Account) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyAccount, b) })
+}

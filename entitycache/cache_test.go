@@ -43,9 +43,9 @@ func TestParse(t *testing.T) {
 }
 
 func TestRecordRoundTrip(t *testing.T) {
-	e := Entity{Kind: User, ID: 42, AccessHash: -7, Min: true, Bot: true, Username: "someone", Phone: "15551234567"}
+	e := Entity{Kind: User, ID: 42, AccessHash: -7, Min: true, Bot: true, Usernames: []string{"someone", "abcd"}, Phone: "15551234567", Via: MessageRef{Key{Channel, 5}, 9}, MigratedTo: 0}
 	got, err := unmarshal(e.marshal())
-	if err != nil || got != e {
+	if err != nil || !got.equal(e) {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
 	b := e.marshal()
@@ -123,7 +123,7 @@ func TestLearningRules(t *testing.T) {
 	if p := peer("@alice_a").(*tg.InputPeerUser); p.UserID != 3 {
 		t.Fatalf("moved username still maps to %d", p.UserID)
 	}
-	if e, _, _ := c.get(Key{User, 1}); e.Username != "" {
+	if e, _, _ := c.get(Key{User, 1}); len(e.Usernames) != 0 {
 		t.Fatalf("old owner kept the name: %+v", e)
 	}
 	// User 3 drops it: the name resolves to nothing (no invoker: not found).

@@ -54,3 +54,35 @@ func (e *StoreError) Error() string {
 }
 
 func (e *StoreError) Unwrap() error { return e.Err }
+
+// MigratedError says a basic group was upgraded to a supergroup
+// (chat.migrated_to): its id no longer names a chat that takes messages.
+// The cache does not silently substitute the channel (a caller may mean the
+// old history); it names the channel to use instead, whose access hash it
+// has learned with the group, so resolving Channel() costs no call.
+type MigratedError struct {
+	Input     string
+	ChatID    int64 // the basic group
+	ChannelID int64 // the supergroup it became
+}
+
+func (e *MigratedError) Error() string {
+	return fmt.Sprintf("peer %q: basic group %d was upgraded to the supergroup %s; use that id", e.Input, e.ChatID, e.Channel())
+}
+
+// Channel is the supergroup's shorthand, Bot API style ("-100…").
+func (e *MigratedError) Channel() string { return fmt.Sprint(-channelOffset - e.ChannelID) }
+
+// InviteError says an invite link (t.me/+HASH, t.me/joinchat/HASH) is valid
+// but names a chat the account has not joined: messages.checkChatInvite
+// answered chatInvite, which has no id or access hash to build a peer of.
+// Joining (messages.importChatInvite) is the caller's decision.
+type InviteError struct {
+	Input string
+	Hash  string
+	Title string // the chat's title, as the invite shows it
+}
+
+func (e *InviteError) Error() string {
+	return fmt.Sprintf("peer %q: an invite to %q, which this account has not joined (messages.importChatInvite joins it)", e.Input, e.Title)
+}

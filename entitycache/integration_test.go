@@ -243,3 +243,120 @@ func TestConcurrentResolvesMerge(t *testing.T) {
 		t.Fatalf("1,000 concurrent resolves of one name made %d calls, want 1", n)
 	}
 }
+
+// TestInviteLinkThroughTgsim: t.me/+HASH and t.me/joinchat/HASH resolve
+// through tgsim's messages.checkChatInvite to the chat, then from the cache.
+func TestInviteLinkThroughTgsim(t *testing.T) {
+	w := start(t, "")
+	var sg tgsim.Chat
+	for _, c := range w.srv.Chats() {
+		if c.Kind == "supergroup" {
+			sg = c
+			break
+		}
+	}
+	for _, link := range []string{"https://t.me/+" + sg.Invite, "t.me/joinchat/" + sg.Invite} {
+		p, err := w.cache.InputPeer(ctx(t), link)
+		if err != nil || p.(*tg.InputPeerChannel).ChannelID != sg.ID {
+			t.Fatalf("%s: %v %v, want channel %d", link, p, err, sg.ID)
+		}
+	}
+	if n := w.calls("messages.checkChatInvite"); n != 1 {
+		t.Fatalf("%d checkChatInvite calls, want 1", n)
+	}
+	var nf *entitycache.NotFoundError
+	if _, err := w.cache.InputPeer(ctx(t), "t.me/+NoSuchInvite"); !errors.As(err, &nf) {
+		t.Fatalf("unknown invite: %v", err)
+	}
+}
+
+func firstChat(t *testing.T, srv *tgsim.Server, kind string) tgsim.Chat {
+	for _, c := range srv.Chats() {
+		if c.Kind == kind {
+			return c
+		}
+	}
+	t.Fatalf("no %s in the world", kind)
+	return tgsim.Chat{}
+}
+
+// TestMinSendersEndToEnd: a supergroup's history shows another user's
+// message with a min user; the cache never hands out its hash, builds
+// inputPeerUserFromMessage from the message, and tgsim accepts it.
+func TestMinSendersEndToEnd(t *testing.T) {
+	w := start(t, "")
+	sg := firstChat(t, w.srv, "supergroup")
+	other := w.srv.Users()[4]
+	msgID, err := w.srv.PostAs(sg.ID, other.ID, "hello from a stranger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, err := w.cache.InputPeer(ctx(t), "@"+sg.Username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist tg.MessagesMessagesBox
+	if err := w.c.Invoke(ctx(t), &tg.MessagesGetHistoryRequest{Peer: group, Limit: 10}, &hist); err != nil {
+		t.Fatal(err)
+	}
+	var sawMin bool
+	for _, u := range hist.Messages.(*tg.MessagesChannelMessages).Users {
+		if u, ok := u.(*tg.User); ok && u.ID == other.ID && u.Min {
+			sawMin = true
+		}
+	}
+	if !sawMin {
+		t.Fatal("tgsim did not show the sender as a min user")
+	}
+	if err := w.cache.Settle(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := w.cache.InputPeer(ctx(t), fmt.Sprint(other.ID))
+	fm, ok := p.(*tg.InputPeerUserFromMessage)
+	if err != nil || !ok || fm.MsgID != msgID || fm.UserID != other.ID {
+		t.Fatalf("the min sender: %v %v, want inputPeerUserFromMessage of message %d", p, err, msgID)
+	}
+	var res tg.UpdatesBox
+	if err := w.c.Invoke(ctx(t), &tg.MessagesSendMessageRequest{Peer: p, Message: "hi", RandomID: 7}, &res); err != nil {
+		t.Fatalf("sending through the message reference: %v", err)
+	}
+	if n := w.calls("users.getUsers"); n != 0 {
+		t.Fatalf("%d users.getUsers calls: the min sender went to the network", n)
+	}
+}
+
+// TestMigratedGroupEndToEnd: tgsim shows an upgraded basic group with
+// migrated_to; after one result holding it, the old id is refused with the
+// supergroup to use, which resolves from the cache alone and takes
+// messages.
+func TestMigratedGroupEndToEnd(t *testing.T) {
+	w := start(t, "")
+	g := firstChat(t, w.srv, "group")
+	chID, err := w.srv.UpgradeGroup(g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hist tg.MessagesMessagesBox
+	if err := w.c.Invoke(ctx(t), &tg.MessagesGetHistoryRequest{Peer: &tg.InputPeerChat{ChatID: g.ID}, Limit: 1}, &hist); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cache.Settle(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.cache.InputPeer(ctx(t), fmt.Sprint(-g.ID))
+	var me *entitycache.MigratedError
+	if !errors.As(err, &me) || me.ChannelID != chID {
+		t.Fatalf("the upgraded group: %v, want a *MigratedError naming %d", err, chID)
+	}
+	p, err := w.cache.InputPeer(ctx(t), me.Channel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res tg.UpdatesBox
+	if err := w.c.Invoke(ctx(t), &tg.MessagesSendMessageRequest{Peer: p, Message: "in the new supergroup", RandomID: 9}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.calls("channels.getChannels"); n != 0 {
+		t.Fatalf("%d channels.getChannels calls: the supergroup was not learned from migrated_to", n)
+	}
+}

@@ -2,6 +2,7 @@ package entitycache
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
@@ -10,20 +11,18 @@ import (
 )
 
 // LearnResult queues one RPC result (the TL body of a call of method) to be
-// learned from. It does not block: results are decoded on the cache's own
-// goroutine; when its queue is full the result is learned inline. It is the
-// hook for actors.Config.OnResult.
+// learned from; body is kept until then and must not be modified. It is the
+// hook for actors.Config.OnResult and never blocks: results are decoded on
+// the cache's own goroutine, and when the queue is full
+// (Config.LearnQueueBytes) the result is dropped and counted
+// (Stats.LearnQueueDrops, LearnDroppedBytes) rather than learned inline.
 func (c *Cache) LearnResult(method *tl.Definition, body []byte) {
 	if method == nil || len(body) < 4 || !mayHoldEntities(binary.LittleEndian.Uint32(body)) || c.stopped.Load() {
 		return
 	}
-	select {
-	case c.results <- learnItem{method: method, body: body}:
-	default:
-		c.mu.Lock()
-		c.stats.LearnQueueDrops++
-		c.mu.Unlock()
-		c.learnResult(learnItem{method: method, body: body})
+	if !c.results.push(learnItem{method: method, body: body}) {
+		c.queueDrops.Add(1)
+		c.queueDroppedBytes.Add(int64(len(body)))
 	}
 }
 
@@ -53,86 +52,150 @@ func (c *Cache) learnResult(it learnItem) {
 
 // Learn records every user and chat in v: a result object (anything with
 // users and chats lists, an auth.authorization, a vector of users or chats),
-// a tg.User or tg.Chat, or a slice of them.
+// a tg.User or tg.Chat, or a slice of them. The messages in v tell where a
+// min user or channel was seen (Entity.Via).
 func (c *Cache) Learn(v any) {
-	var es []Entity
-	collect(v, &es)
-	if len(es) == 0 {
+	var h harvest
+	h.collect(v)
+	if len(h.ents) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, e := range es {
+	if h.self != 0 && !c.noteSelf(h.self) {
+		return // another account's hashes (Config.Account)
+	}
+	if c.accountErr != nil {
+		return
+	}
+	for _, e := range h.ents {
+		if e.Min {
+			e.Via = h.via[e.Key()]
+		}
 		c.learnLocked(e)
 	}
 }
 
-func collect(v any, out *[]Entity) {
+// harvest is what one result holds: its entities and, for senders, a
+// message each was seen in.
+type harvest struct {
+	ents []Entity
+	via  map[Key]MessageRef
+	self int64 // the user marked self, if any
+}
+
+func (h *harvest) collect(v any) {
 	switch v := v.(type) {
 	case nil:
 		return
 	case tg.UserClass:
 		if e, ok := fromUser(v); ok {
-			*out = append(*out, e)
+			h.ents = append(h.ents, e)
+			if u, _ := v.(*tg.User); u.Self {
+				h.self = u.ID
+			}
 		}
 		return
 	case tg.ChatClass:
 		if e, ok := fromChat(v); ok {
-			*out = append(*out, e)
+			h.ents = append(h.ents, e)
+		}
+		if ch, ok := v.(*tg.Chat); ok {
+			if to, ok := ch.MigratedTo.(*tg.InputChannel); ok {
+				// The supergroup the group became: learned if new.
+				h.ents = append(h.ents, Entity{Kind: Channel, ID: to.ChannelID, AccessHash: to.AccessHash, partial: true})
+			}
 		}
 		return
 	case []bin.Object:
 		for _, o := range v {
-			collect(o, out)
+			h.collect(o)
 		}
 		return
 	case []tg.UserClass:
 		for _, u := range v {
-			collect(u, out)
+			h.collect(u)
 		}
 		return
 	case []tg.ChatClass:
 		for _, ch := range v {
-			collect(ch, out)
+			h.collect(ch)
 		}
 		return
 	case *tg.UserClassVector:
-		collect(v.Elems, out)
+		h.collect(v.Elems)
 		return
 	}
-	if h, ok := v.(interface{ GetUsers() []tg.UserClass }); ok {
-		collect(h.GetUsers(), out)
+	if x, ok := v.(interface{ GetUsers() []tg.UserClass }); ok {
+		h.collect(x.GetUsers())
 	}
-	if h, ok := v.(interface{ GetChats() []tg.ChatClass }); ok {
-		collect(h.GetChats(), out)
+	if x, ok := v.(interface{ GetChats() []tg.ChatClass }); ok {
+		h.collect(x.GetChats())
 	}
-	if h, ok := v.(interface{ GetUser() tg.UserClass }); ok {
-		collect(h.GetUser(), out)
+	if x, ok := v.(interface{ GetUser() tg.UserClass }); ok {
+		h.collect(x.GetUser())
 	}
-	if h, ok := v.(interface{ GetChat() tg.ChatClass }); ok {
-		collect(h.GetChat(), out)
+	if x, ok := v.(interface{ GetChat() tg.ChatClass }); ok {
+		h.collect(x.GetChat())
+	}
+	if x, ok := v.(interface{ GetMessages() []tg.MessageClass }); ok {
+		for _, m := range x.GetMessages() {
+			h.message(m)
+		}
+	}
+	if x, ok := v.(interface{ GetUpdates() []tg.UpdateClass }); ok {
+		for _, u := range x.GetUpdates() {
+			if m, ok := u.(interface{ GetMessage() tg.MessageClass }); ok {
+				h.message(m.GetMessage())
+			}
+		}
 	}
 }
 
+// message notes where m's sender was seen: api/min says a min sender is
+// reached through inputPeerUserFromMessage / inputPeerChannelFromMessage
+// naming the chat and this message.
+func (h *harvest) message(m tg.MessageClass) {
+	msg, ok := m.(*tg.Message)
+	if !ok || msg.FromID == nil {
+		return
+	}
+	from, ok1 := peerKey(msg.FromID)
+	in, ok2 := peerKey(msg.PeerID)
+	if !ok1 || !ok2 || from == in {
+		return
+	}
+	if h.via == nil {
+		h.via = map[Key]MessageRef{}
+	}
+	h.via[from] = MessageRef{Peer: in, MsgID: msg.ID}
+}
+
+func peerKey(p tg.PeerClass) (Key, bool) {
+	switch p := p.(type) {
+	case *tg.PeerUser:
+		return Key{User, p.UserID}, true
+	case *tg.PeerChat:
+		return Key{Chat, p.ChatID}, true
+	case *tg.PeerChannel:
+		return Key{Channel, p.ChannelID}, true
+	}
+	return Key{}, false
+}
+
 // learnLocked merges e into the cache. Rules (as Telethon's session does):
-// a "min" hash never replaces a full one; a username moving to a new owner
-// leaves the old owner without it; a username dropped by its owner is
+// a "min" hash never replaces a full one; a username or phone number moving
+// to a new owner leaves the old owner without it (so learning the old owner
+// again does not take it back); a username dropped by its owner is
 // forgotten. c.mu is held.
 func (c *Cache) learnLocked(e Entity) {
-	old, had := c.dirty[e.Key()]
-	if !had {
-		old, had = c.writing[e.Key()]
-	}
-	if !had {
-		if m, ok := c.ents.Get(e.Key()); ok {
-			old, had = m, true
-		} else if s, ok, err := c.store.Get(e.Key()); err == nil && ok {
-			old, had = s, true
-		}
-	}
+	old, had := c.lookupLocked(e.Key())
 	if had {
-		if e.Min && !old.Min {
+		if e.partial || (e.Min && !old.Min) {
 			return
+		}
+		if e.Min && e.Via == (MessageRef{}) {
+			e.Via = old.Via // still the last message known to mention it
 		}
 		if e.Phone == "" {
 			e.Phone = old.Phone
@@ -140,37 +203,56 @@ func (c *Cache) learnLocked(e Entity) {
 		if e.Kind == Chat || (e.AccessHash == 0 && old.AccessHash != 0) {
 			e.AccessHash = old.AccessHash
 		}
-		if old == e {
+		if e.Kind == Chat && e.MigratedTo == 0 {
+			e.MigratedTo = old.MigratedTo // an upgrade is not undone
+		}
+		if old.equal(e) {
 			c.ents.Add(e.Key(), e)
 			return
 		}
-		if old.Username != "" && old.Username != e.Username {
-			c.dropU[old.Username] = true
-			c.names.Remove(old.Username)
+		for _, n := range old.Usernames {
+			if !e.hasName(n) {
+				c.dropU[n] = true
+				c.names.Remove(n)
+			}
 		}
 	}
-	if e.Username != "" {
-		delete(c.dropU, e.Username)
-		if k, ok := c.nameOwner(e.Username); ok && k != e.Key() {
+	e.partial = false
+	for _, n := range e.Usernames {
+		delete(c.dropU, n)
+		if k, ok := c.nameOwner(n); ok && k != e.Key() {
 			// The name moved: its previous owner no longer has it.
-			if prev, ok := c.lookupLocked(k); ok && prev.Username == e.Username {
-				prev.Username = ""
+			if prev, ok := c.lookupLocked(k); ok && prev.hasName(n) {
+				prev.Usernames = slices.DeleteFunc(slices.Clone(prev.Usernames), func(s string) bool { return s == n })
 				c.putLocked(prev)
 			}
 		}
-		c.names.Add(e.Username, e.Key())
+		c.names.Add(n, e.Key())
 	}
 	if e.Phone != "" {
 		delete(c.dropP, e.Phone)
+		if k, ok := c.phoneOwner(e.Phone); ok && k != e.Key() {
+			// The number moved: its previous owner no longer has it.
+			if prev, ok := c.lookupLocked(k); ok && prev.Phone == e.Phone {
+				prev.Phone = ""
+				c.putLocked(prev)
+			}
+		}
 		c.phone.Add(e.Phone, e.Key())
 	}
 	c.putLocked(e)
-	c.stats.Learned++
+	c.count(func(s *Stats) { s.Learned++ })
 }
 
 func (c *Cache) putLocked(e Entity) {
-	c.dirty[e.Key()] = e
 	c.ents.Add(e.Key(), e)
+	if _, ok := c.dirty[e.Key()]; !ok && c.writeErr != nil && len(c.dirty) >= c.cfg.MaxUnwritten {
+		// The store is failing and the unwritten set is full: serve it from
+		// memory, do not grow without bound.
+		c.count(func(s *Stats) { s.UnwrittenDrops++ })
+		return
+	}
+	c.dirty[e.Key()] = e
 	if len(c.dirty) >= min(10_000, c.cfg.MemoryEntries/2) {
 		select {
 		case c.kick <- struct{}{}:
@@ -190,6 +272,18 @@ func (c *Cache) nameOwner(name string) (Key, bool) {
 		return Key{}, false
 	}
 	k, ok, err := c.store.Username(name)
+	return k, ok && err == nil
+}
+
+// phoneOwner is the key a phone number maps to now. c.mu is held.
+func (c *Cache) phoneOwner(phone string) (Key, bool) {
+	if k, ok := c.phone.Get(phone); ok {
+		return k, true
+	}
+	if c.dropP[phone] {
+		return Key{}, false
+	}
+	k, ok, err := c.store.Phone(phone)
 	return k, ok && err == nil
 }
 

@@ -55,7 +55,7 @@ func (c *Cache) PeerInput(ctx context.Context, p tg.PeerClass) (tg.InputPeerClas
 	case *tg.PeerUser:
 		return c.InputPeer(ctx, fmt.Sprint(p.UserID))
 	case *tg.PeerChat:
-		return &tg.InputPeerChat{ChatID: p.ChatID}, nil
+		return c.InputPeer(ctx, fmt.Sprint(-p.ChatID))
 	case *tg.PeerChannel:
 		return c.InputPeer(ctx, fmt.Sprint(-channelOffset-p.ChannelID))
 	}
@@ -65,6 +65,9 @@ func (c *Cache) PeerInput(ctx context.Context, p tg.PeerClass) (tg.InputPeerClas
 func (c *Cache) resolve(ctx context.Context, want, shorthand string, fresh bool) (bin.Encoder, error) {
 	q, err := parse(shorthand)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.accountFailed(); err != nil {
 		return nil, err
 	}
 	if q.kind == qSelf {
@@ -79,6 +82,13 @@ func (c *Cache) resolve(ctx context.Context, want, shorthand string, fresh bool)
 	e, err := c.find(ctx, q, shorthand, fresh)
 	if err != nil {
 		return nil, err
+	}
+	if e.Min {
+		return c.fromMessage(want, shorthand, e)
+	}
+	if e.Kind == Chat && e.MigratedTo != 0 {
+		// Reached by another name than its id (an invite link, say).
+		return nil, &MigratedError{Input: shorthand, ChatID: e.ID, ChannelID: e.MigratedTo}
 	}
 	switch want {
 	case "InputPeer":
@@ -101,7 +111,15 @@ func (c *Cache) resolve(ctx context.Context, want, shorthand string, fresh bool)
 // network (fresh skips the cache).
 func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (Entity, error) {
 	if q.kind == qID && q.key.Kind == Chat {
-		// Basic groups need no access hash.
+		// Basic groups need no access hash; one upgraded to a supergroup
+		// is refused with the channel to use instead.
+		e, ok, err := c.get(q.key)
+		if err != nil {
+			return Entity{}, err
+		}
+		if ok && e.MigratedTo != 0 {
+			return Entity{}, &MigratedError{Input: input, ChatID: e.ID, ChannelID: e.MigratedTo}
+		}
 		return Entity{Kind: Chat, ID: q.key.ID}, nil
 	}
 	if !fresh {
@@ -115,9 +133,18 @@ func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (En
 			e, ok, err = c.byName(q.name, true)
 		case qID:
 			e, ok, err = c.get(q.key)
+		case qInvite:
+			if k, known := c.invites.Get(q.name); known {
+				e, ok, err = c.get(k)
+			}
 		}
 		if err != nil {
 			return Entity{}, err
+		}
+		if ok && e.Min {
+			// A min hash is never handed out (api/min): usable only
+			// through a message that mentioned it, else a miss.
+			_, ok = c.viaPeer(e)
 		}
 		if ok {
 			c.count(func(s *Stats) { s.Hits++ })
@@ -125,8 +152,20 @@ func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (En
 		}
 	}
 	c.count(func(s *Stats) { s.Misses++ })
+	if q.kind == qID && c.cfg.Invoker != nil {
+		// users.getUsers and channels.getChannels take no hash only for
+		// bots: an id whose username is known is asked for by name.
+		if known, ok, err := c.get(q.key); err == nil && ok && len(known.Usernames) > 0 {
+			byName := query{kind: qUsername, name: known.Usernames[0]}
+			if e, err := c.find(ctx, byName, input, fresh); err == nil && e.Key() == q.key {
+				return e, nil
+			}
+		}
+	}
 	negKey := fmt.Sprint(q.kind, ":", q.name, ":", q.key)
-	if at, ok := c.neg.Get(negKey); ok && !fresh {
+	// Fresh lookups (a refresh) respect it too: a refresh the server just
+	// refused would only double the RPCs of every later call.
+	if at, ok := c.neg.Get(negKey); ok {
 		if c.cfg.Now().Before(at.Add(c.cfg.NegativeTTL)) {
 			c.count(func(s *Stats) { s.NegativeHits++ })
 			return Entity{}, &NotFoundError{Input: input, Err: errors.New("not found a moment ago")}
@@ -153,12 +192,56 @@ func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (En
 			if errors.As(r.Err, &nf) {
 				return Entity{}, &NotFoundError{Input: input, Err: nf.Err}
 			}
+			var ie *InviteError
+			if errors.As(r.Err, &ie) {
+				return Entity{}, &InviteError{Input: input, Hash: ie.Hash, Title: ie.Title}
+			}
 			return Entity{}, r.Err
 		}
 		return r.Val.(Entity), nil
 	case <-ctx.Done():
 		return Entity{}, ctx.Err()
 	}
+}
+
+// viaPeer is the InputPeer of the chat holding the message that mentioned
+// min entity e, if the cache can name that chat with a full hash.
+func (c *Cache) viaPeer(e Entity) (tg.InputPeerClass, bool) {
+	v := e.Via
+	if v.MsgID == 0 {
+		return nil, false
+	}
+	if v.Peer.Kind == Chat {
+		return &tg.InputPeerChat{ChatID: v.Peer.ID}, true
+	}
+	in, ok, err := c.get(v.Peer)
+	if err != nil || !ok || in.Min {
+		return nil, false
+	}
+	return in.InputPeer(), true
+}
+
+// fromMessage builds the ...FromMessage object of class want for min
+// entity e (api/min: "inputPeerUserFromMessage", "inputPeerChannelFromMessage").
+func (c *Cache) fromMessage(want, input string, e Entity) (bin.Encoder, error) {
+	peer, ok := c.viaPeer(e)
+	if !ok {
+		return nil, &NotFoundError{Input: input, Err: errors.New("only a min access hash is known (seen in a group), and no message that mentions it")}
+	}
+	msg := e.Via.MsgID
+	switch {
+	case want == "InputPeer" && e.Kind == User:
+		return &tg.InputPeerUserFromMessage{Peer: peer, MsgID: msg, UserID: e.ID}, nil
+	case want == "InputPeer" && e.Kind == Channel:
+		return &tg.InputPeerChannelFromMessage{Peer: peer, MsgID: msg, ChannelID: e.ID}, nil
+	case want == "InputUser" && e.Kind == User:
+		return &tg.InputUserFromMessage{Peer: peer, MsgID: msg, UserID: e.ID}, nil
+	case want == "InputChannel" && e.Kind == Channel:
+		return &tg.InputChannelFromMessage{Peer: peer, MsgID: msg, ChannelID: e.ID}, nil
+	case want != "InputPeer" && want != "InputUser" && want != "InputChannel":
+		return nil, fmt.Errorf("entity cache: cannot make a %s", want)
+	}
+	return nil, &KindError{Input: input, Want: want, Got: e.Kind}
 }
 
 // notFound are the server's answers that mean "no such peer".
@@ -194,6 +277,30 @@ func (c *Cache) fetch(ctx context.Context, q query) (Entity, error) {
 			want = Key{Chat, p.ChatID}
 		}
 		learned = &r
+	case qInvite:
+		var box tg.ChatInviteBox
+		if err := c.cfg.Invoker.Invoke(ctx, &tg.MessagesCheckChatInviteRequest{Hash: q.name}, &box); err != nil {
+			if notFound(err) || tgerr.Is(err, "INVITE_HASH_EXPIRED", "INVITE_HASH_INVALID", "INVITE_HASH_EMPTY") {
+				return Entity{}, &NotFoundError{Err: err}
+			}
+			return Entity{}, err
+		}
+		var chat tg.ChatClass
+		switch v := box.ChatInvite.(type) {
+		case *tg.ChatInviteAlready:
+			chat = v.Chat
+		case *tg.ChatInvitePeek:
+			chat = v.Chat
+		case *tg.ChatInvite:
+			return Entity{}, &InviteError{Hash: q.name, Title: v.Title}
+		}
+		e, ok := fromChat(chat)
+		if !ok {
+			return Entity{}, &NotFoundError{Err: fmt.Errorf("the invite names a chat the account cannot see (%T)", chat)}
+		}
+		want = e.Key()
+		c.invites.Add(q.name, want)
+		learned = chat
 	case qID:
 		var err error
 		if q.key.Kind == User {
@@ -213,10 +320,10 @@ func (c *Cache) fetch(ctx context.Context, q query) (Entity, error) {
 		}
 		want = q.key
 	}
-	var es []Entity
-	collect(learned, &es)
+	var h harvest
+	h.collect(learned)
 	c.Learn(learned)
-	for _, e := range es {
+	for _, e := range h.ents {
 		if e.Key() == want {
 			if q.kind == qPhone && e.Phone == "" {
 				e.Phone = q.name
@@ -230,10 +337,11 @@ func (c *Cache) fetch(ctx context.Context, q query) (Entity, error) {
 	return Entity{}, &NotFoundError{Err: fmt.Errorf("the server's answer does not contain %s %d", want.Kind, want.ID)}
 }
 
+// count updates the counters; it may be called with c.mu held.
 func (c *Cache) count(f func(*Stats)) {
-	c.mu.Lock()
+	c.statsMu.Lock()
 	f(&c.stats)
-	c.mu.Unlock()
+	c.statsMu.Unlock()
 }
 
 // peerInvalid are the errors that mean "this access hash is not valid (for
@@ -246,7 +354,11 @@ func peerInvalid(err error) bool {
 // through inv. When the server rejects a peer the cache supplied
 // (PEER_ID_INVALID, USER_ID_INVALID, CHANNEL_INVALID), the peers the
 // request used are resolved again over the network, and the request is
-// built and sent once more. build may be called twice.
+// built and sent once more. build may be called twice. When the refresh
+// cannot help (the server does not know the peer either, or did not a
+// moment ago: Config.NegativeTTL), the error returned wraps the server's
+// answer to the call (tgerr.As finds it), not a *NotFoundError, and no
+// further call is sent.
 func (c *Cache) Invoke(ctx context.Context, inv Invoker, build func(ctx context.Context, r tl.Resolver) (bin.Encoder, error), res bin.Decoder) error {
 	rec := &recorder{c: c}
 	req, err := build(ctx, rec)
@@ -259,8 +371,16 @@ func (c *Cache) Invoke(ctx context.Context, inv Invoker, build func(ctx context.
 	}
 	c.count(func(s *Stats) { s.Refreshes++ })
 	fresh := &recorder{c: c, fresh: true}
-	if req, err = build(ctx, fresh); err != nil {
-		return err
+	req, berr := build(ctx, fresh)
+	if berr != nil {
+		var nf *NotFoundError
+		if errors.As(berr, &nf) {
+			// The refresh could not help (a numeric id the server will not
+			// look up without a hash, say): the server's own answer is
+			// what the caller needs.
+			return fmt.Errorf("%w (refreshing the peer did not help: %v)", err, berr)
+		}
+		return berr
 	}
 	return inv.Invoke(ctx, req, res)
 }

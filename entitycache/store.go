@@ -1,6 +1,9 @@
 package entitycache
 
-import "sync"
+import (
+	"maps"
+	"sync"
+)
 
 // Store keeps entities and the username and phone mappings. The Cache is
 // its only writer and serialises writes; reads may run concurrently.
@@ -15,6 +18,10 @@ type Store interface {
 	Write(b Batch) error
 	// Len is the number of entities stored.
 	Len() (int, error)
+	// Account is the account the store is bound to; ok is false if none.
+	Account() (a Account, ok bool, err error)
+	// BindAccount binds the store to a (replacing what it held).
+	BindAccount(a Account) error
 	// Close releases the store.
 	Close() error
 }
@@ -37,6 +44,7 @@ type MemoryStore struct {
 	usernames map[string]Key
 	phones    map[string]Key
 	writes    int
+	account   *Account
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -77,8 +85,8 @@ func (m *MemoryStore) Write(b Batch) error {
 	}
 	for _, e := range b.Put {
 		m.entities[e.Key()] = e
-		if e.Username != "" {
-			m.usernames[e.Username] = e.Key()
+		for _, n := range e.Usernames {
+			m.usernames[n] = e.Key()
 		}
 		if e.Phone != "" {
 			m.phones[e.Phone] = e.Key()
@@ -101,3 +109,20 @@ func (m *MemoryStore) Writes() int {
 }
 
 func (m *MemoryStore) Close() error { return nil }
+
+func (m *MemoryStore) Account() (Account, bool, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.account == nil {
+		return Account{}, false, nil
+	}
+	return *m.account, true, nil
+}
+
+func (m *MemoryStore) BindAccount(a Account) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a.DCs = maps.Clone(a.DCs)
+	m.account = &a
+	return nil
+}

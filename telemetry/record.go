@@ -27,6 +27,11 @@ const (
 	MetricResends        = "tlsched.resends"             // counter: reason
 	MetricReconnects     = "tlsched.reconnects"          // counter: dc
 	MetricRTT            = "tlsched.dc.rtt"              // histogram, s: dc (ping to pong)
+	// MetricEntityDropped counts what the entity cache gave up to keep the
+	// scheduler unblocked and its memory bounded: what = "results" and
+	// "result_bytes" (not learned, the learn queue was full), "unwritten"
+	// (learned while the store failed, never written).
+	MetricEntityDropped = "tlsched.entitycache.dropped" // observable counter: what
 )
 
 // attrCache holds prebuilt measurement options, so recording a call does
@@ -68,6 +73,8 @@ type instruments struct {
 	inFlight, queued              metric.Int64ObservableGauge
 	gauges                        func() (inFlight, queued int64)
 	gaugeReg                      metric.Registration
+	entityDropped                 metric.Int64ObservableCounter
+	entityGauges                  atomic.Pointer[func() (results, resultBytes, unwritten int64)]
 }
 
 func (m *instruments) init(meter metric.Meter) error {
@@ -96,6 +103,8 @@ func (m *instruments) init(meter metric.Meter) error {
 	add(err)
 	m.queued, err = meter.Int64ObservableGauge(MetricQueued, metric.WithDescription("calls held by the scheduler"))
 	add(err)
+	m.entityDropped, err = meter.Int64ObservableCounter(MetricEntityDropped, metric.WithDescription("entity cache drops, by what"))
+	add(err)
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -105,8 +114,14 @@ func (m *instruments) init(meter metric.Meter) error {
 			o.ObserveInt64(m.inFlight, f)
 			o.ObserveInt64(m.queued, q)
 		}
+		if f := m.entityGauges.Load(); f != nil {
+			r, rb, u := (*f)()
+			o.ObserveInt64(m.entityDropped, r, metric.WithAttributes(attribute.String("what", "results")))
+			o.ObserveInt64(m.entityDropped, rb, metric.WithAttributes(attribute.String("what", "result_bytes")))
+			o.ObserveInt64(m.entityDropped, u, metric.WithAttributes(attribute.String("what", "unwritten")))
+		}
 		return nil
-	}, m.inFlight, m.queued)
+	}, m.inFlight, m.queued, m.entityDropped)
 	return err
 }
 
@@ -115,6 +130,19 @@ func (t *Telemetry) Gauges(f func() (inFlight, queued int64)) {
 	if t != nil && t.on {
 		t.m.gauges = f
 	}
+}
+
+// EntityCache registers the source of the entity cache's drop counters
+// (MetricEntityDropped); nil unregisters it. entitycache.Open calls it.
+func (t *Telemetry) EntityCache(f func() (results, resultBytes, unwritten int64)) {
+	if t == nil || !t.on {
+		return
+	}
+	if f == nil {
+		t.m.entityGauges.Store(nil)
+		return
+	}
+	t.m.entityGauges.Store(&f)
 }
 
 // Call is one call's span and timings. The zero value records nothing.

@@ -50,18 +50,22 @@ type Chat struct {
 	Title    string
 	Username string
 	Kind     string // "group", "supergroup" or "channel"
+	Invite   string // its invite link's hash (t.me/+Invite); every account is a member
 }
 
-// Chats lists the world's groups, supergroups and channels.
+// Chats lists the world's groups, supergroups and channels (those made by
+// UpgradeGroup after the channels).
 func (s *Server) Chats() []Chat {
 	w := s.world
+	w.mu.Lock() // UpgradeGroup adds chats at run time
+	defer w.mu.Unlock()
 	var out []Chat
 	for id := int64(firstChatID); ; id++ {
 		c := w.chats[id]
 		if c == nil {
 			break
 		}
-		out = append(out, Chat{ID: c.id, Title: c.title, Kind: "group"})
+		out = append(out, Chat{ID: c.id, Title: c.title, Kind: "group", Invite: s.inviteHash(c.id)})
 	}
 	for id := int64(firstChannel); ; id++ {
 		c := w.chats[id]
@@ -72,7 +76,7 @@ func (s *Server) Chats() []Chat {
 		if c.kind == broadcast {
 			k = "channel"
 		}
-		out = append(out, Chat{ID: c.id, Title: c.title, Username: c.username, Kind: k})
+		out = append(out, Chat{ID: c.id, Title: c.title, Username: c.username, Kind: k, Invite: s.inviteHash(c.id)})
 	}
 	return out
 }
@@ -135,4 +139,43 @@ func historyKey(account int64, peer tg.PeerClass) (dialogKey, bool) {
 		return dialogKey{}, false
 	}
 	return key, true
+}
+
+// PostAs stores a message from user in supergroup chat's history, as if
+// that user had sent it, and returns its id; tests use it to put other
+// people's messages (and so min users, api/min) in a history.
+func (s *Server) PostAs(chat, user int64, text string) (int, error) {
+	w := s.world
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, u := w.chats[chat], w.users[user]
+	if c == nil || c.kind != megagroup || u == nil {
+		return 0, fmt.Errorf("tgsim: PostAs: no supergroup %d or user %d", chat, user)
+	}
+	msg := &tg.Message{ID: c.nextMsg, FromID: &tg.PeerUser{UserID: user}, PeerID: &tg.PeerChannel{ChannelID: chat}, Date: int(s.now().Unix()), Message: text}
+	c.nextMsg++
+	c.pts++
+	key := dialogKey{peer: peerRef{peerChannel, chat}}
+	w.history[key] = append(w.history[key], msg)
+	return msg.ID, nil
+}
+
+// UpgradeGroup upgrades basic group group to a new supergroup, as Telegram's
+// messages.migrateChat does, and returns the supergroup's id: the group is
+// then shown deactivated with migrated_to naming it.
+func (s *Server) UpgradeGroup(group int64) (int64, error) {
+	w := s.world
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := w.chats[group]
+	if c == nil || c.kind != basicGroup || c.migratedTo != 0 {
+		return 0, fmt.Errorf("tgsim: UpgradeGroup: %d is not a basic group that can be upgraded", group)
+	}
+	id := int64(firstChannel)
+	for w.chats[id] != nil {
+		id++
+	}
+	w.addChat(&chat{id: id, kind: megagroup, title: c.title})
+	c.migratedTo = id
+	return id, nil
 }

@@ -11,6 +11,7 @@ import (
 var messagesMethods = []method{
 	handle(atHome, perSend, (*world).sendMessage),
 	handle(atHome, perMethod, (*world).getHistory),
+	handle(atHome, perMethod, (*world).checkChatInvite),
 }
 
 func (w *world) sendMessage(r *request, req *tg.MessagesSendMessageRequest) (bin.Encoder, error) {
@@ -136,7 +137,27 @@ func (w *world) getHistory(r *request, req *tg.MessagesGetHistoryRequest) (bin.E
 	}
 	users, chats := w.peerEntities(acct, p)
 	if p.kind == peerChannel {
+		// Senders in a supergroup are shown as min users (api/min).
+		seen := map[int64]bool{acct: true}
+		for _, m := range msgs {
+			if from, ok := m.(*tg.Message).FromID.(*tg.PeerUser); ok && !seen[from.UserID] && w.users[from.UserID] != nil {
+				seen[from.UserID] = true
+				users = append(users, w.tgMinUser(acct, w.users[from.UserID]))
+			}
+		}
 		return &tg.MessagesChannelMessages{Pts: w.chats[p.id].pts, Count: len(h), Messages: msgs, Users: users, Chats: chats}, nil
 	}
 	return &tg.MessagesMessagesSlice{Count: len(h), Messages: msgs, Users: users, Chats: chats}, nil
+}
+
+// checkChatInvite answers an invite link's hash (Server.Chats lists each
+// chat's): every account is a member of every chat in this world, so it is
+// always chatInviteAlready with the chat.
+func (w *world) checkChatInvite(r *request, req *tg.MessagesCheckChatInviteRequest) (bin.Encoder, error) {
+	for _, c := range w.chats {
+		if w.srv.inviteHash(c.id) == req.Hash {
+			return &tg.ChatInviteAlready{Chat: w.tgChat(r.acct, c)}, nil
+		}
+	}
+	return nil, tgerr.New(400, "INVITE_HASH_INVALID")
 }

@@ -2,6 +2,7 @@ package tgsim
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 
 	"github.com/gotd/td/tg"
@@ -36,6 +37,17 @@ func (s *Server) accessHash(viewer, id int64) int64 {
 	return int64(binary.LittleEndian.Uint64(h.Sum(nil)))
 }
 
+// inviteHash is the hash of chat id's invite link (t.me/+HASH).
+func (s *Server) inviteHash(id int64) string {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(id))
+	h := sha256.New()
+	h.Write(s.secret[:])
+	h.Write([]byte("invite"))
+	h.Write(b[:])
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
+}
+
 func (w *world) tgUser(viewer int64, u *user) *tg.User {
 	tu := &tg.User{
 		ID:         u.id,
@@ -55,9 +67,31 @@ func (w *world) tgUser(viewer int64, u *user) *tg.User {
 	return tu
 }
 
+// tgMinUser is u as a "min" constructor (api/min): what a supergroup's
+// history shows of senders. Its access hash is not valid for viewer in an
+// inputPeerUser; inputPeerUserFromMessage reaches it.
+func (w *world) tgMinUser(viewer int64, u *user) *tg.User {
+	return &tg.User{
+		ID:         u.id,
+		Min:        true,
+		AccessHash: w.srv.accessHash(-viewer, u.id), // not the viewer's hash
+		FirstName:  u.firstName,
+		LastName:   u.lastName,
+		Username:   u.username,
+		Bot:        u.bot,
+	}
+}
+
 func (w *world) tgChat(viewer int64, c *chat) tg.ChatClass {
 	if c.kind == basicGroup {
-		return &tg.Chat{ID: c.id, Title: c.title, Photo: &tg.ChatPhotoEmpty{}, ParticipantsCount: 2, Date: c.date, Version: 1}
+		ch := &tg.Chat{ID: c.id, Title: c.title, Photo: &tg.ChatPhotoEmpty{}, ParticipantsCount: 2, Date: c.date, Version: 1}
+		if c.migratedTo != 0 {
+			// Telegram: an upgraded group is deactivated and names its
+			// supergroup (chat.migrated_to).
+			ch.Deactivated = true
+			ch.MigratedTo = &tg.InputChannel{ChannelID: c.migratedTo, AccessHash: w.srv.accessHash(viewer, c.migratedTo)}
+		}
+		return ch
 	}
 	return &tg.Channel{
 		ID:         c.id,
@@ -111,6 +145,11 @@ func (w *world) inputPeer(viewer int64, p tg.InputPeerClass) (peerRef, error) {
 			return peerRef{peerChannel, c.id}, nil
 		}
 		return peerRef{}, errChannelInvalid
+	case *tg.InputPeerUserFromMessage:
+		if w.sentIn(viewer, p.Peer, p.MsgID, p.UserID) {
+			return peerRef{peerUser, p.UserID}, nil
+		}
+		return peerRef{}, errPeerInvalid
 	default:
 		return peerRef{}, errPeerInvalid
 	}
@@ -148,6 +187,10 @@ func (w *world) inputUser(viewer int64, p tg.InputUserClass, rule hashRule) (*us
 		if u := w.users[p.UserID]; u != nil && w.hashOK(viewer, u.id, p.AccessHash, rule) {
 			return u, nil
 		}
+	case *tg.InputUserFromMessage:
+		if w.sentIn(viewer, p.Peer, p.MsgID, p.UserID) {
+			return w.users[p.UserID], nil
+		}
 	}
 	return nil, errUserInvalid
 }
@@ -174,4 +217,28 @@ func (w *world) peerEntities(viewer int64, p peerRef) ([]tg.UserClass, []tg.Chat
 	default:
 		return users, []tg.ChatClass{w.tgChat(viewer, w.chats[p.id])}
 	}
+}
+
+// sentIn reports whether message msgID of the chat in (as viewer names it)
+// was sent by user: api/min's inputPeerUserFromMessage / inputUserFromMessage
+// are valid only then. w.mu is held.
+func (w *world) sentIn(viewer int64, in tg.InputPeerClass, msgID int, user int64) bool {
+	if _, nested := in.(*tg.InputPeerUserFromMessage); nested || w.users[user] == nil {
+		return false
+	}
+	p, err := w.inputPeer(viewer, in)
+	if err != nil {
+		return false
+	}
+	key := dialogKey{owner: viewer, peer: p}
+	if p.kind == peerChannel {
+		key.owner = 0
+	}
+	for _, m := range w.history[key] {
+		if m.ID == msgID {
+			from, ok := m.FromID.(*tg.PeerUser)
+			return ok && from.UserID == user
+		}
+	}
+	return false
 }

@@ -37,6 +37,9 @@ type chat struct {
 	date     int
 	pts      int // channels: per-channel pts
 	nextMsg  int // channels: per-channel message ids
+	// migratedTo is, for a basic group upgraded to a supergroup
+	// (Server.UpgradeGroup), the supergroup's id.
+	migratedTo int64
 }
 
 // dialogKey names a message history: private chats and basic groups are per

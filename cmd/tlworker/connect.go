@@ -19,6 +19,7 @@ import (
 	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/entitycache"
+	"github.com/tlsched/tlsched/telemetry"
 	"github.com/tlsched/tlsched/tl"
 )
 
@@ -173,11 +174,20 @@ func probe(ctx context.Context, c *actors.Client, timeout time.Duration) error {
 }
 
 // openCache opens the entity cache that goes with a session: next to the
-// session file, or in memory without one.
-func openCache(session string, inv entitycache.Invoker) (*entitycache.Cache, error) {
-	cfg := entitycache.Config{Invoker: inv}
+// session file, bound to the session's account (its user id, from tlworker
+// login, and the server: dcs, nil for Telegram), or in memory without one.
+func openCache(session string, dcs map[int]string, tel *telemetry.Telemetry, inv entitycache.Invoker) (*entitycache.Cache, error) {
+	cfg := entitycache.Config{Invoker: inv, Telemetry: tel}
 	if session != "" {
 		cfg.Path = session + ".entities.db"
+		acc := &entitycache.Account{DCs: dcs}
+		if b, err := os.ReadFile(accountPath(session)); err == nil {
+			var a account
+			if json.Unmarshal(b, &a) == nil {
+				acc.SelfID = a.UserID
+			}
+		}
+		cfg.Account = acc
 	}
 	return entitycache.Open(cfg)
 }

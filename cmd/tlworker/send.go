@@ -239,7 +239,7 @@ func connect(ctx context.Context, cfg actors.Config, conn connFlags) (*actors.Cl
 	if err != nil {
 		return nil, nil, err
 	}
-	ec, err := openCache(conn.session, client)
+	ec, err := openCache(conn.session, cfg.DCs, cfg.Telemetry, client)
 	if err != nil {
 		closeClient(client, time.Second)
 		return nil, nil, err
