@@ -364,7 +364,13 @@ func medianFlood(who string, runs []floodRun) floodRow {
 		for i, r := range runs {
 			v[i] = get(r)
 		}
-		return medianOf(v)
+		// The median; of an even count, the mean of the middle two (two
+		// rounds are the default).
+		sort.Float64s(v)
+		if n := len(v); n%2 == 0 {
+			return (v[n/2-1] + v[n/2]) / 2
+		}
+		return v[len(v)/2]
 	}
 	row := floodRow{Client: who, Rounds: len(runs),
 		Goodput: pick(floodRun.goodput),
@@ -411,15 +417,23 @@ func renderFlood(rep floodReport) string {
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
 	fmt.Fprintln(tw, "| client\t| goodput\t| flood waits\t| after first 10%\t| chats flooded (most waits in one)\t| wait s imposed\t| total s\t| ideal s\t| p50 s\t| p99 s\t| sent / failed\t|")
 	fmt.Fprintln(tw, "| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t|")
+	incomplete := false
 	for _, r := range rep.Rows {
 		sent := fmt.Sprintf("%d / %d", r.Sent, r.Failed)
 		if r.TimedOuts > 0 {
 			sent += fmt.Sprintf(" (%d timed out)", r.TimedOuts)
 		}
-		fmt.Fprintf(tw, "| %s\t| %.1f%%\t| %.0f\t| %.0f\t| %.0f (%.0f)\t| %.0f\t| %.1f\t| %.1f\t| %.1f\t| %.1f\t| %s\t|\n",
-			r.Client, r.Goodput, r.Waits, r.Late, r.Chats, r.WorstChat, r.WaitS, r.TotalS, r.IdealS, r.P50S, r.P99S, sent)
+		mark := ""
+		if r.Failed > 0 {
+			mark, incomplete = " †", true
+		}
+		fmt.Fprintf(tw, "| %s\t| %.1f%%%s\t| %.0f\t| %.0f\t| %.0f (%.0f)\t| %.0f\t| %.1f\t| %.1f\t| %.1f\t| %.1f\t| %s\t|\n",
+			r.Client, r.Goodput, mark, r.Waits, r.Late, r.Chats, r.WorstChat, r.WaitS, r.TotalS, r.IdealS, r.P50S, r.P99S, sent)
 	}
 	tw.Flush()
+	if incomplete {
+		b.WriteString("\n† Not every message was sent (the run timed out, or calls failed at once because their wait would outlast their flood budget): goodput and latencies count the messages sent only, and a run that timed out takes the whole timeout as its time.\n")
+	}
 	b.WriteString("\nGoodput is tgsim's ideal finishing time (the shortest its hidden limits allowed for the sends made, a lower bound) over the time taken; latency is from submitting all messages to each answer; sent / failed are summed over rounds. The learned-limits row is a second paced run per round, starting from the limits the first one kept in its store.\n")
 	return b.String()
 }

@@ -61,12 +61,18 @@ func plotFlood(rep floodReport) []byte {
 			fmt.Fprintf(&pts, "%.1f,%.1f %.1f,%.1f ", x(float64(s)), y(v), x(float64(s+1)), y(v))
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="#1f5fbf" stroke-width="1.5" points="%s"/>`+"\n", pts.String())
+		drawn := map[[2]int]bool{} // one mark per pixel and color: reactive runs get thousands
 		for _, e := range r.Events {
 			color := "#d22"
 			if e.Peer == 0 {
 				color = "black"
 			}
 			ex := x(e.At.Sub(r.Start).Seconds())
+			px := [2]int{int(ex), len(color)}
+			if drawn[px] {
+				continue
+			}
+			drawn[px] = true
 			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s"/>`+"\n", ex, ex, y0+panelH+2, y0+panelH+10, color)
 		}
 	}
