@@ -24,8 +24,9 @@ import (
 	"github.com/tlsched/tlsched/tgsim"
 )
 
-// floodSender sends the workload's messages: send submits every one at
-// once and reports each answer through done (index, error).
+// floodSender is one client's way to send: the input peer of each chat,
+// and send, which sends message i and returns when it was answered (or
+// failed for good).
 type floodSender struct {
 	peers []tg.InputPeerClass // by chat
 	send  func(ctx context.Context, i int, req *tg.MessagesSendMessageRequest) error
