@@ -7,6 +7,7 @@ require (
 	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/cockroachdb/datadriven v1.0.3
 	github.com/go-faster/jx v1.2.0
+	github.com/gotd/contrib v0.25.0
 	github.com/gotd/getdoc v0.53.0
 	github.com/gotd/td v0.162.0
 	github.com/gotd/tl v0.4.0

@@ -62,7 +62,30 @@ type FloodConfig struct {
 	// Paid is the budget of sends with allow_paid_floodskip (Telegram's
 	// paid broadcast): they skip the other budgets. Default 1000/s.
 	Paid Rate
+
+	// OnWait, if set, is called for every FLOOD_WAIT announced, with the
+	// budget that imposed it: benchmarks use it to tell which limit a
+	// client hit and when. It is called with the flood model locked, so it
+	// must not call back into the Server.
+	OnWait func(FloodEvent)
 }
+
+// FloodEvent is one FLOOD_WAIT the server announced (FloodConfig.OnWait).
+type FloodEvent struct {
+	At      time.Time
+	Account int64
+	// Budget is the budget that imposed the wait: "account" (the account's
+	// message budget), "private", "group", "method", "paid" or "new_chats".
+	Budget string
+	// Peer is the chat of a "private" or "group" budget (a user id, or a
+	// group or channel id), else 0.
+	Peer int64
+	// Wait is the wait announced, in seconds.
+	Wait int
+}
+
+var budgetNames = [...]string{bucketMethod: "method", bucketMessages: "account", bucketPrivate: "private",
+	bucketGroup: "group", bucketPaid: "paid", bucketNewChats: "new_chats"}
 
 func (f FloodConfig) withDefaults() FloodConfig {
 	if f.Messages == (Rate{}) {
@@ -242,6 +265,7 @@ func (m *floodModel) take(now time.Time, checks []floodCheck) (wait int, ignored
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var worst time.Duration
+	worstAt := 0 // the check that imposes worst
 	bs := make([]*bucket, len(checks))
 	short := make([]bool, len(checks))
 	for i, c := range checks {
@@ -273,7 +297,9 @@ func (m *floodModel) take(now time.Time, checks []floodCheck) (wait int, ignored
 			d = time.Duration((1 - b.tokens) / perSec * float64(time.Second))
 			short[i] = true
 		}
-		worst = max(worst, d)
+		if d > worst {
+			worst, worstAt = d, i
+		}
 	}
 	if worst > 0 {
 		wait = max(1, int(math.Ceil(worst.Seconds())))
@@ -286,6 +312,10 @@ func (m *floodModel) take(now time.Time, checks []floodCheck) (wait int, ignored
 			if short[i] {
 				b.told, b.toldAt = now.Add(time.Duration(wait)*time.Second), now
 			}
+		}
+		if m.cfg.OnWait != nil {
+			k := checks[worstAt].key
+			m.cfg.OnWait(FloodEvent{At: now, Account: k.account, Budget: budgetNames[k.kind], Peer: k.peer, Wait: wait})
 		}
 		return wait, ignored
 	}

@@ -157,3 +157,20 @@ func TestHiddenLimits(t *testing.T) {
 		t.Fatal("1001st paid send in a second accepted")
 	}
 }
+
+// OnWait names the budget that imposed each wait: a private chat's,
+// then the account's.
+func TestFloodOnWait(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	var got []FloodEvent
+	cfg := FloodConfig{Messages: Rate{N: 2, Per: time.Second}, OnWait: func(e FloodEvent) { got = append(got, e) }}.withDefaults()
+	m := newFloodModel(cfg)
+	alice, bob, carol := peerRef{kind: peerUser, id: 11}, peerRef{kind: peerUser, id: 12}, peerRef{kind: peerUser, id: 13}
+	m.take(t0, m.sendChecks(1, alice))
+	m.take(t0, m.sendChecks(1, alice)) // alice's 1/s
+	m.take(t0, m.sendChecks(1, bob))
+	m.take(t0, m.sendChecks(1, carol)) // the account's 2/s
+	if len(got) != 2 || got[0].Budget != "private" || got[0].Peer != 11 || got[1].Budget != "account" || got[1].Peer != 0 || got[0].Wait < 1 {
+		t.Fatalf("events %+v", got)
+	}
+}

@@ -6,7 +6,10 @@
 //
 // Where its parts live: the command, the report and the README table in
 // bench.go; the clients measured and their figures in clients.go; the
-// servers in servers.go.
+// servers in servers.go. "bench --flood" (issue 17: pacing against
+// tgsim's hidden flood limits) has the command, the workload and its
+// table in flood.go, its clients in floodclients.go, its plot in
+// floodplot.go.
 package bench
 
 import (
@@ -67,8 +70,14 @@ type benchRow struct {
 // Run is "tlworker bench ARGS": the same workload through the actor
 // system, gotd's client and a bare container client, in alternating rounds
 // on fresh servers; it prints medians and ratios (and with --json, --readme
-// writes them). Bad arguments are *cli.UsageError.
+// writes them). With --flood it is RunFlood (flood.go). Bad arguments are
+// *cli.UsageError.
 func Run(args []string, stdout, stderr io.Writer) error {
+	for i, a := range args {
+		if a == "--flood" || a == "-flood" {
+			return RunFlood(append(args[:i:i], args[i+1:]...), stdout, stderr)
+		}
+	}
 	var f benchFlags
 	fs := cli.NewFlags("bench", stderr)
 	fs.IntVar(&f.n, "n", 20000, "messages.sendMessage calls per run")
