@@ -120,7 +120,7 @@ func TestScripts(t *testing.T) {
 					MaxAttempts: num("max-attempts"), MaxChainRepairs: num("max-repairs"),
 					FloodThreshold: dur("threshold"), OutageTimeout: dur("outage"), Backoff: BackoffConfig{Initial: dur("backoff")},
 					Pacing: PacingConfig{On: d.HasArg("pacing"), Account: rate("account"), Private: rate("private"),
-						Group: rate("group"), Paid: rate("paid"), ProbeAfter: dur("probe-after")}})
+						Group: rate("group"), Paid: rate("paid"), ProbeAfter: dur("probe-after"), Headroom: 1}})
 				now = t0
 				clear(payloads)
 				return ""
@@ -282,7 +282,11 @@ func pacing(s *State) string {
 	keys := slices.Sorted(maps.Keys(lim))
 	var ls []string
 	for _, k := range keys {
-		ls = append(ls, fmt.Sprintf("%s=%.3g/s", k, lim[k]))
+		unit := "/s"
+		if strings.HasPrefix(k, burstPrefix) {
+			unit = ""
+		}
+		ls = append(ls, fmt.Sprintf("%s=%.3g%s", k, lim[k], unit))
 	}
 	return strings.Join(cs, " ") + "\nlimits " + strings.Join(ls, " ") + "\n"
 }

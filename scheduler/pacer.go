@@ -29,9 +29,13 @@ import (
 // took a write in the last FloodInference while this one flooded, and no
 // other chat flooded in that time, the chat's limit was hit: the chat's
 // rate is cut to Cut times the rate it was sent at (or its rate, if
-// lower), and a gate closes on that chat only. Otherwise (every chat
-// flooding at once, or only this one flowing) the account's rate is cut
-// the same way and every chat write of the account waits out the wait. A key that
+// lower), its burst to 1, and a gate closes on that chat only. The same
+// holds when the account was not sending near its own limit (chats that
+// flood together at the start of a run flood on their own bursts).
+// Otherwise (the account busy, and every chat flooding at once or only
+// this one flowing) the account's rate is cut the same way and every chat
+// write of the account waits out the wait. Rates run at Headroom of the
+// configured figures. A key that
 // ran at its limit for ProbeAfter without a flood probes ProbeStep higher,
 // never above twice its configured rate. Limits (State.Limits) are meant
 // to be kept with the account, so the next run starts where this one
@@ -78,6 +82,10 @@ type PacingConfig struct {
 	Paid Rate
 	// Cut is the factor a flooded key's rate is cut to. Default 0.8.
 	Cut float64
+	// Headroom is the share of each configured rate the pacer uses, so
+	// that network jitter does not bunch calls closer than the limit.
+	// Default 0.95.
+	Headroom float64
 	// FloodInference is how far back the pacer looks to tell a chat's limit
 	// from the account's. Default 2 s.
 	FloodInference time.Duration
@@ -106,6 +114,9 @@ func (c PacingConfig) withDefaults() PacingConfig {
 	if c.Cut <= 0 || c.Cut >= 1 {
 		c.Cut = 0.8
 	}
+	if c.Headroom <= 0 || c.Headroom > 1 {
+		c.Headroom = 0.95
+	}
 	if c.FloodInference <= 0 {
 		c.FloodInference = 2 * time.Second
 	}
@@ -129,8 +140,8 @@ const sendMemory = 64
 
 // bucket is a token bucket read at injected times.
 type bucket struct {
-	rate, base float64 // tokens per second: learned, and as configured
-	burst      float64
+	rate, base       float64 // tokens per second: learned, and as configured
+	burst, baseBurst float64
 	tokens     float64
 	last       time.Time
 	sends      []time.Time // recent takes, oldest first
@@ -143,8 +154,9 @@ type bucket struct {
 	reserved int
 }
 
-func newBucket(r Rate) *bucket {
-	return &bucket{rate: r.perSecond(), base: r.perSecond(), burst: float64(r.Burst), tokens: float64(r.Burst)}
+func newBucket(r Rate, headroom float64) *bucket {
+	rate := r.perSecond() * headroom
+	return &bucket{rate: rate, base: rate, burst: float64(r.Burst), baseBurst: float64(r.Burst), tokens: float64(r.Burst)}
 }
 
 func (b *bucket) fill(now time.Time) {
@@ -192,6 +204,15 @@ func (b *bucket) unreserve() { b.reserved-- }
 func (b *bucket) spend(now time.Time) {
 	b.reserved--
 	b.take(now)
+}
+
+// recent counts the sends within d before now.
+func (b *bucket) recent(now time.Time, d time.Duration) float64 {
+	n := 0
+	for i := len(b.sends) - 1; i >= 0 && now.Sub(b.sends[i]) < d; i-- {
+		n++
+	}
+	return float64(n)
 }
 
 // sentRate is the rate the key was sent at over its recent sends.
@@ -275,7 +296,7 @@ type PacingStats struct {
 
 func newPacer(cfg PacingConfig) *pacer {
 	cfg = cfg.withDefaults()
-	return &pacer{cfg: cfg, account: newBucket(cfg.Account), paid: newBucket(cfg.Paid), chats: map[string]*chatQueue{}}
+	return &pacer{cfg: cfg, account: newBucket(cfg.Account, cfg.Headroom), paid: newBucket(cfg.Paid, cfg.Headroom), chats: map[string]*chatQueue{}}
 }
 
 // private reports whether a chat key names a private chat.
@@ -288,7 +309,7 @@ func (p *pacer) chat(peer string) *chatQueue {
 		if private(peer) {
 			r = p.cfg.Private
 		}
-		c = &chatQueue{key: peer, b: newBucket(r)}
+		c = &chatQueue{key: peer, b: newBucket(r, p.cfg.Headroom)}
 		p.chats[peer] = c
 	}
 	return c
@@ -496,8 +517,15 @@ func (s *State) pacedFlood(e *entry, fw *tl.FloodWaitError) (chatHit, paced bool
 		othersFlooded = othersFlooded || o.flood.After(since)
 	}
 	c.flood = s.now
-	if othersFlowed && !othersFlooded {
+	// The account's limit can only have been hit if the account was sending
+	// near it: chats flooding together at the start of a run are their own
+	// bursts, not the account's.
+	accountBusy := p.account.recent(s.now, time.Second) >= max(2, 0.8*p.account.rate)
+	if !accountBusy || (othersFlowed && !othersFlooded) {
+		// The chat's limit: its rate is cut, and its burst too (Telegram
+		// allows less of a burst than the published figure in many chats).
 		if c.b.cut(s.now, p.cfg.Cut, p.cfg.FloodInference) {
+			c.b.burst = 1
 			p.stats.ChatCuts++
 		}
 		return true, true
@@ -524,8 +552,9 @@ func (s *State) PacingStats() PacingStats {
 }
 
 // Limits returns the rates the pacer uses, in calls per second, by key:
-// "account", and the chat keys (Call.Peer) whose rate differs from the
-// configured one. Keep them with the account and hand them to SetLimits in
+// "account", the chat keys (Call.Peer) whose rate differs from the
+// configured one, and "burst:" plus a chat key for chats whose burst was
+// cut to 1. Keep them with the account and hand them to SetLimits in
 // the next run.
 func (s *State) Limits() map[string]float64 {
 	if s.pacer == nil {
@@ -536,9 +565,15 @@ func (s *State) Limits() map[string]float64 {
 		if c.b.rate != c.b.base {
 			out[k] = c.b.rate
 		}
+		if c.b.burst < c.b.baseBurst {
+			out[burstPrefix+k] = c.b.burst
+		}
 	}
 	return out
 }
+
+// burstPrefix marks a chat whose burst was cut to 1 in Limits.
+const burstPrefix = "burst:"
 
 // SetLimits starts the pacer from limits a previous run learned (Limits).
 func (s *State) SetLimits(limits map[string]float64) {
@@ -551,6 +586,11 @@ func (s *State) SetLimits(limits map[string]float64) {
 		}
 		if k == "account" {
 			s.pacer.account.rate = r
+			continue
+		}
+		if chat, ok := strings.CutPrefix(k, burstPrefix); ok {
+			b := s.pacer.chat(chat).b
+			b.burst, b.tokens = 1, min(b.tokens, 1)
 			continue
 		}
 		s.pacer.chat(k).b.rate = r
