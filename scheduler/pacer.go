@@ -142,11 +142,11 @@ const sendMemory = 64
 type bucket struct {
 	rate, base       float64 // tokens per second: learned, and as configured
 	burst, baseBurst float64
-	tokens     float64
-	last       time.Time
-	sends      []time.Time // recent takes, oldest first
-	calm       time.Time   // since when without a flood or a probe
-	cutAt      time.Time   // last cut
+	tokens           float64
+	last             time.Time
+	sends            []time.Time // recent takes, oldest first
+	calm             time.Time   // since when without a flood or a probe
+	cutAt            time.Time   // last cut
 	// reserved counts calls whose turn came (their tokens are promised)
 	// and that are not sent yet: the tokens go when they are sent, so a
 	// call that waits in its DC's queue does not let the next one follow
