@@ -31,9 +31,10 @@ import (
 // rate is cut to Cut times the rate it was sent at (or its rate, if
 // lower), its burst to 1, and a gate closes on that chat only. The same
 // holds when the account was not sending near its own limit (chats that
-// flood together at the start of a run flood on their own bursts).
-// Otherwise (the account busy, and every chat flooding at once or only
-// this one flowing) the account's rate is cut the same way and every chat
+// flood together at the start of a run flood on their own bursts), and
+// when the chat itself was bursting (two writes within twice its
+// configured spacing). Otherwise (the account busy, the chat not, and
+// every chat flooding at once or only this one flowing) the account's rate is cut the same way and every chat
 // write of the account waits out the wait. Rates run at Headroom of the
 // configured figures. A key that
 // ran at its limit for ProbeAfter without a flood probes ProbeStep higher,
@@ -521,7 +522,10 @@ func (s *State) pacedFlood(e *entry, fw *tl.FloodWaitError) (chatHit, paced bool
 	// near it: chats flooding together at the start of a run are their own
 	// bursts, not the account's.
 	accountBusy := p.account.recent(s.now, time.Second) >= max(2, 0.8*p.account.rate)
-	if !accountBusy || (othersFlowed && !othersFlooded) {
+	// A chat that took two or more writes within twice its configured
+	// spacing was bursting: its own limit is the likely one.
+	chatBursting := c.b.recent(s.now, time.Duration(2/c.b.base*float64(time.Second))) >= 2
+	if chatBursting || !accountBusy || (othersFlowed && !othersFlooded) {
 		// The chat's limit: its rate is cut, and its burst too (Telegram
 		// allows less of a burst than the published figure in many chats).
 		if c.b.cut(s.now, p.cfg.Cut, p.cfg.FloodInference) {
