@@ -28,8 +28,8 @@ import (
 // Learning: a FLOOD_WAIT does not say which limit it hit. If another chat
 // took a write in the last FloodInference while this one flooded, and no
 // other chat flooded in that time, the chat's limit was hit: the chat's
-// rate is cut to Cut times the rate it was sent at (or its rate, if
-// lower), its burst to 1, and a gate closes on that chat only. The same
+// rate is cut to Cut times its rate (the rate it was paced at, which
+// flooded), its burst to 1, and a gate closes on that chat only. The same
 // holds when the account was not sending near its own limit (chats that
 // flood together at the start of a run flood on their own bursts), and
 // when the chat itself was bursting (two writes within twice its
@@ -216,18 +216,6 @@ func (b *bucket) recent(now time.Time, d time.Duration) float64 {
 	return float64(n)
 }
 
-// sentRate is the rate the key was sent at over its recent sends.
-func (b *bucket) sentRate(now time.Time) float64 {
-	if len(b.sends) < 2 {
-		return b.rate
-	}
-	span := now.Sub(b.sends[0]).Seconds()
-	if span <= 0 {
-		return b.rate
-	}
-	return float64(len(b.sends)-1) / span
-}
-
 // cut lowers the rate below what flooded. Floods within window of a cut
 // are the same event (the calls sent before the first wait was known):
 // they cut once.
@@ -236,7 +224,7 @@ func (b *bucket) cut(now time.Time, factor float64, window time.Duration) bool {
 		return false
 	}
 	b.cutAt = now
-	b.rate = max(minRate, min(b.rate, b.sentRate(now))*factor)
+	b.rate = max(minRate, b.rate*factor)
 	b.tokens = min(b.tokens, 0)
 	b.calm = now
 	return true
