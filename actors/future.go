@@ -97,15 +97,12 @@ func (f *Future) Cancel() { f.p.client.cancel(f.p, context.Canceled) }
 // the call is being cancelled (Client.Go binds it), and wait returns the
 // call's own outcome, which says whether it may have run.
 func (f *Future) wait(ctx context.Context) ([]byte, error) {
-	if ctx.Done() != nil {
-		select {
-		case <-f.p.done:
-		case <-ctx.Done():
-			f.p.client.cancel(f.p, ctx.Err())
-			<-f.p.done
-		}
+	select {
+	case <-f.p.done:
+	case <-ctx.Done(): // a nil channel when ctx never ends
+		f.p.client.cancel(f.p, ctx.Err())
+		<-f.p.done
 	}
-	<-f.p.done
 	return f.p.body, f.p.err
 }
 
