@@ -42,7 +42,7 @@ import (
 //     to Cut times that rate.
 //
 // Otherwise (the account busy, the chat not, and every chat flooding at
-// once or only this one flowing) the account's rate is cut by Cut and
+// once or only this one flowing) the account's rate is cut by AccountCut and
 // every chat write of the account waits out the wait. Rates run at
 // Headroom of the configured figures. A key that ran at its limit for
 // ProbeAfter without a flood probes ProbeStep higher, never above twice
@@ -94,6 +94,11 @@ type PacingConfig struct {
 	// published figures by up to about ±30%, so one cut lands under the
 	// lowest a chat may have.
 	Cut float64
+	// AccountCut is the factor the account's rate is cut to after a flood
+	// on it. Default 0.9: the account's limit is one published figure, not
+	// varied per chat, so a flood there is mostly the network bunching
+	// calls together; a deep cut would cost the whole account its pace.
+	AccountCut float64
 	// Headroom is the share of each configured rate the pacer uses, so
 	// that network jitter does not bunch calls closer than the limit.
 	// Default 0.97.
@@ -125,6 +130,9 @@ func (c PacingConfig) withDefaults() PacingConfig {
 	def(&c.Paid, Rate{N: 1000, Per: time.Second, Burst: 1000})
 	if c.Cut <= 0 || c.Cut >= 1 {
 		c.Cut = 0.7
+	}
+	if c.AccountCut <= 0 || c.AccountCut >= 1 {
+		c.AccountCut = 0.9
 	}
 	if c.Headroom <= 0 || c.Headroom > 1 {
 		c.Headroom = 0.97
@@ -166,9 +174,13 @@ type bucket struct {
 	reserved int
 }
 
+// newBucket runs at headroom of r, bursts included (but never below one):
+// a bucket that starts as full as the server's leaves no room for calls
+// the network bunches at the start.
 func newBucket(r Rate, headroom float64) *bucket {
 	rate := r.perSecond() * headroom
-	return &bucket{rate: rate, base: rate, burst: float64(r.Burst), baseBurst: float64(r.Burst), tokens: float64(r.Burst)}
+	burst := max(1, float64(r.Burst)*headroom)
+	return &bucket{rate: rate, base: rate, burst: burst, baseBurst: burst, tokens: burst}
 }
 
 func (b *bucket) fill(now time.Time) {
@@ -570,7 +582,7 @@ func (s *State) pacedFlood(e *entry, fw *tl.FloodWaitError) (chatHit, paced bool
 		}
 		return true, true
 	}
-	if p.account.cut(s.now, p.cfg.Cut, p.cfg.FloodInference) {
+	if p.account.cut(s.now, p.cfg.AccountCut, p.cfg.FloodInference) {
 		p.stats.AccountCuts++
 	}
 	return false, true
