@@ -22,9 +22,10 @@ import (
 //   - the client's calls go through Middleware, so a stale access hash is
 //     refreshed for plain tg.NewClient(client) calls too.
 //
-// A cache attaches to one client, once; Close stops learning from it.
-// Close the client before the cache (the middleware stays on the client:
-// a refresh after Close fails, and the call returns its own error).
+// A cache attaches to one client, once; Close stops learning from it, in
+// either order with the client's Close (the middleware stays on the
+// client: a refresh after the cache's Close fails, and the call returns
+// the server's answer).
 func (c *Cache) Attach(client *actors.Client) error {
 	c.mu.Lock()
 	if c.closed {
