@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/gotd/td/bin"
@@ -126,6 +127,37 @@ var (
 	intsType   = reflect.TypeOf([]int(nil))
 )
 
+// randomIDField is where a request type keeps its random_id: the index of
+// its RandomID field and whether it is a vector (beside an ID vector at
+// idIndex); index -1 when it has none.
+type randomIDField struct {
+	index, idIndex int
+	vector         bool
+}
+
+// randomIDFields caches randomIDField by request type: the lookup runs on
+// every call.
+var randomIDFields sync.Map // reflect.Type → randomIDField
+
+func randomIDFieldOf(t reflect.Type) randomIDField {
+	if f, ok := randomIDFields.Load(t); ok {
+		return f.(randomIDField)
+	}
+	f := randomIDField{index: -1, idIndex: -1}
+	if sf, ok := t.FieldByName("RandomID"); ok && len(sf.Index) == 1 {
+		switch sf.Type {
+		case int64Type:
+			f.index = sf.Index[0]
+		case int64sType:
+			if id, ok := t.FieldByName("ID"); ok && len(id.Index) == 1 && id.Type == intsType {
+				f.index, f.idIndex, f.vector = sf.Index[0], id.Index[0], true
+			}
+		}
+	}
+	randomIDFields.Store(t, f)
+	return f
+}
+
 // withRandomID returns req, or a shallow copy of it with its zero
 // random_id filled (FillRandomID). The copy shares everything else with
 // req, which is not modified.
@@ -134,36 +166,29 @@ func withRandomID(req bin.Encoder) bin.Encoder {
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
 		return req
 	}
-	f := v.Elem().FieldByName("RandomID")
-	if !f.IsValid() {
+	f := randomIDFieldOf(v.Elem().Type())
+	if f.index < 0 {
 		return req
 	}
-	switch f.Type() {
-	case int64Type:
-		if f.Int() != 0 {
-			return req
-		}
-		cp := reflect.New(v.Elem().Type())
-		cp.Elem().Set(v.Elem())
-		cp.Elem().FieldByName("RandomID").SetInt(RandomID())
-		if enc, ok := cp.Interface().(bin.Encoder); ok {
-			return enc
-		}
-	case int64sType:
-		ids := v.Elem().FieldByName("ID")
-		if f.Len() != 0 || !ids.IsValid() || ids.Type() != intsType || ids.Len() == 0 {
-			return req
-		}
-		rnd := make([]int64, ids.Len())
+	field := v.Elem().Field(f.index)
+	var fill reflect.Value
+	switch {
+	case !f.vector && field.Int() == 0:
+		fill = reflect.ValueOf(RandomID())
+	case f.vector && field.Len() == 0 && v.Elem().Field(f.idIndex).Len() > 0:
+		rnd := make([]int64, v.Elem().Field(f.idIndex).Len())
 		for i := range rnd {
 			rnd[i] = RandomID()
 		}
-		cp := reflect.New(v.Elem().Type())
-		cp.Elem().Set(v.Elem())
-		cp.Elem().FieldByName("RandomID").Set(reflect.ValueOf(rnd))
-		if enc, ok := cp.Interface().(bin.Encoder); ok {
-			return enc
-		}
+		fill = reflect.ValueOf(rnd)
+	default:
+		return req
+	}
+	cp := reflect.New(v.Elem().Type())
+	cp.Elem().Set(v.Elem())
+	cp.Elem().Field(f.index).Set(fill)
+	if enc, ok := cp.Interface().(bin.Encoder); ok {
+		return enc
 	}
 	return req
 }
