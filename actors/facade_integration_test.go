@@ -6,11 +6,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 
+	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/tgsim"
 	"github.com/tlsched/tlsched/tl"
 )
@@ -45,6 +47,28 @@ func TestBatchTakesCallOptions(t *testing.T) {
 	}
 	if _, err := c.Call(ctx, send(5)); err != nil {
 		t.Fatal(err)
+	}
+
+	// After in a batch: every call waits for the predecessor, and none
+	// runs when it failed.
+	bad := &tg.MessagesSendMessageRequest{Peer: &tg.InputPeerUser{UserID: 1, AccessHash: 1}, Message: "x", RandomID: 6}
+	f, err := c.Go(ctx, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = c.InvokeAll(ctx, []bin.Encoder{send(7), send(8)}, After(f))
+	var broken *scheduler.ChainBrokenError
+	if !errors.As(err, &merr) || !errors.As(res[0].Err, &broken) || !errors.As(res[1].Err, &broken) {
+		t.Fatalf("a batch After a failed call: %v", err)
+	}
+
+	// Options from the context, then the call's own, reach each call.
+	p, err := (&Client{}).newPending(send(9), options(WithOptions(ctx, OnDC(3), FloodBudget(time.Second)), []Option{FloodBudget(0)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.dc != 3 || p.budget != -1 {
+		t.Fatalf("dc %d budget %v, want 3 and -1 (the call's own option last)", p.dc, p.budget)
 	}
 }
 
