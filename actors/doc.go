@@ -119,6 +119,11 @@
 // when it failed for good, not sent if it was handed over after).
 // ErrClosed is returned by Go itself.
 //
+// A batch (InvokeAll, InvokeAllAs) in which any call failed returns a
+// *MultiError, whatever its size (a batch of one included), with each
+// call's own error by index; errors.Is and errors.As reach them through it
+// (TestBatchErrorSameShapeForAnySize, TestMultiErrorUnwraps).
+//
 // # Ordering and cancellation
 //
 //   - A call submitted with After(f) is run by the server only after f's
