@@ -50,8 +50,10 @@ type Client struct {
 	// submitted and not finished; a batch takes its units at once, in
 	// arrival order.
 	room *semaphore.Weighted
-	// mw is the middleware chain Invoke goes through (Use).
-	mw middlewares
+	// mw is the middleware chain Invoke goes through (Use); direct is
+	// invokeDirect as a tg.Invoker, made once, for when there is none.
+	mw     middlewares
+	direct tg.Invoker
 	// hooks are shown every result (Config.OnResult, Client.OnResult).
 	hooks *resultHooks
 }
@@ -84,6 +86,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	system := actor.NewActorSystemWithConfig(actor.Configure(opts...))
 	c := &Client{cfg: cfg, system: system, hooks: &resultHooks{first: cfg.OnResult, log: cfg.Logger}}
+	c.direct = InvokeFunc(c.invokeDirect)
 	cfg.Telemetry.Gauges(func() (int64, int64) { return c.inFlight.Load(), c.queued.Load() })
 	if cfg.BlockWhenFull {
 		c.room = semaphore.NewWeighted(int64(cfg.Scheduler.MaxQueued))

@@ -73,5 +73,8 @@ func (c *Client) invoker() tg.Invoker {
 	if cur := c.mw.cur.Load(); cur != nil {
 		return cur.invoker
 	}
+	if c.direct != nil {
+		return c.direct
+	}
 	return InvokeFunc(c.invokeDirect)
 }
