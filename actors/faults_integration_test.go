@@ -207,7 +207,7 @@ func TestLostAnswerWithoutRandomIDMayHaveRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.SetFaults(tgsim.Faults{DropResults: 1})
-	_, err := c.Call(ctx, &tg.MessagesSendMessageRequest{Peer: &tg.InputPeerSelf{}, Message: "once", RandomID: 0})
+	_, err := c.Call(ctx, &tg.MessagesSendMessageRequest{Peer: &tg.InputPeerSelf{}, Message: "once", RandomID: 0}, FillRandomID(false))
 	if !errors.Is(err, scheduler.ErrMayHaveRun) {
 		t.Fatalf("err %v, want ErrMayHaveRun", err)
 	}
