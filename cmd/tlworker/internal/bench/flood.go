@@ -49,7 +49,7 @@ const (
 )
 
 // floodClients are the clients measured, in the order they run in a round.
-var floodClients = []string{"tlsched paced", "tlsched paced, learned limits", "tlsched reactive", "gotd + floodwait", "gotd + ratelimit 30/s + floodwait"}
+var floodClients = []string{"tlsched paced", "tlsched paced, learned limits", "tlsched paced, told the hidden limits", "tlsched reactive", "gotd + floodwait", "gotd + ratelimit 30/s + floodwait"}
 
 // RunFlood is "tlworker bench --flood ARGS" (see Run).
 func RunFlood(args []string, stdout, stderr io.Writer) error {
@@ -68,7 +68,7 @@ func RunFlood(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&f.latency, "latency", 30*time.Millisecond, "tgsim's latency per call (plus up to half of it as jitter)")
 	fs.DurationVar(&f.timeout, "timeout", 120*time.Second, "give up on a run after this long")
 	fs.StringVar(&f.readme, "readme", "", "replace the table between <!-- bench-flood:start --> and <!-- bench-flood:end --> in this file")
-	fs.StringVar(&f.clients, "clients", "", "run only these clients, comma-separated: paced, learned (runs paced first), reactive, gotd, gotd-ratelimit (default all)")
+	fs.StringVar(&f.clients, "clients", "", "run only these clients, comma-separated: paced, learned (runs paced first), told, reactive, gotd, gotd-ratelimit (default all)")
 	fs.StringVar(&f.plot, "plot", "", "draw each client's send rate (first round) against the limits as SVG to this file")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
@@ -131,12 +131,12 @@ func pickFloodClients(list string) ([]string, error) {
 	if list == "" {
 		return floodClients, nil
 	}
-	short := map[string]int{"paced": 0, "learned": 1, "reactive": 2, "gotd": 3, "gotd-ratelimit": 4}
+	short := map[string]int{"paced": 0, "learned": 1, "told": 2, "reactive": 3, "gotd": 4, "gotd-ratelimit": 5}
 	want := map[int]bool{}
 	for _, n := range strings.Split(list, ",") {
 		i, ok := short[strings.TrimSpace(n)]
 		if !ok {
-			return nil, cli.Usagef("-clients: unknown client %q (want paced, learned, reactive, gotd, gotd-ratelimit)", n)
+			return nil, cli.Usagef("-clients: unknown client %q (want paced, learned, told, reactive, gotd, gotd-ratelimit)", n)
 		}
 		want[i] = true
 		if i == 1 {
@@ -468,7 +468,7 @@ func renderFlood(rep floodReport) string {
 	if incomplete {
 		b.WriteString("\n† Not every message was sent (the run timed out, or calls failed at once because their wait would outlast their flood budget): goodput and latencies count the messages sent only, and a run that timed out takes the whole timeout as its time.\n")
 	}
-	b.WriteString("\nGoodput is tgsim's ideal finishing time (the shortest its hidden limits allowed for the sends made, a lower bound) over the time taken; latency is from submitting all messages to each answer; sent / failed are summed over rounds. The learned-limits row is a second paced run per round, starting from the limits the first one kept in its store.\n")
+	b.WriteString("\nGoodput is tgsim's ideal finishing time (the shortest its hidden limits allowed for the sends made, a lower bound) over the time taken; latency is from submitting all messages to each answer; sent / failed are summed over rounds. The learned-limits row is a second paced run per round, starting from the limits the first one kept in its store. The told-the-hidden-limits row starts the pacer from tgsim's own per-chat limits (at the pacer's headroom): what pacing could do if a client knew every limit in advance, the ceiling for the rows above it.\n")
 	return b.String()
 }
 
