@@ -36,6 +36,11 @@ type Credentials struct {
 // verification password when Credentials.Password is nil.
 var ErrPasswordNeeded = errors.New("tlsched: the account has a two-step verification password: give Credentials.Password")
 
+// ErrPasswordInvalid fails a Login whose two-step verification password
+// the server rejected (PASSWORD_HASH_INVALID). It is gotd's
+// auth.ErrPasswordInvalid, so errors.Is matches either.
+var ErrPasswordInvalid = auth.ErrPasswordInvalid
+
 // ErrSignUpNeeded fails a Login by phone of a number with no account:
 // Login does not sign up; an official app does.
 var ErrSignUpNeeded = errors.New("tlsched: the phone number has no account: sign up with an official app first")
@@ -49,7 +54,7 @@ var ErrSignUpNeeded = errors.New("tlsched: the phone number has no account: sign
 //
 // Errors are the server's (tgerr: PHONE_CODE_INVALID,
 // ACCESS_TOKEN_INVALID, …, wrapped), ErrPasswordNeeded,
-// ErrSignUpNeeded, or ctx's. Logging in a client that is logged in
+// ErrPasswordInvalid, ErrSignUpNeeded, or ctx's. Logging in a client that is logged in
 // already logs it in again.
 func (c *Client) Login(ctx context.Context, cr Credentials) (*Account, error) {
 	if (cr.BotToken == "") == (cr.Phone == "") {

@@ -180,3 +180,46 @@ func forward(t *testing.T, target string) string {
 	}()
 	return ln.Addr().String()
 }
+
+// A user with a two-step verification password: without a Password
+// callback the login fails with ErrPasswordNeeded; a wrong password (the
+// server's PASSWORD_HASH_INVALID) with ErrPasswordInvalid; the right one logs in (SRP by gotd's
+// client against tgsim's server side).
+func TestLoginUserWithPassword(t *testing.T) {
+	srv, cfg := loginSim(t)
+	cfg.SessionFile = ""
+	var user tgsim.Account
+	for _, u := range srv.Users() {
+		if u.DC == 2 {
+			user = u
+		}
+	}
+	if err := srv.SetPassword(user.ID, "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := shortCtx(t, 60*time.Second)
+	code := func(context.Context, *tg.AuthSentCode) (string, error) { return srv.LoginCode(user.Phone), nil }
+	for _, tc := range []struct {
+		password func(context.Context) (string, error)
+		check    func(error) bool
+	}{
+		{nil, func(err error) bool { return errors.Is(err, ErrPasswordNeeded) }},
+		{func(context.Context) (string, error) { return "wrong", nil }, func(err error) bool { return errors.Is(err, ErrPasswordInvalid) }},
+		{func(context.Context) (string, error) { return "correct horse", nil }, func(err error) bool { return err == nil }},
+	} {
+		cfg.Store = NewMemoryStore()
+		c := startClient(t, cfg)
+		acc, err := c.Login(ctx, Credentials{Phone: user.Phone, Code: code, Password: tc.password})
+		if !tc.check(err) {
+			t.Fatalf("password given: %v; login: %v", tc.password != nil, err)
+		}
+		if err == nil {
+			if acc.UserID != user.ID || acc.HomeDC != 2 {
+				t.Fatalf("account %+v", acc)
+			}
+			if err := c.Invoke(ctx, getSelf, &tg.UserClassVector{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
