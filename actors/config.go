@@ -173,6 +173,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	} else {
 		cfg.APIID = cfg.Session.Init.APIID
 	}
+	// Telegram is "telegram" in the Store whatever keys this version has
+	// built in, so that a release that changes them keeps every session.
+	cfg.server = telegramServer
+	if cfg.PublicKeys != nil {
+		cfg.server = serverID(cfg.PublicKeys)
+	}
 	if cfg.PublicKeys == nil {
 		keys, err := crypto.ParseRSAPublicKeys(telegramKeys)
 		if err != nil {
@@ -182,7 +188,6 @@ func (cfg Config) withDefaults() (Config, error) {
 			cfg.PublicKeys = append(cfg.PublicKeys, exchange.PublicKey{RSA: k})
 		}
 	}
-	cfg.server = serverID(cfg.PublicKeys)
 	switch {
 	case cfg.Store != nil:
 	case cfg.SessionFile != "":

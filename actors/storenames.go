@@ -13,13 +13,20 @@ import (
 )
 
 // A DC's records in a Store are named after the DC's id and the server's
-// identity, the fingerprints of its RSA keys: a server is the same server
-// whatever port it listens on today (a test server on an ephemeral port
-// keeps one key per DC, not one per run), and two servers with different
-// keys (Telegram's production and test DCs) never mix keys. Before issue
+// identity, the fingerprints of its RSA keys (Config.PublicKeys): a server
+// is the same server whatever port it listens on today (a test server on
+// an ephemeral port keeps one key per DC, not one per run), and two
+// servers with different keys (Telegram's production and test DCs) never
+// mix keys. A server that changes its key set is a new server. Telegram
+// with the built-in keys (PublicKeys nil) is "telegram", so that a tlsched
+// release that updates those keys does not lose every session. Before issue
 // 21 records were named after the DC's address ("2@149.154.167.51:443");
 // such a record is still found, and copied to the new name on first use
 // (TestLegacyStoreNamesMigrate).
+
+// telegramServer names Telegram's production DCs reached with the
+// built-in keys.
+const telegramServer = "telegram"
 
 // serverID names the server whose RSA keys are keys: "keys-" and 16 hex
 // digits of a hash of their sorted fingerprints.

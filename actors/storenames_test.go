@@ -89,8 +89,8 @@ func TestAPIIDAtTheTop(t *testing.T) {
 }
 
 // A server is named by its keys, not its address: the same keys in any
-// order are one server, other keys another, and Telegram's built-in keys
-// one more.
+// order are one server, other keys another, and Telegram with the
+// built-in keys is "telegram".
 func TestServerIdentity(t *testing.T) {
 	gen := func() exchange.PublicKey {
 		k, err := rsa.GenerateKey(rand.Reader, 1024)
@@ -109,7 +109,7 @@ func TestServerIdentity(t *testing.T) {
 	tgc, _ := Config{Store: NewMemoryStore()}.withDefaults()
 	port1, _ := Config{DCs: map[int]string{2: "127.0.0.1:1"}, PublicKeys: []exchange.PublicKey{a}}.withDefaults()
 	port2, _ := Config{DCs: map[int]string{2: "127.0.0.1:2"}, PublicKeys: []exchange.PublicKey{a}}.withDefaults()
-	if port1.server != port2.server || port1.server == tgc.server {
+	if port1.server != port2.server || port1.server == tgc.server || tgc.server != telegramServer {
 		t.Fatalf("servers %s, %s, telegram %s", port1.server, port2.server, tgc.server)
 	}
 }
