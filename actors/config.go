@@ -65,7 +65,8 @@ type Config struct {
 	Session mtproto.Config
 	// Store keeps auth keys (and the home DC, if it implements
 	// HomeDCStore) across restarts, named by DC id and the server's
-	// identity (the fingerprints of PublicKeys), not by address. Default:
+	// identity (the fingerprints of PublicKeys; "telegram" for the
+	// built-in keys), not by address (storenames.go). Default:
 	// a FileStore at SessionFile if that is set; else, when DCs names
 	// other servers than Telegram's, a MemoryStore (a test server's keys
 	// are not worth a file); else a FileStore at DefaultStorePath (in
@@ -145,8 +146,8 @@ type Config struct {
 	// 10 s, after which every call fails with ErrSchedulerStopped.)
 	RestartBackoff, RestartWindow time.Duration
 
-	// server is the servers' identity in the Store (serverID of
-	// PublicKeys), set by withDefaults.
+	// server is the server's identity in the Store (storenames.go), set
+	// by withDefaults.
 	server string
 }
 
