@@ -70,7 +70,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if !homeSet {
-		if dc, ok := loadHomeDC(cfg.Store, cfg.DCs, cfg.Logger); ok {
+		if dc, ok := loadHomeDC(cfg); ok {
 			cfg.Scheduler.HomeDC = dc
 		}
 	}

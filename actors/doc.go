@@ -92,7 +92,15 @@
 //     a fresh connection is replaced on the next dial
 //     (TestForgottenKeyIsReplaced), unless Config.SessionFile says it
 //     belongs to a logged-in account: then it is kept and calls fail with
-//     *AuthKeyLostError (TestLoggedInKeyIsNeverReplaced).
+//     *AuthKeyLostError (TestLoggedInKeyIsNeverReplaced). Records are named
+//     by DC id and the server's key fingerprints, names from before by
+//     address are migrated on use (storenames.go: TestServerIdentity,
+//     TestLegacyStoreNamesMigrate); which Store a Config without one gets is
+//     withDefaults' (TestDefaultStore).
+//   - Sessions: Client.Login (login.go) and the account file beside a
+//     session file (account.go); the home DC is homedc.go's
+//     (TestLoginBotSessionKeepsKey, TestLoginUserByPhone,
+//     TestLoginUserWithPassword).
 //   - Defaults: Config.withDefaults (config.go).
 //
 // # Future errors
