@@ -46,7 +46,7 @@ import (
 // every chat write of the account waits out the wait. Rates run at
 // Headroom of the configured figures. A key that ran at its limit for
 // ProbeAfter without a flood probes ProbeStep higher, never above twice
-// its configured rate. Limits (State.Limits) are meant to be kept with
+// its configured rate; a key that flooded does not probe for CeilingHold. Limits (State.Limits) are meant to be kept with
 // the account, so the next run starts where this one ended.
 //
 // PEER_FLOOD (a user account wrote to too many strangers) opens a breaker:
@@ -110,6 +110,10 @@ type PacingConfig struct {
 	// before its rate is raised by ProbeStep. Defaults 5 min and 0.05.
 	ProbeAfter time.Duration
 	ProbeStep  float64
+	// CeilingHold is how long a key that flooded does not probe: one more
+	// flood is all a probe could find there (rates from SetLimits are held
+	// from their first probe). Default 1 h.
+	CeilingHold time.Duration
 	// PeerFloodPause is how long writes to new private chats fail after a
 	// PEER_FLOOD. Default 1 h.
 	PeerFloodPause time.Duration
@@ -146,6 +150,9 @@ func (c PacingConfig) withDefaults() PacingConfig {
 	if c.ProbeStep <= 0 {
 		c.ProbeStep = 0.05
 	}
+	if c.CeilingHold <= 0 {
+		c.CeilingHold = time.Hour
+	}
 	if c.PeerFloodPause <= 0 {
 		c.PeerFloodPause = time.Hour
 	}
@@ -166,7 +173,12 @@ type bucket struct {
 	last             time.Time
 	sends            []time.Time // recent takes, oldest first
 	calm             time.Time   // since when without a flood or a probe
-	cutAt            time.Time   // last cut
+	// held: the key flooded at ceilingAt (zero: its rate came from stored
+	// limits, held from its first probe), and does not probe for
+	// CeilingHold after.
+	held      bool
+	ceilingAt time.Time
+	cutAt     time.Time // last cut
 	// reserved counts calls whose turn came (their tokens are promised)
 	// and that are not sent yet: the tokens go when they are sent, so a
 	// call that waits in its DC's queue does not let the next one follow
@@ -247,20 +259,39 @@ func (b *bucket) cut(now time.Time, factor float64, window time.Duration) bool {
 		return false
 	}
 	b.cutAt = now
+	b.held, b.ceilingAt = true, now
 	b.rate = max(minRate, b.rate*factor)
 	b.tokens = min(b.tokens, 0)
 	b.calm = now
 	return true
 }
 
-// probe raises the rate of a key that ran at its limit without a flood.
-func (b *bucket) probe(now time.Time, after time.Duration, step float64) bool {
-	if b.calm.IsZero() || now.Sub(b.calm) < after || b.rate >= 2*b.base {
+// probe raises the rate of a key that ran at its limit without a flood,
+// unless it flooded within CeilingHold: its limit is known to be near.
+func (b *bucket) probe(now time.Time, cfg PacingConfig) bool {
+	if b.calm.IsZero() || now.Sub(b.calm) < cfg.ProbeAfter || b.rate >= 2*b.base {
 		return false
 	}
-	b.rate = min(2*b.base, b.rate*(1+step))
+	if b.held {
+		if b.ceilingAt.IsZero() {
+			b.ceilingAt = now
+		}
+		if now.Sub(b.ceilingAt) < cfg.CeilingHold {
+			return false
+		}
+		b.held = false
+	}
+	b.rate = min(2*b.base, b.rate*(1+cfg.ProbeStep))
 	b.calm = now
 	return true
+}
+
+// setLimit starts the bucket at a rate a previous run learned. A rate
+// under the configured one was cut after a flood: it is held from probing
+// for CeilingHold.
+func (b *bucket) setLimit(rate float64) {
+	b.rate = rate
+	b.held, b.ceilingAt = rate < b.base, time.Time{}
 }
 
 // chatQueue is one chat's bucket and its FIFO of paced calls.
@@ -278,6 +309,7 @@ type chatQueue struct {
 	okSent time.Time
 	minGap time.Duration
 	turn   time.Time // its last turn, or when it queued into an empty ring slot
+	cuts   int       // its rate cuts
 }
 
 // front drops stale items and returns the first live one.
@@ -530,10 +562,10 @@ func (s *State) pacedOK(e *entry) {
 		c.okSent = e.sentAt
 	}
 	saturated := func(b *bucket) bool { return b.tokens < 1 }
-	if saturated(c.b) && c.b.probe(s.now, p.cfg.ProbeAfter, p.cfg.ProbeStep) {
+	if saturated(c.b) && c.b.probe(s.now, p.cfg) {
 		p.stats.Probes++
 	}
-	if saturated(p.account) && p.account.probe(s.now, p.cfg.ProbeAfter, p.cfg.ProbeStep) {
+	if saturated(p.account) && p.account.probe(s.now, p.cfg) {
 		p.stats.Probes++
 	}
 }
@@ -575,9 +607,10 @@ func (s *State) pacedFlood(e *entry, fw *tl.FloodWaitError) (chatHit, paced bool
 	}
 	if chatBursting || !accountBusy || (othersFlowed && !othersFlooded) {
 		// The chat's limit: its rate is cut below what flooded.
-		if c.b.cut(s.now, s.chatCut(c, e), p.cfg.FloodInference) {
+		if c.b.cut(s.now, s.chatCut(c), p.cfg.FloodInference) {
 			c.b.burst = 1
 			c.minGap = 0
+			c.cuts++
 			p.stats.ChatCuts++
 		}
 		return true, true
@@ -591,18 +624,17 @@ func (s *State) pacedFlood(e *entry, fw *tl.FloodWaitError) (chatHit, paced bool
 // chatCut returns the factor chat c's rate is cut by after e, sent at
 // c's rate, flooded. With a burst of one, every write the chat accepted
 // proves the server's rate is at least one per gap to the accepted write
-// before it, and the flooded write proves it below one per its own gap:
-// when the flooded gap is shorter than the shortest accepted one, the rate
-// goes to Headroom of one per shortest accepted gap (if that is more than
-// the plain cut), so a chat whose limit is a little under the pacer's rate
-// loses a little. Otherwise (a server burst the pacer cannot see, network
-// jitter, no accepted gap) the cut is PacingConfig.Cut.
-func (s *State) chatCut(c *chatQueue, e *entry) float64 {
+// before it. So on a chat's first cut the rate goes to Headroom of one per
+// its shortest accepted gap, when that is more than the plain cut: a chat
+// whose limit is a little under the pacer's rate (it flooded on network
+// jitter) loses a little, and one whose limit is far under it (it
+// flooded on its first write at the pacer's rate) loses Cut. A chat that
+// floods again, or allows bursts, or accepted no gap yet, is cut by
+// PacingConfig.Cut: the server may allow a burst the pacer cannot see,
+// which makes accepted gaps prove nothing.
+func (s *State) chatCut(c *chatQueue) float64 {
 	cut := s.pacer.cfg.Cut
-	if c.b.burst > 1 || c.minGap <= 0 || c.b.rate <= 0 || e.sentAt.IsZero() || !e.sentAt.After(c.okSent) {
-		return cut
-	}
-	if e.sentAt.Sub(c.okSent) >= c.minGap {
+	if c.cuts > 0 || c.b.burst > 1 || c.minGap <= 0 || c.b.rate <= 0 {
 		return cut
 	}
 	floor := s.pacer.cfg.Headroom / c.minGap.Seconds()
@@ -658,7 +690,7 @@ func (s *State) SetLimits(limits map[string]float64) {
 			continue
 		}
 		if k == "account" {
-			s.pacer.account.rate = r
+			s.pacer.account.setLimit(r)
 			continue
 		}
 		if chat, ok := strings.CutPrefix(k, burstPrefix); ok {
@@ -666,7 +698,7 @@ func (s *State) SetLimits(limits map[string]float64) {
 			b.burst, b.tokens = 1, min(b.tokens, 1)
 			continue
 		}
-		s.pacer.chat(k).b.rate = r
+		s.pacer.chat(k).b.setLimit(r)
 	}
 }
 
