@@ -146,6 +146,14 @@ type Config struct {
 	// 10 s, after which every call fails with ErrSchedulerStopped.)
 	RestartBackoff, RestartWindow time.Duration
 
+	// TimeScale, for benchmarks and tests against a server that runs its
+	// flood limits on a faster clock (tgsim's FloodConfig.Now): the
+	// scheduler's clock runs TimeScale times faster than real time from
+	// Start, so pacing rates, flood waits, backoff, budgets and deadlines
+	// are in that clock's seconds, as the server's waits are. 0 or 1: real
+	// time. Against Telegram leave it 0.
+	TimeScale float64
+
 	// server is the server's identity in the Store (storenames.go), set
 	// by withDefaults.
 	server string

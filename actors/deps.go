@@ -54,6 +54,8 @@ type schedulerDeps struct {
 	// limits keeps the pacer's learned limits (LimitsStore); nil if the
 	// Store does not, or pacing is off.
 	limits LimitsStore
+	// clock is the scheduler's time (Config.TimeScale).
+	clock schedClock
 	// closed is the Client's: Close was called.
 	closed *atomic.Bool
 	// stopped is set, and read by the Client, once the scheduler actor
@@ -130,6 +132,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 		saveHomeDC:     homeDCSaver(cfg.Store, cfg.server, cfg.Logger),
 		homeDC:         new(atomic.Int64),
 		limits:         limitsStore(cfg),
+		clock:          newSchedClock(cfg.TimeScale),
 		release:        release,
 		gauges:         gauges,
 		restartBackoff: cfg.RestartBackoff,

@@ -108,7 +108,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		failSubmit(m, errStoppedNotSent, a.d.release)
 		return
 	}
-	now := time.Now()
+	now := a.d.clock.now()
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.timer = protosched.NewTimerScheduler(ctx)
@@ -126,7 +126,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 			}
 			done, err := a.state.Submit(now, scheduler.Call{
 				ID: p.id, Method: p.method.Name, Peer: p.peer, Writes: p.writes, DC: p.dc, Size: p.size,
-				After: p.after, FloodBudget: p.budget, Deadline: p.deadline, PaidFloodskip: p.paid, Payload: p,
+				After: p.after, FloodBudget: p.budget, Deadline: a.d.clock.at(p.deadline), PaidFloodskip: p.paid, Payload: p,
 			})
 			if err != nil {
 				// Refused (the queue is full): never sent.
@@ -368,7 +368,7 @@ func (a *schedulerActor) arm(ctx actor.Context, now time.Time) {
 		a.cancel()
 	}
 	a.timerAt = at
-	a.cancel = a.timer.SendOnce(at.Sub(now), ctx.Self(), &timerMsg{})
+	a.cancel = a.timer.SendOnce(a.d.clock.real(at.Sub(now)), ctx.Self(), &timerMsg{})
 }
 
 func (a *schedulerActor) checkDrained() {

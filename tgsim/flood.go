@@ -63,6 +63,14 @@ type FloodConfig struct {
 	// paid broadcast): they skip the other budgets. Default 1000/s.
 	Paid Rate
 
+	// Now, if set, is the flood model's clock in place of the server's:
+	// a benchmark gives it a clock that runs faster than real time (a time
+	// scale), so minutes of Telegram's limits pass in seconds. Waits are
+	// announced in its seconds, FloodEvent.At and IdealFinish are in its
+	// time; the client must keep time the same way (actors'
+	// Config.TimeScale).
+	Now func() time.Time
+
 	// OnWait, if set, is called for every FLOOD_WAIT announced, with the
 	// budget that imposed it: benchmarks use it to tell which limit a
 	// client hit and when. It is called with the flood model locked, so it
@@ -262,6 +270,7 @@ func (m *floodModel) take(now time.Time, checks []floodCheck) (wait int, ignored
 	if m.cfg.Off {
 		return 0, false
 	}
+	now = m.clock(now)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var worst time.Duration
@@ -326,6 +335,14 @@ func (m *floodModel) take(now time.Time, checks []floodCheck) (wait int, ignored
 		}
 	}
 	return 0, false
+}
+
+// clock returns the flood model's time for the server's now (FloodConfig.Now).
+func (m *floodModel) clock(now time.Time) time.Time {
+	if m.cfg.Now != nil {
+		return m.cfg.Now()
+	}
+	return now
 }
 
 // escalate returns the wait of a violation of b: longer for each one that

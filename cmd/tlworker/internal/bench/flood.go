@@ -60,9 +60,9 @@ func RunFlood(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.groups, "groups", 20, "groups (tgsim basic groups)")
 	fs.IntVar(&f.rounds, "rounds", 2, "rounds (each client once per round); figures are medians")
 	fs.Float64Var(&f.zipf, "zipf", 0.5, "skew: the chat of rank k gets a share of messages proportional to 1/k^zipf")
-	fs.Float64Var(&f.scale, "scale", 1, "run Telegram's limits this many times faster (tgsim's and the pacer's alike)")
+	fs.Float64Var(&f.scale, "scale", 1, "run Telegram's time this many times faster: tgsim's flood clock, the clients' and every figure reported (seconds of Telegram time)")
 	fs.Float64Var(&f.vary, "vary", 0.3, "tgsim: each chat's limit varies by up to ± this share around the published one")
-	fs.Float64Var(&f.escalation, "escalation", 2, "tgsim: each further violation of a budget within 10 min (scaled) waits this many times longer (1: off)")
+	fs.Float64Var(&f.escalation, "escalation", 2, "tgsim: each further violation of a budget within 10 min waits this many times longer (1: off)")
 	fs.IntVar(&f.privateBurst, "private-burst", 1, "tgsim: the burst a private chat allows, at the same 1/s (tgsim's default 1)")
 	fs.Int64Var(&f.seed, "seed", 17, "tgsim's flood seed (the hidden per-chat limits) and the workload's")
 	fs.DurationVar(&f.latency, "latency", 30*time.Millisecond, "tgsim's latency per call (plus up to half of it as jitter)")
@@ -219,39 +219,33 @@ func newFloodWorkload(f floodFlags) floodWorkload {
 // private reports whether chat c is a private chat.
 func (w floodWorkload) private(c int) bool { return c < w.Private }
 
-// floodServerConfig is tgsim with Telegram's published limits scaled by
-// --scale (periods divided, bursts kept), varied per chat ±30% by Seed,
-// escalating waits. Waits are whole seconds, not scaled: tgsim has no
-// time scale of its own.
-func floodServerConfig(f floodFlags, key *rsa.PrivateKey, onWait func(tgsim.FloodEvent)) tgsim.Config {
+// floodServerConfig is tgsim with Telegram's published limits, varied per
+// chat ±30% by Seed, escalating waits, its flood model on clk (Telegram
+// time, --scale) and its latency --latency of Telegram time.
+func floodServerConfig(f floodFlags, key *rsa.PrivateKey, onWait func(tgsim.FloodEvent), clk benchClock) tgsim.Config {
+	lat := clk.real(f.latency)
 	return tgsim.Config{
-		Key: key, DCs: []int{2}, Latency: tgsim.Latency{Base: f.latency, Jitter: f.latency / 2},
+		Key: key, DCs: []int{2}, Latency: tgsim.Latency{Base: lat, Jitter: lat / 2},
 		World: tgsim.WorldConfig{Users: max(f.private, 10), Groups: max(f.groups, 1)},
 		Flood: tgsim.FloodConfig{
-			Messages:    tgsim.Rate{N: publishedAccountN, Per: scaled(f, time.Second)},
-			PrivateChat: tgsim.Rate{N: f.privateBurst * publishedPrivateN, Per: scaled(f, time.Duration(f.privateBurst)*time.Second)},
-			Group:       tgsim.Rate{N: publishedGroupN, Per: scaled(f, time.Minute)},
+			Messages:    tgsim.Rate{N: publishedAccountN, Per: time.Second},
+			PrivateChat: tgsim.Rate{N: f.privateBurst * publishedPrivateN, Per: time.Duration(f.privateBurst) * time.Second},
+			Group:       tgsim.Rate{N: publishedGroupN, Per: time.Minute},
 			Vary:        f.vary, Seed: f.seed, Escalation: f.escalation,
-			EscalationWindow: scaled(f, 10*time.Minute),
-			OnWait:           onWait,
+			Now:    clk.now,
+			OnWait: onWait,
 		},
 	}
 }
 
-// floodPacing is the pacer started from the published limits, scaled as
-// tgsim's are.
-func floodPacing(f floodFlags) scheduler.PacingConfig {
+// floodPacing is the pacer started from the published limits.
+func floodPacing() scheduler.PacingConfig {
 	return scheduler.PacingConfig{
-		On:         true,
-		Account:    scheduler.Rate{N: publishedAccountN, Per: scaled(f, time.Second), Burst: publishedAccountN},
-		Private:    scheduler.Rate{N: publishedPrivateN, Per: scaled(f, time.Second), Burst: publishedPrivateBurst},
-		Group:      scheduler.Rate{N: publishedGroupN, Per: scaled(f, time.Minute), Burst: publishedGroupBurst},
-		ProbeAfter: scaled(f, 5*time.Minute),
+		On:      true,
+		Account: scheduler.Rate{N: publishedAccountN, Per: time.Second, Burst: publishedAccountN},
+		Private: scheduler.Rate{N: publishedPrivateN, Per: time.Second, Burst: publishedPrivateBurst},
+		Group:   scheduler.Rate{N: publishedGroupN, Per: time.Minute, Burst: publishedGroupBurst},
 	}
-}
-
-func scaled(f floodFlags, d time.Duration) time.Duration {
-	return time.Duration(float64(d) / f.scale)
 }
 
 // floodLog collects the server's flood events of one run.
@@ -476,7 +470,7 @@ func scaleNote(scale float64) string {
 	if scale == 1 {
 		return ""
 	}
-	return fmt.Sprintf(" run %g× faster (waits stay whole seconds: tgsim has no time scale)", scale)
+	return fmt.Sprintf(" on a clock %g× faster than real time (every figure here in Telegram seconds)", scale)
 }
 
 // replaceNamedBlock puts text between <!-- name:start --> and

@@ -37,7 +37,8 @@ type floodSender struct {
 // limits" row).
 func runFloodClient(who string, f floodFlags, key *rsa.PrivateKey, w floodWorkload, learned map[string]float64) (floodRun, error) {
 	log := &floodLog{}
-	srv, err := tgsim.Start(floodServerConfig(f, key, log.add))
+	clk := newBenchClock(f.scale)
+	srv, err := tgsim.Start(floodServerConfig(f, key, log.add, clk))
 	if err != nil {
 		return floodRun{}, err
 	}
@@ -46,8 +47,8 @@ func runFloodClient(who string, f floodFlags, key *rsa.PrivateKey, w floodWorklo
 	measured := func(ctx context.Context, s floodSender) error {
 		c0 := srv.Counters()
 		log.start()
-		run.Start = time.Now()
-		run.measure(ctx, f.timeout, w, s)
+		run.Start = clk.now()
+		run.measure(ctx, clk, f.timeout, w, s)
 		run.Events = log.stop()
 		c1 := srv.Counters()
 		run.WaitSeconds = c1.FloodSeconds - c0.FloodSeconds
@@ -58,18 +59,23 @@ func runFloodClient(who string, f floodFlags, key *rsa.PrivateKey, w floodWorklo
 		}
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout+time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), clk.real(f.timeout)+time.Minute)
 	defer cancel()
 	switch who {
 	case floodClients[0], floodClients[1], floodClients[3]:
 		paced := who != floodClients[3]
-		err = runFloodOurs(ctx, f, srv, key, w, paced, learned, &run, measured)
+		pacing := floodPacing()
+		pacing.On = paced
+		err = runFloodOurs(ctx, f, clk, srv, key, w, pacing, learned, &run, measured)
 	case floodClients[2]:
-		err = runFloodOurs(ctx, f, srv, key, w, true, hiddenLimits(f, srv, w), &run, measured)
+		// Told every limit, it has nothing to probe for.
+		pacing := floodPacing()
+		pacing.ProbeAfter = 1000 * time.Hour
+		err = runFloodOurs(ctx, f, clk, srv, key, w, pacing, hiddenLimits(srv, w), &run, measured)
 	case floodClients[4]:
-		err = runFloodGotd(ctx, f, srv, key, w, false, measured)
+		err = runFloodGotd(ctx, f, clk, srv, key, w, false, measured)
 	case floodClients[5]:
-		err = runFloodGotd(ctx, f, srv, key, w, true, measured)
+		err = runFloodGotd(ctx, f, clk, srv, key, w, true, measured)
 	default:
 		err = fmt.Errorf("unknown client %q", who)
 	}
@@ -78,11 +84,11 @@ func runFloodClient(who string, f floodFlags, key *rsa.PrivateKey, w floodWorklo
 
 // hiddenLimits are tgsim's own limits of the workload's chats, as pacer
 // limits at the pacer's headroom: the "told the hidden limits" row.
-func hiddenLimits(f floodFlags, srv *tgsim.Server, w floodWorkload) map[string]float64 {
+func hiddenLimits(srv *tgsim.Server, w floodWorkload) map[string]float64 {
 	const headroom = 0.97 // scheduler.PacingConfig's default
 	perSecond := func(r tgsim.Rate) float64 { return float64(r.N) / r.Per.Seconds() * headroom }
 	bot := srv.Bot().ID
-	out := map[string]float64{"account": perSecond(tgsim.Rate{N: publishedAccountN, Per: scaled(f, time.Second)})}
+	out := map[string]float64{"account": perSecond(tgsim.Rate{N: publishedAccountN, Per: time.Second})}
 	for c := range w.Private {
 		id := srv.Users()[c].ID
 		out["user:"+strconv.FormatInt(id, 10)] = perSecond(srv.ChatLimit(bot, id, false))
@@ -98,11 +104,11 @@ func hiddenLimits(f floodFlags, srv *tgsim.Server, w floodWorkload) map[string]f
 }
 
 // measure submits every message at once and waits for all answers or the
-// timeout.
-func (r *floodRun) measure(ctx context.Context, timeout time.Duration, w floodWorkload, s floodSender) {
+// timeout (Telegram time, as every figure of the run).
+func (r *floodRun) measure(ctx context.Context, clk benchClock, timeout time.Duration, w floodWorkload, s floodSender) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	runCtx, stop := context.WithDeadline(ctx, r.Start.Add(timeout))
+	runCtx, stop := context.WithTimeout(ctx, clk.real(timeout))
 	defer stop()
 	for i, c := range w.Order {
 		wg.Add(1)
@@ -110,7 +116,7 @@ func (r *floodRun) measure(ctx context.Context, timeout time.Duration, w floodWo
 		go func() {
 			defer wg.Done()
 			err := s.send(runCtx, i, req)
-			at := time.Since(r.Start)
+			at := clk.now().Sub(r.Start)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -138,7 +144,7 @@ func (r *floodRun) measure(ctx context.Context, timeout time.Duration, w floodWo
 // runFloodOurs: tlsched's actor system, paced or reactive. Every message
 // is a Go; the futures are awaited. A paced run keeps its learned limits
 // in run.Learned; learned (if any) are where it starts.
-func runFloodOurs(ctx context.Context, f floodFlags, srv *tgsim.Server, key *rsa.PrivateKey, w floodWorkload, paced bool,
+func runFloodOurs(ctx context.Context, f floodFlags, clk benchClock, srv *tgsim.Server, key *rsa.PrivateKey, w floodWorkload, pacing scheduler.PacingConfig,
 	learned map[string]float64, run *floodRun, measured func(context.Context, floodSender) error) error {
 	store := actors.NewMemoryStore()
 	if learned != nil {
@@ -146,13 +152,10 @@ func runFloodOurs(ctx context.Context, f floodFlags, srv *tgsim.Server, key *rsa
 			return err
 		}
 	}
-	sc := scheduler.Config{HomeDC: 2, FloodThreshold: f.timeout}
-	if paced {
-		sc.Pacing = floodPacing(f)
-	}
+	sc := scheduler.Config{HomeDC: 2, FloodThreshold: f.timeout, Pacing: pacing}
 	c, err := actors.Start(ctx, actors.Config{
 		DCs: map[int]string{2: srv.Addr(2)}, PublicKeys: []exchange.PublicKey{srv.PublicKey()},
-		Store: store, Scheduler: sc,
+		Store: store, Scheduler: sc, TimeScale: clk.scale,
 	})
 	if err != nil {
 		return err
@@ -182,7 +185,7 @@ func runFloodOurs(ctx context.Context, f floodFlags, srv *tgsim.Server, key *rsa
 		return err
 	}})
 	closeClient(c, 10*time.Second)
-	if paced {
+	if pacing.On {
 		run.Learned, _ = store.LoadLimits()
 	}
 	return err
@@ -191,11 +194,11 @@ func runFloodOurs(ctx context.Context, f floodFlags, srv *tgsim.Server, key *rsa
 // runFloodGotd: gotd's telegram.Client with contrib's floodwait.Waiter
 // (no retry or wait limit: every message is sent in the end), and with
 // limit, contrib's ratelimit at the published 30/s (scaled) in front of it.
-func runFloodGotd(ctx context.Context, f floodFlags, srv *tgsim.Server, key *rsa.PrivateKey, w floodWorkload, limit bool,
+func runFloodGotd(ctx context.Context, f floodFlags, clk benchClock, srv *tgsim.Server, key *rsa.PrivateKey, w floodWorkload, limit bool,
 	measured func(context.Context, floodSender) error) error {
 	host, portStr, _ := net.SplitHostPort(srv.Addr(2))
 	port, _ := strconv.Atoi(portStr)
-	waiter := floodwait.NewWaiter().WithMaxRetries(0).WithMaxWait(0)
+	waiter := floodwait.NewWaiter().WithMaxRetries(0).WithMaxWait(0).WithClock(clk.gotd())
 	mws := []telegram.Middleware{waiter}
 	if limit {
 		mws = append(mws, ratelimit.New(rate.Limit(publishedAccountN*f.scale), publishedAccountN))

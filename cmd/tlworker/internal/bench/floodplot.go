@@ -19,7 +19,7 @@ func plotFlood(rep floodReport) []byte {
 	)
 	runs := rep.First
 	var maxT, maxRate float64
-	limit := publishedAccountN * rep.Flags.scale
+	limit := float64(publishedAccountN)
 	bins := make([][]float64, len(runs))
 	for i, r := range runs {
 		maxT = math.Max(maxT, r.Total.Seconds())
