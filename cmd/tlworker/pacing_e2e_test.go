@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsched/tlsched/tgsim"
+)
+
+// tlworker send --pacing shows the paced rate beside the limits in its
+// progress line and ends with what the run met and learned; without
+// --pacing the summary says pacing was off.
+func TestSendPacingProgressAndSummary(t *testing.T) {
+	bin := buildBinary(t)
+	// Telegram's bot limits, private chats in bursts of 3 (as the pacer
+	// assumes): paced, nothing floods.
+	srv, conn := simFor(t, tgsim.Config{Flood: tgsim.FloodConfig{PrivateChat: tgsim.Rate{N: 3, Per: 3 * time.Second}}})
+	// 5 messages to each of 3 private chats; the job ids make the
+	// random_ids, so each run has its own.
+	run := func(run string, extra ...string) string {
+		var jobs []string
+		for i := range 15 {
+			jobs = append(jobs, fmt.Sprintf(`{"id":"%s%d","method":"messages.sendMessage","params":{"peer":"@user%d","message":"hi %d"}}`, run, i, i%3+1, i))
+		}
+		jobsFile := writeJobs(t, jobs)
+		out := filepath.Join(t.TempDir(), "out.jsonl")
+		cmd := exec.Command(bin, append(append([]string{"send", "--jobs", jobsFile, "--out", out, "--progress", "plain"}, extra...), conn...)...)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("tlworker send %v: %v\n%s", extra, err, b)
+		}
+		for id, l := range readOut(t, out) {
+			if len(l) != 1 || !l[0].OK {
+				t.Fatalf("job %s: %+v", id, l)
+			}
+		}
+		return string(b)
+	}
+
+	paced := run("paced", "--pacing")
+	t.Logf("paced run:\n%s", paced)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^calls 15 of 15: ok 15, failed 0, \d+/s; paced [0-9.]+/s; limits: account 28\.5/s, private chat 0\.95/s, group 0\.32/s; 0 waiting their turn; flood waits 0$`),
+		regexp.MustCompile(`(?m)^flood waits met: 0 \(0\.0 s waited\); pacing: 15 writes paced, waiting [0-9.]+ s for their turn on average$`),
+		regexp.MustCompile(`(?m)^limits learned: none \(as configured: account 28\.5/s, private chat 0\.95/s, group 0\.32/s\)$`),
+	} {
+		if !want.MatchString(paced) {
+			t.Errorf("paced run's output lacks %s", want)
+		}
+	}
+	if n := srv.Counters().FloodWaits["messages.sendMessage"]; n != 0 {
+		t.Errorf("paced run met %d flood waits", n)
+	}
+
+	// Without pacing the fourth and fifth message to each chat flood.
+	reactive := run("reactive")
+	t.Logf("reactive run:\n%s", reactive)
+	if strings.Contains(reactive, "paced") || !regexp.MustCompile(`(?m)^flood waits met: [1-9]\d* \([1-9][0-9.]* s waited\); pacing off`).MatchString(reactive) {
+		t.Errorf("reactive run's output: want no pacing in the progress, and a summary with the flood waits met saying pacing is off")
+	}
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tlsched/tlsched/actors"
+)
+
+// What tlworker shows of the pacer (scheduler/pacer.go): the paced rate
+// beside the limits in the progress line, and a summary at the end.
+
+// pacingSource is the Client's pacer report (actors.Client.Pacing).
+type pacingSource interface {
+	Pacing(ctx context.Context) (actors.PacingReport, error)
+}
+
+// pacingWatch takes the pacer's report when the progress line is drawn
+// (at most every pacingPoll) and keeps the last one for the summary. Safe
+// for concurrent use; it has no goroutine of its own.
+type pacingWatch struct {
+	src    pacingSource
+	mu     sync.Mutex
+	last   actors.PacingReport
+	ok     bool
+	text   string
+	polled time.Time
+	// samples of (when, paced sends) over the last pacingRateWindow,
+	// oldest first
+	samples []pacingSample
+}
+
+type pacingSample struct {
+	at   time.Time
+	sent int
+}
+
+// pacingRateWindow is how far back the progress line's paced rate looks;
+// pacingPoll is how stale the line's report may be.
+const (
+	pacingRateWindow = 5 * time.Second
+	pacingPoll       = 500 * time.Millisecond
+)
+
+func watchPacing(src pacingSource) *pacingWatch {
+	// The paced rate counts from now: nothing was paced before.
+	return &pacingWatch{src: src, samples: []pacingSample{{at: time.Now()}}}
+}
+
+// pollLocked takes a report; on error (the client closed) it keeps the
+// last. w.mu is held.
+func (w *pacingWatch) pollLocked() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	r, err := w.src.Pacing(ctx)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	w.last, w.ok, w.polled = r, true, now
+	w.samples = append(w.samples, pacingSample{now, r.Sent})
+	for len(w.samples) > 2 && now.Sub(w.samples[1].at) >= pacingRateWindow {
+		w.samples = w.samples[1:]
+	}
+	rate := 0.0
+	if first := w.samples[0]; now.Sub(first.at) > 0 {
+		rate = float64(r.Sent-first.sent) / now.Sub(first.at).Seconds()
+	}
+	w.text = pacingLine(r, rate)
+}
+
+// line is the progress line's pacing part ("" until a report came).
+func (w *pacingWatch) line() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if time.Since(w.polled) >= pacingPoll {
+		w.pollLocked()
+	}
+	return w.text
+}
+
+// final takes a last report: call it before the client closes.
+func (w *pacingWatch) final() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pollLocked()
+}
+
+// report is the last report taken, if any.
+func (w *pacingWatch) report() (actors.PacingReport, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last, w.ok
+}
+
+// pacingLine is the progress line's pacing part: the rate paced writes go
+// out at beside the limits, the chats whose limit was learned, and how
+// many calls wait for their turn.
+func pacingLine(r actors.PacingReport, rate float64) string {
+	if !r.On {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "paced %s; limits: account %s, private chat %s, group %s", fmtRate(rate), fmtRate(r.Account), fmtRate(r.Private), fmtRate(r.Group))
+	if n := len(r.Chats); n > 0 {
+		fmt.Fprintf(&b, ", %d learned (slowest %s %s)", n, r.Chats[0].Chat, fmtRate(r.Chats[0].Rate))
+	}
+	fmt.Fprintf(&b, "; %d waiting their turn; flood waits %d", r.Queued, r.FloodWaits)
+	return b.String()
+}
+
+// fmtRate shows calls per second with the digits that matter.
+func fmtRate(r float64) string {
+	switch {
+	case r == 0:
+		return "0/s"
+	case r >= 10:
+		return fmt.Sprintf("%.1f/s", r)
+	case r >= 0.1:
+		return fmt.Sprintf("%.2f/s", r)
+	default:
+		return fmt.Sprintf("%.2f/min", r*60)
+	}
+}
+
+// summaryLimits is how many learned limits the summary names; the rest are
+// counted.
+const summaryLimits = 5
+
+// printPacingSummary prints what the run met and learned: flood waits and
+// the seconds they cost, what the pacer held calls for, and the limits
+// that differ from the configured ones (the account's and the slowest
+// chats').
+func printPacingSummary(w io.Writer, r actors.PacingReport) {
+	fmt.Fprintf(w, "flood waits met: %d (%s waited)", r.FloodWaits, fmtSeconds(r.FloodWaited))
+	if !r.On {
+		fmt.Fprintln(w, "; pacing off (--pacing paces writes below Telegram's limits)")
+		return
+	}
+	avg := time.Duration(0)
+	if r.Sent > 0 {
+		avg = r.Waited / time.Duration(r.Sent)
+	}
+	fmt.Fprintf(w, "; pacing: %d writes paced, waiting %s for their turn on average\n", r.Sent, fmtSeconds(avg))
+	fmt.Fprintln(w, "limits learned: "+learnedLimits(r))
+}
+
+// learnedLimits lists the keys whose rate differs from the configured
+// one: "account 22.8/s, chat user:1 0.61/s, … and 3 more", or says there
+// are none.
+func learnedLimits(r actors.PacingReport) string {
+	var parts []string
+	if r.Account != r.AccountBase {
+		parts = append(parts, "account "+fmtRate(r.Account))
+	}
+	for i, c := range r.Chats {
+		if i == summaryLimits {
+			parts = append(parts, fmt.Sprintf("and %d more", len(r.Chats)-summaryLimits))
+			break
+		}
+		s := "chat " + c.Chat + " " + fmtRate(c.Rate)
+		if c.BurstCut {
+			s += " (no bursts)"
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("none (as configured: account %s, private chat %s, group %s)", fmtRate(r.Account), fmtRate(r.Private), fmtRate(r.Group))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func fmtSeconds(d time.Duration) string {
+	if d < 10*time.Second {
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.0f s", d.Seconds())
+}
