@@ -64,3 +64,28 @@ func TestSendPacingProgressAndSummary(t *testing.T) {
 		t.Errorf("reactive run's output: want no pacing in the progress, and a summary with the flood waits met saying pacing is off")
 	}
 }
+
+// tlworker demo plays the pacing scene beside the bulk: its summary shows
+// the paced writes, the rates beside the published limits, the flood waits
+// met and the limits learned, and every paced write succeeded.
+func TestDemoShowsPacing(t *testing.T) {
+	bin := buildBinary(t)
+	start := time.Now()
+	out, err := exec.Command(bin, "demo", "-n", "300", "-progress", "none").CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	t.Logf("demo took %v:\n%s", time.Since(start).Round(time.Millisecond), out)
+	for _, want := range []string{
+		`(?m)^pacing scene alongside: 44 messages to 4 private chats and 2 groups`,
+		`(?m)^pacing \(a second tgsim: Telegram's bot limits 4× faster, each chat's ±30%\)$`,
+		`(?m)^  paced writes\s+44 to 4 private chats and 2 groups in [0-9.]+m?s \(ok 44, failed 0\)$`,
+		`(?m)^  paced at\s+account 114\.0/s, private chat 3\.80/s, group 1\.27/s \(published limits 120\.0/s, 4\.00/s, 1\.33/s\)$`,
+		`(?m)^  flood waits\s+\d+ met \([0-9.]+ s waited; tgsim issued \d+\)$`,
+		`(?m)^  limits learned\s+\S`,
+	} {
+		if !regexp.MustCompile(want).Match(out) {
+			t.Errorf("demo output lacks %s", want)
+		}
+	}
+}
