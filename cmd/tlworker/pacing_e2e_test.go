@@ -46,7 +46,7 @@ func TestSendPacingProgressAndSummary(t *testing.T) {
 	t.Logf("paced run:\n%s", paced)
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^calls 15 of 15: ok 15, failed 0, \d+/s; paced [0-9.]+/s; limits: account 28\.5/s, private chat 0\.95/s, group 0\.32/s; 0 waiting their turn; flood waits 0$`),
-		regexp.MustCompile(`(?m)^flood waits met: 0 \(0\.0 s waited\); pacing: 15 writes paced, waiting [0-9.]+ s for their turn on average$`),
+		regexp.MustCompile(`(?m)^flood waits met: 0 \(0\.0 s waited\); pacing: 15 sends paced \(retries included\), waiting [0-9.]+ s for their turn on average$`),
 		regexp.MustCompile(`(?m)^limits learned: none \(as configured: account 28\.5/s, private chat 0\.95/s, group 0\.32/s\)$`),
 	} {
 		if !want.MatchString(paced) {

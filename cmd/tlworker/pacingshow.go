@@ -145,7 +145,7 @@ func printPacingSummary(w io.Writer, r actors.PacingReport) {
 	if r.Sent > 0 {
 		avg = r.Waited / time.Duration(r.Sent)
 	}
-	fmt.Fprintf(w, "; pacing: %d writes paced, waiting %s for their turn on average\n", r.Sent, fmtSeconds(avg))
+	fmt.Fprintf(w, "; pacing: %d sends paced (retries included), waiting %s for their turn on average\n", r.Sent, fmtSeconds(avg))
 	fmt.Fprintln(w, "limits learned: "+learnedLimits(r))
 }
 
