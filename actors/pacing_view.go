@@ -119,7 +119,8 @@ func (t *pacingTrack) catchUp(state *scheduler.State, now time.Time) {
 	})
 }
 
-// sent records the waits of the paced calls that a batch takes.
+// sentBatches counts paced sends and records the waits of the paced calls
+// that the batches take.
 func (t *pacingTrack) sentBatches(batches []scheduler.Batch, pending map[scheduler.CallID]*pending, now time.Time) {
 	if !t.on {
 		return

@@ -57,6 +57,11 @@ type PacerKindRates struct {
 	Learned      int
 }
 
+// pacerWaitBuckets bound the wait histogram's buckets, in seconds: a
+// paced call waits from nothing (its chat had tokens) to minutes (a group
+// at 20 a minute with a queue); the SDK's default bounds start at 5.
+var pacerWaitBuckets = []float64{0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600}
+
 type pacerInstruments struct {
 	wait    metric.Float64Histogram
 	rate    metric.Float64ObservableGauge
@@ -67,7 +72,8 @@ type pacerInstruments struct {
 func (m *pacerInstruments) init(meter metric.Meter) error {
 	var errs []error
 	var err error
-	m.wait, err = meter.Float64Histogram(MetricPacerWait, metric.WithUnit("s"), metric.WithDescription("time paced calls waited for their turn, by chat kind"))
+	m.wait, err = meter.Float64Histogram(MetricPacerWait, metric.WithUnit("s"), metric.WithDescription("time paced calls waited for their turn, by chat kind"),
+		metric.WithExplicitBucketBoundaries(pacerWaitBuckets...))
 	errs = append(errs, err)
 	m.rate, err = meter.Float64ObservableGauge(MetricPacerRate, metric.WithUnit("{call}/s"), metric.WithDescription("rates the pacer paces at, by kind of key"))
 	errs = append(errs, err)
