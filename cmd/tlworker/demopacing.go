@@ -44,7 +44,8 @@ type pacingScene struct {
 	elapsed      time.Duration
 	ideal        time.Duration // the least time tgsim's limits allowed (tgsim.Server.IdealFinish)
 	report       actors.PacingReport
-	issued       int // FLOOD_WAITs tgsim issued
+	learned      string // learnedLimits, chats by name
+	issued       int    // FLOOD_WAITs tgsim issued
 	err          error
 }
 
@@ -146,6 +147,7 @@ func runPacingScene(ctx context.Context, key *rsa.PrivateKey) (s pacingScene) {
 	s.elapsed = time.Since(start)
 	s.ideal = srv.IdealFinish(srv.Bot().ID)
 	s.report, s.err = client.Pacing(ctx)
+	s.learned = learnedLimits(s.report, chatNames(cache))
 	s.issued = int(srv.Counters().FloodWaits["messages.sendMessage"])
 	return s
 }
@@ -167,7 +169,7 @@ func printPacingScene(row func(k string, v ...any), header func(string), s pacin
 		fmtRate(r.Account), fmtRate(r.Private), fmtRate(r.Group),
 		fmtRate(30*pacingSpeed), fmtRate(pacingSpeed), fmtRate(20.0/60*pacingSpeed)))
 	row("flood waits", fmt.Sprintf("%d met (%s waited; tgsim issued %d)", r.FloodWaits, fmtSeconds(r.FloodWaited), s.issued))
-	row("limits learned", learnedLimits(r))
+	row("limits learned", s.learned)
 	if s.firstErr != nil {
 		row("first failure", s.firstErr)
 	}

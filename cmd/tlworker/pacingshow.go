@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/tlsched/tlsched/actors"
+	"github.com/tlsched/tlsched/entitycache"
 )
 
 // What tlworker shows of the pacer (scheduler/pacer.go): the paced rate
@@ -24,6 +26,7 @@ type pacingSource interface {
 // for concurrent use; it has no goroutine of its own.
 type pacingWatch struct {
 	src    pacingSource
+	name   func(chat string) string // chatNames
 	mu     sync.Mutex
 	last   actors.PacingReport
 	ok     bool
@@ -46,9 +49,9 @@ const (
 	pacingPoll       = 500 * time.Millisecond
 )
 
-func watchPacing(src pacingSource) *pacingWatch {
+func watchPacing(src pacingSource, name func(chat string) string) *pacingWatch {
 	// The paced rate counts from now: nothing was paced before.
-	return &pacingWatch{src: src, samples: []pacingSample{{at: time.Now()}}}
+	return &pacingWatch{src: src, name: name, samples: []pacingSample{{at: time.Now()}}}
 }
 
 // pollLocked takes a report; on error (the client closed) it keeps the
@@ -70,7 +73,7 @@ func (w *pacingWatch) pollLocked() {
 	if first := w.samples[0]; now.Sub(first.at) > 0 {
 		rate = float64(r.Sent-first.sent) / now.Sub(first.at).Seconds()
 	}
-	w.text = pacingLine(r, rate)
+	w.text = pacingLine(r, rate, w.name)
 }
 
 // line is the progress line's pacing part ("" until a report came).
@@ -100,14 +103,14 @@ func (w *pacingWatch) report() (actors.PacingReport, bool) {
 // pacingLine is the progress line's pacing part: the rate paced writes go
 // out at beside the limits, the chats whose limit was learned, and how
 // many calls wait for their turn.
-func pacingLine(r actors.PacingReport, rate float64) string {
+func pacingLine(r actors.PacingReport, rate float64, name func(string) string) string {
 	if !r.On {
 		return ""
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "paced %s; limits: account %s, private chat %s, group %s", fmtRate(rate), fmtRate(r.Account), fmtRate(r.Private), fmtRate(r.Group))
 	if n := len(r.Chats); n > 0 {
-		fmt.Fprintf(&b, ", %d learned (slowest %s %s)", n, r.Chats[0].Chat, fmtRate(r.Chats[0].Rate))
+		fmt.Fprintf(&b, ", %d learned (slowest %s %s)", n, name(r.Chats[0].Chat), fmtRate(r.Chats[0].Rate))
 	}
 	fmt.Fprintf(&b, "; %d waiting their turn; flood waits %d", r.Queued, r.FloodWaits)
 	return b.String()
@@ -135,7 +138,7 @@ const summaryLimits = 5
 // the seconds they cost, what the pacer held calls for, and the limits
 // that differ from the configured ones (the account's and the slowest
 // chats').
-func printPacingSummary(w io.Writer, r actors.PacingReport) {
+func printPacingSummary(w io.Writer, r actors.PacingReport, name func(string) string) {
 	fmt.Fprintf(w, "flood waits met: %d (%s waited)", r.FloodWaits, fmtSeconds(r.FloodWaited))
 	if !r.On {
 		fmt.Fprintln(w, "; pacing off (--pacing paces writes below Telegram's limits)")
@@ -146,13 +149,13 @@ func printPacingSummary(w io.Writer, r actors.PacingReport) {
 		avg = r.Waited / time.Duration(r.Sent)
 	}
 	fmt.Fprintf(w, "; pacing: %d sends paced (retries included), waiting %s for their turn on average\n", r.Sent, fmtSeconds(avg))
-	fmt.Fprintln(w, "limits learned: "+learnedLimits(r))
+	fmt.Fprintln(w, "limits learned: "+learnedLimits(r, name))
 }
 
 // learnedLimits lists the keys whose rate differs from the configured
-// one: "account 22.8/s, chat user:1 0.61/s, … and 3 more", or says there
-// are none.
-func learnedLimits(r actors.PacingReport) string {
+// one: "account 22.8/s, chat @alice 0.61/s, … and 3 more", or says there
+// are none. name names a chat key (chatNames).
+func learnedLimits(r actors.PacingReport, name func(string) string) string {
 	var parts []string
 	if r.Account != r.AccountBase {
 		parts = append(parts, "account "+fmtRate(r.Account))
@@ -162,7 +165,7 @@ func learnedLimits(r actors.PacingReport) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(r.Chats)-summaryLimits))
 			break
 		}
-		s := "chat " + c.Chat + " " + fmtRate(c.Rate)
+		s := "chat " + name(c.Chat) + " " + fmtRate(c.Rate)
 		if c.BurstCut {
 			s += " (no bursts)"
 		}
@@ -179,4 +182,35 @@ func fmtSeconds(d time.Duration) string {
 		return fmt.Sprintf("%.1f s", d.Seconds())
 	}
 	return fmt.Sprintf("%.0f s", d.Seconds())
+}
+
+// chatNames names a scheduler chat key ("user:123", "chat:5",
+// "channel:7") by the username the entity cache knows for it ("@alice"),
+// else by the key itself. Nil cache: keys as they are.
+func chatNames(c *entitycache.Cache) func(chat string) string {
+	return func(chat string) string {
+		kind, id, ok := strings.Cut(chat, ":")
+		if !ok || c == nil {
+			return chat
+		}
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return chat
+		}
+		var k entitycache.Kind
+		switch kind {
+		case "user":
+			k = entitycache.User
+		case "chat":
+			k = entitycache.Chat
+		case "channel":
+			k = entitycache.Channel
+		default:
+			return chat
+		}
+		if e, ok := c.Lookup(entitycache.Key{Kind: k, ID: n}); ok && len(e.Usernames) > 0 {
+			return "@" + e.Usernames[0]
+		}
+		return chat
+	}
 }

@@ -101,7 +101,7 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 
 	// The pacer's report feeds the progress line (with --pacing) and the
 	// summary; the last one is taken before the client closes.
-	watch := watchPacing(client)
+	watch := watchPacing(client, chatNames(cache))
 	var extra func() string
 	if f.pacing {
 		extra = watch.line
@@ -120,7 +120,7 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	})
 	prog.finish()
 	if r, ok := watch.report(); ok && f.progress != "none" {
-		printPacingSummary(stderr, r)
+		printPacingSummary(stderr, r, chatNames(cache))
 	}
 	return err
 }
