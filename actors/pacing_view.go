@@ -62,8 +62,9 @@ type pacedCall struct {
 
 // pacingTrack is the scheduler actor's record of the pacer's waits. It
 // notices a call entering a chat's queue right after Submit (PacedNow), and
-// otherwise (a retry after a flood gate, a chain's next call) by walking
-// the queues when the pacer's count of paced calls grew.
+// otherwise (a retry after a flood gate, a chain's next call) by looking at
+// the newest calls of each chat's queue when the pacer's count of paced
+// calls grew more than Submit explains (EachPacedNewest).
 type pacingTrack struct {
 	on      bool
 	tel     *telemetry.Telemetry
@@ -112,10 +113,12 @@ func (t *pacingTrack) catchUp(state *scheduler.State, now time.Time) {
 		return
 	}
 	t.seen = n
-	state.EachPaced(func(id scheduler.CallID, chat string) {
-		if _, ok := t.waiting[id]; !ok {
-			t.waiting[id] = pacedCall{since: now, chat: chat}
+	state.EachPacedNewest(func(id scheduler.CallID, chat string) bool {
+		if _, ok := t.waiting[id]; ok {
+			return true
 		}
+		t.waiting[id] = pacedCall{since: now, chat: chat}
+		return false
 	})
 }
 

@@ -86,16 +86,19 @@ func (s *State) PacedNow(id CallID) (chat string, ok bool) {
 	return e.call.Peer, true
 }
 
-// EachPaced calls f for every call waiting for its turn in a chat's pacing
-// queue, with the chat's key. f must not call into s.
-func (s *State) EachPaced(f func(id CallID, chat string)) {
+// EachPacedNewest calls f for the calls waiting in each chat's pacing
+// queue, newest first, until f reports that it knew the call already: as
+// calls join a queue at its end, f sees the calls that joined since the
+// last call it knew of, at a cost of the chats plus those calls (not of
+// every call queued). f must not call into s.
+func (s *State) EachPacedNewest(f func(id CallID, chat string) (known bool)) {
 	if s.pacer == nil {
 		return
 	}
 	for k, c := range s.pacer.chats {
-		for _, it := range c.q {
-			if it.live(phPaced) {
-				f(it.e.call.ID, k)
+		for i := len(c.q) - 1; i >= 0; i-- {
+			if it := c.q[i]; it.live(phPaced) && f(it.e.call.ID, k) {
+				break
 			}
 		}
 	}

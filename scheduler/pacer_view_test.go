@@ -29,7 +29,12 @@ func TestPacerView(t *testing.T) {
 		sent += len(b.Calls)
 	}
 	var waiting []CallID
-	s.EachPaced(func(id CallID, chat string) { waiting = append(waiting, id) })
+	s.EachPacedNewest(func(id CallID, chat string) bool { waiting = append(waiting, id); return false })
+	var newest []CallID
+	s.EachPacedNewest(func(id CallID, chat string) bool { newest = append(newest, id); return id == 4 })
+	if len(newest) != 2 || newest[0] != 5 || newest[1] != 4 {
+		t.Fatalf("EachPacedNewest visited %v, want 5 then 4 (known: stop)", newest)
+	}
 	v := s.PacerView()
 	if sent != 3 || len(waiting) != 2 || v.Queued != 2 {
 		t.Fatalf("sent %d (burst 3), waiting %v, view queued %d", sent, waiting, v.Queued)
