@@ -30,7 +30,7 @@ type pacingWatch struct {
 	mu     sync.Mutex
 	last   actors.PacingReport
 	ok     bool
-	text   string
+	rate   float64 // paced sends per second over the last pacingRateWindow; -1: not known yet
 	polled time.Time
 	// samples of (when, paced sends) over the last pacingRateWindow,
 	// oldest first
@@ -69,21 +69,29 @@ func (w *pacingWatch) pollLocked() {
 	for len(w.samples) > 2 && now.Sub(w.samples[1].at) >= pacingRateWindow {
 		w.samples = w.samples[1:]
 	}
-	rate := 0.0
-	if first := w.samples[0]; now.Sub(first.at) > 0 {
-		rate = float64(r.Sent-first.sent) / now.Sub(first.at).Seconds()
+	// Over less than a second, the first burst would read as a rate far
+	// above any limit: no rate yet.
+	w.rate = -1
+	if first := w.samples[0]; now.Sub(first.at) >= time.Second {
+		w.rate = float64(r.Sent-first.sent) / now.Sub(first.at).Seconds()
 	}
-	w.text = pacingLine(r, rate, w.name)
 }
 
-// line is the progress line's pacing part ("" until a report came).
-func (w *pacingWatch) line() string {
+// line is the progress line's pacing part ("" until a report came):
+// pacingLine, or pacingShort when compact.
+func (w *pacingWatch) line(compact bool) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if time.Since(w.polled) >= pacingPoll {
 		w.pollLocked()
 	}
-	return w.text
+	if !w.ok {
+		return ""
+	}
+	if compact {
+		return pacingShort(w.last, w.rate)
+	}
+	return pacingLine(w.last, w.rate, w.name)
 }
 
 // final takes a last report: call it before the client closes.
@@ -116,9 +124,22 @@ func pacingLine(r actors.PacingReport, rate float64, name func(string) string) s
 	return b.String()
 }
 
-// fmtRate shows calls per second with the digits that matter.
+// pacingShort is pacingLine for the progress bar's one terminal line: the
+// paced rate beside the account's limit, how many chats' limits were
+// learned, the flood waits met.
+func pacingShort(r actors.PacingReport, rate float64) string {
+	if !r.On {
+		return ""
+	}
+	return fmt.Sprintf("paced %s (account %s), %d learned, %d floods", fmtRate(rate), fmtRate(r.Account), len(r.Chats), r.FloodWaits)
+}
+
+// fmtRate shows calls per second with the digits that matter ("-" for a
+// rate not known yet, negative).
 func fmtRate(r float64) string {
 	switch {
+	case r < 0:
+		return "-"
 	case r == 0:
 		return "0/s"
 	case r >= 10:

@@ -12,7 +12,7 @@ import (
 )
 
 func TestPacingShow(t *testing.T) {
-	for r, want := range map[float64]string{0: "0/s", 28.5: "28.5/s", 0.95: "0.95/s", 20.0 / 60 * 0.95: "0.32/s", 1.0 / 60: "1.00/min"} {
+	for r, want := range map[float64]string{0: "0/s", 28.5: "28.5/s", 0.95: "0.95/s", 20.0 / 60 * 0.95: "0.32/s", 1.0 / 60: "1.00/min", -1: "-"} {
 		if got := fmtRate(r); got != want {
 			t.Errorf("fmtRate(%v) = %q, want %q", r, got, want)
 		}
@@ -28,6 +28,9 @@ func TestPacingShow(t *testing.T) {
 	}
 	if got, want := pacingLine(r, 3.25, name), "paced 3.25/s; limits: account 22.8/s, private chat 0.95/s, group 0.32/s, 7 learned (slowest @u1 0.50/s); 7 waiting their turn; flood waits 2"; got != want {
 		t.Errorf("pacingLine:\n got %s\nwant %s", got, want)
+	}
+	if got, want := pacingShort(r, 3.25), "paced 3.25/s (account 22.8/s), 7 learned, 2 floods"; got != want {
+		t.Errorf("pacingShort: %q, want %q", got, want)
 	}
 	var b bytes.Buffer
 	printPacingSummary(&b, r, name)

@@ -27,8 +27,9 @@ func newProgress(mode string, w io.Writer, total int) progress {
 
 // newProgressWith is newProgress with more to show after the counts:
 // extra (if not nil) is read at every refresh and shown when not empty
-// (tlworker send's pacing, pacingshow.go).
-func newProgressWith(mode string, w io.Writer, total int, extra func() string) progress {
+// (tlworker send's pacing, pacingshow.go); compact asks for a short form,
+// for the bar's one terminal line.
+func newProgressWith(mode string, w io.Writer, total int, extra func(compact bool) string) progress {
 	if mode == "none" {
 		return noProgress{}
 	}
@@ -52,7 +53,7 @@ type barProgress struct {
 	once   sync.Once
 }
 
-func newBar(w io.Writer, total int, extra func() string) *barProgress {
+func newBar(w io.Writer, total int, extra func(compact bool) string) *barProgress {
 	b := &barProgress{p: mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(100*time.Millisecond))}
 	appended := []decor.Decorator{
 		decor.Any(func(decor.Statistics) string { return fmt.Sprintf(" failed %d ", b.failed.Load()) }),
@@ -60,7 +61,7 @@ func newBar(w io.Writer, total int, extra func() string) *barProgress {
 	}
 	if extra != nil {
 		appended = append(appended, decor.Any(func(decor.Statistics) string {
-			if s := extra(); s != "" {
+			if s := extra(true); s != "" {
 				return " · " + s
 			}
 			return ""
@@ -97,10 +98,10 @@ type plainProgress struct {
 	done     chan struct{}
 	once     sync.Once
 	start    time.Time
-	extra    func() string // more to show, if not nil (newProgressWith)
+	extra    func(compact bool) string // more to show, if not nil (newProgressWith)
 }
 
-func newPlain(w io.Writer, total int, extra func() string) *plainProgress {
+func newPlain(w io.Writer, total int, extra func(compact bool) string) *plainProgress {
 	p := &plainProgress{w: w, total: total, stop: make(chan struct{}), done: make(chan struct{}), start: time.Now(), extra: extra}
 	go func() {
 		defer close(p.done)
@@ -128,7 +129,7 @@ func (p *plainProgress) line() {
 	rate := float64(n) / time.Since(p.start).Seconds()
 	more := ""
 	if p.extra != nil {
-		if s := p.extra(); s != "" {
+		if s := p.extra(false); s != "" {
 			more = "; " + s
 		}
 	}

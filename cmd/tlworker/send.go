@@ -102,7 +102,7 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	// The pacer's report feeds the progress line (with --pacing) and the
 	// summary; the last one is taken before the client closes.
 	watch := watchPacing(client, chatNames(cache))
-	var extra func() string
+	var extra func(compact bool) string
 	if f.pacing {
 		extra = watch.line
 	}
