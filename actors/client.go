@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gotd/td/bin"
@@ -24,8 +22,13 @@ import (
 // pending when Close gave up waiting.
 var ErrClosed = errors.New("tlsched: client closed")
 
+var _ tg.Invoker = (*Client)(nil)
+
 // Client sends MTProto calls through the actor system. Safe for concurrent
-// use.
+// use. It is a tg.Invoker: tg.NewClient(c) gives gotd's typed API on top
+// of it, and its calls go through the middlewares added with Use (the
+// entity cache's refresh of stale access hashes, entitycache.Cache.Attach,
+// is one).
 type Client struct {
 	cfg    Config
 	system *actor.ActorSystem
@@ -47,6 +50,12 @@ type Client struct {
 	// submitted and not finished; a batch takes its units at once, in
 	// arrival order.
 	room *semaphore.Weighted
+	// mw is the middleware chain Invoke goes through (Use); direct is
+	// invokeDirect as a tg.Invoker, made once, for when there is none.
+	mw     middlewares
+	direct tg.Invoker
+	// hooks are shown every result (Config.OnResult, Client.OnResult).
+	hooks *resultHooks
 }
 
 // Start starts the actor system and the scheduler actor. Connections open
@@ -61,7 +70,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if !homeSet {
-		if dc, ok := loadHomeDC(cfg.Store, cfg.DCs, cfg.Logger); ok {
+		if dc, ok := loadHomeDC(cfg); ok {
 			cfg.Scheduler.HomeDC = dc
 		}
 	}
@@ -76,7 +85,8 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		opts = append(opts, actor.WithMetricProviders(mp))
 	}
 	system := actor.NewActorSystemWithConfig(actor.Configure(opts...))
-	c := &Client{cfg: cfg, system: system}
+	c := &Client{cfg: cfg, system: system, hooks: &resultHooks{first: cfg.OnResult, log: cfg.Logger}}
+	c.direct = InvokeFunc(c.invokeDirect)
 	cfg.Telemetry.Gauges(func() (int64, int64) { return c.inFlight.Load(), c.queued.Load() })
 	if cfg.BlockWhenFull {
 		c.room = semaphore.NewWeighted(int64(cfg.Scheduler.MaxQueued))
@@ -89,6 +99,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		}
 	}
 	d := newDeps(cfg, system.Root, c.released, gauges)
+	// Hooks may be added after Start (Client.OnResult): the actor always
+	// shows results to the list.
+	d.onResult = c.hooks.show
 	d.closed, d.stopped = &c.closed, &c.stopped
 	c.sched = system.Root.Spawn(schedulerProps(d))
 	system.EventStream.Subscribe(c.deadLetters)
@@ -122,52 +135,20 @@ func (c *Client) Close(ctx context.Context) error {
 	return err
 }
 
-// Option modifies one call.
-type Option func(*pending)
-
-// OnDC sends the call to a DC other than the home DC.
-func OnDC(dc int) Option { return func(p *pending) { p.dc = dc } }
-
-// After makes the call run strictly after f's call (an invokeAfterMsg
-// chain): the server runs it only once f's call has succeeded. The
-// predecessor's own outcome decides, when the call is submitted and while
-// both are pending: if f's call succeeded there is nothing to wait for; if
-// it failed or was cancelled, this call fails with
-// *scheduler.ChainBrokenError and never runs. The order holds through lost
-// connections, flood waits and slow predecessors (TestChainOrderUnderFaults
-// in scheduler, and cmd/tlworker's TestSendChainThroughCuts). f must come
-// from the same Client.
-func After(f *Future) Option { return func(p *pending) { p.afterP = f.p } }
-
-// FloodBudget sets the longest flood wait (FLOOD_WAIT_X, SLOWMODE_WAIT_X,
-// or a flood gate closed by another call) the call may absorb before it
-// fails with *tl.FloodWaitError, matching scheduler.ErrNotSent. Default:
-// Config.Scheduler.FloodThreshold; a negative d absorbs no wait. A wait
-// that would end after the deadline of the context the call was submitted
-// with fails the same way, whatever the budget.
-func FloodBudget(d time.Duration) Option {
-	return func(p *pending) {
-		if d == 0 {
-			d = -1
-		}
-		p.budget = d
-	}
-}
-
 // Go submits a call and returns its future at once. A ctx that has ended
 // already sends nothing and returns its error. The call lives as long as
 // ctx: when ctx ends before the call has its outcome, the call is
 // cancelled as by Future.Cancel, with ctx's error (context.Canceled or
-// context.DeadlineExceeded) inside the *scheduler.CanceledError.
+// context.DeadlineExceeded) inside the *scheduler.CanceledError. Go goes
+// straight to the scheduler: the middlewares (Use) see only Invoke, Call
+// and Do.
 func (c *Client) Go(ctx context.Context, req bin.Encoder, opts ...Option) (*Future, error) {
-	p, err := c.newPending(req)
+	o := options(ctx, opts)
+	p, err := c.newPending(req, o)
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range opts {
-		o(p)
-	}
-	if err := c.chain(p); err != nil {
+	if err := c.chain(p, o.after); err != nil {
 		return nil, err
 	}
 	if err := c.submit(ctx, []*pending{p}); err != nil {
@@ -176,21 +157,29 @@ func (c *Client) Go(ctx context.Context, req bin.Encoder, opts ...Option) (*Futu
 	return &Future{p: p}, nil
 }
 
-// chain checks an After option's predecessor.
-func (c *Client) chain(p *pending) error {
-	if p.afterP == nil {
+// chain makes p run after the call of an After option, checking that it
+// is one of c's.
+func (c *Client) chain(p, after *pending) error {
+	if after == nil {
 		return nil
 	}
-	if p.afterP.client != c {
+	if after.client != c {
 		return errors.New("tlsched: After names a call of another client")
 	}
-	p.after = p.afterP.id
+	p.afterP, p.after = after, after.id
 	return nil
 }
 
 // Invoke sends a call and decodes its answer into res (a *tg.Updates, a
-// *tg.UpdatesBox or any bin.Decoder matching the method's result).
+// *tg.UpdatesBox or any bin.Decoder matching the method's result). It is
+// tg.Invoker's method: the call goes through the middlewares (Use), and
+// takes its options from ctx (WithOptions).
 func (c *Client) Invoke(ctx context.Context, req bin.Encoder, res bin.Decoder) error {
+	return c.invoker().Invoke(ctx, req, res)
+}
+
+// invokeDirect is Invoke past the middlewares: the end of the chain.
+func (c *Client) invokeDirect(ctx context.Context, req bin.Encoder, res bin.Decoder) error {
 	f, err := c.Go(ctx, req)
 	if err != nil {
 		return err
@@ -199,7 +188,11 @@ func (c *Client) Invoke(ctx context.Context, req bin.Encoder, res bin.Decoder) e
 	if err != nil {
 		return err
 	}
-	if res == nil {
+	switch r := res.(type) {
+	case nil:
+		return nil
+	case *rawResult:
+		r.body = body
 		return nil
 	}
 	if err := res.Decode(&bin.Buffer{Buf: body}); err != nil {
@@ -208,25 +201,34 @@ func (c *Client) Invoke(ctx context.Context, req bin.Encoder, res bin.Decoder) e
 	return nil
 }
 
-// Call sends a call and returns its answer decoded by the method's result
-// type (see tl.DecodeResult).
-func (c *Client) Call(ctx context.Context, req bin.Encoder) (any, error) {
-	f, err := c.Go(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	body, err := f.wait(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return tl.DecodeResult(f.p.method, body)
+// rawResult keeps a result's TL body undecoded (Call decodes it by the
+// method's result type).
+type rawResult struct{ body []byte }
+
+func (r *rawResult) Decode(b *bin.Buffer) error {
+	r.body = append([]byte(nil), b.Buf...)
+	return nil
 }
 
-// Do sends a call and returns its answer as T, for results of one boxed
-// class: Do[tg.UpdatesClass](ctx, c, &tg.MessagesSendMessageRequest{...}).
-func Do[T any](ctx context.Context, c *Client, req bin.Encoder) (T, error) {
+// Call sends a call through the middlewares (as Invoke does) and returns
+// its answer decoded by the method's result type (see tl.DecodeResult).
+func (c *Client) Call(ctx context.Context, req bin.Encoder, opts ...Option) (any, error) {
+	def, err := methodOf(req)
+	if err != nil {
+		return nil, err
+	}
+	var raw rawResult
+	if err := c.Invoke(WithOptions(ctx, opts...), req, &raw); err != nil {
+		return nil, err
+	}
+	return tl.DecodeResult(def, raw.body)
+}
+
+// Do sends a call (as Call does) and returns its answer as T, for results
+// of one boxed class: Do[tg.UpdatesClass](ctx, c, &tg.MessagesSendMessageRequest{...}).
+func Do[T any](ctx context.Context, c *Client, req bin.Encoder, opts ...Option) (T, error) {
 	var zero T
-	v, err := c.Call(ctx, req)
+	v, err := c.Call(ctx, req, opts...)
 	if err != nil {
 		return zero, err
 	}
@@ -237,100 +239,8 @@ func Do[T any](ctx context.Context, c *Client, req bin.Encoder) (T, error) {
 	return t, nil
 }
 
-// InvokeOption configures InvokeAll.
-type InvokeOption func(*invokeOptions)
-
-type invokeOptions struct{ ordered bool }
-
-// Ordered runs the calls strictly one after another (an invokeAfterMsg
-// chain): if one fails for good, the rest fail with
-// *scheduler.ChainBrokenError and never run.
-func Ordered() InvokeOption { return func(o *invokeOptions) { o.ordered = true } }
-
-// Result is one call's outcome in InvokeAll.
-type Result struct {
-	Body []byte
-	Err  error
-}
-
-// MultiError reports the calls of a batch that failed, by index.
-type MultiError struct {
-	Errors map[int]error
-	Total  int
-}
-
-func (e *MultiError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d of %d calls failed", len(e.Errors), e.Total)
-	for i := 0; i < e.Total; i++ {
-		if err, ok := e.Errors[i]; ok {
-			fmt.Fprintf(&b, "; #%d: %v", i, err)
-			break
-		}
-	}
-	return b.String()
-}
-
-// Unwrap returns the calls' errors in index order, so that errors.Is and
-// errors.As look inside the batch (TestMultiErrorUnwraps).
-func (e *MultiError) Unwrap() []error {
-	errs := make([]error, 0, len(e.Errors))
-	for i := 0; i < e.Total; i++ {
-		if err, ok := e.Errors[i]; ok {
-			errs = append(errs, err)
-		}
-	}
-	return errs
-}
-
-// InvokeAll sends requests together (they share containers) and returns
-// results and errors side by side, in request order. The error is nil when
-// all succeeded, the call's own error when only one request was given (as
-// Telethon does), else a *MultiError.
-func (c *Client) InvokeAll(ctx context.Context, reqs []bin.Encoder, opts ...InvokeOption) ([]Result, error) {
-	var o invokeOptions
-	for _, f := range opts {
-		f(&o)
-	}
-	ps := make([]*pending, len(reqs))
-	for i, r := range reqs {
-		p, err := c.newPending(r)
-		if err != nil {
-			return nil, fmt.Errorf("request #%d: %w", i, err)
-		}
-		if o.ordered && i > 0 {
-			p.afterP, p.after = ps[i-1], ps[i-1].id
-		}
-		ps[i] = p
-	}
-	if err := c.submit(ctx, ps); err != nil {
-		return nil, err
-	}
-	out := make([]Result, len(ps))
-	merr := &MultiError{Errors: map[int]error{}, Total: len(ps)}
-	for i, p := range ps {
-		body, err := (&Future{p: p}).wait(ctx)
-		out[i] = Result{Body: body, Err: err}
-		if err != nil {
-			merr.Errors[i] = err
-		}
-	}
-	switch {
-	case len(merr.Errors) == 0:
-		return out, nil
-	case len(ps) == 1:
-		return out, out[0].Err
-	}
-	return out, merr
-}
-
-func (c *Client) newPending(req bin.Encoder) (*pending, error) {
-	if c.closed.Load() {
-		return nil, ErrClosed
-	}
-	if c.stopped.Load() {
-		return nil, errStoppedNotSent
-	}
+// methodOf returns the schema definition of a request's method.
+func methodOf(req bin.Encoder) (*tl.Definition, error) {
 	if req == nil {
 		return nil, errors.New("tlsched: nil request")
 	}
@@ -341,6 +251,25 @@ func (c *Client) newPending(req bin.Encoder) (*pending, error) {
 	def, known := tl.ByID(typed.TypeID())
 	if !known || !def.Method {
 		return nil, fmt.Errorf("tlsched: %T is not a method of layer %d", req, tl.Layer)
+	}
+	return def, nil
+}
+
+// newPending encodes req (with its random_id filled, FillRandomID) into a
+// call that o's DC and flood budget apply to.
+func (c *Client) newPending(req bin.Encoder, o callOptions) (*pending, error) {
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
+	if c.stopped.Load() {
+		return nil, errStoppedNotSent
+	}
+	def, err := methodOf(req)
+	if err != nil {
+		return nil, err
+	}
+	if !o.keepZeroRandomID {
+		req = withRandomID(req)
 	}
 	var b bin.Buffer
 	if err := req.Encode(&b); err != nil {
@@ -358,6 +287,8 @@ func (c *Client) newPending(req bin.Encoder) (*pending, error) {
 		writes:     tl.WritesToChat(def),
 		paid:       paidFloodskip(req),
 		size:       b.Len(),
+		dc:         o.dc,
+		budget:     o.budget,
 		client:     c,
 		done:       make(chan struct{}),
 	}, nil

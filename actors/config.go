@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"time"
 
@@ -36,6 +37,21 @@ var ProductionDCs = map[int]string{
 // Config configures a Client. The zero value talks to Telegram's production
 // DCs with the built-in keys.
 type Config struct {
+	// APIID and APIHash are the application's api_id and api_hash
+	// (my.telegram.org): APIID goes into initConnection, both into Login.
+	// Telegram needs them; test servers take any. APIID also sets
+	// Session.Init.APIID (where it lived before, still read when APIID is
+	// zero).
+	APIID   int
+	APIHash string
+	// SessionFile names the file of a logged-in account (Login, or
+	// tlworker login): the Store, unless one is given, is a FileStore at
+	// this path; the home DC is the one saved in it (or in its account
+	// file, AccountPath); and a key the server rejects (-404 on a fresh
+	// connection) is never replaced by a new one, which would log the
+	// account out silently: calls for that DC fail with *AuthKeyLostError
+	// instead. Empty: no session file, and a rejected key is replaced.
+	SessionFile string
 	// DCs maps DC ids to host:port. Default ProductionDCs.
 	DCs map[int]string
 	// PublicKeys are the servers' RSA keys for key exchange. Default:
@@ -48,8 +64,13 @@ type Config struct {
 	// initConnection parameters).
 	Session mtproto.Config
 	// Store keeps auth keys (and the home DC, if it implements
-	// HomeDCStore) across restarts. Default: a FileStore at
-	// DefaultStorePath (in memory if there is no configuration directory).
+	// HomeDCStore) across restarts, named by DC id and the server's
+	// identity (the fingerprints of PublicKeys; "telegram" for the
+	// built-in keys), not by address (storenames.go). Default:
+	// a FileStore at SessionFile if that is set; else, when DCs names
+	// other servers than Telegram's, a MemoryStore (a test server's keys
+	// are not worth a file); else a FileStore at DefaultStorePath (in
+	// memory if there is no configuration directory).
 	Store Store
 	// BlockWhenFull makes submissions wait for room when the scheduler
 	// holds Scheduler.MaxQueued calls; by default they fail with
@@ -112,12 +133,6 @@ type Config struct {
 	// later calls for that DC, at once, until a connection to it opens.
 	// Sets Scheduler.OutageTimeout when positive; default 3 min.
 	OutageTimeout time.Duration
-	// SessionFile, when set, says the Store's keys belong to an account
-	// logged in with this session file (tlworker login): a key the server
-	// rejects (-404 on a fresh connection) is never replaced by a new one,
-	// which would log the account out silently; calls for that DC fail with
-	// *AuthKeyLostError instead. Empty: a rejected key is replaced.
-	SessionFile string
 	// RestartBackoff and RestartWindow pace restarting a DC actor that
 	// failed (a panic: a bug, not a network fault; its calls are retried
 	// and the restarted actor dials at once). The n-th failure waits
@@ -130,6 +145,10 @@ type Config struct {
 	// scheduler_supervisor.go: restarted at once, at most 10 times within
 	// 10 s, after which every call fails with ErrSchedulerStopped.)
 	RestartBackoff, RestartWindow time.Duration
+
+	// server is the server's identity in the Store (storenames.go), set
+	// by withDefaults.
+	server string
 }
 
 // Defaults of the Config fields that pace the DC actors.
@@ -146,8 +165,20 @@ const (
 
 // withDefaults fills in the documented defaults of the fields left zero.
 func (cfg Config) withDefaults() (Config, error) {
+	custom := cfg.DCs != nil && !maps.Equal(cfg.DCs, ProductionDCs)
 	if cfg.DCs == nil {
 		cfg.DCs = ProductionDCs
+	}
+	if cfg.APIID != 0 {
+		cfg.Session.Init.APIID = cfg.APIID
+	} else {
+		cfg.APIID = cfg.Session.Init.APIID
+	}
+	// Telegram is "telegram" in the Store whatever keys this version has
+	// built in, so that a release that changes them keeps every session.
+	cfg.server = telegramServer
+	if cfg.PublicKeys != nil {
+		cfg.server = serverID(cfg.PublicKeys)
 	}
 	if cfg.PublicKeys == nil {
 		keys, err := crypto.ParseRSAPublicKeys(telegramKeys)
@@ -158,7 +189,13 @@ func (cfg Config) withDefaults() (Config, error) {
 			cfg.PublicKeys = append(cfg.PublicKeys, exchange.PublicKey{RSA: k})
 		}
 	}
-	if cfg.Store == nil {
+	switch {
+	case cfg.Store != nil:
+	case cfg.SessionFile != "":
+		cfg.Store = &FileStore{Path: cfg.SessionFile}
+	case custom:
+		cfg.Store = NewMemoryStore()
+	default:
 		if path, err := DefaultStorePath(); err == nil {
 			cfg.Store = &FileStore{Path: path}
 		} else {

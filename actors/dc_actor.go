@@ -163,7 +163,7 @@ func (a *dcActor) dial(ctx actor.Context) {
 	self := ctx.Self()
 	root := a.d.root
 	cfg := mtproto.DialConfig{Addr: a.addr, DC: a.id, PublicKeys: a.d.publicKeys, Dialer: a.d.dialer, Primes: a.d.primes}
-	if key, salt, ok, err := a.d.store.Load(a.storeKey()); err != nil {
+	if key, salt, ok, err := loadKey(a.d.store, a.storeKey(), legacyStoreName(a.id, a.addr), a.log); err != nil {
 		a.log.Warn("auth key store", "err", err)
 	} else if ok && !a.forgetKey {
 		cfg.AuthKey, cfg.Salt = key, salt
@@ -462,8 +462,10 @@ func accepted(err error) bool {
 		errors.Is(err, mtproto.ErrReplay) || errors.Is(err, mtproto.ErrTimeWindow))
 }
 
-// storeKey names this DC's key in the Store: the DC id and its address, so
-// keys of different servers (production, a test server) never mix.
-func (a *dcActor) storeKey() string { return storeName(a.id, a.addr) }
+// storeKey names this DC's key in the Store: the DC id and the server's
+// identity, so keys of different servers (production, a test server) never
+// mix, and a server keeps its keys when its address changes
+// (storenames.go).
+func (a *dcActor) storeKey() string { return storeName(a.id, a.d.server) }
 
 func authKeyUnknown(err error) bool { return transportCode(err) == codec.CodeAuthKeyNotFound }

@@ -96,6 +96,9 @@ type dcDeps struct {
 	// sessionFile names the logged-in session whose keys are never
 	// replaced (Config.SessionFile); empty for none.
 	sessionFile string
+	// server is the servers' identity, naming DCs in the store
+	// (storenames.go).
+	server string
 	// generations hands out connection generations, unique for the
 	// Client's life: a DC actor restarted by its supervisor has the same
 	// mailbox, and must not take a message of its previous life's
@@ -124,7 +127,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 		dcs:            cfg.DCs,
 		onResult:       cfg.OnResult,
 		log:            cfg.Logger,
-		saveHomeDC:     homeDCSaver(cfg.Store, cfg.DCs, cfg.Logger),
+		saveHomeDC:     homeDCSaver(cfg.Store, cfg.server, cfg.Logger),
 		homeDC:         new(atomic.Int64),
 		limits:         limitsStore(cfg),
 		release:        release,
@@ -145,6 +148,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 			reconnect: reconnectConfig{initial: cfg.RedialBackoff, max: cfg.RedialBackoffMax, jitter: defaultRedialJitter,
 				healthyAfter: cfg.HealthyAfter, floodWait: cfg.TransportFloodWait, limits: cfg.DialLimits},
 			sessionFile:   cfg.SessionFile,
+			server:        cfg.server,
 			outageTimeout: cfg.Scheduler.OutageTimeout,
 			generations:   new(atomic.Int64),
 		},

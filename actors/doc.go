@@ -8,7 +8,11 @@
 //     once on the caller's goroutine, starts its span, holds the
 //     BlockWhenFull semaphore, and hands calls to the scheduler actor
 //     (submitMsg); a Future resolves when the scheduler actor finishes the
-//     call. It is the only type that sees the whole Config.
+//     call. It is the only type that sees the whole Config. Its options,
+//     one type for calls and batches, are in options.go; batches
+//     (InvokeAll, InvokeAllAs, *MultiError) in batch.go; the tg.Invoker
+//     middleware chain (Use) in middleware.go; the result hooks
+//     (Config.OnResult, Client.OnResult) in resulthooks.go.
 //   - The scheduler actor (scheduler_actor.go): owns scheduler.State and
 //     every pending call from submission to its outcome, so nothing a
 //     caller waits for is lost when a DC actor fails. It spawns a DC actor
@@ -88,7 +92,15 @@
 //     a fresh connection is replaced on the next dial
 //     (TestForgottenKeyIsReplaced), unless Config.SessionFile says it
 //     belongs to a logged-in account: then it is kept and calls fail with
-//     *AuthKeyLostError (TestLoggedInKeyIsNeverReplaced).
+//     *AuthKeyLostError (TestLoggedInKeyIsNeverReplaced). Records are named
+//     by DC id and the server's key fingerprints, names from before by
+//     address are migrated on use (storenames.go: TestServerIdentity,
+//     TestLegacyStoreNamesMigrate); which Store a Config without one gets is
+//     withDefaults' (TestDefaultStore).
+//   - Sessions: Client.Login (login.go) and the account file beside a
+//     session file (account.go); the home DC is homedc.go's
+//     (TestLoginBotSessionKeepsKey, TestLoginUserByPhone,
+//     TestLoginUserWithPassword).
 //   - Defaults: Config.withDefaults (config.go).
 //
 // # Future errors
@@ -114,6 +126,11 @@
 // ErrSchedulerStopped (may have run if the scheduler actor held the call
 // when it failed for good, not sent if it was handed over after).
 // ErrClosed is returned by Go itself.
+//
+// A batch (InvokeAll, InvokeAllAs) in which any call failed returns a
+// *MultiError, whatever its size (a batch of one included), with each
+// call's own error by index; errors.Is and errors.As reach them through it
+// (TestBatchErrorSameShapeForAnySize, TestMultiErrorUnwraps).
 //
 // # Ordering and cancellation
 //

@@ -163,8 +163,9 @@ func TestTimeOffsetAndSaltsKeptWithTheKey(t *testing.T) {
 	if paid == 0 {
 		t.Fatal("the first client met no bad_msg 16: the test does not exercise the offset")
 	}
-	key, _, _, _ := store.Load("2@" + srv.Addr(2))
-	st, ok, _ := store.LoadSession("2@"+srv.Addr(2), key.ID)
+	name := storeName(2, serverID([]exchange.PublicKey{srv.PublicKey()}))
+	key, _, _, _ := store.Load(name)
+	st, ok, _ := store.LoadSession(name, key.ID)
 	if !ok || st.TimeOffset < 390*time.Second || len(st.FutureSalts) == 0 {
 		t.Fatalf("session state not kept with the key: %+v", st)
 	}
@@ -207,7 +208,7 @@ func TestLostAnswerWithoutRandomIDMayHaveRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.SetFaults(tgsim.Faults{DropResults: 1})
-	_, err := c.Call(ctx, &tg.MessagesSendMessageRequest{Peer: &tg.InputPeerSelf{}, Message: "once", RandomID: 0})
+	_, err := c.Call(ctx, &tg.MessagesSendMessageRequest{Peer: &tg.InputPeerSelf{}, Message: "once", RandomID: 0}, FillRandomID(false))
 	if !errors.Is(err, scheduler.ErrMayHaveRun) {
 		t.Fatalf("err %v, want ErrMayHaveRun", err)
 	}

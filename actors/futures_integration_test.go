@@ -84,7 +84,7 @@ func TestPanicMidSubmitFailsWholeMessage(t *testing.T) {
 	ctx := shortCtx(t, 10*time.Second)
 	var ps []*pending
 	for i := 1; i <= 3; i++ {
-		p, err := c.newPending(send(int64(i)))
+		p, err := c.newPending(send(int64(i)), callOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

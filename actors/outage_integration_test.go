@@ -94,10 +94,11 @@ func storedKeyConfig(t *testing.T, addr string) (Config, crypto.AuthKey) {
 	k[0], k[1] = 7, 7
 	key := k.WithID()
 	st := NewMemoryStore()
-	if err := st.Save("2@"+addr, key, 1); err != nil {
+	cfg := Config{DCs: map[int]string{2: addr}, Store: st, PublicKeys: nil, DialLimits: []DialLimit{}}
+	if err := st.Save(dcName(cfg, 2), key, 1); err != nil {
 		t.Fatal(err)
 	}
-	return Config{DCs: map[int]string{2: addr}, Store: st, PublicKeys: nil, DialLimits: []DialLimit{}}, key
+	return cfg, key
 }
 
 // A server that stays unreachable: calls wait for OutageTimeout, then fail
@@ -201,7 +202,7 @@ func TestLoggedInKeyIsNeverReplaced(t *testing.T) {
 	if n := srv.conns.Load(); n != 1 {
 		t.Fatalf("%d connections, want 1 (no redial after the key is lost)", n)
 	}
-	got, _, ok, _ := cfg.Store.Load("2@" + srv.addr)
+	got, _, ok, _ := cfg.Store.Load(dcName(cfg, 2))
 	if !ok || got.ID != key.ID {
 		t.Fatal("the logged-in key was replaced")
 	}
@@ -218,16 +219,17 @@ func TestKeyRejectedOnWorkingConnectionIsRetried(t *testing.T) {
 	if _, err := a.Call(ctx, send(1)); err != nil {
 		t.Fatal(err)
 	}
-	key, _, ok, _ := cfg.Store.Load("2@" + cfg.DCs[2])
+	key, _, ok, _ := cfg.Store.Load(dcName(cfg, 2))
 	if !ok {
 		t.Fatal("no key stored")
 	}
 	// The second goes through a proxy that, on its first connection, lets
-	// one server packet through and then answers -404.
+	// one server packet through and then answers -404. The proxy's address
+	// is not the server's, but the server's keys are: the stored key is
+	// its (storenames.go).
 	p := startInjectProxy(t, cfg.DCs[2])
-	store := &renamedStore{Store: cfg.Store, from: "2@" + p.addr, to: "2@" + cfg.DCs[2]}
+	store := cfg.Store
 	cfg.DCs = map[int]string{2: p.addr}
-	cfg.Store = store
 	cfg.SessionFile = "/tmp/acct.session"
 	cfg.DialLimits = []DialLimit{}
 	cfg.RedialBackoff = 1e6
@@ -240,32 +242,10 @@ func TestKeyRejectedOnWorkingConnectionIsRetried(t *testing.T) {
 	if !p.injected.Load() {
 		t.Fatal("no -404 injected")
 	}
-	got, _, _, _ := store.Load("2@" + p.addr)
+	got, _, _, _ := store.Load(dcName(cfg, 2))
 	if got.ID != key.ID {
 		t.Fatal("the key was replaced after a -404 on a working connection")
 	}
-}
-
-// renamedStore shows a key saved under one DC name under another (the
-// proxy's address).
-type renamedStore struct {
-	Store
-	from, to string
-}
-
-func (s *renamedStore) name(dc string) string {
-	if dc == s.from {
-		return s.to
-	}
-	return dc
-}
-
-func (s *renamedStore) Load(dc string) (crypto.AuthKey, int64, bool, error) {
-	return s.Store.Load(s.name(dc))
-}
-
-func (s *renamedStore) Save(dc string, key crypto.AuthKey, salt int64) error {
-	return s.Store.Save(s.name(dc), key, salt)
 }
 
 // injectProxy forwards TCP to target; on its first connection it forwards

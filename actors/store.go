@@ -21,8 +21,9 @@ import (
 // Store keeps each DC's auth key and salt across restarts. Implementations
 // must be safe for concurrent use and must never log key material.
 type Store interface {
-	// Load returns the saved key for a DC ("2@149.154.167.51:443": id and
-	// address); ok is false if there is none.
+	// Load returns the saved key for a DC ("2@telegram", "2@keys-…": its
+	// id and the server's identity, storenames.go); ok is false if there
+	// is none.
 	Load(dc string) (key crypto.AuthKey, salt int64, ok bool, err error)
 	// Save records a DC's key.
 	Save(dc string, key crypto.AuthKey, salt int64) error
@@ -61,7 +62,7 @@ type SessionStore interface {
 // USER_MIGRATE_X (and PHONE_, NETWORK_), and a later process that did not
 // keep it would send its first calls to DC 2, where a key of an account
 // living elsewhere gets AUTH_KEY_UNREGISTERED. The DC is named as Load
-// names DCs ("4@149.154.167.91:443"), so a home DC of other servers is not
+// names DCs ("4@telegram"), so a home DC of other servers is not
 // taken. Start loads it when Config.Scheduler.HomeDC is not set; the
 // scheduler actor saves it when it changes (homedc.go).
 type HomeDCStore interface {

@@ -33,7 +33,8 @@ type Config struct {
 	// Store overrides Path.
 	Store Store
 	// Invoker resolves misses over the network. Nil: a miss is a
-	// *NotFoundError.
+	// *NotFoundError, unless the cache is attached to a client (Attach),
+	// which then resolves them.
 	Invoker Invoker
 	// MemoryEntries bounds the in-memory layer (entities and names each).
 	// Default 100,000.
@@ -135,12 +136,17 @@ type Cache struct {
 	// Counted by LearnResult without c.mu, which a learner may hold while
 	// it reads the store.
 	queueDrops, queueDroppedBytes atomic.Int64
-	learnDone                     chan struct{} // closed when learnLoop returns
-	stopped                       atomic.Bool   // Close has begun: results are no longer learned
-	kick                          chan struct{}
-	done                          chan struct{}
-	wg                            sync.WaitGroup
-	closed                        bool
+	// inv resolves misses: Config.Invoker, or the client given to Attach.
+	inv atomic.Pointer[Invoker]
+	// detach stops the attached client's results from reaching the cache
+	// (Attach); nil when not attached. Guarded by mu.
+	detach    func()
+	learnDone chan struct{} // closed when learnLoop returns
+	stopped   atomic.Bool   // Close has begun: results are no longer learned
+	kick      chan struct{}
+	done      chan struct{}
+	wg        sync.WaitGroup
+	closed    bool
 }
 
 type learnItem struct {
@@ -203,6 +209,10 @@ func Open(cfg Config) (*Cache, error) {
 		kick:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 	}
+	if cfg.Invoker != nil {
+		inv := cfg.Invoker
+		c.inv.Store(&inv)
+	}
 	c.ents, _ = lru.New[Key, Entity](cfg.MemoryEntries)
 	c.names, _ = lru.New[string, Key](cfg.MemoryEntries)
 	c.phone, _ = lru.New[string, Key](cfg.MemoryEntries)
@@ -228,7 +238,11 @@ func (c *Cache) Close() error {
 	}
 	c.closed = true
 	c.stopped.Store(true)
+	detach := c.detach
 	c.mu.Unlock()
+	if detach != nil {
+		detach()
+	}
 	close(c.done)
 	c.wg.Wait()
 	c.cfg.Telemetry.EntityCache(nil)

@@ -3,22 +3,25 @@
 // "+phone", invite links) into InputPeer, InputUser or InputChannel objects
 // with their access hashes.
 //
-// A Cache learns users and chats from every result it is shown (the actors
-// facade hands it each result through actors.Config.OnResult, which must not
-// block: LearnResult only queues, bounded in bytes), keeps them in a Store
-// (bbolt on disk by default, memory for tests; bound to one account with
+// A Cache learns users and chats from every result it is shown (Attach
+// hooks it to a started actors.Client, which hands it each result; the
+// hook must not block: LearnResult only queues, bounded in bytes), keeps
+// them in a Store (bbolt on disk by default, memory for tests; bound to one account with
 // Config.Account) behind a bounded in-memory layer, and resolves a miss over
 // the network through an Invoker (contacts.resolveUsername,
 // contacts.resolvePhone, users.getUsers, channels.getChannels,
 // messages.checkChatInvite), merging concurrent lookups of one key and
 // caching "no such name" briefly. It implements tl.Resolver, so JSON
 // requests can name peers by shorthand, and Invoke retries a call once with
-// fresh hashes when the server says a cached one is no longer valid.
+// fresh hashes when the server says a cached one is no longer valid;
+// Middleware (installed by Attach) does the same for any call made through
+// the client, tg.NewClient(client) included.
 //
 // Where the rules live: the shorthand forms and id ranges in parse.go; what
 // a result teaches (min entities and the messages that mention them,
 // usernames, phones, migrated_to) in learn.go; building peers, min peers
-// through their message, the network and the refresh in resolve.go; the
+// through their message, the network and the refresh in resolve.go;
+// attaching to a client and the refresh middleware in attach.go; the
 // account binding in account.go; the learn queue in learnqueue.go. The
 // README's entitycache section lists the guarantees and the tests that
 // prove them.

@@ -152,7 +152,7 @@ func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (En
 		}
 	}
 	c.count(func(s *Stats) { s.Misses++ })
-	if q.kind == qID && c.cfg.Invoker != nil {
+	if q.kind == qID && c.invoker() != nil {
 		// users.getUsers and channels.getChannels take no hash only for
 		// bots: an id whose username is known is asked for by name.
 		if known, ok, err := c.get(q.key); err == nil && ok && len(known.Usernames) > 0 {
@@ -172,7 +172,7 @@ func (c *Cache) find(ctx context.Context, q query, input string, fresh bool) (En
 		}
 		c.neg.Remove(negKey)
 	}
-	if c.cfg.Invoker == nil {
+	if c.invoker() == nil {
 		return Entity{}, &NotFoundError{Input: input, Err: errors.New("not in the cache, and the cache has no Invoker to ask the server")}
 	}
 	// Concurrent lookups of one key share one call. The call runs on its own
@@ -253,6 +253,9 @@ func notFound(err error) bool {
 // fetch asks the server and learns the answer.
 func (c *Cache) fetch(ctx context.Context, q query) (Entity, error) {
 	c.count(func(s *Stats) { s.NetworkCalls++ })
+	inv := c.invoker()
+	// The cache's own calls are not refreshed by its Middleware.
+	ctx = c.quiet(ctx)
 	var want Key
 	var learned any
 	switch q.kind {
@@ -262,7 +265,7 @@ func (c *Cache) fetch(ctx context.Context, q query) (Entity, error) {
 		if q.kind == qPhone {
 			req = &tg.ContactsResolvePhoneRequest{Phone: q.name}
 		}
-		if err := c.cfg.Invoker.Invoke(ctx, req, &r); err != nil {
+		if err := inv.Invoke(ctx, req, &r); err != nil {
 			if notFound(err) {
 				return Entity{}, &NotFoundError{Err: err}
 			}
@@ -279,7 +282,7 @@ func (c *Cache) fetch(ctx context.Context, q query) (Entity, error) {
 		learned = &r
 	case qInvite:
 		var box tg.ChatInviteBox
-		if err := c.cfg.Invoker.Invoke(ctx, &tg.MessagesCheckChatInviteRequest{Hash: q.name}, &box); err != nil {
+		if err := inv.Invoke(ctx, &tg.MessagesCheckChatInviteRequest{Hash: q.name}, &box); err != nil {
 			if notFound(err) || tgerr.Is(err, "INVITE_HASH_EXPIRED", "INVITE_HASH_INVALID", "INVITE_HASH_EMPTY") {
 				return Entity{}, &NotFoundError{Err: err}
 			}
@@ -305,11 +308,11 @@ func (c *Cache) fetch(ctx context.Context, q query) (Entity, error) {
 		var err error
 		if q.key.Kind == User {
 			var v tg.UserClassVector
-			err = c.cfg.Invoker.Invoke(ctx, &tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUser{UserID: q.key.ID}}}, &v)
+			err = inv.Invoke(ctx, &tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUser{UserID: q.key.ID}}}, &v)
 			learned = &v
 		} else {
 			var box tg.MessagesChatsBox
-			err = c.cfg.Invoker.Invoke(ctx, &tg.ChannelsGetChannelsRequest{ID: []tg.InputChannelClass{&tg.InputChannel{ChannelID: q.key.ID}}}, &box)
+			err = inv.Invoke(ctx, &tg.ChannelsGetChannelsRequest{ID: []tg.InputChannelClass{&tg.InputChannel{ChannelID: q.key.ID}}}, &box)
 			learned = box.Chats
 		}
 		if err != nil {
@@ -360,6 +363,8 @@ func peerInvalid(err error) bool {
 // answer to the call (tgerr.As finds it), not a *NotFoundError, and no
 // further call is sent.
 func (c *Cache) Invoke(ctx context.Context, inv Invoker, build func(ctx context.Context, r tl.Resolver) (bin.Encoder, error), res bin.Decoder) error {
+	// Its calls are refreshed here, by name, not by the Middleware too.
+	ctx = c.quiet(ctx)
 	rec := &recorder{c: c}
 	req, err := build(ctx, rec)
 	if err != nil {

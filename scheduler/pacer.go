@@ -18,29 +18,36 @@ import (
 //
 //   - a token bucket for the account and one per chat, whose rates start
 //     from PacingConfig and are learned;
-//   - per-chat FIFO queues served round robin, one call per chat per turn,
-//     so a slow group never holds private chats back. A chain's calls
-//     enter their chat's queue only once their predecessor is sent
-//     (chains.go), so pacing never reorders a chain;
+//   - per-chat FIFO queues; each token of the account goes to the chat
+//     with the most to send (in seconds at its rate) plus the longest
+//     wait since its last turn, among those whose own limit lets them
+//     send, so a slow group never holds private chats back and the chat
+//     that would finish last starts first. A chain's calls enter their
+//     chat's queue only once their predecessor is sent (chains.go), so
+//     pacing never reorders a chain;
 //   - a call whose turn would come after its flood budget (gates.go) fails
 //     at once, not sent, with the wait it would have had.
 //
-// Learning: a FLOOD_WAIT does not say which limit it hit. If another chat
-// took a write in the last FloodInference while this one flooded, and no
-// other chat flooded in that time, the chat's limit was hit: the chat's
-// rate is cut to Cut times its rate (the rate it was paced at, which
-// flooded), its burst to 1, and a gate closes on that chat only. The same
-// holds when the account was not sending near its own limit (chats that
-// flood together at the start of a run flood on their own bursts), and
-// when the chat itself was bursting (two writes within twice its
-// configured spacing). Otherwise (the account busy, the chat not, and
-// every chat flooding at once or only this one flowing) the account's rate is cut the same way and every chat
-// write of the account waits out the wait. Rates run at Headroom of the
-// configured figures. A key that
-// ran at its limit for ProbeAfter without a flood probes ProbeStep higher,
-// never above twice its configured rate. Limits (State.Limits) are meant
-// to be kept with the account, so the next run starts where this one
-// ended.
+// Learning: a FLOOD_WAIT does not say which limit it hit. The chat's limit
+// was hit when the chat itself was bursting (two writes within twice its
+// configured spacing), when the account was not sending near its own
+// limit (chats that flood together at the start of a run flood on their
+// own bursts), or when another chat took a write in the last
+// FloodInference and no other chat flooded in that time. Then a gate
+// closes on that chat only, and:
+//   - a chat that flooded on a burst has its burst cut to one, its rate
+//     kept;
+//   - otherwise its rate is cut below the rate that flooded: to Headroom
+//     of the fastest pace it accepted, when that tells (chatCut), else
+//     to Cut times that rate.
+//
+// Otherwise (the account busy, the chat not, and every chat flooding at
+// once or only this one flowing) the account's rate is cut by AccountCut and
+// every chat write of the account waits out the wait. Rates run at
+// Headroom of the configured figures. A key that ran at its limit for
+// ProbeAfter without a flood probes ProbeStep higher, never above twice
+// its configured rate. Limits (State.Limits) are meant to be kept with
+// the account, so the next run starts where this one ended.
 //
 // PEER_FLOOD (a user account wrote to too many strangers) opens a breaker:
 // writes to private chats that never took a write from this account fail
@@ -74,18 +81,27 @@ type PacingConfig struct {
 	// of 30.
 	Account Rate
 	// Private paces writes to one private chat (Peer "user:…" or "self").
-	// Default 1/s, bursts of 3.
+	// Default 1/s, bursts of 1 (the published "no more than one message
+	// per second" in a chat).
 	Private Rate
 	// Group paces writes to one group or channel (Peer "chat:…" or
 	// "channel:…"). Default 20/min, bursts of 3.
 	Group Rate
 	// Paid paces calls with Call.PaidFloodskip. Default 1000/s.
 	Paid Rate
-	// Cut is the factor a flooded key's rate is cut to. Default 0.8.
+	// Cut is the factor a flooded key's rate is cut to when nothing the
+	// key took tells more. Default 0.7: Telegram's limits vary around the
+	// published figures by up to about ±30%, so one cut lands under the
+	// lowest a chat may have.
 	Cut float64
+	// AccountCut is the factor the account's rate is cut to after a flood
+	// on it. Default 0.9: the account's limit is one published figure, not
+	// varied per chat, so a flood there is mostly the network bunching
+	// calls together; a deep cut would cost the whole account its pace.
+	AccountCut float64
 	// Headroom is the share of each configured rate the pacer uses, so
 	// that network jitter does not bunch calls closer than the limit.
-	// Default 0.95.
+	// Default 0.97.
 	Headroom float64
 	// FloodInference is how far back the pacer looks to tell a chat's limit
 	// from the account's. Default 2 s.
@@ -109,14 +125,17 @@ func (c PacingConfig) withDefaults() PacingConfig {
 		}
 	}
 	def(&c.Account, Rate{N: 30, Per: time.Second, Burst: 30})
-	def(&c.Private, Rate{N: 1, Per: time.Second, Burst: 3})
+	def(&c.Private, Rate{N: 1, Per: time.Second, Burst: 1})
 	def(&c.Group, Rate{N: 20, Per: time.Minute, Burst: 3})
 	def(&c.Paid, Rate{N: 1000, Per: time.Second, Burst: 1000})
 	if c.Cut <= 0 || c.Cut >= 1 {
-		c.Cut = 0.8
+		c.Cut = 0.7
+	}
+	if c.AccountCut <= 0 || c.AccountCut >= 1 {
+		c.AccountCut = 0.9
 	}
 	if c.Headroom <= 0 || c.Headroom > 1 {
-		c.Headroom = 0.95
+		c.Headroom = 0.97
 	}
 	if c.FloodInference <= 0 {
 		c.FloodInference = 2 * time.Second
@@ -155,9 +174,13 @@ type bucket struct {
 	reserved int
 }
 
+// newBucket runs at headroom of r, bursts included (but never below one):
+// a bucket that starts as full as the server's leaves no room for calls
+// the network bunches at the start.
 func newBucket(r Rate, headroom float64) *bucket {
 	rate := r.perSecond() * headroom
-	return &bucket{rate: rate, base: rate, burst: float64(r.Burst), baseBurst: float64(r.Burst), tokens: float64(r.Burst)}
+	burst := max(1, float64(r.Burst)*headroom)
+	return &bucket{rate: rate, base: rate, burst: burst, baseBurst: burst, tokens: burst}
 }
 
 func (b *bucket) fill(now time.Time) {
@@ -249,6 +272,12 @@ type chatQueue struct {
 	lastOK time.Time // last write to it that succeeded
 	known  bool      // it took a write (the PEER_FLOOD breaker spares it)
 	flood  time.Time // its last flood
+	// okSent is when the latest write it accepted was sent, minGap the
+	// shortest time between two accepted writes since its last cut: with
+	// a burst of one, the server's rate is at least one per minGap.
+	okSent time.Time
+	minGap time.Duration
+	turn   time.Time // its last turn, or when it queued into an empty ring slot
 }
 
 // front drops stale items and returns the first live one.
@@ -268,9 +297,8 @@ type pacer struct {
 	account *bucket
 	paid    *bucket
 	chats   map[string]*chatQueue
-	ring    []*chatQueue // chats with calls queued, served round robin
-	next    int
-	breaker time.Time // PEER_FLOOD: new private chats fail until then
+	ring    []*chatQueue // chats with calls queued, in the order they queued
+	breaker time.Time    // PEER_FLOOD: new private chats fail until then
 	stats   PacingStats
 }
 
@@ -357,53 +385,68 @@ func (s *State) pace(e *entry) bool {
 	c.q = append(c.q, item{e, e.stamp})
 	if !c.inRing {
 		c.inRing = true
+		c.turn = s.now
 		p.ring = append(p.ring, c)
 	}
 	return true
 }
 
 // releasePaced moves the paced calls whose turn has come to their DC's
-// ready queue, one per chat per round, while the account has tokens.
+// ready queue, while the account has tokens. Each token goes to the chat
+// with the highest priority among those whose own limit lets them send.
 func (s *State) releasePaced() {
 	p := s.pacer
 	if p == nil || len(p.ring) == 0 {
 		return
 	}
 	for len(p.ring) > 0 && p.account.ready(s.now) {
-		moved := false
-		for i := 0; i < len(p.ring); i++ {
-			idx := (p.next + i) % len(p.ring)
-			c := p.ring[idx]
-			it, ok := c.front()
-			if !ok {
+		best, bestPri := -1, 0.0
+		for i := 0; i < len(p.ring); {
+			c := p.ring[i]
+			if _, ok := c.front(); !ok {
 				c.inRing = false
-				p.ring = slices.Delete(p.ring, idx, idx+1)
-				i--
-				if len(p.ring) == 0 {
-					break
+				p.ring = slices.Delete(p.ring, i, i+1)
+				continue
+			}
+			if c.b.ready(s.now) {
+				if pri := c.priority(s.now); best < 0 || pri > bestPri {
+					best, bestPri = i, pri
 				}
-				continue
 			}
-			if !c.b.ready(s.now) {
-				continue
-			}
-			c.q = c.q[1:]
-			p.next = idx + 1
-			e := it.e
-			e.stamp++
-			if s.mustWait(e) {
-				e.ph = phWaiting // its predecessor moved meanwhile
-				continue
-			}
-			s.takeTokens(e, c)
-			s.enqueue(e)
-			moved = true
-			break
+			i++
 		}
-		if !moved {
+		if best < 0 {
 			return
 		}
+		c := p.ring[best]
+		it, _ := c.front()
+		c.q = c.q[1:]
+		c.turn = s.now
+		e := it.e
+		e.stamp++
+		if s.mustWait(e) {
+			e.ph = phWaiting // its predecessor moved meanwhile
+			continue
+		}
+		s.takeTokens(e, c)
+		s.enqueue(e)
 	}
+}
+
+// priority orders the chats whose limit lets them send (releasePaced):
+// the seconds their queue takes to drain at their rate, plus the seconds
+// since their last turn. The first term serves the chats that would
+// finish last first, as the shortest schedule does (a plain round robin
+// left the largest chat of a broadcast for the end, at a fraction of its
+// rate while the account was busy with the small ones); the second
+// ages every chat, so none waits for long behind busier ones. Ties go
+// in the order chats queued.
+func (c *chatQueue) priority(now time.Time) float64 {
+	drain := 0.0
+	if c.b.rate > 0 {
+		drain = float64(len(c.q)) / c.b.rate
+	}
+	return drain + now.Sub(c.turn).Seconds()
 }
 
 // takeTokens promises e the tokens of its next send.
@@ -448,6 +491,7 @@ func (s *State) pacedSent(e *entry) {
 	}
 	p.account.spend(s.now)
 	p.chat(e.call.Peer).b.spend(s.now)
+	e.sentAt = s.now
 }
 
 // pacedGone gives back the tokens promised to a call that is not on its
@@ -477,6 +521,14 @@ func (s *State) pacedOK(e *entry) {
 	}
 	c := p.chat(e.call.Peer)
 	c.lastOK, c.known = s.now, true
+	if !e.sentAt.IsZero() && e.sentAt.After(c.okSent) {
+		if !c.okSent.IsZero() {
+			if g := e.sentAt.Sub(c.okSent); c.minGap == 0 || g < c.minGap {
+				c.minGap = g
+			}
+		}
+		c.okSent = e.sentAt
+	}
 	saturated := func(b *bucket) bool { return b.tokens < 1 }
 	if saturated(c.b) && c.b.probe(s.now, p.cfg.ProbeAfter, p.cfg.ProbeStep) {
 		p.stats.Probes++
@@ -513,19 +565,48 @@ func (s *State) pacedFlood(e *entry, fw *tl.FloodWaitError) (chatHit, paced bool
 	// A chat that took two or more writes within twice its configured
 	// spacing was bursting: its own limit is the likely one.
 	chatBursting := c.b.recent(s.now, time.Duration(2/c.b.base*float64(time.Second))) >= 2
+	if chatBursting && c.b.burst > 1 {
+		// The chat allows less of a burst than the pacer assumed (many
+		// do, on Telegram): its burst is cut to one, its rate kept.
+		c.b.burst, c.b.tokens = 1, min(c.b.tokens, 0)
+		c.b.cutAt, c.b.calm = s.now, s.now
+		p.stats.ChatCuts++
+		return true, true
+	}
 	if chatBursting || !accountBusy || (othersFlowed && !othersFlooded) {
-		// The chat's limit: its rate is cut, and its burst too (Telegram
-		// allows less of a burst than the published figure in many chats).
-		if c.b.cut(s.now, p.cfg.Cut, p.cfg.FloodInference) {
+		// The chat's limit: its rate is cut below what flooded.
+		if c.b.cut(s.now, s.chatCut(c, e), p.cfg.FloodInference) {
 			c.b.burst = 1
+			c.minGap = 0
 			p.stats.ChatCuts++
 		}
 		return true, true
 	}
-	if p.account.cut(s.now, p.cfg.Cut, p.cfg.FloodInference) {
+	if p.account.cut(s.now, p.cfg.AccountCut, p.cfg.FloodInference) {
 		p.stats.AccountCuts++
 	}
 	return false, true
+}
+
+// chatCut returns the factor chat c's rate is cut by after e, sent at
+// c's rate, flooded. With a burst of one, every write the chat accepted
+// proves the server's rate is at least one per gap to the accepted write
+// before it, and the flooded write proves it below one per its own gap:
+// when the flooded gap is shorter than the shortest accepted one, the rate
+// goes to Headroom of one per shortest accepted gap (if that is more than
+// the plain cut), so a chat whose limit is a little under the pacer's rate
+// loses a little. Otherwise (a server burst the pacer cannot see, network
+// jitter, no accepted gap) the cut is PacingConfig.Cut.
+func (s *State) chatCut(c *chatQueue, e *entry) float64 {
+	cut := s.pacer.cfg.Cut
+	if c.b.burst > 1 || c.minGap <= 0 || c.b.rate <= 0 || e.sentAt.IsZero() || !e.sentAt.After(c.okSent) {
+		return cut
+	}
+	if e.sentAt.Sub(c.okSent) >= c.minGap {
+		return cut
+	}
+	floor := s.pacer.cfg.Headroom / c.minGap.Seconds()
+	return max(cut, min(floor/c.b.rate, s.pacer.cfg.Headroom))
 }
 
 // pacedPeerFlood opens the PEER_FLOOD breaker.

@@ -45,6 +45,7 @@ type entry struct {
 	awaitAttempt int
 	cancelled    bool      // cancelled in flight: its owner heard, it is never sent again
 	tokens       bool      // took its pacing tokens for the next send (pacer.go)
+	sentAt       time.Time // when its latest paced send went (pacer.go)
 	maybeRan     bool      // a send of it was lost unanswered: it may have run
 	free         int       // sends that do not count against MaxAttempts (lost in an outage)
 	lostSince    time.Time // first loss in an outage: the call's own budget starts

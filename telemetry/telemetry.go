@@ -21,17 +21,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -46,7 +41,10 @@ import (
 // Config says where traces go. Empty fields take the standard OTEL_*
 // environment variables, then the defaults.
 type Config struct {
-	// Exporter is "otlp-grpc", "otlp-http", "stdout" or "none". Default:
+	// Exporter is "otlp-grpc", "otlp-http", "stdout" or "none"; the OTLP
+	// ones need package telemetry/otlp imported (it registers them, so
+	// that a program without it links no gRPC), and any name another
+	// package registered (RegisterExporter) is taken too. Default:
 	// OTEL_TRACES_EXPORTER ("otlp" picks grpc or http by
 	// OTEL_EXPORTER_OTLP_PROTOCOL), else "none".
 	Exporter string
@@ -163,60 +161,15 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 			w = os.Stdout
 		}
 		exporter, err = stdouttrace.New(stdouttrace.WithWriter(w))
-	case "otlp-grpc":
-		var opts []otlptracegrpc.Option
-		if cfg.Endpoint != "" {
-			if strings.Contains(cfg.Endpoint, "://") {
-				return nil, fmt.Errorf("telemetry: otlp-grpc endpoint %q: want host:port", cfg.Endpoint)
-			}
-			opts = append(opts, otlptracegrpc.WithEndpoint(cfg.Endpoint))
-		}
-		if cfg.Insecure {
-			opts = append(opts, otlptracegrpc.WithInsecure())
-		}
-		exporter, err = otlptracegrpc.New(ctx, opts...)
-		if err == nil {
-			var mopts []otlpmetricgrpc.Option
-			if cfg.Endpoint != "" {
-				mopts = append(mopts, otlpmetricgrpc.WithEndpoint(cfg.Endpoint))
-			}
-			if cfg.Insecure {
-				mopts = append(mopts, otlpmetricgrpc.WithInsecure())
-			}
-			metricExp, err = otlpmetricgrpc.New(ctx, mopts...)
-		}
-	case "otlp-http":
-		var opts []otlptracehttp.Option
-		if cfg.Endpoint != "" {
-			if strings.Contains(cfg.Endpoint, "://") {
-				opts = append(opts, otlptracehttp.WithEndpointURL(cfg.Endpoint))
-			} else {
-				opts = append(opts, otlptracehttp.WithEndpoint(cfg.Endpoint))
-			}
-		}
-		if cfg.Insecure {
-			opts = append(opts, otlptracehttp.WithInsecure())
-		}
-		exporter, err = otlptracehttp.New(ctx, opts...)
-		if err == nil {
-			var mopts []otlpmetrichttp.Option
-			if cfg.Endpoint != "" {
-				host := cfg.Endpoint
-				if u, perr := url.Parse(cfg.Endpoint); perr == nil && u.Host != "" {
-					host = u.Host // the URL names the traces path; metrics use their own
-					if u.Scheme == "http" {
-						mopts = append(mopts, otlpmetrichttp.WithInsecure())
-					}
-				}
-				mopts = append(mopts, otlpmetrichttp.WithEndpoint(host))
-			}
-			if cfg.Insecure {
-				mopts = append(mopts, otlpmetrichttp.WithInsecure())
-			}
-			metricExp, err = otlpmetrichttp.New(ctx, mopts...)
-		}
 	default:
-		return nil, fmt.Errorf("telemetry: exporter %q: want otlp-grpc, otlp-http, stdout or none", exp)
+		build, ok := registered(exp)
+		if !ok {
+			if exp == "otlp-grpc" || exp == "otlp-http" {
+				return nil, fmt.Errorf("telemetry: exporter %q is not linked in: import github.com/tlsched/tlsched/telemetry/otlp", exp)
+			}
+			return nil, fmt.Errorf("telemetry: exporter %q: want otlp-grpc, otlp-http (with telemetry/otlp imported), stdout or none", exp)
+		}
+		exporter, metricExp, err = build(ctx, Exporting{Endpoint: cfg.Endpoint, Insecure: cfg.Insecure})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %s exporter: %w", exp, err)

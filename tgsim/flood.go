@@ -348,3 +348,15 @@ func (m *floodModel) escalate(now time.Time, b *bucket, wait int) int {
 // (a lower bound; FloodConfig): goodput is IdealFinish over the time a run
 // took.
 func (s *Server) IdealFinish(account int64) time.Duration { return s.flood.ideal(account) }
+
+// ChatLimit returns the limit an account has in one chat (a user's private
+// chat, or a group or channel when group is set): the published figure as
+// FloodConfig.Vary changed it, which a client can only learn. Benchmarks
+// use it to show what a client that knew every limit could do.
+func (s *Server) ChatLimit(account, peer int64, group bool) Rate {
+	k, r := bucketKey{account: account, kind: bucketPrivate, peer: peer}, s.flood.cfg.PrivateChat
+	if group {
+		k.kind, r = bucketGroup, s.flood.cfg.Group
+	}
+	return s.flood.vary(k, r)
+}

@@ -174,3 +174,24 @@ func TestFloodOnWait(t *testing.T) {
 		t.Fatalf("events %+v", got)
 	}
 }
+
+// ChatLimit tells the limit the flood model enforces in a chat, varied.
+func TestChatLimitIsTheEnforcedOne(t *testing.T) {
+	cfg := FloodConfig{Vary: 0.3, Seed: 5}.withDefaults()
+	s := &Server{flood: newFloodModel(cfg)}
+	varied := false
+	for id := int64(1); id <= 20; id++ {
+		user := s.ChatLimit(1, id, false)
+		if got := s.flood.sendChecks(1, peerRef{kind: peerUser, id: id})[1].rate; got != user {
+			t.Fatalf("user %d: ChatLimit %v, enforced %v", id, user, got)
+		}
+		group := s.ChatLimit(1, id, true)
+		if got := s.flood.sendChecks(1, peerRef{kind: peerChat, id: id})[1].rate; got != group {
+			t.Fatalf("group %d: ChatLimit %v, enforced %v", id, group, got)
+		}
+		varied = varied || user != cfg.PrivateChat
+	}
+	if !varied {
+		t.Fatal("Vary 0.3 left every chat at the published limit")
+	}
+}

@@ -82,6 +82,9 @@ func (w *world) signIn(r *request, req *tg.AuthSignInRequest) (bin.Encoder, erro
 		return nil, tgerr.New(400, "PHONE_CODE_INVALID")
 	}
 	delete(w.codes, phone)
+	if w.needsPassword(r, u) {
+		return nil, tgerr.New(401, "SESSION_PASSWORD_NEEDED")
+	}
 	return w.login(r, u), nil
 }
 

@@ -84,6 +84,7 @@ func handle[Req any, P tlRequest[Req]](a access, f floodClass, h func(w *world, 
 var registry = newRegistry(
 	helpMethods,
 	authMethods,
+	passwordMethods,
 	usersMethods,
 	contactsMethods,
 	channelsMethods,

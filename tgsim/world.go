@@ -87,6 +87,7 @@ type world struct {
 	exports    map[int64]exported
 	nextExport int64
 	created    int
+	pw         twoStep // methods_password.go
 }
 
 // Ids of the world. Channel ids are what the Bot API shows as -100<id>.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -69,16 +68,6 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.verbose, "v", false, "log connection events to stderr")
 }
 
-// account is what tlworker login records next to the session file.
-type account struct {
-	HomeDC int    `json:"home_dc"`
-	UserID int64  `json:"user_id"`
-	Bot    bool   `json:"bot"`
-	Name   string `json:"name,omitempty"`
-}
-
-func accountPath(session string) string { return session + ".account.json" }
-
 // clientConfig turns the flags into an actors.Config. For Telegram it needs
 // an api id and a session made by tlworker login.
 func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
@@ -95,10 +84,33 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 	if c.apiHash == "" {
 		c.apiHash = os.Getenv("TLSCHED_API_HASH")
 	}
-	cfg.Session.Init.APIID = c.apiID
+	cfg.APIID, cfg.APIHash = c.apiID, c.apiHash
 	cfg.DialTimeout = c.timeout
 	if c.verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	// A session logged in before (its account file, from tlworker login):
+	// commands that need a login let the library load it (its store, its
+	// home DC, and its keys are never replaced); login itself may replace
+	// a key, so it only takes the file as its store.
+	var acc actors.Account
+	loggedIn := false
+	if c.session != "" {
+		var err error
+		acc, loggedIn, err = actors.LoadAccount(c.session)
+		if err != nil && needLogin {
+			return cfg, err
+		}
+	}
+	useSession := func() {
+		if loggedIn && needLogin {
+			cfg.SessionFile = c.session
+			return
+		}
+		cfg.Store = &actors.FileStore{Path: c.session}
+		if loggedIn {
+			cfg.Scheduler.HomeDC = acc.HomeDC
+		}
 	}
 	if len(c.dcs.order) > 0 {
 		if c.serverKey == "" {
@@ -116,24 +128,12 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 			cfg.PublicKeys = append(cfg.PublicKeys, exchange.PublicKey{RSA: k})
 		}
 		cfg.DCs = c.dcs.addrs
-		cfg.Scheduler.HomeDC = c.dcs.order[0]
-		if c.session != "" {
-			cfg.Store = &actors.FileStore{Path: c.session}
-			// A session logged in to this server: calls go to its home DC.
-			if b, err := os.ReadFile(accountPath(c.session)); err == nil {
-				var a account
-				if json.Unmarshal(b, &a) == nil && a.HomeDC != 0 {
-					cfg.Scheduler.HomeDC = a.HomeDC
-					if needLogin {
-						// Logged in: its keys are never replaced (login
-						// itself may make a new one).
-						cfg.SessionFile = c.session
-					}
-				}
-			}
-		} else {
-			cfg.Store = actors.NewMemoryStore()
+		if !loggedIn {
+			cfg.Scheduler.HomeDC = c.dcs.order[0]
 		}
+		if c.session != "" {
+			useSession()
+		} // else: the library keeps a custom server's keys in memory
 		return cfg, nil
 	}
 	if c.serverKey != "" {
@@ -145,19 +145,10 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 	if c.session == "" {
 		return cfg, cli.Usagef("talking to Telegram needs --session FILE (made by tlworker login)")
 	}
-	cfg.Store = &actors.FileStore{Path: c.session}
-	if needLogin {
-		b, err := os.ReadFile(accountPath(c.session))
-		if err != nil {
-			return cfg, fmt.Errorf("no login recorded for session %s (%v): run tlworker login first", c.session, err)
-		}
-		var a account
-		if err := json.Unmarshal(b, &a); err != nil || a.HomeDC == 0 {
-			return cfg, fmt.Errorf("%s is damaged: run tlworker login again", accountPath(c.session))
-		}
-		cfg.Scheduler.HomeDC = a.HomeDC
-		cfg.SessionFile = c.session // logged in: its keys are never replaced
+	if needLogin && !loggedIn {
+		return cfg, fmt.Errorf("no login recorded for session %s (no %s): run tlworker login first", c.session, actors.AccountPath(c.session))
 	}
+	useSession()
 	return cfg, nil
 }
 
@@ -181,11 +172,8 @@ func openCache(session string, dcs map[int]string, tel *telemetry.Telemetry, inv
 	if session != "" {
 		cfg.Path = session + ".entities.db"
 		acc := &entitycache.Account{DCs: dcs}
-		if b, err := os.ReadFile(accountPath(session)); err == nil {
-			var a account
-			if json.Unmarshal(b, &a) == nil {
-				acc.SelfID = a.UserID
-			}
+		if a, ok, _ := actors.LoadAccount(session); ok {
+			acc.SelfID = a.UserID
 		}
 		cfg.Account = acc
 	}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/jobs"
 	"github.com/tlsched/tlsched/tgsim"
 )
@@ -271,7 +272,7 @@ func TestLoginThenSend(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), "home DC 2") {
 		t.Fatalf("login: %v\n%s", err, b)
 	}
-	for _, f := range []string{session, accountPath(session)} {
+	for _, f := range []string{session, actors.AccountPath(session)} {
 		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: %v %v", f, fi, err)
 		}
@@ -284,8 +285,14 @@ func TestLoginThenSend(t *testing.T) {
 	if l := readOut(t, out)["s1"]; len(l) != 1 || !l[0].OK {
 		t.Fatalf("s1: %+v", l)
 	}
+	// The token may come from the environment instead of argv.
+	cmd := exec.Command(bin, append([]string{"login", "--session", filepath.Join(t.TempDir(), "env.json")}, conn...)...)
+	cmd.Env = append(os.Environ(), "TLSCHED_BOT_TOKEN="+srv.BotToken())
+	if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), "home DC 2") {
+		t.Fatalf("login with TLSCHED_BOT_TOKEN: %v\n%s", err, b)
+	}
 	// A wrong token is rejected: exit 1.
-	cmd := exec.Command(bin, append([]string{"login", "--session", filepath.Join(t.TempDir(), "x"), "--bot-token", "1:bad"}, conn...)...)
+	cmd = exec.Command(bin, append([]string{"login", "--session", filepath.Join(t.TempDir(), "x"), "--bot-token", "1:bad"}, conn...)...)
 	b, _ = cmd.CombinedOutput()
 	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(b), "ACCESS_TOKEN_INVALID") {
 		t.Fatalf("bad token: exit %d %s", cmd.ProcessState.ExitCode(), b)

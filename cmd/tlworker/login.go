@@ -3,39 +3,43 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/gotd/td/telegram/auth"
 	"github.com/gotd/td/tg"
-	"github.com/gotd/td/tgerr"
 
 	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 )
 
 // login authorises the session's key as a bot (token) or a user (phone,
-// code and, if the account has one, its 2FA password) and records the home
-// DC next to the session file.
+// code and, if the account has one, its 2FA password) with actors'
+// Client.Login, and records the account (its home DC) next to the session
+// file. Secrets may come from the environment, which other users of the
+// machine cannot read as they can a command line.
 func login(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var c connFlags
 	fs := cli.NewFlags("login", stderr)
 	c.register(fs)
-	token := fs.String("bot-token", "", "log in as the bot with this token")
-	phone := fs.String("phone", "", "log in as the user with this phone number (+…)")
+	token := fs.String("bot-token", "", "log in as the bot with this token (better: TLSCHED_BOT_TOKEN, not visible in the process list)")
+	phone := fs.String("phone", "", "log in as the user with this phone number (+…) (or TLSCHED_PHONE)")
 	code := fs.String("code", "", "the login code (asked on stdin if empty)")
-	password := fs.String("password", "", "the 2FA password, if the account has one (or TLSCHED_PASSWORD; asked on stdin if needed)")
+	password := fs.String("password", "", "the 2FA password, if the account has one (better: TLSCHED_PASSWORD; asked on stdin if needed)")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
+	if *token == "" && *phone == "" {
+		*token = os.Getenv("TLSCHED_BOT_TOKEN")
+		if *token == "" {
+			*phone = os.Getenv("TLSCHED_PHONE")
+		}
+	}
 	switch {
 	case (*token == "") == (*phone == ""):
-		return cli.Usagef("give --bot-token or --phone")
+		return cli.Usagef("give --bot-token or --phone (or TLSCHED_BOT_TOKEN or TLSCHED_PHONE)")
 	case c.session == "":
 		return cli.Usagef("--session FILE is required: the session file login writes")
 	}
@@ -65,76 +69,28 @@ func login(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		return strings.TrimSpace(s), nil
 	}
-
-	var a tg.AuthAuthorizationBox
-	if *token != "" {
-		err = client.Invoke(ctx, &tg.AuthImportBotAuthorizationRequest{APIID: c.apiID, APIHash: c.apiHash, BotAuthToken: *token}, &a)
-	} else {
-		err = userLogin(ctx, client, c, *phone, *code, *password, ask, &a)
+	cr := actors.Credentials{BotToken: *token, Phone: *phone}
+	if *phone != "" {
+		cr.Code = func(context.Context, *tg.AuthSentCode) (string, error) {
+			if *code != "" {
+				return *code, nil
+			}
+			return ask("login code: ")
+		}
+		cr.Password = func(context.Context) (string, error) {
+			if *password != "" {
+				return *password, nil
+			}
+			return ask("2FA password: ")
+		}
 	}
+	acc, err := client.Login(ctx, cr)
 	if err != nil {
 		return fmt.Errorf("login rejected: %w", err)
 	}
-	az, ok := a.Authorization.(*tg.AuthAuthorization)
-	if !ok {
-		return fmt.Errorf("login: the server wants a sign-up (%T); sign up with an official app first", a.Authorization)
-	}
-	u, _ := az.User.(*tg.User)
-	var conf tg.Config
-	if err := client.Invoke(ctx, &tg.HelpGetConfigRequest{}, &conf); err != nil {
-		return fmt.Errorf("after login: %w", err)
-	}
-	acc := account{HomeDC: conf.ThisDC, Bot: u != nil && u.Bot}
-	if u != nil {
-		acc.UserID, acc.Name = u.ID, strings.TrimSpace(u.FirstName+" "+u.LastName)
-		if u.Username != "" {
-			acc.Name += " (@" + u.Username + ")"
-		}
-	}
-	b, _ := json.MarshalIndent(acc, "", "  ")
-	if err := os.WriteFile(accountPath(c.session), b, 0o600); err != nil {
+	if err := actors.SaveAccount(c.session, *acc); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "logged in as %s, id %d, home DC %d; session %s\n", acc.Name, acc.UserID, acc.HomeDC, c.session)
 	return nil
-}
-
-func userLogin(ctx context.Context, client *actors.Client, c connFlags, phone, code, password string, ask func(string) (string, error), a *tg.AuthAuthorizationBox) error {
-	var sent tg.AuthSentCodeBox
-	if err := client.Invoke(ctx, &tg.AuthSendCodeRequest{PhoneNumber: phone, APIID: c.apiID, APIHash: c.apiHash, Settings: tg.CodeSettings{}}, &sent); err != nil {
-		return err
-	}
-	sc, ok := sent.SentCode.(*tg.AuthSentCode)
-	if !ok {
-		return fmt.Errorf("unexpected answer to auth.sendCode: %T", sent.SentCode)
-	}
-	var err error
-	if code == "" {
-		if code, err = ask("login code: "); err != nil {
-			return err
-		}
-	}
-	err = client.Invoke(ctx, &tg.AuthSignInRequest{PhoneNumber: phone, PhoneCodeHash: sc.PhoneCodeHash, PhoneCode: code}, a)
-	if !tgerr.Is(err, "SESSION_PASSWORD_NEEDED") {
-		return err
-	}
-	// Two-step verification: SRP with gotd's helper.
-	var pw tg.AccountPassword
-	if err := client.Invoke(ctx, &tg.AccountGetPasswordRequest{}, &pw); err != nil {
-		return err
-	}
-	if password == "" {
-		if password, err = ask("2FA password: "); err != nil {
-			return err
-		}
-	}
-	algo, ok := pw.GetCurrentAlgo()
-	if !ok {
-		return errors.New("the account asks for a password but has none set")
-	}
-	srp, err := auth.PasswordHash([]byte(password), pw.SRPID, pw.SRPB, pw.SecureRandom, algo)
-	if err != nil {
-		return err
-	}
-	return client.Invoke(ctx, &tg.AuthCheckPasswordRequest{Password: srp}, a)
 }

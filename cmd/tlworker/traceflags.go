@@ -11,6 +11,7 @@ import (
 
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/telemetry"
+	_ "github.com/tlsched/tlsched/telemetry/otlp" // --trace-exporter otlp-grpc, otlp-http
 )
 
 // traceFlags map onto telemetry.Config; empty values defer to OTEL_*.

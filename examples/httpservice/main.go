@@ -3,11 +3,24 @@
 // with Telegram's result; SIGINT/SIGTERM shut it down gracefully (the HTTP
 // server stops taking requests, calls in flight finish, the client closes).
 //
+// The request body:
+//
+//	peer     required  who to send to: "@name", "t.me/name", "me", a numeric id, …
+//	message  required  the text
+//	id       optional  an idempotency key of the caller's choice: requests with
+//	                   the same id are the same message, which Telegram
+//	                   delivers once however often it is sent (it becomes
+//	                   the message's random_id). Without it, every request
+//	                   is a new message.
+//
+// A body that is not such an object is answered 400 with the reason
+// (invalid JSON, an unknown field, or the missing field by name).
+//
 // By default it runs against tgsim in the same process, so it needs no
 // account:
 //
 //	go run ./examples/httpservice -addr 127.0.0.1:8080
-//	curl -d '{"peer":"@user1","message":"hi"}' 127.0.0.1:8080/send
+//	curl -d '{"peer":"@user1","message":"hi","id":"order-42"}' 127.0.0.1:8080/send
 package main
 
 import (
@@ -45,9 +58,21 @@ type service struct {
 type sendRequest struct {
 	Peer    string `json:"peer"`
 	Message string `json:"message"`
-	// ID makes the send idempotent: the same ID is the same message
-	// (it becomes the random_id). Optional.
+	// ID makes the send idempotent: the same ID is the same message (a
+	// hash of it becomes the random_id, which Telegram deduplicates by).
+	// Optional: without it the client picks a random random_id.
 	ID string `json:"id,omitempty"`
+}
+
+// missing names the first required field the request lacks, or "".
+func (r sendRequest) missing() string {
+	switch {
+	case r.Peer == "":
+		return "peer"
+	case r.Message == "":
+		return "message"
+	}
+	return ""
 }
 
 func (s *service) routes() http.Handler {
@@ -60,8 +85,12 @@ func (s *service) send(w http.ResponseWriter, r *http.Request) {
 	var req sendRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || req.Peer == "" || req.Message == "" {
-		httpError(w, http.StatusBadRequest, fmt.Sprintf(`want {"peer":"@name","message":"text"}: %v`, err))
+	if err := dec.Decode(&req); err != nil {
+		httpError(w, http.StatusBadRequest, fmt.Sprintf(`invalid body (want {"peer":"@name","message":"text","id":"optional idempotency key"}): %v`, err))
+		return
+	}
+	if missing := req.missing(); missing != "" {
+		httpError(w, http.StatusBadRequest, fmt.Sprintf(`missing field %q (want {"peer":"@name","message":"text","id":"optional idempotency key"})`, missing))
 		return
 	}
 	peer, err := s.cache.InputPeer(r.Context(), req.Peer)
@@ -78,7 +107,7 @@ func (s *service) send(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadGateway, err.Error())
 		return
 	}
-	random := time.Now().UnixNano()
+	var random int64 // zero: the client fills in a random one (actors.FillRandomID)
 	if req.ID != "" {
 		h := sha256.Sum256([]byte(req.ID))
 		random = int64(binary.LittleEndian.Uint64(h[:8]))
@@ -152,26 +181,24 @@ func connect(srv *tgsim.Server) (*actors.Client, *entitycache.Cache, error) {
 	for _, d := range srv.DCs() {
 		dcs[d.ID] = d.Addr
 	}
-	var cache *entitycache.Cache
-	ready := make(chan struct{})
 	client, err := actors.Start(context.Background(), actors.Config{
 		DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: actors.NewMemoryStore(),
-		OnResult: func(m *tl.Definition, b []byte) {
-			select {
-			case <-ready:
-				cache.LearnResult(m, b)
-			default:
-			}
-		},
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	cache, err = entitycache.Open(entitycache.Config{Invoker: client})
+	cache, err := entitycache.Open(entitycache.Config{})
 	if err != nil {
+		client.Close(context.Background())
 		return nil, nil, err
 	}
-	close(ready)
+	// Learns from every result of the client, resolves misses through it
+	// and refreshes stale access hashes in its calls.
+	if err := cache.Attach(client); err != nil {
+		cache.Close()
+		client.Close(context.Background())
+		return nil, nil, err
+	}
 	return client, cache, nil
 }
 

@@ -43,14 +43,21 @@ func TestService(t *testing.T) {
 	if c := srv.Counters(); c.MessagesStored != 1 || c.Duplicates != 1 {
 		t.Fatalf("the same id twice: %d stored, %d duplicates; want 1 and 1", c.MessagesStored, c.Duplicates)
 	}
-	for body, want := range map[string]int{
-		`{"peer":"@user1"}`:                     400,
-		`not json`:                              400,
-		`{"peer":"@a","message":"x"}`:           400,
-		`{"peer":"@nobody_here","message":"x"}`: 404,
+	for body, want := range map[string]struct {
+		code int
+		says string
+	}{
+		`{"peer":"@user1"}`:                     {400, `missing field "message"`},
+		`{"message":"x"}`:                       {400, `missing field "peer"`},
+		`not json`:                              {400, "invalid body"},
+		`{"peer":"@a","message":"x","to":"y"}`:  {400, `unknown field "to"`},
+		`{"peer":"@a","message":"x"}`:           {400, ""},
+		`{"peer":"@nobody_here","message":"x"}`: {404, ""},
 	} {
-		if code, m := post(body); code != want {
-			t.Errorf("%s: %d %v, want %d", body, code, m, want)
+		code, m := post(body)
+		msg, _ := m["error"].(string)
+		if code != want.code || !strings.Contains(msg, want.says) || strings.Contains(msg, "<nil>") {
+			t.Errorf("%s: %d %v, want %d saying %q", body, code, m, want.code, want.says)
 		}
 	}
 	// Graceful shutdown: the HTTP server, then the client and the cache.

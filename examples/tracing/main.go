@@ -24,6 +24,7 @@ import (
 
 	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/telemetry"
+	_ "github.com/tlsched/tlsched/telemetry/otlp" // -exporter otlp-grpc, otlp-http
 	"github.com/tlsched/tlsched/tgsim"
 )
 

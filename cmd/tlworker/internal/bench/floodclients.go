@@ -61,17 +61,40 @@ func runFloodClient(who string, f floodFlags, key *rsa.PrivateKey, w floodWorklo
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout+time.Minute)
 	defer cancel()
 	switch who {
-	case floodClients[0], floodClients[1], floodClients[2]:
-		paced := who != floodClients[2]
+	case floodClients[0], floodClients[1], floodClients[3]:
+		paced := who != floodClients[3]
 		err = runFloodOurs(ctx, f, srv, key, w, paced, learned, &run, measured)
-	case floodClients[3]:
-		err = runFloodGotd(ctx, f, srv, key, w, false, measured)
+	case floodClients[2]:
+		err = runFloodOurs(ctx, f, srv, key, w, true, hiddenLimits(f, srv, w), &run, measured)
 	case floodClients[4]:
+		err = runFloodGotd(ctx, f, srv, key, w, false, measured)
+	case floodClients[5]:
 		err = runFloodGotd(ctx, f, srv, key, w, true, measured)
 	default:
 		err = fmt.Errorf("unknown client %q", who)
 	}
 	return run, err
+}
+
+// hiddenLimits are tgsim's own limits of the workload's chats, as pacer
+// limits at the pacer's headroom: the "told the hidden limits" row.
+func hiddenLimits(f floodFlags, srv *tgsim.Server, w floodWorkload) map[string]float64 {
+	const headroom = 0.97 // scheduler.PacingConfig's default
+	perSecond := func(r tgsim.Rate) float64 { return float64(r.N) / r.Per.Seconds() * headroom }
+	bot := srv.Bot().ID
+	out := map[string]float64{"account": perSecond(tgsim.Rate{N: publishedAccountN, Per: scaled(f, time.Second)})}
+	for c := range w.Private {
+		id := srv.Users()[c].ID
+		out["user:"+strconv.FormatInt(id, 10)] = perSecond(srv.ChatLimit(bot, id, false))
+	}
+	groups := 0
+	for _, ch := range srv.Chats() {
+		if ch.Kind == "group" && groups < w.Groups {
+			out["chat:"+strconv.FormatInt(ch.ID, 10)] = perSecond(srv.ChatLimit(bot, ch.ID, true))
+			groups++
+		}
+	}
+	return out
 }
 
 // measure submits every message at once and waits for all answers or the
