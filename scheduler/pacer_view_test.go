@@ -13,7 +13,10 @@ func TestPacerView(t *testing.T) {
 	if v := New(Config{}).PacerView(); v.On {
 		t.Fatalf("pacing off: view %+v", v)
 	}
-	s := New(Config{HomeDC: 2, Pacing: PacingConfig{On: true}})
+	// Explicit rates (Headroom 1): the test does not follow the defaults.
+	s := New(Config{HomeDC: 2, Pacing: PacingConfig{On: true, Headroom: 1,
+		Account: Rate{N: 30, Per: time.Second, Burst: 30}, Private: Rate{N: 1, Per: time.Second, Burst: 3},
+		Group: Rate{N: 20, Per: time.Minute, Burst: 3}}})
 	now := time.Unix(1000, 0)
 	for i := range 5 {
 		if _, err := s.Submit(now, Call{ID: CallID(i + 1), Method: "messages.sendMessage", Peer: "user:7", Writes: true}); err != nil {
@@ -39,12 +42,14 @@ func TestPacerView(t *testing.T) {
 	if sent != 3 || len(waiting) != 2 || v.Queued != 2 {
 		t.Fatalf("sent %d (burst 3), waiting %v, view queued %d", sent, waiting, v.Queued)
 	}
-	if v.Account != 30*0.95 || v.Private != 0.95 || len(v.Chats) != 0 {
+	if v.Account != 30 || v.AccountBase != 30 || v.Private != 1 || v.Group != 20.0/60 || len(v.Chats) != 0 {
 		t.Fatalf("view before a flood: %+v", v)
 	}
 	s.Complete(now, batches[0].Calls[0].Call.ID, tgerr.New(420, "FLOOD_WAIT_3"))
 	v = s.PacerView()
-	if len(v.Chats) != 1 || v.Chats[0].Chat != "user:7" || !v.Chats[0].Private || v.Chats[0].Rate >= v.Chats[0].Base || !v.Chats[0].BurstCut {
+	// What the flood cuts (the rate, the burst or both) is the pacer's
+	// rule; the view shows the chat either way.
+	if c := v.Chats; len(c) != 1 || c[0].Chat != "user:7" || !c[0].Private || (c[0].Rate >= c[0].Base && !c[0].BurstCut) {
 		t.Fatalf("view after a chat's flood: %+v", v)
 	}
 	if !PrivateChat("self") || PrivateChat("channel:3") {

@@ -60,7 +60,7 @@ func runPacingScene(ctx context.Context, key *rsa.PrivateKey) (s pacingScene) {
 		World: tgsim.WorldConfig{Users: pacingPrivate, Groups: 1, Megagroups: pacingGroups, Channels: 1},
 		Flood: tgsim.FloodConfig{
 			Messages:    tgsim.Rate{N: 30, Per: scaledPer(time.Second)},
-			PrivateChat: tgsim.Rate{N: 3, Per: scaledPer(3 * time.Second)}, // 1/s in bursts of 3
+			PrivateChat: tgsim.Rate{N: 1, Per: scaledPer(time.Second)}, // "one a second"
 			Group:       tgsim.Rate{N: 20, Per: scaledPer(time.Minute)},
 			Vary:        pacingVary, Seed: pacingSeed,
 		},
@@ -80,7 +80,7 @@ func runPacingScene(ctx context.Context, key *rsa.PrivateKey) (s pacingScene) {
 		Scheduler: scheduler.Config{HomeDC: 2, Pacing: scheduler.PacingConfig{
 			On:      true,
 			Account: scheduler.Rate{N: 30, Per: scaledPer(time.Second), Burst: 30},
-			Private: scheduler.Rate{N: 1, Per: scaledPer(time.Second), Burst: 3},
+			Private: scheduler.Rate{N: 1, Per: scaledPer(time.Second), Burst: 1},
 			Group:   scheduler.Rate{N: 20, Per: scaledPer(time.Minute), Burst: 3},
 		}},
 		OnResult: learnInto(&cacheRef),
