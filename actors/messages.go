@@ -87,8 +87,12 @@ type (
 	panicMsg  struct{} // tests: make the DC actor fail
 )
 
-// statsMsg asks the scheduler actor for its counters.
-type statsMsg struct{ reply chan scheduler.Stats }
+// statsMsg asks the scheduler actor for its counters (reply), or the
+// pacer's report (pacing, Client.Pacing); a nil channel is not answered.
+type statsMsg struct {
+	reply  chan scheduler.Stats
+	pacing chan PacingReport
+}
 
 // failDCMsg makes a DC actor panic (tests of supervision).
 type failDCMsg struct{ dc int }

@@ -30,8 +30,9 @@ type schedulerActor struct {
 	drains  []chan struct{}
 	// stopping: Stopping was received; submissions fail at once.
 	stopping bool
-	homeDC   int // the state's home DC as last saved (homedc.go)
-	learned  int // the pacer's cuts and probes when its limits were last saved
+	homeDC   int          // the state's home DC as last saved (homedc.go)
+	learned  int          // the pacer's cuts and probes when its limits were last saved
+	pacing   *pacingTrack // the pacer's waits and rates, shown (pacing_view.go)
 }
 
 // schedulerProps spawns a scheduler actor that supervises its DC actors
@@ -70,6 +71,7 @@ func newSchedulerActor(d schedulerDeps) *schedulerActor {
 		bodies:  make(map[scheduler.CallID][]byte),
 		dcs:     make(map[int]*actor.PID),
 		homeDC:  cfg.HomeDC,
+		pacing:  newPacingTrack(cfg.Pacing.On, d.dc.telemetry, state),
 	}
 }
 
@@ -133,6 +135,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 				a.finish(scheduler.Done{ID: p.id, Err: fmt.Errorf("%w (%w)", err, scheduler.ErrNotSent)})
 				continue
 			}
+			a.pacing.submitted(a.state, p.id, now)
 			a.finishAll(done)
 		}
 		a.pump(ctx, now)
@@ -142,6 +145,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 			if r.Err == nil {
 				a.bodies[id] = r.Body
 			} else if fw, ok := tl.AsFloodWait(r.Err); ok {
+				a.pacing.floodWait(fw.Duration)
 				if p := a.pending[id]; p != nil {
 					p.tel.FloodWait(fw.Duration)
 				}
@@ -186,7 +190,12 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		a.cancel, a.timerAt = nil, time.Time{}
 		a.pump(ctx, now)
 	case *statsMsg:
-		m.reply <- a.state.Stats()
+		if m.reply != nil {
+			m.reply <- a.state.Stats()
+		}
+		if m.pacing != nil {
+			m.pacing <- a.pacing.report(a.state)
+		}
 	case *panicMsg:
 		panic("scheduler actor: failure requested")
 	case *failDCMsg:
@@ -292,6 +301,7 @@ func (a *schedulerActor) finish(d scheduler.Done) {
 		return
 	}
 	delete(a.pending, d.ID)
+	a.pacing.done(d.ID)
 	if d.Err != nil {
 		p.resolve(nil, d.Err)
 	} else {
@@ -332,7 +342,11 @@ func (a *schedulerActor) gauges() {
 // pump sends what is ready and arms the timer for the next deadline.
 func (a *schedulerActor) pump(ctx actor.Context, now time.Time) {
 	defer a.gauges()
+	a.pacing.catchUp(a.state, now)
 	batches, done := a.state.Ready(now)
+	a.pacing.sentBatches(batches, a.pending, now)
+	a.pacing.catchUp(a.state, now)
+	a.pacing.publish(a.state)
 	a.finishAll(done)
 	for _, b := range batches {
 		pid, err := a.dc(ctx, b.DC)

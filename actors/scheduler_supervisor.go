@@ -81,7 +81,12 @@ func (s *stoppedScheduler) Receive(ctx actor.Context) {
 	case *drainMsg:
 		close(m.done)
 	case *statsMsg:
-		m.reply <- scheduler.Stats{}
+		if m.reply != nil {
+			m.reply <- scheduler.Stats{}
+		}
+		if m.pacing != nil {
+			m.pacing <- PacingReport{}
+		}
 	}
 }
 

@@ -75,6 +75,7 @@ type instruments struct {
 	gaugeReg                      metric.Registration
 	entityDropped                 metric.Int64ObservableCounter
 	entityGauges                  atomic.Pointer[func() (results, resultBytes, unwritten int64)]
+	pacer                         pacerInstruments // pacer.go
 }
 
 func (m *instruments) init(meter metric.Meter) error {
@@ -105,6 +106,7 @@ func (m *instruments) init(meter metric.Meter) error {
 	add(err)
 	m.entityDropped, err = meter.Int64ObservableCounter(MetricEntityDropped, metric.WithDescription("entity cache drops, by what"))
 	add(err)
+	add(m.pacer.init(meter))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -120,8 +122,9 @@ func (m *instruments) init(meter metric.Meter) error {
 			o.ObserveInt64(m.entityDropped, rb, metric.WithAttributes(attribute.String("what", "result_bytes")))
 			o.ObserveInt64(m.entityDropped, u, metric.WithAttributes(attribute.String("what", "unwritten")))
 		}
+		m.pacer.observe(o)
 		return nil
-	}, m.inFlight, m.queued, m.entityDropped)
+	}, m.inFlight, m.queued, m.entityDropped, m.pacer.rate, m.pacer.learned)
 	return err
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	"io"
 	"slices"
@@ -61,7 +63,13 @@ func demo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if f.n < floodChain || f.callers < 1 {
 		return cli.Usagef("-n must be at least %d and -callers at least 1", floodChain)
 	}
-	d, err := startDemo(stdout, f.realistic, tel)
+	// One server key for both simulators (the bulk's and the pacing
+	// scene's): making one costs a noticeable part of a second.
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	d, err := startDemo(stdout, f.realistic, tel, key)
 	if err != nil {
 		return err
 	}
@@ -79,17 +87,29 @@ func demo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	}
 	targets := d.plan(f.n - floodChain)
 	fmt.Fprintf(stdout, "sending %d messages with %d callers; %d of them an ordered chain into %s, past its 20/min limit\n", f.n, f.callers, floodChain, d.floodChat)
+	pacingSceneLine(stdout)
+	sceneDone := make(chan pacingScene, 1)
+	go func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		sceneDone <- runPacingScene(sctx, key)
+	}()
 	rec := &recorder{p: newProgress(f.progress, stderr, f.n), lat: make([]time.Duration, 0, f.n)}
 	start := time.Now()
 	chainErr := d.sendAll(ctx, targets, f.callers, rec)
 	elapsed := time.Since(start)
 	rec.p.finish()
+	scene := <-sceneDone
 	d.summarize(ctx, stdout, summary{
 		n: f.n, failed: int(rec.failed.Load()), elapsed: elapsed, lat: rec.lat,
 		floodChat: d.floodChat, inOrder: d.chainInOrder(ctx), chainErr: chainErr, firstErr: rec.firstErr.Load(),
+		pacing: &scene,
 	})
 	if n := rec.failed.Load(); n > 0 {
 		return fmt.Errorf("%d of %d calls failed (first: %v)", n, f.n, rec.firstErr.Load())
+	}
+	if scene.err != nil || scene.failed > 0 {
+		return fmt.Errorf("pacing scene: %d of %d calls failed (first: %v; %v)", scene.failed, scene.sent, scene.firstErr, scene.err)
 	}
 	return nil
 }
@@ -109,7 +129,7 @@ type demoRun struct {
 // startDemo starts tgsim (3 DCs on 127.0.0.1) and the actor system on it.
 // Without realistic, the bulk is bound by CPU, not by the flood model;
 // groups keep Telegram's 20 per minute so one chat can be driven past it.
-func startDemo(stdout io.Writer, realistic bool, tel *telemetry.Telemetry) (*demoRun, error) {
+func startDemo(stdout io.Writer, realistic bool, tel *telemetry.Telemetry, key *rsa.PrivateKey) (*demoRun, error) {
 	flood := tgsim.FloodConfig{}
 	if !realistic {
 		flood = tgsim.FloodConfig{
@@ -119,7 +139,7 @@ func startDemo(stdout io.Writer, realistic bool, tel *telemetry.Telemetry) (*dem
 		}
 	}
 	fmt.Fprintln(stdout, "starting tgsim (3 DCs on 127.0.0.1) and the actor system…")
-	srv, err := tgsim.Start(tgsim.Config{Flood: flood})
+	srv, err := tgsim.Start(tgsim.Config{Flood: flood, Key: key})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ type summary struct {
 	chainErr  error
 	firstErr  any
 	cache     entitycache.Stats
+	pacing    *pacingScene // the pacing scene (demopacing.go); nil: not played
 }
 
 func printSummary(w io.Writer, s summary) {
@@ -69,6 +70,10 @@ func printSummary(w io.Writer, s summary) {
 	row("USER_MIGRATE issued", s.sv.Migrations)
 	row("duplicates suppressed", s.sv.Duplicates)
 	row("invokeAfterMsg waits", s.sv.OrderingWaits)
+	if s.pacing != nil {
+		// A header without a cell: the section aligns on its own.
+		printPacingScene(row, func(h string) { fmt.Fprintln(tw, h) }, *s.pacing)
+	}
 	tw.Flush()
 	if s.chainErr != nil {
 		fmt.Fprintf(w, "ordered chain: %v\n", s.chainErr)

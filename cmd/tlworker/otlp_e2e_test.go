@@ -110,6 +110,8 @@ var telemetryKeys = map[string]bool{
 	"tlsched.reconnect": true, "tlsched.reconnect.reason": true, "tlsched.reconnect.wait_seconds": true,
 	"mtproto.msg_id": true, "mtproto.container_id": true, "mtproto.messages": true, "mtproto.bytes": true,
 	"mtproto.ping_id": true, "exception.type": true, "exception.message": true,
+	// the pacer's: a chat's key (an id) on span events, kinds and stats on metrics
+	"tlsched.pacer.key": true, "tlsched.pacer.kind": true, "tlsched.pacer.stat": true,
 	"service.name": true, "telemetry.sdk.name": true, "telemetry.sdk.language": true, "telemetry.sdk.version": true,
 	// protoactor-go's actor metrics
 	"address": true, "actortype": true, "messagetype": true,

@@ -39,6 +39,7 @@ type sendFlags struct {
 	cpuprofile     string
 	longAsNumber   bool
 	concurrency    int
+	pacing         bool
 }
 
 // send is "tlworker send": its flags become an actors.Config and a
@@ -98,15 +99,30 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	defer cache.Close()
 
-	prog := newProgress(f.progress, stderr, files.total-len(files.done))
+	// The pacer's report feeds the progress line (with --pacing) and the
+	// summary; the last one is taken before the client closes.
+	watch := watchPacing(client, chatNames(cache))
+	var extra func(compact bool) string
+	if f.pacing {
+		extra = watch.line
+	}
+	prog := newProgressWith(f.progress, stderr, files.total-len(files.done), extra)
 	defer prog.finish()
-	return jobs.Run(ctx, jobs.Config{
+	err = jobs.Run(ctx, jobs.Config{
 		Sender: jobs.Actors(client), Peers: cache, Jobs: files.jobs, Results: files.out, Done: files.done,
 		Rate: f.rate, Concurrency: f.concurrency, DrainTimeout: f.drain,
-		Close:    func() { closeClient(client, 5*time.Second) },
+		Close: func() {
+			watch.final()
+			closeClient(client, 5*time.Second)
+		},
 		OnResult: prog.add,
 		JSON:     tl.EncodeOptions{LongAsNumber: f.longAsNumber},
 	})
+	prog.finish()
+	if r, ok := watch.report(); ok && f.progress != "none" {
+		printPacingSummary(stderr, r, chatNames(cache))
+	}
+	return err
 }
 
 // parse reads the flags; it returns the arguments left over.
@@ -129,6 +145,7 @@ func (f *sendFlags) parse(args []string, stderr io.Writer) ([]string, error) {
 	fs.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long to wait for calls in flight")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.IntVar(&f.concurrency, "concurrency", 2000, "jobs in flight at once")
+	fs.BoolVar(&f.pacing, "pacing", false, "pace writes to chats below Telegram's flood limits (30/s per account, 1/s per private chat, 20/min per group), learning each chat's from its flood waits and keeping them with the session")
 	fs.BoolVar(&f.longAsNumber, "long-as-number", false, `write 64-bit integers in results as JSON numbers, not strings ("access_hash":"-807…"); only for readers that keep them exact (not JavaScript)`)
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return nil, err
@@ -174,6 +191,7 @@ func (f *sendFlags) clientConfig() (actors.Config, error) {
 	cfg.Session.BusyPingAfter = f.pingAfter
 	cfg.Session.DeadAfter = f.deadAfter
 	cfg.Scheduler.MaxQueued = 100_000
+	cfg.Scheduler.Pacing.On = f.pacing
 	cfg.BlockWhenFull = true
 	return cfg, nil
 }
