@@ -21,12 +21,15 @@ import (
 // The demo's pacing scene: while the bulk runs, a second client with
 // pacing on (scheduler/pacer.go) writes to a few private chats and groups
 // of a second tgsim that enforces Telegram's published bot limits, each
-// chat's varied by up to ±30% (limits the client cannot know), sped up
-// pacingSpeed times so that it fits the demo's seconds. The summary shows
-// the rates it paced at beside the limits, and the flood waits it met.
+// chat's varied by up to ±30% (limits the client cannot know), on a clock
+// pacingSpeed times faster than real time so that it fits the demo's
+// seconds. The summary shows the rates it paced at beside the limits, and
+// the flood waits it met, in Telegram's seconds.
 
-// pacingSpeed divides every period of the scene's limits (tgsim's and the
-// pacer's alike); bursts are kept. Flood waits stay whole seconds.
+// pacingSpeed is how much faster than real time the scene's clock runs:
+// tgsim's flood model (FloodConfig.Now) and the client's scheduler
+// (actors.Config.TimeScale) keep it, so limits, waits and rates are
+// Telegram's own figures.
 const pacingSpeed = 4
 
 // The scene's workload: pacingPerChat messages to each of pacingPrivate
@@ -49,8 +52,12 @@ type pacingScene struct {
 	err          error
 }
 
-// scaledPer is a published limit's period, sped up pacingSpeed times.
-func scaledPer(per time.Duration) time.Duration { return per / pacingSpeed }
+// sceneClock returns the scene's clock: real time, pacingSpeed times
+// faster from now.
+func sceneClock() func() time.Time {
+	origin := time.Now()
+	return func() time.Time { return origin.Add(time.Since(origin) * pacingSpeed) }
+}
 
 // runPacingScene plays the scene and returns its outcome; it never fails
 // the demo on its own (the summary says what went wrong).
@@ -59,10 +66,11 @@ func runPacingScene(ctx context.Context, key *rsa.PrivateKey) (s pacingScene) {
 		Key: key, DCs: []int{2},
 		World: tgsim.WorldConfig{Users: pacingPrivate, Groups: 1, Megagroups: pacingGroups, Channels: 1},
 		Flood: tgsim.FloodConfig{
-			Messages:    tgsim.Rate{N: 30, Per: scaledPer(time.Second)},
-			PrivateChat: tgsim.Rate{N: 1, Per: scaledPer(time.Second)}, // "one a second"
-			Group:       tgsim.Rate{N: 20, Per: scaledPer(time.Minute)},
+			Messages:    tgsim.Rate{N: 30, Per: time.Second},
+			PrivateChat: tgsim.Rate{N: 1, Per: time.Second}, // "one a second"
+			Group:       tgsim.Rate{N: 20, Per: time.Minute},
 			Vary:        pacingVary, Seed: pacingSeed,
+			Now: sceneClock(),
 		},
 	})
 	if err != nil {
@@ -77,13 +85,10 @@ func runPacingScene(ctx context.Context, key *rsa.PrivateKey) (s pacingScene) {
 	var cacheRef atomic.Pointer[entitycache.Cache]
 	client, err := actors.Start(ctx, actors.Config{
 		DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: actors.NewMemoryStore(),
-		Scheduler: scheduler.Config{HomeDC: 2, Pacing: scheduler.PacingConfig{
-			On:      true,
-			Account: scheduler.Rate{N: 30, Per: scaledPer(time.Second), Burst: 30},
-			Private: scheduler.Rate{N: 1, Per: scaledPer(time.Second), Burst: 1},
-			Group:   scheduler.Rate{N: 20, Per: scaledPer(time.Minute), Burst: 3},
-		}},
-		OnResult: learnInto(&cacheRef),
+		TimeScale: pacingSpeed,
+		// The pacer's defaults are Telegram's published bot limits.
+		Scheduler: scheduler.Config{HomeDC: 2, Pacing: scheduler.PacingConfig{On: true}},
+		OnResult:  learnInto(&cacheRef),
 	})
 	if err != nil {
 		s.err = err
@@ -144,7 +149,7 @@ func runPacingScene(ctx context.Context, key *rsa.PrivateKey) (s pacingScene) {
 		}()
 	}
 	wg.Wait()
-	s.elapsed = time.Since(start)
+	s.elapsed = time.Since(start) * pacingSpeed // Telegram time
 	s.ideal = srv.IdealFinish(srv.Bot().ID)
 	s.report, s.err = client.Pacing(ctx)
 	s.learned = learnedLimits(s.report, chatNames(cache))
@@ -154,20 +159,20 @@ func runPacingScene(ctx context.Context, key *rsa.PrivateKey) (s pacingScene) {
 
 // printPacingScene adds the scene to the demo's summary.
 func printPacingScene(row func(k string, v ...any), header func(string), s pacingScene) {
-	header(fmt.Sprintf("pacing (a second tgsim: Telegram's bot limits %d× faster, each chat's ±%.0f%%)", pacingSpeed, pacingVary*100))
+	header(fmt.Sprintf("pacing (a second tgsim: Telegram's bot limits on a clock %d× faster, each chat's ±%.0f%%; Telegram seconds)", pacingSpeed, pacingVary*100))
 	if s.err != nil && s.sent == 0 {
 		row("scene", "NOT RUN: ", s.err)
 		return
 	}
 	r := s.report
-	row("paced writes", fmt.Sprintf("%d to %d private chats and %d groups in %v (ok %d, failed %d)",
-		s.sent, pacingPrivate, pacingGroups, s.elapsed.Round(time.Millisecond), s.sent-s.failed, s.failed))
+	row("paced writes", fmt.Sprintf("%d to %d private chats and %d groups in %v (%v real; ok %d, failed %d)",
+		s.sent, pacingPrivate, pacingGroups, s.elapsed.Round(time.Millisecond), (s.elapsed/pacingSpeed).Round(time.Millisecond), s.sent-s.failed, s.failed))
 	if s.ideal > 0 {
 		row("tgsim's limits allowed", fmt.Sprintf("%v at best: %.0f%% goodput", s.ideal.Round(time.Millisecond), 100*s.ideal.Seconds()/s.elapsed.Seconds()))
 	}
 	row("paced at", fmt.Sprintf("account %s, private chat %s, group %s (published limits %s, %s, %s)",
 		fmtRate(r.Account), fmtRate(r.Private), fmtRate(r.Group),
-		fmtRate(30*pacingSpeed), fmtRate(pacingSpeed), fmtRate(20.0/60*pacingSpeed)))
+		fmtRate(30), fmtRate(1), fmtRate(20.0/60)))
 	row("flood waits", fmt.Sprintf("%d met (%s waited; tgsim issued %d)", r.FloodWaits, fmtSeconds(r.FloodWaited), s.issued))
 	row("limits learned", s.learned)
 	if s.firstErr != nil {

@@ -78,9 +78,9 @@ func TestDemoShowsPacing(t *testing.T) {
 	t.Logf("demo took %v:\n%s", time.Since(start).Round(time.Millisecond), out)
 	for _, want := range []string{
 		`(?m)^pacing scene alongside: 44 messages to 4 private chats and 2 groups`,
-		`(?m)^pacing \(a second tgsim: Telegram's bot limits 4× faster, each chat's ±30%\)$`,
-		`(?m)^  paced writes\s+44 to 4 private chats and 2 groups in [0-9.]+m?s \(ok 44, failed 0\)$`,
-		`(?m)^  paced at\s+account [0-9.]+/s, private chat [0-9.]+/s, group [0-9.]+/s \(published limits 120\.0/s, 4\.00/s, 1\.33/s\)$`,
+		`(?m)^pacing \(a second tgsim: Telegram's bot limits on a clock 4× faster, each chat's ±30%; Telegram seconds\)$`,
+		`(?m)^  paced writes\s+44 to 4 private chats and 2 groups in [0-9.]+m?s \([0-9.]+m?s real; ok 44, failed 0\)$`,
+		`(?m)^  paced at\s+account [0-9.]+/s, private chat [0-9.]+/s, group [0-9.]+/s \(published limits 30\.0/s, 1\.00/s, 0\.33/s\)$`,
 		`(?m)^  flood waits\s+\d+ met \([0-9.]+ s waited; tgsim issued \d+\)$`,
 		`(?m)^  limits learned\s+\S`,
 	} {

@@ -440,8 +440,8 @@ func renderFlood(rep floodReport) string {
 	for _, c := range w.Counts {
 		top = max(top, c)
 	}
-	fmt.Fprintf(&b, "Measured %s on %s: %d messages.sendMessage calls submitted at once to %d private chats and %d groups (Zipf %.2g: the busiest chat gets %d), medians of %d rounds, clients alternating, a fresh tgsim each run with the same hidden limits: Telegram's published bot limits (30/s per account, 1/s per private chat in bursts of %d, 20/min per group in bursts of 20)%s, each chat's varied ±%.0f%% by seed %d, each further violation within 10 min waiting %g× longer. The pacer starts from the same published figures%s (bursts of %d in a private chat, %d in a group). %v latency per call.\n`%s`\n\n",
-		rep.Date, rep.Machine, f.n, w.Private, w.Groups, f.zipf, top, f.rounds, f.privateBurst, scaleNote(f.scale), 100*f.vary, f.seed, f.escalation, scaleNote(f.scale), publishedPrivateBurst, publishedGroupBurst, f.latency, rep.Command)
+	fmt.Fprintf(&b, "Measured %s on %s: %d messages.sendMessage calls submitted at once to %d private chats and %d groups (Zipf %.2g: the busiest chat gets %d), medians of %d rounds, clients alternating, a fresh tgsim each run with the same hidden limits: Telegram's published bot limits (30/s per account, 1/s per private chat in bursts of %d, 20/min per group in bursts of 20)%s, each chat's varied ±%.0f%% by seed %d, each further violation within 10 min waiting %g× longer. The pacer starts from the same published figures (bursts of %d in a private chat, %d in a group). %v latency per call.\n`%s`\n\n",
+		rep.Date, rep.Machine, f.n, w.Private, w.Groups, f.zipf, top, f.rounds, f.privateBurst, scaleNote(f.scale), 100*f.vary, f.seed, f.escalation, publishedPrivateBurst, publishedGroupBurst, f.latency, rep.Command)
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
 	fmt.Fprintln(tw, "| client\t| goodput\t| flood waits\t| after first 10%\t| chats flooded (most waits in one)\t| wait s imposed\t| total s\t| ideal s\t| p50 s\t| p99 s\t| sent / failed\t|")
 	fmt.Fprintln(tw, "| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t|")

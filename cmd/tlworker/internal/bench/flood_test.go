@@ -24,9 +24,10 @@ func TestBenchFloodSmoke(t *testing.T) {
 	var out, errOut bytes.Buffer
 	start := time.Now()
 	// Gentle limits (no escalation, bursts of 3 in private chats, an even
-	// spread) keep the reactive clients quick.
+	// spread) keep the reactive clients quick. -timeout is Telegram time:
+	// 20 s real at -scale 4.
 	err := Run([]string{"--flood", "-n", "60", "-private", "6", "-groups", "2", "-rounds", "1", "-scale", "4", "-zipf", "0", "-escalation", "1", "-private-burst", "3",
-		"-latency", "2ms", "-timeout", "20s", "-readme", readme, "-plot", plot}, &out, &errOut)
+		"-latency", "2ms", "-timeout", "80s", "-readme", readme, "-plot", plot}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("%v: %s", err, errOut.String())
 	}
