@@ -26,3 +26,22 @@ func TestUsageFromTable(t *testing.T) {
 		}
 	}
 }
+
+// Pacing is on against Telegram and off against a server given with --dc,
+// unless --pacing says otherwise.
+func TestPacingDefault(t *testing.T) {
+	var telegram, custom sendFlags
+	custom.conn.dcs.order = []int{2}
+	if !telegram.pacingOn() || custom.pacingOn() {
+		t.Fatalf("default pacing: Telegram %v, --dc %v; want on, off", telegram.pacingOn(), custom.pacingOn())
+	}
+	if err := telegram.pacing.Set("false"); err != nil || telegram.pacingOn() {
+		t.Fatalf("--pacing=false against Telegram: on=%v err=%v", telegram.pacingOn(), err)
+	}
+	if err := custom.pacing.Set("true"); err != nil || !custom.pacingOn() {
+		t.Fatalf("--pacing with --dc: on=%v err=%v", custom.pacingOn(), err)
+	}
+	if err := custom.pacing.Set("maybe"); err == nil {
+		t.Fatal("--pacing=maybe accepted")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -39,7 +40,7 @@ type sendFlags struct {
 	cpuprofile     string
 	longAsNumber   bool
 	concurrency    int
-	pacing         bool
+	pacing         optBool
 }
 
 // send is "tlworker send": its flags become an actors.Config and a
@@ -103,7 +104,7 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	// summary; the last one is taken before the client closes.
 	watch := watchPacing(client, chatNames(cache))
 	var extra func(compact bool) string
-	if f.pacing {
+	if f.pacingOn() {
 		extra = watch.line
 	}
 	prog := newProgressWith(f.progress, stderr, files.total-len(files.done), extra)
@@ -145,7 +146,7 @@ func (f *sendFlags) parse(args []string, stderr io.Writer) ([]string, error) {
 	fs.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long to wait for calls in flight")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.IntVar(&f.concurrency, "concurrency", 2000, "jobs in flight at once")
-	fs.BoolVar(&f.pacing, "pacing", false, "pace writes to chats below Telegram's flood limits (30/s per account, 1/s per private chat, 20/min per group), learning each chat's from its flood waits and keeping them with the session")
+	fs.Var(&f.pacing, "pacing", "pace writes to chats below Telegram's flood limits (30/s per account, 1/s per private chat, 20/min per group), learning each chat's from its flood waits and keeping them with the session (default: on against Telegram, off with --dc; --pacing=false turns it off)")
 	fs.BoolVar(&f.longAsNumber, "long-as-number", false, `write 64-bit integers in results as JSON numbers, not strings ("access_hash":"-807…"); only for readers that keep them exact (not JavaScript)`)
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return nil, err
@@ -191,10 +192,42 @@ func (f *sendFlags) clientConfig() (actors.Config, error) {
 	cfg.Session.BusyPingAfter = f.pingAfter
 	cfg.Session.DeadAfter = f.deadAfter
 	cfg.Scheduler.MaxQueued = 100_000
-	cfg.Scheduler.Pacing.On = f.pacing
+	cfg.Scheduler.Pacing.On = f.pacingOn()
 	cfg.BlockWhenFull = true
 	return cfg, nil
 }
+
+// pacingOn reports whether writes are paced: as --pacing says, else
+// against Telegram (whose limits the pacer starts from) and not against
+// a server given with --dc (a test server's limits are its own).
+func (f *sendFlags) pacingOn() bool {
+	if f.pacing.set {
+		return f.pacing.on
+	}
+	return len(f.conn.dcs.order) == 0
+}
+
+// optBool is a boolean flag that knows whether it was given.
+type optBool struct{ set, on bool }
+
+func (b *optBool) String() string {
+	if b == nil || !b.on {
+		return "false"
+	}
+	return "true"
+}
+
+func (b *optBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	b.set, b.on = true, v
+	return nil
+}
+
+// IsBoolFlag lets "--pacing" stand for "--pacing=true".
+func (b *optBool) IsBoolFlag() bool { return true }
 
 // sendFiles are the jobs input and the results output of a run.
 type sendFiles struct {
