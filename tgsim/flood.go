@@ -270,9 +270,9 @@ func (m *floodModel) take(now time.Time, checks []floodCheck) (wait int, ignored
 	if m.cfg.Off {
 		return 0, false
 	}
-	now = m.clock(now)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now = m.clock(now) // read under the lock: a caller that waited for it is not in the past
 	var worst time.Duration
 	worstAt := 0 // the check that imposes worst
 	bs := make([]*bucket, len(checks))
