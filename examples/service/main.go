@@ -183,7 +183,7 @@ func run(ctx context.Context, cfg config) (outcome, error) {
 	// The caller of the next message goes away while it waits out the
 	// chat's flood wait: the call is withdrawn and never sent.
 	cctx, cancel := context.WithCancel(ctx)
-	time.AfterFunc(200*time.Millisecond, cancel)
+	time.AfterFunc(500*time.Millisecond, cancel) // the wait is about a second
 	o.Cancelled = send(cctx, "Rate your delivery!")
 	cancel()
 	var cancelled *scheduler.CanceledError
