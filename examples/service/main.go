@@ -141,12 +141,8 @@ func run(ctx context.Context, cfg config) (outcome, error) {
 		return o, err // the batch as a whole was not sent
 	}
 	for i := range parts {
-		var e error
-		if failed != nil {
-			e = failed.Errors[i]
-		}
 		var broken *scheduler.ChainBrokenError
-		switch {
+		switch e := failed.Err(i); {
 		case e == nil:
 			o.Batch = append(o.Batch, fmt.Sprintf("sent (%T)", upds[i].Updates))
 		case errors.As(e, &broken):
