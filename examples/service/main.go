@@ -124,7 +124,7 @@ func run(ctx context.Context, cfg config) (outcome, error) {
 	fmt.Fprintf(cfg.Out, "notified %d users in %v\n", o.Notified, time.Since(start).Round(time.Millisecond))
 
 	// An announcement in parts that must appear in order: one ordered
-	// batch, typed in and out. Part 3 is empty, which the server rejects.
+	// batch, typed in and out. Part 3 is blank, which the server rejects.
 	group, err := cache.InputPeer(ctx, cfg.Group)
 	if err != nil {
 		return o, err
