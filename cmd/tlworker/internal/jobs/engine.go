@@ -231,6 +231,10 @@ type task struct {
 // once the queue is drained.
 func (r *runner) workers(ctx context.Context, n int) func() {
 	r.queue = make(chan task)
+	// A signal stops reading, not the jobs already read: they run on a
+	// context it does not cancel, until the drain timeout closes the
+	// sender.
+	ctx = context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)

@@ -56,7 +56,8 @@ func (s actorSender) Send(ctx context.Context, req bin.Encoder, dc int, after Ca
 	return f, nil
 }
 
-// run sends one job and writes its result line.
+// run sends one job and writes its result line. ctx is not cancelled by
+// a signal (see workers).
 func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 	defer r.wg.Done()
 	var after Call
@@ -98,17 +99,12 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 		}
 	}
 	m, merr := tl.Method(j.Method)
-	inv := &jobInvoker{s: r.sender, dc: j.DC, after: after, st: st}
+	inv := &jobInvoker{s: r.sender, dc: j.DC, after: after, st: st, j: &j}
 	start := time.Now()
 	var res rawResult
 	err := merr
 	if err == nil {
-		// A signal stops reading, not the jobs already read: they run on a
-		// context it does not cancel, until the drain timeout closes the
-		// sender.
-		err = r.peers.Invoke(context.WithoutCancel(ctx), inv, func(ctx context.Context, rv tl.Resolver) (bin.Encoder, error) {
-			return tl.DecodeRequest(ctx, j.Method, j.Params, tl.DecodeOptions{Resolver: rv, RandomID: func() int64 { return randomID(j.ID) }})
-		}, &res)
+		err = r.peers.Invoke(ctx, inv, inv.build, &res)
 	}
 	kind := ""
 	if err != nil {
@@ -161,7 +157,17 @@ type jobInvoker struct {
 	st    *jobState
 	once  sync.Once
 	sent  bool
+	j     *job
 }
+
+// build is the job's request with its peers resolved by rv, and a missing
+// random_id derived from the job's id. One method value per job, not two
+// closures.
+func (j *jobInvoker) build(ctx context.Context, rv tl.Resolver) (bin.Encoder, error) {
+	return tl.DecodeRequest(ctx, j.j.Method, j.j.Params, tl.DecodeOptions{Resolver: rv, RandomID: j.randomID})
+}
+
+func (j *jobInvoker) randomID() int64 { return randomID(j.j.ID) }
 
 func (j *jobInvoker) Invoke(ctx context.Context, req bin.Encoder, res bin.Decoder) error {
 	f, err := j.s.Send(ctx, req, j.dc, j.after)
@@ -177,10 +183,12 @@ func (j *jobInvoker) Invoke(ctx context.Context, req bin.Encoder, res bin.Decode
 	return res.Decode(&bin.Buffer{Buf: body})
 }
 
-// rawResult keeps a result's bytes.
+// rawResult keeps a result's bytes. It keeps the buffer's bytes, not a
+// copy: jobInvoker.Invoke decodes it from the call's own body (Call.Wait),
+// which nothing writes to, and the result is only read.
 type rawResult struct{ b []byte }
 
 func (r *rawResult) Decode(b *bin.Buffer) error {
-	r.b = append(r.b[:0], b.Buf...)
+	r.b = b.Buf
 	return nil
 }
