@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +24,8 @@ import (
 //	go test -run '^$' -bench Run -benchmem -count 5 ./cmd/tlworker/internal/jobs > /tmp/new.txt
 //	benchstat /tmp/old.txt /tmp/new.txt
 func BenchmarkRunSendMessage(b *testing.B) {
+	// As tlworker send runs (its sendGCPercent).
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	for _, workers := range []int{1, DefaultConcurrency} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			var in bytes.Buffer

@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if done == nil {
 		done = map[string]bool{}
 	}
-	r := &runner{sender: cfg.Sender, peers: cfg.Peers, w: newResultWriter(cfg.Results), done: done, jobs: map[string]*jobState{}, onResult: cfg.OnResult, json: cfg.JSON}
+	r := &runner{sender: cfg.Sender, peers: cfg.Peers, w: newResultWriter(cfg.Results), done: done, jobs: map[string]*jobState{}, methods: map[string]method{}, onResult: cfg.OnResult, json: cfg.JSON}
 	if cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), 1)
 	}
@@ -135,6 +135,7 @@ type runner struct {
 	json     tl.EncodeOptions     // how results are written
 	done     map[string]bool      // from --resume
 	jobs     map[string]*jobState // by id, for "after"; only read touches it
+	methods  map[string]method    // by name; only read touches it
 	queue    chan task
 	wg       sync.WaitGroup // jobs handed to workers and not finished
 	closing  atomic.Bool    // the sender is being closed: its errors are not results
@@ -209,7 +210,7 @@ func (r *runner) read(ctx context.Context, in io.Reader) error {
 		}
 		r.started.Add(1)
 		r.wg.Add(1)
-		r.queue <- task{j: j, st: st, pred: pred}
+		r.queue <- task{j: j, st: st, pred: pred, m: r.method(j.Method)}
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -222,6 +223,28 @@ type task struct {
 	j    job
 	st   *jobState
 	pred *jobState
+	m    method // j.Method's
+}
+
+// method is a job's method looked up in the schema: its definition, or why
+// there is none.
+type method struct {
+	def *tl.Definition
+	err error
+}
+
+// method looks up a job's method, once per name for the names of a run
+// (read's; a run has few methods and many lines).
+func (r *runner) method(name string) method {
+	if m, ok := r.methods[name]; ok {
+		return m
+	}
+	def, err := tl.Method(name)
+	m := method{def: def, err: err}
+	if len(r.methods) < 1024 { // a bound against lines full of made-up names
+		r.methods[name] = m
+	}
+	return m
 }
 
 // workers run jobs: a fixed pool, so each goroutine's stack grows once, not
@@ -241,7 +264,7 @@ func (r *runner) workers(ctx context.Context, n int) func() {
 		go func() {
 			defer wg.Done()
 			for t := range r.queue {
-				r.run(ctx, t.j, t.st, t.pred)
+				r.run(ctx, t)
 			}
 		}()
 	}

@@ -58,7 +58,8 @@ func (s actorSender) Send(ctx context.Context, req bin.Encoder, dc int, after Ca
 
 // run sends one job and writes its result line. ctx is not cancelled by
 // a signal (see workers).
-func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
+func (r *runner) run(ctx context.Context, t task) {
+	j, st, pred := t.j, t.st, t.pred
 	defer r.wg.Done()
 	var after Call
 	if pred != nil {
@@ -98,11 +99,10 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 			}
 		}
 	}
-	m, merr := tl.Method(j.Method)
-	inv := &jobInvoker{s: r.sender, dc: j.DC, after: after, st: st, j: &j}
+	inv := &jobInvoker{s: r.sender, dc: j.DC, after: after, st: st, j: &j, def: t.m.def}
 	start := time.Now()
 	var res rawResult
-	err := merr
+	err := t.m.err
 	if err == nil {
 		err = r.peers.Invoke(ctx, inv, inv.build, &res)
 	}
@@ -137,7 +137,7 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 		r.unreachable.note(err, o.Error.Kind)
 	} else {
 		o.LatencyMS = ms(time.Since(start))
-		js, jerr := r.json.BinaryToJSON(res.b, m.Type)
+		js, jerr := r.json.BinaryToJSON(res.b, t.m.def.Type)
 		if jerr != nil {
 			o.OK, o.Error = false, &Error{Message: fmt.Sprintf("the call succeeded but its result could not be read: %v", jerr)}
 		} else {
@@ -158,13 +158,14 @@ type jobInvoker struct {
 	once  sync.Once
 	sent  bool
 	j     *job
+	def   *tl.Definition // j's method
 }
 
 // build is the job's request with its peers resolved by rv, and a missing
 // random_id derived from the job's id. One method value per job, not two
 // closures.
 func (j *jobInvoker) build(ctx context.Context, rv tl.Resolver) (bin.Encoder, error) {
-	return tl.DecodeRequest(ctx, j.j.Method, j.j.Params, tl.DecodeOptions{Resolver: rv, RandomID: j.randomID})
+	return tl.DecodeParams(ctx, j.def, j.j.Params, tl.DecodeOptions{Resolver: rv, RandomID: j.randomID})
 }
 
 func (j *jobInvoker) randomID() int64 { return randomID(j.j.ID) }
