@@ -137,7 +137,12 @@ func (r *runner) run(ctx context.Context, t task) {
 		r.unreachable.note(err, o.Error.Kind)
 	} else {
 		o.LatencyMS = ms(time.Since(start))
-		js, jerr := r.json.BinaryToJSON(res.b, t.m.def.Type)
+		// The result's JSON goes into a pooled buffer: the line written
+		// copies it (r.result returns once it has).
+		buf := jsonBufs.Get().(*[]byte)
+		defer putJSONBuf(buf)
+		js, jerr := r.json.AppendBinaryToJSON((*buf)[:0], res.b, t.m.def.Type)
+		*buf = js
 		if jerr != nil {
 			o.OK, o.Error = false, &Error{Message: fmt.Sprintf("the call succeeded but its result could not be read: %v", jerr)}
 		} else {
@@ -145,6 +150,15 @@ func (r *runner) run(ctx context.Context, t task) {
 		}
 	}
 	r.result(o)
+}
+
+// jsonBufs are buffers for a result's JSON while its line is written.
+var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+func putJSONBuf(b *[]byte) {
+	if cap(*b) <= 64<<10 { // one huge result does not pin its memory
+		jsonBufs.Put(b)
+	}
 }
 
 // jobInvoker sends a job's request through the sender with its DC and
