@@ -106,6 +106,7 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		Close:    func() { closeClient(client, 5*time.Second) },
 		OnResult: prog.add,
 		JSON:     tl.EncodeOptions{LongAsNumber: f.longAsNumber},
+		Expect:   files.total,
 	})
 }
 

@@ -46,7 +46,7 @@ func BenchmarkRunSendMessage(b *testing.B) {
 			b.ResetTimer()
 			cpu0 := cpuTime()
 			err = Run(context.Background(), Config{
-				Sender: instantSender{body: res.Buf}, Peers: peers, Jobs: &in, Results: out, Concurrency: workers,
+				Sender: instantSender{body: res.Buf}, Peers: peers, Jobs: &in, Results: out, Concurrency: workers, Expect: b.N,
 			})
 			b.StopTimer()
 			// CPU per job, all threads: the figure that matters on a busy

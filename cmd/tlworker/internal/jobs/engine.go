@@ -65,6 +65,10 @@ type Config struct {
 	// JSON is how results are written; the zero value writes long values
 	// as decimal strings (tl.EncodeOptions).
 	JSON tl.EncodeOptions
+	// Expect, if positive, is about how many jobs Jobs holds: the engine
+	// sizes its table of job ids for them at the start instead of growing
+	// it as it reads. Only a hint.
+	Expect int
 }
 
 // Run reads jobs from cfg.Jobs and runs them until EOF, then waits for
@@ -84,7 +88,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if done == nil {
 		done = map[string]bool{}
 	}
-	r := &runner{sender: cfg.Sender, peers: cfg.Peers, w: newResultWriter(cfg.Results), done: done, jobs: map[string]*jobState{}, methods: map[string]method{}, onResult: cfg.OnResult, json: cfg.JSON}
+	r := &runner{sender: cfg.Sender, peers: cfg.Peers, w: newResultWriter(cfg.Results), done: done, jobs: make(map[string]*jobState, min(max(cfg.Expect, 0), maxExpect)), methods: map[string]method{}, onResult: cfg.OnResult, json: cfg.JSON}
 	if cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), 1)
 	}
@@ -129,6 +133,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	return r.unreachable.err()
 }
+
+// maxExpect bounds the table Config.Expect sizes up front.
+const maxExpect = 10_000_000
 
 type runner struct {
 	sender   Sender
