@@ -131,8 +131,8 @@ var linePool = sync.Pool{New: func() any { return &jx.Writer{Buf: make([]byte, 0
 // o.Result is copied as it is: it must be compact, valid JSON, as
 // tl.BinaryToJSON writes it (json.Marshal would compact it).
 func appendResult(w *jx.Writer, o Result) bool {
-	if marshalEscapes(o.Result) || strings.ContainsAny(o.ID, "\b\f") ||
-		o.Error != nil && (strings.ContainsAny(o.Error.Message, "\b\f") || strings.ContainsAny(o.Error.Kind, "\b\f")) {
+	if marshalEscapes(o.Result) || hasBF(o.ID) ||
+		o.Error != nil && (hasBF(o.Error.Message) || hasBF(o.Error.Kind)) {
 		return false
 	}
 	w.RawStr(`{"id":`)
@@ -183,6 +183,12 @@ func marshalEscapes(raw []byte) bool {
 		}
 	}
 	return false
+}
+
+// hasBF reports whether s holds \b or \f (strings.ContainsAny builds a
+// set per call).
+func hasBF(s string) bool {
+	return strings.IndexByte(s, '\b') >= 0 || strings.IndexByte(s, '\f') >= 0
 }
 
 // escapeStart marks the bytes marshalEscapes stops at.
