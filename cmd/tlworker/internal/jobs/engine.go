@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if done == nil {
 		done = map[string]bool{}
 	}
-	r := &runner{sender: cfg.Sender, peers: cfg.Peers, w: newResultWriter(cfg.Results), done: done, jobs: make(map[string]*jobState, min(max(cfg.Expect, 0), maxExpect)), methods: map[string]method{}, onResult: cfg.OnResult, json: cfg.JSON}
+	r := &runner{sender: cfg.Sender, peers: cfg.Peers, w: newResultWriter(cfg.Results), done: done, jobs: newIDTable(min(max(cfg.Expect, 0), maxExpect)), methods: map[string]method{}, onResult: cfg.OnResult, json: cfg.JSON}
 	if cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), 1)
 	}
@@ -148,10 +148,10 @@ type runner struct {
 	// Reading, by whichever worker takes the next job (take), under readMu.
 	readMu    sync.Mutex
 	in        *bufio.Scanner
-	line      int                  // the last line read, 1-based
-	jobs      map[string]*jobState // by id, for "after"
-	methods   map[string]method    // by name
-	readEnded bool                 // EOF, ctx ended or a read error
+	line      int               // the last line read, 1-based
+	jobs      *idTable          // by id, for "after"
+	methods   map[string]method // by name
+	readEnded bool              // EOF, ctx ended or a read error
 	readErr   error
 	readDone  chan struct{}  // closed when reading has ended
 	wg        sync.WaitGroup // jobs handed to workers and not finished
@@ -217,19 +217,19 @@ func (r *runner) readLine(ctx context.Context) (t task, ok, end bool) {
 		return task{}, false, false
 	}
 	if _, seen := r.done[j.ID]; seen {
-		r.jobs[j.ID] = &jobState{}
+		r.jobs.set(&jobState{id: j.ID})
 		return task{}, false, false
 	}
-	if _, dup := r.jobs[j.ID]; dup {
+	// From here on the line's id is taken, whatever becomes of the job.
+	st := &jobState{id: j.ID}
+	if dup := r.jobs.add(st); dup != nil {
 		r.started.Add(1)
 		r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: job id %q was used by an earlier line", line, j.ID)}})
 		return task{}, false, false
 	}
 	if j.After == j.ID {
 		// It would wait for itself forever.
-		st := &jobState{}
 		st.end(failed)
-		r.jobs[j.ID] = st
 		r.started.Add(1)
 		r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: \"after\": job %q cannot run after itself", line, j.ID)}})
 		return task{}, false, false
@@ -239,11 +239,9 @@ func (r *runner) readLine(ctx context.Context) (t task, ok, end bool) {
 			return task{}, false, true
 		}
 	}
-	st := &jobState{}
-	r.jobs[j.ID] = st
 	var pred *jobState
 	if j.After != "" {
-		pred = r.jobs[j.After]
+		pred = r.jobs.get(j.After)
 		if pred == nil {
 			st.end(failed)
 			r.started.Add(1)
