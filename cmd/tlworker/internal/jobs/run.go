@@ -99,12 +99,14 @@ func (r *runner) run(ctx context.Context, t task) {
 			}
 		}
 	}
-	inv := &jobInvoker{s: r.sender, dc: j.DC, after: after, st: st, j: &j, def: t.m.def}
+	// One allocation for the job's sending: the invoker holds the job, its
+	// result and the buffer it is decoded from.
+	inv := &jobInvoker{s: r.sender, dc: j.DC, after: after, st: st, j: j, def: t.m.def}
+	res := &inv.res
 	start := time.Now()
-	var res rawResult
 	err := t.m.err
 	if err == nil {
-		err = r.peers.Invoke(ctx, inv, inv.build, &res)
+		err = r.peers.Invoke(ctx, inv, inv.build, res)
 	}
 	kind := ""
 	if err != nil {
@@ -169,10 +171,11 @@ type jobInvoker struct {
 	dc    int
 	after Call
 	st    *jobState
-	once  sync.Once
 	sent  bool
-	j     *job
+	j     job
 	def   *tl.Definition // j's method
+	res   rawResult      // the result, decoded from buf
+	buf   bin.Buffer
 }
 
 // build is the job's request with its peers resolved by rv, and a missing
@@ -190,12 +193,13 @@ func (j *jobInvoker) Invoke(ctx context.Context, req bin.Encoder, res bin.Decode
 		return err
 	}
 	j.sent = true
-	j.once.Do(func() { j.st.submit(f) })
+	j.st.submit(f) // only the first attempt's counts
 	body, err := f.Wait(ctx)
 	if err != nil {
 		return err
 	}
-	return res.Decode(&bin.Buffer{Buf: body})
+	j.buf.Buf = body
+	return res.Decode(&j.buf)
 }
 
 // rawResult keeps a result's bytes. It keeps the buffer's bytes, not a
