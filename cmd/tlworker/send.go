@@ -117,6 +117,7 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		},
 		OnResult: prog.add,
 		JSON:     tl.EncodeOptions{LongAsNumber: f.longAsNumber},
+		Expect:   files.total,
 	})
 	prog.finish()
 	if r, ok := watch.report(); ok && f.progress != "none" {
