@@ -87,9 +87,14 @@ type WorldConfig struct {
 	Megagroups int
 	// Channels is the number of broadcast channels. Default 5.
 	Channels int
-	// BotDC is the bot's home DC. Default: the second DC served (2 by
-	// default), so a client that starts on DC 1 meets USER_MIGRATE.
+	// BotDC is the first bot's home DC. Default: the second DC served (2
+	// by default), so a client that starts on DC 1 meets USER_MIGRATE.
 	BotDC int
+	// Bots is the number of bot accounts (Server.Bots), for fleets: ids
+	// 7000000001 on, a token each, the i-th (from 0) at home on the i-th DC
+	// of DCs after BotDC (in turn), each with its own flood budgets.
+	// Default 1: the bot of Server.Bot and Server.BotToken.
+	Bots int
 }
 
 // Faults are failures injected on purpose. The zero value injects none.
@@ -192,6 +197,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.World.Channels <= 0 {
 		c.World.Channels = 5
+	}
+	if c.World.Bots <= 0 {
+		c.World.Bots = 1
 	}
 	if c.World.BotDC == 0 {
 		c.World.BotDC = c.DCs[0]

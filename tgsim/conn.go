@@ -204,6 +204,7 @@ func (c *conn) exchange(first []byte) bool {
 		}
 	}
 	c.dc.addKey(res.Key, res.ServerSalt)
+	s.count.keyExchanges.Add(1)
 	return true
 }
 

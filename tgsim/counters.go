@@ -9,7 +9,8 @@ import (
 // Counters is a snapshot of what the server saw and did, across all DCs.
 type Counters struct {
 	Connections  int64 // connections accepted
-	KeyExchanges int64 // auth keys created
+	KeyExchanges int64 // auth keys created by key exchanges
+	PreparedKeys int64 // auth keys created by PrepareKey
 	Drops        int64 // connections closed by injected faults
 	NewSessions  int64 // new_session_created sent
 
@@ -59,7 +60,7 @@ type counters struct {
 	blackholed, droppedResults, duplicatedFrames          atomic.Int64
 	replayedFrames, detailedInfos, randomIDBusy           atomic.Int64
 	stateReqsOut, stateInfosIn                            atomic.Int64
-	paidSends, peerFloods                                 atomic.Int64
+	paidSends, peerFloods, preparedKeys                   atomic.Int64
 
 	mu         sync.Mutex
 	calls      map[string]int64
@@ -95,7 +96,7 @@ func (c *counters) snapshot() Counters {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Counters{
-		Connections: c.connections.Load(), KeyExchanges: c.keyExchanges.Load(),
+		Connections: c.connections.Load(), KeyExchanges: c.keyExchanges.Load(), PreparedKeys: c.preparedKeys.Load(),
 		Drops: c.drops.Load(), NewSessions: c.newSessions.Load(),
 		FramesIn: c.framesIn.Load(), ContainersIn: c.containersIn.Load(), MessagesIn: c.messagesIn.Load(),
 		FramesOut: c.framesOut.Load(), ContainersOut: c.containersOut.Load(), MessagesOut: c.messagesOut.Load(),

@@ -33,14 +33,15 @@ func (w *world) importBot(r *request, req *tg.AuthImportBotAuthorizationRequest)
 	if req.APIID == 0 || req.APIHash == "" {
 		return nil, tgerr.New(400, "API_ID_INVALID")
 	}
-	if req.BotAuthToken != w.srv.BotToken() {
+	bot := w.tokens[req.BotAuthToken]
+	if bot == nil {
 		return nil, tgerr.New(400, "ACCESS_TOKEN_INVALID")
 	}
-	if w.bot.dc != r.dc.id {
+	if bot.dc != r.dc.id {
 		w.srv.count.migrations.Add(1)
-		return nil, tgerr.New(303, fmt.Sprintf("USER_MIGRATE_%d", w.bot.dc))
+		return nil, tgerr.New(303, fmt.Sprintf("USER_MIGRATE_%d", bot.dc))
 	}
-	return w.login(r, w.bot), nil
+	return w.login(r, bot), nil
 }
 
 func (w *world) sendCode(r *request, req *tg.AuthSendCodeRequest) (bin.Encoder, error) {

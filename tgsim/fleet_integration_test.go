@@ -1,0 +1,129 @@
+package tgsim_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gotd/td/bin"
+	"github.com/gotd/td/tg"
+
+	"github.com/tlsched/tlsched/mtproto"
+	"github.com/tlsched/tlsched/tgsim"
+)
+
+// dialPrepared connects to DC dc under a key made by Server.PrepareKey: no
+// key exchange, so a test can log in many accounts quickly.
+func dialPrepared(t testing.TB, srv *tgsim.Server, dc int) *rawClient {
+	t.Helper()
+	key, salt, err := srv.PrepareKey(dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := mtproto.Dial(ctx, mtproto.DialConfig{Addr: srv.Addr(dc), DC: dc, AuthKey: key, Salt: salt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return attachRaw(t, conn)
+}
+
+func importBot(token string) bin.Encoder {
+	return &tg.AuthImportBotAuthorizationRequest{APIID: 1, APIHash: "h", BotAuthToken: token}
+}
+
+// loginBot logs bot in on its home DC through a prepared key.
+func loginBot(t testing.TB, srv *tgsim.Server, bot tgsim.Account) *rawClient {
+	t.Helper()
+	c := dialPrepared(t, srv, bot.DC)
+	var auth tg.AuthAuthorizationBox
+	c.ok(c.call(wrapInit(&tg.AuthImportBotAuthorizationRequest{APIID: 1, APIHash: "h", BotAuthToken: bot.Token})), &auth)
+	if u := auth.Authorization.(*tg.AuthAuthorization).User.(*tg.User); u.ID != bot.ID || !u.Bot || !u.Self {
+		t.Fatalf("logged in as %+v, want bot %d", u, bot.ID)
+	}
+	return c
+}
+
+func TestBotsOwnTokensAndHomeDCs(t *testing.T) {
+	t.Parallel()
+	srv := startSim(t, tgsim.Config{RequireLogin: true, Latency: tgsim.NoLatency, World: tgsim.WorldConfig{Users: 2, Bots: 5}})
+	bots := srv.Bots()
+	if len(bots) != 5 || bots[0] != srv.Bot() || bots[0].Token != srv.BotToken() {
+		t.Fatalf("Bots() = %+v; Bot() = %+v", bots, srv.Bot())
+	}
+	// Home DCs in turn from BotDC (2 by default): 2, 3, 1, 2, 3.
+	seen := map[string]bool{}
+	for i, b := range bots {
+		if want := []int{2, 3, 1, 2, 3}[i]; b.DC != want || !b.Bot || b.ID != bots[0].ID+int64(i) {
+			t.Fatalf("bot %d = %+v, want home DC %d", i, b, want)
+		}
+		if !strings.HasPrefix(b.Token, itoa64(b.ID)+":") || seen[b.Token] {
+			t.Fatalf("bot %d token %q: not its own", i, b.Token)
+		}
+		seen[b.Token] = true
+	}
+
+	// On DC 1, each bot's token sends it to its own home DC; a wrong token
+	// fails.
+	c1 := dialPrepared(t, srv, 1)
+	c1.init()
+	c1.fails(c1.call(importBot(bots[0].Token)), 303, "USER_MIGRATE_2")
+	c1.fails(c1.call(importBot(bots[1].Token)), 303, "USER_MIGRATE_3")
+	c1.fails(c1.call(importBot(bots[0].Token+"x")), 400, "ACCESS_TOKEN_INVALID")
+	c1.fails(c1.call(importBot("1:wrong")), 400, "ACCESS_TOKEN_INVALID")
+
+	// At home, each logs in as itself and sees itself as self.
+	for _, b := range bots[:3] {
+		c := loginBot(t, srv, b)
+		var users tg.UserClassVector
+		c.ok(c.call(&tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUserSelf{}}}), &users)
+		if me := users.Elems[0].(*tg.User); me.ID != b.ID || me.Username != b.Username {
+			t.Fatalf("self = %+v, want %+v", me, b)
+		}
+	}
+	if got := srv.Counters().Migrations; got != 2 {
+		t.Fatalf("Migrations = %d, want 2", got)
+	}
+}
+
+func itoa64(i int64) string {
+	var b [20]byte
+	n := len(b)
+	for {
+		n--
+		b[n] = byte('0' + i%10)
+		if i /= 10; i == 0 {
+			return string(b[n:])
+		}
+	}
+}
+
+// Each bot has its own flood budgets: two bots each send Telegram's 30
+// messages in a burst, and each one's 31st waits.
+func TestBotsOwnFloodBudgets(t *testing.T) {
+	t.Parallel()
+	srv := startSim(t, tgsim.Config{RequireLogin: true, Latency: tgsim.NoLatency, World: tgsim.WorldConfig{Users: 2, Bots: 2}})
+	bots := srv.Bots()
+	for _, b := range bots {
+		c := loginBot(t, srv, b)
+		// 15 to each of two groups stays under 20/min per group: only the
+		// account's 30/s is spent.
+		var qs []bin.Encoder
+		for i := range 30 {
+			qs = append(qs, &tg.MessagesSendMessageRequest{Peer: &tg.InputPeerChat{ChatID: 5001 + int64(i%2)}, Message: "hi", RandomID: int64(i + 1)})
+		}
+		for _, id := range c.container(qs...) {
+			c.ok(id, nil)
+		}
+		_, e := c.result(c.call(&tg.MessagesSendMessageRequest{Peer: &tg.InputPeerChat{ChatID: 5003}, Message: "one more", RandomID: 99}))
+		if e == nil || e.ErrorCode != 420 || !strings.HasPrefix(e.ErrorMessage, "FLOOD_WAIT_") {
+			t.Fatalf("bot %d: 31st send in a second got %+v, want FLOOD_WAIT", b.ID, e)
+		}
+	}
+	cs := srv.Counters()
+	if cs.FloodWaits["messages.sendMessage"] != 2 || cs.MessagesStored != 60 {
+		t.Fatalf("FloodWaits %v, MessagesStored %d; want 2 and 60", cs.FloodWaits, cs.MessagesStored)
+	}
+}
