@@ -126,4 +126,15 @@ func TestBotsOwnFloodBudgets(t *testing.T) {
 	if cs.FloodWaits["messages.sendMessage"] != 2 || cs.MessagesStored != 60 {
 		t.Fatalf("FloodWaits %v, MessagesStored %d; want 2 and 60", cs.FloodWaits, cs.MessagesStored)
 	}
+	// Counted per account as well.
+	for _, b := range bots {
+		a := srv.AccountCounters(b.ID)
+		if a.Logins != 1 || a.MessagesStored != 30 || a.Calls["messages.sendMessage"] != 31 ||
+			a.FloodWaits["messages.sendMessage"] != 1 || a.FloodSeconds < 1 {
+			t.Fatalf("bot %d: AccountCounters = %+v", b.ID, a)
+		}
+	}
+	if a := srv.AccountCounters(srv.Users()[0].ID); a.Logins != 0 || len(a.Calls) != 0 || a.Calls == nil {
+		t.Fatalf("an idle user's AccountCounters = %+v, want zero with empty maps", a)
+	}
 }

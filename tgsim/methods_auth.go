@@ -26,6 +26,7 @@ var authMethods = []method{
 // login makes the request's auth key act as u.
 func (w *world) login(r *request, u *user) *tg.AuthAuthorization {
 	r.key.setAccount(u.id)
+	w.srv.count.login(u.id)
 	return &tg.AuthAuthorization{User: w.tgUser(u.id, u)}
 }
 

@@ -159,6 +159,11 @@ func (s *Server) PublicKeyPEM() []byte {
 // Counters returns a snapshot of the server's counters.
 func (s *Server) Counters() Counters { return s.count.snapshot() }
 
+// AccountCounters returns a snapshot of one account's counters (zero, with
+// empty maps, for an account the server has seen nothing of). The maps are
+// the caller's.
+func (s *Server) AccountCounters(id int64) AccountCounters { return s.count.accountSnapshot(id) }
+
 // SetFaults replaces the injected faults; connections see the change at
 // their next frame, and their writers are woken (so what a Blackhole held
 // goes out once it clears).
