@@ -3,6 +3,7 @@ package tgsim_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,5 +137,37 @@ func TestBotsOwnFloodBudgets(t *testing.T) {
 	}
 	if a := srv.AccountCounters(srv.Users()[0].ID); a.Logins != 0 || len(a.Calls) != 0 || a.Calls == nil {
 		t.Fatalf("an idle user's AccountCounters = %+v, want zero with empty maps", a)
+	}
+}
+
+// Logins beyond FloodConfig.Logins are answered FLOOD_WAIT, wrong tokens
+// included; TokenLogins limits each token on its own.
+func TestLoginRate(t *testing.T) {
+	t.Parallel()
+	var events []tgsim.FloodEvent
+	var mu sync.Mutex
+	srv := startSim(t, tgsim.Config{RequireLogin: true, Latency: tgsim.NoLatency,
+		World: tgsim.WorldConfig{Users: 2, Bots: 8},
+		Flood: tgsim.FloodConfig{Logins: tgsim.Rate{N: 5, Per: time.Minute}, TokenLogins: tgsim.Rate{N: 1, Per: time.Hour},
+			OnWait: func(e tgsim.FloodEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }}})
+	bots := srv.Bots()
+	c := dialPrepared(t, srv, bots[0].DC)
+	c.init()
+	c.ok(c.call(importBot(bots[0].Token)), nil)
+	c.fails(c.call(importBot(bots[0].Token)), 420, "FLOOD_WAIT_3600") // the token's own budget
+	c.fails(c.call(importBot("1:wrong")), 400, "ACCESS_TOKEN_INVALID")
+	c.fails(c.call(importBot(bots[1].Token)), 303, "USER_MIGRATE_3")
+	c.ok(c.call(importBot(bots[3].Token)), nil) // also at home on DC 2
+	// Five attempts spent the server's budget: the sixth waits 12 s (60 s / 5).
+	c.fails(c.call(importBot(bots[6].Token)), 420, "FLOOD_WAIT_12")
+	cs := srv.Counters()
+	if cs.FloodWaits["auth.importBotAuthorization"] != 2 || cs.Calls["auth.importBotAuthorization"] != 6 {
+		t.Fatalf("FloodWaits %v, Calls %v", cs.FloodWaits, cs.Calls)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) != 2 || events[0].Budget != "token_logins" || events[0].Account != bots[0].ID ||
+		events[1].Budget != "logins" || events[1].Account != 0 {
+		t.Fatalf("flood events %+v", events)
 	}
 }

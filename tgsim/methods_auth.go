@@ -34,6 +34,11 @@ func (w *world) importBot(r *request, req *tg.AuthImportBotAuthorizationRequest)
 	if req.APIID == 0 || req.APIHash == "" {
 		return nil, tgerr.New(400, "API_ID_INVALID")
 	}
+	// Every attempt spends the login budget, so guessing tokens is as
+	// limited as logging in (FloodConfig.Logins).
+	if err := w.spend(r, w.srv.flood.loginChecks()); err != nil {
+		return nil, err
+	}
 	bot := w.tokens[req.BotAuthToken]
 	if bot == nil {
 		return nil, tgerr.New(400, "ACCESS_TOKEN_INVALID")
@@ -41,6 +46,9 @@ func (w *world) importBot(r *request, req *tg.AuthImportBotAuthorizationRequest)
 	if bot.dc != r.dc.id {
 		w.srv.count.migrations.Add(1)
 		return nil, tgerr.New(303, fmt.Sprintf("USER_MIGRATE_%d", bot.dc))
+	}
+	if err := w.spend(r, w.srv.flood.tokenLoginChecks(bot.id)); err != nil {
+		return nil, err
 	}
 	return w.login(r, bot), nil
 }
