@@ -58,6 +58,16 @@ type Config struct {
 	// ConnRate limits connections per auth key (transport error -429).
 	// Default: no limit.
 	ConnRate ConnRate
+	// AddrConnRate limits new connections per client IP address, as
+	// Telegram does ("Transport errors": -429 when too many connections
+	// are established to the same IP in too short a time): the first frame
+	// (key exchange or encrypted) of a connection beyond the budget is
+	// answered with transport error -429 and the connection is closed. The
+	// budget is a token bucket (burst N, refilled at N per Per). Every
+	// tgsim client comes from 127.0.0.1, so it is the budget of the whole
+	// process that dials. Telegram publishes no figure; set it to test that
+	// a fleet paces its connections. Default: no limit.
+	AddrConnRate Rate
 
 	// Logf, if set, receives one line per notable event: listeners, login
 	// codes, failing connections. It may be called with the world locked

@@ -171,3 +171,31 @@ func TestLoginRate(t *testing.T) {
 		t.Fatalf("flood events %+v", events)
 	}
 }
+
+// Config.AddrConnRate: connections from one address beyond the budget get
+// transport error -429 on their first frame and are closed, whatever their
+// key; the earlier ones are untouched.
+func TestAddrConnRate(t *testing.T) {
+	t.Parallel()
+	srv := startSim(t, tgsim.Config{Latency: tgsim.NoLatency, AddrConnRate: tgsim.Rate{N: 3, Per: time.Hour}, World: tgsim.WorldConfig{Users: 2}})
+	var cs []*rawClient
+	for range 3 {
+		c := dialPrepared(t, srv, 2)
+		c.init()
+		cs = append(cs, c)
+	}
+	extra := dialPrepared(t, srv, 1) // another DC, another key: same address
+	extra.call(wrapInit(&tg.HelpGetConfigRequest{}))
+	m := extra.next("transport error", func(m srvMsg) bool { return m.transport != 0 })
+	if m.transport != 429 && m.transport != -429 {
+		t.Fatalf("transport code %d, want 429", m.transport)
+	}
+	for range extra.msgs { // the server closes the connection
+	}
+	for _, c := range cs {
+		c.roundTrip()
+	}
+	if got := srv.Counters().Errors["transport_flood_addr"]; got != 1 {
+		t.Fatalf("transport_flood_addr = %d, want 1", got)
+	}
+}

@@ -31,6 +31,7 @@ type Server struct {
 	world   *world
 	flood   *floodModel
 	count   *counters
+	addrs   *addrLimiter // Config.AddrConnRate
 	faults  atomic.Pointer[Faults]
 	saltGen atomic.Int64 // bumped by RotateSalts
 
@@ -87,6 +88,7 @@ func Start(cfg Config) (*Server, error) {
 		cipher: crypto.NewServerCipher(cfg.Rand),
 		flood:  newFloodModel(cfg.Flood),
 		count:  newCounters(),
+		addrs:  &addrLimiter{rate: cfg.AddrConnRate},
 		conns:  map[*conn]struct{}{},
 	}
 	if _, err := cfg.Rand.Read(s.secret[:]); err != nil {
