@@ -3,6 +3,8 @@ package tgsim_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -135,6 +137,40 @@ func BenchmarkServerAbsorb(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
 			c := srv.Counters()
 			b.ReportMetric(float64(c.MessagesOut)/float64(c.FramesOut), "msgs/frame-out")
+		})
+	}
+}
+
+// BenchmarkStartThousandBots measures Start (world generation and
+// listeners, the RSA key given) with 1 and with 1,000 bots (WorldConfig.Bots;
+// the default 1,000 users besides): ns/op is the time to start and close,
+// heap-B the live heap the running server holds after a GC.
+//
+//	go test -run XXX -bench StartThousandBots -benchmem ./tgsim
+func BenchmarkStartThousandBots(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("bots=%d", n), func(b *testing.B) {
+			var heap uint64
+			for i := 0; i < b.N; i++ {
+				var before, after runtime.MemStats
+				if i == 0 {
+					runtime.GC()
+					runtime.ReadMemStats(&before)
+				}
+				srv, err := tgsim.Start(tgsim.Config{Key: testKey, World: tgsim.WorldConfig{Bots: n}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if i == 0 {
+					b.StopTimer()
+					runtime.GC()
+					runtime.ReadMemStats(&after)
+					heap = after.HeapAlloc - before.HeapAlloc
+					b.StartTimer()
+				}
+				srv.Close()
+			}
+			b.ReportMetric(float64(heap), "heap-B")
 		})
 	}
 }
