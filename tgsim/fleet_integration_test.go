@@ -31,7 +31,7 @@ func dialPrepared(t testing.TB, srv *tgsim.Server, dc int) *rawClient {
 	return attachRaw(t, conn)
 }
 
-func importBot(token string) bin.Encoder {
+func importBot(token string) *tg.AuthImportBotAuthorizationRequest {
 	return &tg.AuthImportBotAuthorizationRequest{APIID: 1, APIHash: "h", BotAuthToken: token}
 }
 
@@ -197,5 +197,87 @@ func TestAddrConnRate(t *testing.T) {
 	}
 	if got := srv.Counters().Errors["transport_flood_addr"]; got != 1 {
 		t.Fatalf("transport_flood_addr = %d, want 1", got)
+	}
+}
+
+// A fleet of 1,000 bots logs in, each with its own token on its own home
+// DC, under a login budget that lets it through without a wait; the next
+// attempt past the budget waits. Keys are prepared (Server.PrepareKey):
+// the login, not the key exchange, is under test.
+func TestThousandBotsLogIn(t *testing.T) {
+	t.Parallel()
+	const n = 1000
+	t0 := time.Now() // the flood model's clock stands still: no refill
+	srv := startSim(t, tgsim.Config{RequireLogin: true, Latency: tgsim.NoLatency,
+		World: tgsim.WorldConfig{Users: 2, Bots: n},
+		Flood: tgsim.FloodConfig{Logins: tgsim.Rate{N: n, Per: time.Minute}, Now: func() time.Time { return t0 }}})
+	bots := srv.Bots()
+	if len(bots) != n {
+		t.Fatalf("%d bots, want %d", len(bots), n)
+	}
+	perDC := map[int]int{}
+	for _, b := range bots {
+		key, salt, err := srv.PrepareKey(b.DC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := mtproto.Dial(context.Background(), mtproto.DialConfig{Addr: srv.Addr(b.DC), DC: b.DC, AuthKey: key, Salt: salt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := attachRawN(t, conn, 16)
+		var auth tg.AuthAuthorizationBox
+		c.ok(c.call(wrapInit(importBot(b.Token))), &auth)
+		if u := auth.Authorization.(*tg.AuthAuthorization).User.(*tg.User); u.ID != b.ID {
+			t.Fatalf("bot %d logged in as %d", b.ID, u.ID)
+		}
+		c.close()
+		perDC[b.DC]++
+	}
+	if perDC[1] != 333 || perDC[2] != 334 || perDC[3] != 333 {
+		t.Fatalf("bots per home DC %v, want 333/334/333", perDC)
+	}
+	cs := srv.Counters()
+	if cs.Calls["auth.importBotAuthorization"] != n || len(cs.FloodWaits) != 0 || cs.Migrations != 0 || cs.PreparedKeys != n || cs.KeyExchanges != 0 {
+		t.Fatalf("Counters: calls %v, flood waits %v, migrations %d, prepared keys %d, exchanges %d",
+			cs.Calls, cs.FloodWaits, cs.Migrations, cs.PreparedKeys, cs.KeyExchanges)
+	}
+	for _, i := range []int{0, 1, 499, n - 1} {
+		if a := srv.AccountCounters(bots[i].ID); a.Logins != 1 {
+			t.Fatalf("bot %d: Logins = %d, want 1", i, a.Logins)
+		}
+	}
+	// The budget is spent: one more login waits (a minute's budget of
+	// 1,000: 60 ms a login, rounded up to a second).
+	c := dialPrepared(t, srv, bots[0].DC)
+	c.fails(c.call(wrapInit(importBot(bots[0].Token))), 420, "FLOOD_WAIT_1")
+}
+
+// By default 30 logins pass at once and the 31st waits a second, wrong
+// tokens included (FloodConfig.Logins).
+func TestLoginRateDefault(t *testing.T) {
+	t.Parallel()
+	t0 := time.Now() // the flood model's clock stands still: no refill
+	srv := startSim(t, tgsim.Config{RequireLogin: true, Latency: tgsim.NoLatency, World: tgsim.WorldConfig{Users: 2},
+		Flood: tgsim.FloodConfig{Now: func() time.Time { return t0 }}})
+	c := dialPrepared(t, srv, 1)
+	c.init()
+	var qs []bin.Encoder
+	for range 31 {
+		qs = append(qs, importBot("1:wrong"))
+	}
+	var invalid, waits int
+	for _, id := range c.container(qs...) {
+		switch _, e := c.result(id); {
+		case e != nil && e.ErrorMessage == "ACCESS_TOKEN_INVALID":
+			invalid++
+		case e != nil && e.ErrorMessage == "FLOOD_WAIT_1":
+			waits++
+		default:
+			t.Fatalf("login %d: %+v", id, e)
+		}
+	}
+	if invalid != 30 || waits != 1 {
+		t.Fatalf("%d ACCESS_TOKEN_INVALID and %d FLOOD_WAIT_1, want 30 and 1", invalid, waits)
 	}
 }
