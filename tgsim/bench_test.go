@@ -174,3 +174,45 @@ func BenchmarkStartThousandBots(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFleetLogin logs bots in one after another, each on a new
+// connection to its home DC: with a key made by PrepareKey, and with a key
+// exchange whose DH prime is verified once (mtproto.PrimeCache), which is
+// what a fleet's first start costs. logins/s is the rate one client
+// goroutine reaches against the server (its login budget lifted).
+//
+//	go test -run XXX -bench FleetLogin -benchtime 200x ./tgsim
+func BenchmarkFleetLogin(b *testing.B) {
+	for _, prepared := range []bool{true, false} {
+		name := "key-exchange"
+		if prepared {
+			name = "prepared-key"
+		}
+		b.Run(name, func(b *testing.B) {
+			srv := startSim(b, tgsim.Config{RequireLogin: true, Latency: tgsim.NoLatency,
+				World: tgsim.WorldConfig{Users: 2, Bots: b.N}, Flood: tgsim.FloodConfig{Logins: tgsim.Rate{N: -1}}})
+			bots := srv.Bots()
+			primes := &mtproto.PrimeCache{}
+			ctx := context.Background()
+			b.ResetTimer()
+			for _, bot := range bots {
+				cfg := mtproto.DialConfig{Addr: srv.Addr(bot.DC), DC: bot.DC, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Primes: primes}
+				if prepared {
+					key, salt, err := srv.PrepareKey(bot.DC)
+					if err != nil {
+						b.Fatal(err)
+					}
+					cfg.AuthKey, cfg.Salt = key, salt
+				}
+				conn, err := mtproto.Dial(ctx, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c := attachRawN(b, conn, 16)
+				c.ok(c.call(wrapInit(importBot(bot.Token))), nil)
+				c.close()
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+		})
+	}
+}
