@@ -51,7 +51,8 @@ type Config struct {
 	// RequireLogin makes a new auth key unauthorized until it logs in
 	// (auth.importBotAuthorization, auth.signIn or auth.importAuthorization);
 	// methods that need an account then answer 401 AUTH_KEY_UNREGISTERED. By
-	// default a new key acts as the bot, so clients need no login.
+	// default a new key acts as the first bot (Server.Bot), so clients need
+	// no login.
 	RequireLogin bool
 	// Faults injects failures; change them at run time with SetFaults.
 	Faults Faults
