@@ -277,3 +277,24 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A file another process holds (here: another bbolt handle, which locks
+// the file as another process would) is refused with ErrStoreInUse, naming
+// the file, after the lock timeout.
+func TestBoltStoreInUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.db")
+	must(t, openBolt(t, path).Close())
+	other, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	db, err := OpenBoltStore(path)
+	if err == nil {
+		db.Close()
+		t.Fatal("opened a file another process holds")
+	}
+	if !errors.Is(err, ErrStoreInUse) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("%v, want ErrStoreInUse naming the file", err)
+	}
+}
