@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -147,6 +148,8 @@ type boltFile struct {
 	mu         sync.Mutex
 	pending    []*boltOp
 	committing bool
+	// commits counts write transactions (BenchmarkBoltStoreFleet).
+	commits atomic.Int64
 }
 
 var boltFiles = struct {
@@ -344,6 +347,7 @@ func (f *boltFile) update(fn func(*bolt.Tx) error) error {
 func (f *boltFile) commit(batch []*boltOp) {
 	for len(batch) > 0 {
 		failed, ferr := -1, error(nil)
+		f.commits.Add(1)
 		err := f.db.Update(func(tx *bolt.Tx) error {
 			for i, op := range batch {
 				if err := op.fn(tx); err != nil {
