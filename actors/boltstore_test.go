@@ -298,3 +298,48 @@ func TestBoltStoreInUse(t *testing.T) {
 		t.Fatalf("%v, want ErrStoreInUse naming the file", err)
 	}
 }
+
+// Writes that come while a commit is on its way wait for it and then share
+// one transaction: 100 accounts saving at once cost two commits, not 100.
+func TestBoltWritesShareCommits(t *testing.T) {
+	db := openBolt(t, "")
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.f.update(func(*bolt.Tx) error { <-release; return nil })
+	}()
+	// The first write holds its transaction open until the others queue.
+	for db.f.commits.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	const writers = 100
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k := testKey(byte(i))
+			if err := db.Account(fmt.Sprint("bot", i)).Save("2@telegram", toAuthKey(k[:]), 1); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	for {
+		db.f.mu.Lock()
+		n := len(db.f.pending)
+		db.f.mu.Unlock()
+		if n == writers {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	must(t, <-first)
+	wg.Wait()
+	if n := db.f.commits.Load(); n != 2 {
+		t.Fatalf("%d commits for 1 + %d writes, want 2", n, writers)
+	}
+	if names, _ := db.Accounts(); len(names) != writers {
+		t.Fatalf("%d accounts written, want %d", len(names), writers)
+	}
+}
