@@ -115,3 +115,53 @@ func TestTwoClientsShareSessionFile(t *testing.T) {
 		t.Fatalf("%d new key exchanges, want 0", after.KeyExchanges-before.KeyExchanges)
 	}
 }
+
+// Two accounts in one bbolt file (a fleet): each makes its own key, and
+// both are reused by the next clients of those accounts.
+func TestFleetAccountsKeepTheirKeys(t *testing.T) {
+	srv, err := tgsim.Start(tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Off: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dcs := map[int]string{}
+	for _, d := range srv.DCs() {
+		dcs[d.ID] = d.Addr
+	}
+	db, err := OpenBoltStore(filepath.Join(t.TempDir(), "fleet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := shortCtx(t, 30*time.Second)
+	run := func(account string) {
+		cfg := Config{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, DialLimits: []DialLimit{}, Store: db.Account(account)}
+		c, err := Start(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Invoke(ctx, getSelf, &tg.UserClassVector{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := srv.Counters().KeyExchanges
+	run("a")
+	run("b")
+	if n := srv.Counters().KeyExchanges - start; n != 2 {
+		t.Fatalf("%d key exchanges for two accounts, want 2", n)
+	}
+	name := dcName(Config{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}}, 2)
+	ka, _, okA, _ := db.Account("a").Load(name)
+	kb, _, okB, _ := db.Account("b").Load(name)
+	if !okA || !okB || ka.ID == kb.ID {
+		t.Fatalf("keys: a %v, b %v, the same: %v", okA, okB, ka.ID == kb.ID)
+	}
+	run("a")
+	run("b")
+	if n := srv.Counters().KeyExchanges - start; n != 2 {
+		t.Fatalf("%d key exchanges after restarting both accounts, want 2", n)
+	}
+}
