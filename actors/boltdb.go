@@ -104,8 +104,8 @@ func OpenBoltStore(path string) (*BoltDB, error) {
 // home DC and limits are its own, apart from every other account's. The
 // verified DH primes (PrimeStore) are shared by all accounts of the file:
 // they are public numbers, safe whoever sent them (mtproto.PrimeCache).
-// name must not be empty. The account's buckets are made on its first
-// write.
+// An empty name is DefaultAccount. The account's buckets are made on its
+// first write; reading an account that never wrote finds nothing.
 func (db *BoltDB) Account(name string) *BoltStore {
 	if name == "" {
 		name = DefaultAccount
@@ -313,7 +313,9 @@ var errLead = errors.New("lead")
 // transaction (one fsync) for all of them. A lone write commits at once,
 // without waiting for company. fn may run more than once (when another
 // write of its batch fails, the rest are committed again without it), so
-// it must be idempotent, as puts are.
+// it must be idempotent, as puts are. (bbolt's own DB.Batch coalesces too,
+// but a lone write waits MaxBatchDelay, 10 ms, for company; a DC actor's
+// save would wait that long on every key exchange and salt refresh.)
 func (f *boltFile) update(fn func(*bolt.Tx) error) error {
 	op := &boltOp{fn: fn, done: make(chan error, 1)}
 	f.mu.Lock()
