@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gotd/td/crypto"
@@ -193,6 +194,12 @@ func migrateJSONFile(path string) error {
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("key store %s: %w", path, err)
+	}
+	// The rename is durable once the directory is synced; if that fails,
+	// a crash may bring the JSON back, which the next open migrates again.
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = dir.Sync()
+		dir.Close()
 	}
 	return nil
 }
