@@ -93,7 +93,13 @@ type BoltDB struct {
 // something else, or one held by another process (ErrStoreInUse, after
 // 2 s), is an error naming the path. Nothing refused is written.
 func OpenBoltStore(path string) (*BoltDB, error) {
-	f, err := acquireBolt(path)
+	return openBoltStore(path, boltLockTimeout)
+}
+
+// openBoltStore is OpenBoltStore waiting at most timeout for another
+// process's lock.
+func openBoltStore(path string, timeout time.Duration) (*BoltDB, error) {
+	f, err := acquireBolt(path, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +165,7 @@ var boltFiles = struct {
 
 // acquireBolt returns the process's handle on path, opening it first if
 // needed.
-func acquireBolt(path string) (*boltFile, error) {
+func acquireBolt(path string, timeout time.Duration) (*boltFile, error) {
 	key, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("key store %s: %w", path, err)
@@ -170,7 +176,7 @@ func acquireBolt(path string) (*boltFile, error) {
 		f.refs++
 		return f, nil
 	}
-	db, err := openBoltFile(path)
+	db, err := openBoltFile(path, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +199,7 @@ func (f *boltFile) release() error {
 
 // openBoltFile opens path as a key store of this format, migrating a JSON
 // file first.
-func openBoltFile(path string) (*bolt.DB, error) {
+func openBoltFile(path string, timeout time.Duration) (*bolt.DB, error) {
 	isJSON, err := isJSONFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("key store %s: %w", path, err)
@@ -206,7 +212,7 @@ func openBoltFile(path string) (*bolt.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("key store %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: boltLockTimeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("key store %s: %w (give each process its own file, or run the accounts in one process)", path, ErrStoreInUse)
 	}

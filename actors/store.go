@@ -280,6 +280,10 @@ func DefaultStorePath() (string, error) {
 	return filepath.Join(dir, "tlsched", "auth-keys.db"), nil
 }
 
+// defaultStoreLockTimeout bounds waiting for another process's lock on
+// the default store.
+const defaultStoreLockTimeout = 200 * time.Millisecond
+
 // legacyDefaultStore is the JSON file DefaultStorePath named before issue 18.
 const legacyDefaultStore = "auth-keys.json"
 
@@ -295,7 +299,9 @@ func openDefaultStore(log *slog.Logger) (Store, func() error) {
 	if err != nil {
 		return NewMemoryStore(), nil
 	}
-	db, err := OpenBoltStore(path)
+	// Another process holding the default file is common (two tools at
+	// once) and costs only key exchanges: wait briefly.
+	db, err := openBoltStore(path, defaultStoreLockTimeout)
 	if err != nil {
 		log.Warn("default key store unusable: keys kept in memory", "err", err)
 		return NewMemoryStore(), nil

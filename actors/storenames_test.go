@@ -113,6 +113,20 @@ func TestDefaultStoreImportsAuthKeysJSON(t *testing.T) {
 	}
 	must(t, c.closeStore())
 
+	// Held by another process: memory, after a short wait.
+	other, err := bolt.Open(defaultPath, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if c := withDefaults(t, Config{}); c.closeStore != nil {
+		t.Fatalf("store %T from a file another process holds", c.Store)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("waited %v for the default store", d)
+	}
+	must(t, other.Close())
+
 	rawUpdate(t, defaultPath, func(tx *bolt.Tx) error { return tx.Bucket(bktMeta).Put(metaVersion, []byte("9")) })
 	if c := withDefaults(t, Config{}); c.closeStore != nil {
 		t.Fatalf("store %T from a file of a newer release", c.Store)
