@@ -47,10 +47,10 @@ type Config struct {
 	// SessionFile names the file of a logged-in account (Login, or
 	// tlworker login): the Store, unless one is given, is the
 	// DefaultAccount of the bbolt store at this path (OpenBoltStore: a
-	// file in the JSON format of releases before issue 18 is migrated when
-	// the Client starts, and kept as FILE.bak; the file is held open, and
-	// locked against other processes, until Close); the home DC is the one saved in it (or in its account
-	// file, AccountPath); and a key the server rejects (-404 on a fresh
+	// file in the JSON format of releases before issue 18 is migrated
+	// when the Client starts, and kept as FILE.bak; the file is held
+	// open, and locked against other processes, until Close); the home
+	// DC is the one saved in it (or in its account file, AccountPath); and a key the server rejects (-404 on a fresh
 	// connection) is never replaced by a new one, which would log the
 	// account out silently: calls for that DC fail with *AuthKeyLostError
 	// instead. Empty: no session file, and a rejected key is replaced.

@@ -288,9 +288,10 @@ const defaultStoreLockTimeout = 200 * time.Millisecond
 const legacyDefaultStore = "auth-keys.json"
 
 // openDefaultStore opens the DefaultAccount of the bbolt store at
-// DefaultStorePath, and returns it with its close function. When it creates
-// the file, it imports auth-keys.json from beside it if there is one (that
-// file is only read: an earlier release still finds its keys there). When
+// DefaultStorePath, and returns it with its close function. While the file
+// holds no account (it is new, or a crash came before the import), it
+// imports auth-keys.json from beside it if there is one (that file is only
+// read: an earlier release still finds its keys there). When
 // there is no configuration directory or the file cannot be opened
 // (another process holds it, a newer release wrote it), the keys are kept
 // in memory, with a warning: they cost a key exchange, not a login.
@@ -308,8 +309,6 @@ func openDefaultStore(log *slog.Logger) (Store, func() error) {
 	}
 	s := db.Account(DefaultAccount)
 	legacy := filepath.Join(filepath.Dir(path), legacyDefaultStore)
-	// Imported while no account has written anything: the file is new,
-	// or a crash came before the import.
 	accounts, _ := db.Accounts()
 	if _, err := os.Stat(legacy); err == nil && len(accounts) == 0 {
 		if _, err := MigrateFileStore(legacy, s); err != nil {
