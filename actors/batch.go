@@ -45,6 +45,26 @@ func (e *MultiError) Error() string {
 	return b.String()
 }
 
+// Err returns the error of call i of the batch, nil if it succeeded. It may
+// be called on a nil *MultiError (the batch had no failure), so a loop over
+// a batch's results needs no check of its own:
+//
+//	var failed *actors.MultiError
+//	if err != nil && !errors.As(err, &failed) {
+//		return err // nothing was sent
+//	}
+//	for i := range reqs {
+//		if err := failed.Err(i); err != nil { … }
+//	}
+//
+// (TestMultiErrorErr)
+func (e *MultiError) Err(i int) error {
+	if e == nil {
+		return nil
+	}
+	return e.Errors[i]
+}
+
 // Unwrap returns the calls' errors in index order, so that errors.Is and
 // errors.As look inside the batch (TestMultiErrorUnwraps).
 func (e *MultiError) Unwrap() []error {

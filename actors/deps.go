@@ -152,7 +152,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 				healthyAfter: cfg.HealthyAfter, floodWait: cfg.TransportFloodWait, limits: cfg.DialLimits},
 			sessionFile:   cfg.SessionFile,
 			server:        cfg.server,
-			outageTimeout: cfg.Scheduler.OutageTimeout,
+			outageTimeout: newSchedClock(cfg.TimeScale).real(cfg.Scheduler.OutageTimeout), // the scheduler's time
 			generations:   new(atomic.Int64),
 		},
 	}

@@ -31,3 +31,17 @@ func TestMultiErrorUnwraps(t *testing.T) {
 		t.Fatalf("Unwrap: %v, want index order", u)
 	}
 }
+
+func TestMultiErrorErr(t *testing.T) {
+	rpc := tgerr.New(400, "MESSAGE_EMPTY")
+	m := &MultiError{Total: 3, Errors: map[int]error{1: rpc}}
+	for i, want := range []error{nil, rpc, nil} {
+		if got := m.Err(i); got != want {
+			t.Errorf("Err(%d) = %v, want %v", i, got, want)
+		}
+	}
+	var none *MultiError // a batch with no failure
+	if err := none.Err(0); err != nil {
+		t.Fatalf("nil MultiError: Err(0) = %v", err)
+	}
+}

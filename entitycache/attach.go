@@ -61,8 +61,21 @@ func (c *Cache) invoker() Invoker {
 type refreshingKey struct{ c *Cache }
 
 func (c *Cache) quiet(ctx context.Context) context.Context {
-	return context.WithValue(ctx, refreshingKey{c}, true)
+	// Only a comparable context is kept, so comparing with it cannot panic
+	// (an interface comparison panics only on two values of the same
+	// incomparable type).
+	if q := c.lastQuiet.Load(); q != nil && q.parent == ctx {
+		return q.quiet
+	}
+	quiet := context.WithValue(ctx, refreshingKey{c}, true)
+	if reflect.TypeOf(ctx).Comparable() {
+		c.lastQuiet.Store(&quietCtx{parent: ctx, quiet: quiet})
+	}
+	return quiet
 }
+
+// quietCtx is a context and its quiet child (Cache.lastQuiet).
+type quietCtx struct{ parent, quiet context.Context }
 
 // Middleware returns a client middleware that refreshes stale access
 // hashes: when the server rejects a call with PEER_ID_INVALID,

@@ -138,6 +138,9 @@ type Cache struct {
 	queueDrops, queueDroppedBytes atomic.Int64
 	// inv resolves misses: Config.Invoker, or the client given to Attach.
 	inv atomic.Pointer[Invoker]
+	// lastQuiet is quiet's last answer: a sender runs every call on one
+	// context, so Invoke need not wrap it once per call.
+	lastQuiet atomic.Pointer[quietCtx]
 	// detach stops the attached client's results from reaching the cache
 	// (Attach); nil when not attached. Guarded by mu.
 	detach    func()

@@ -366,6 +366,7 @@ func (c *Cache) Invoke(ctx context.Context, inv Invoker, build func(ctx context.
 	// Its calls are refreshed here, by name, not by the Middleware too.
 	ctx = c.quiet(ctx)
 	rec := &recorder{c: c}
+	rec.used = rec.usedBuf[:0]
 	req, err := build(ctx, rec)
 	if err != nil {
 		return err
@@ -397,6 +398,9 @@ type recorder struct {
 	fresh bool
 	mu    sync.Mutex
 	used  []string
+	// usedBuf holds used for a request with one shorthand, the common
+	// case, without allocating.
+	usedBuf [1]string
 }
 
 func (r *recorder) Resolve(ctx context.Context, want, shorthand string) (bin.Encoder, error) {

@@ -230,6 +230,11 @@ func (b *bucket) take(now time.Time) {
 	}
 }
 
+// blocked reports whether the bucket's next token cannot come by waiting:
+// its burst is promised to calls not sent yet (a DC down or full), and
+// only a send or a give-back frees one.
+func (b *bucket) blocked() bool { return float64(b.reserved+1) > b.burst }
+
 // reserve promises a token to a call whose turn came.
 func (b *bucket) reserve() { b.reserved++ }
 
@@ -242,13 +247,28 @@ func (b *bucket) spend(now time.Time) {
 	b.take(now)
 }
 
-// recent counts the sends within d before now.
-func (b *bucket) recent(now time.Time, d time.Duration) float64 {
+// recent counts the sends in the d up to at, at included.
+func (b *bucket) recent(at time.Time, d time.Duration) float64 {
 	n := 0
-	for i := len(b.sends) - 1; i >= 0 && now.Sub(b.sends[i]) < d; i-- {
+	for i := len(b.sends) - 1; i >= 0; i-- {
+		s := b.sends[i]
+		if s.After(at) {
+			continue
+		}
+		if at.Sub(s) >= d {
+			break
+		}
 		n++
 	}
 	return float64(n)
+}
+
+// spacing returns the time between two sends at rate per second.
+func spacing(rate float64) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / rate)
 }
 
 // cut lowers the rate below what flooded. Floods within window of a cut
@@ -336,11 +356,12 @@ type pacer struct {
 
 // PacingStats counts what the pacer did.
 type PacingStats struct {
-	// Paced counts calls that went through a chat's queue; FailedFast calls
-	// failed because their turn came after their flood budget; ChatCuts and
-	// AccountCuts count rates cut after a flood, Probes rates raised;
-	// Breaker counts calls failed by the PEER_FLOOD breaker.
-	Paced, FailedFast, ChatCuts, AccountCuts, Probes, Breaker int
+	// Paced counts entries into a chat's queue (a call placed again after
+	// a flood wait enters again); FailedFast calls failed because their
+	// turn came after their flood budget; ChatCuts and AccountCuts count
+	// rates cut after a flood, BurstCuts chats' bursts cut to one, Probes
+	// rates raised; Breaker counts calls failed by the PEER_FLOOD breaker.
+	Paced, FailedFast, ChatCuts, BurstCuts, AccountCuts, Probes, Breaker int
 }
 
 func newPacer(cfg PacingConfig) *pacer {
@@ -395,10 +416,16 @@ func (s *State) pace(e *entry) bool {
 		s.finish(e, &PeerFloodError{Until: p.breaker, Peer: c.key})
 		return true
 	}
-	// Its turn: after the calls before it in its chat, at the chat's rate
-	// and, at the least, the account's.
+	// Its place: in submission order among its chat's calls (a call
+	// placed again after a flood wait goes back before the later ones).
+	// Its turn: after the calls before it, at the chat's rate and, at the
+	// least, the account's.
+	at := len(c.q)
+	if i := slices.IndexFunc(c.q, func(it item) bool { return it.e.call.ID > e.call.ID }); i >= 0 {
+		at = i
+	}
 	ahead := 0
-	for _, it := range c.q {
+	for _, it := range c.q[:at] {
 		if it.live(phPaced) {
 			ahead++
 		}
@@ -414,7 +441,7 @@ func (s *State) pace(e *entry) bool {
 	}
 	p.stats.Paced++
 	e.ph = phPaced
-	c.q = append(c.q, item{e, e.stamp})
+	c.q = slices.Insert(c.q, at, item{e, e.stamp})
 	if !c.inRing {
 		c.inRing = true
 		c.turn = s.now
@@ -453,33 +480,45 @@ func (s *State) releasePaced() {
 		c := p.ring[best]
 		it, _ := c.front()
 		c.q = c.q[1:]
-		c.turn = s.now
 		e := it.e
 		e.stamp++
 		if s.mustWait(e) {
 			e.ph = phWaiting // its predecessor moved meanwhile
 			continue
 		}
+		if s.gate(e) {
+			// A gate closed while it queued: it waits there, and is
+			// placed again, in order, when the gate opens.
+			continue
+		}
+		c.turn = s.now
 		s.takeTokens(e, c)
 		s.enqueue(e)
 	}
 }
 
 // priority orders the chats whose limit lets them send (releasePaced):
-// the seconds their queue takes to drain at their rate, plus the seconds
-// since their last turn. The first term serves the chats that would
-// finish last first, as the shortest schedule does (a plain round robin
-// left the largest chat of a broadcast for the end, at a fraction of its
-// rate while the account was busy with the small ones); the second
-// ages every chat, so none waits for long behind busier ones. Ties go
-// in the order chats queued.
+// the seconds their queue takes to drain at their rate, up to
+// maxDrainPriority, plus the seconds since their last turn. The first
+// term serves the chats that would finish last first, as the shortest
+// schedule does (a plain round robin left the largest chat of a
+// broadcast for the end, at a fraction of its rate while the account was
+// busy with the small ones); the second ages every chat, so that none
+// waits much more than maxDrainPriority behind busier ones. Ties go in
+// the order chats queued.
 func (c *chatQueue) priority(now time.Time) float64 {
 	drain := 0.0
 	if c.b.rate > 0 {
-		drain = float64(len(c.q)) / c.b.rate
+		drain = min(maxDrainPriority.Seconds(), float64(len(c.q))/c.b.rate)
 	}
 	return drain + now.Sub(c.turn).Seconds()
 }
+
+// maxDrainPriority caps what a long queue adds to a chat's priority: a
+// call of a quiet chat waits about this long at most for the busy chats
+// while the account's limit binds (its flood budget estimate, pace, does
+// not count that wait).
+const maxDrainPriority = 10 * time.Second
 
 // takeTokens promises e the tokens of its next send.
 func (s *State) takeTokens(e *entry, c *chatQueue) {
@@ -493,14 +532,14 @@ func (p *pacer) nextTurn(now time.Time) (time.Time, bool) {
 	var t time.Time
 	ok := false
 	for _, c := range p.ring {
-		if _, live := c.front(); !live {
+		if _, live := c.front(); !live || c.b.blocked() {
 			continue
 		}
 		if at := c.b.at(now, 1); !ok || at.Before(t) {
 			t, ok = at, true
 		}
 	}
-	if !ok {
+	if !ok || p.account.blocked() {
 		return t, false
 	}
 	if at := p.account.at(now, 1); at.After(t) {
@@ -590,22 +629,32 @@ func (s *State) pacedFlood(e *entry, fw *tl.FloodWaitError) (chatHit, paced bool
 		othersFlooded = othersFlooded || o.flood.After(since)
 	}
 	c.flood = s.now
+	// What was flowing is read at the flooded call's send, not at its
+	// answer (a slow answer would shift the windows off it).
+	at := e.sentAt
+	if at.IsZero() {
+		at = s.now
+	}
 	// The account's limit can only have been hit if the account was sending
 	// near it: chats flooding together at the start of a run are their own
 	// bursts, not the account's.
-	accountBusy := p.account.recent(s.now, time.Second) >= max(2, 0.8*p.account.rate)
-	// A chat that took two or more writes within twice its configured
-	// spacing was bursting: its own limit is the likely one.
-	chatBursting := c.b.recent(s.now, time.Duration(2/c.b.base*float64(time.Second))) >= 2
+	accountBusy := p.account.recent(at, time.Second) >= max(2, 0.8*p.account.rate)
+	// A chat that took another write within a little more than its
+	// spacing before this one was sending at its own rate: its own limit
+	// is the likely one. Well within its spacing, it was bursting.
+	chatAtPace := c.b.recent(at, spacing(c.b.rate)*3/2) >= 2
+	chatBursting := c.b.recent(at, spacing(c.b.rate)*9/10) >= 2
 	if chatBursting && c.b.burst > 1 {
 		// The chat allows less of a burst than the pacer assumed (many
-		// do, on Telegram): its burst is cut to one, its rate kept.
+		// do, on Telegram): its burst is cut to one, its rate kept. The
+		// gaps it accepted in its bursts prove nothing of its rate.
 		c.b.burst, c.b.tokens = 1, min(c.b.tokens, 0)
 		c.b.cutAt, c.b.calm = s.now, s.now
-		p.stats.ChatCuts++
+		c.minGap, c.okSent = 0, time.Time{}
+		p.stats.BurstCuts++
 		return true, true
 	}
-	if chatBursting || !accountBusy || (othersFlowed && !othersFlooded) {
+	if chatAtPace || !accountBusy || (othersFlowed && !othersFlooded) {
 		// The chat's limit: its rate is cut below what flooded.
 		if c.b.cut(s.now, s.chatCut(c), p.cfg.FloodInference) {
 			c.b.burst = 1
@@ -621,8 +670,8 @@ func (s *State) pacedFlood(e *entry, fw *tl.FloodWaitError) (chatHit, paced bool
 	return false, true
 }
 
-// chatCut returns the factor chat c's rate is cut by after e, sent at
-// c's rate, flooded. With a burst of one, every write the chat accepted
+// chatCut returns the factor chat c's rate is cut by after a write sent
+// at c's rate flooded. With a burst of one, every write the chat accepted
 // proves the server's rate is at least one per gap to the accepted write
 // before it. So on a chat's first cut the rate goes to Headroom of one per
 // its shortest accepted gap, when that is more than the plain cut: a chat

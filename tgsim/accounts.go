@@ -8,14 +8,37 @@ import (
 	"github.com/gotd/td/tg"
 )
 
-// BotToken is the token auth.importBotAuthorization accepts for the bot.
-func (s *Server) BotToken() string {
-	h := sha256.Sum256(append(s.secret[:], "bot token"...))
-	return fmt.Sprintf("%d:AA%s", botID, base64.RawURLEncoding.EncodeToString(h[:24]))
+// BotToken is the token auth.importBotAuthorization accepts for the first
+// bot (Bot).
+func (s *Server) BotToken() string { return s.world.bot.token }
+
+// Bot describes the world's first bot account, the one a new auth key acts
+// as unless Config.RequireLogin is set.
+func (s *Server) Bot() Account { return s.world.account(s.world.bot) }
+
+// Bots lists the world's bots (WorldConfig.Bots) in id order, the first
+// being Bot; each has its own token, home DC and flood budgets. The slice is
+// the caller's.
+func (s *Server) Bots() []Account {
+	w := s.world
+	out := make([]Account, len(w.bots))
+	for i, u := range w.bots {
+		out[i] = w.account(u)
+	}
+	return out
 }
 
-// Bot describes the world's bot account.
-func (s *Server) Bot() Account { return s.world.account(s.world.bot) }
+// botToken derives the token of the i-th bot (id id) from the server's
+// secret, in the Bot API's form "<id>:<secret part>". The first bot's
+// derivation is the one tgsim has always used.
+func (s *Server) botToken(i int, id int64) string {
+	in := append(s.secret[:], "bot token"...)
+	if i > 0 {
+		in = append(in, itoa(i)...)
+	}
+	h := sha256.Sum256(in)
+	return fmt.Sprintf("%d:AA%s", id, base64.RawURLEncoding.EncodeToString(h[:24]))
+}
 
 // Account describes a world account for tests and the CLI.
 type Account struct {
@@ -24,10 +47,11 @@ type Account struct {
 	Phone    string // "+" and digits
 	DC       int    // home DC
 	Bot      bool
+	Token    string // bots: the token auth.importBotAuthorization accepts
 }
 
 func (w *world) account(u *user) Account {
-	a := Account{ID: u.id, Username: u.username, DC: u.dc, Bot: u.bot}
+	a := Account{ID: u.id, Username: u.username, DC: u.dc, Bot: u.bot, Token: u.token}
 	if u.phone != "" {
 		a.Phone = "+" + u.phone
 	}

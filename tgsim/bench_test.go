@@ -3,6 +3,8 @@ package tgsim_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -135,6 +137,82 @@ func BenchmarkServerAbsorb(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
 			c := srv.Counters()
 			b.ReportMetric(float64(c.MessagesOut)/float64(c.FramesOut), "msgs/frame-out")
+		})
+	}
+}
+
+// BenchmarkStartThousandBots measures Start (world generation and
+// listeners, the RSA key given) with 1 and with 1,000 bots (WorldConfig.Bots;
+// the default 1,000 users besides): ns/op is the time to start and close,
+// heap-B the live heap the running server holds after a GC.
+//
+//	go test -run XXX -bench StartThousandBots -benchmem ./tgsim
+func BenchmarkStartThousandBots(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("bots=%d", n), func(b *testing.B) {
+			var heap uint64
+			for i := 0; i < b.N; i++ {
+				var before, after runtime.MemStats
+				if i == 0 {
+					runtime.GC()
+					runtime.ReadMemStats(&before)
+				}
+				srv, err := tgsim.Start(tgsim.Config{Key: testKey, World: tgsim.WorldConfig{Bots: n}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if i == 0 {
+					b.StopTimer()
+					runtime.GC()
+					runtime.ReadMemStats(&after)
+					heap = after.HeapAlloc - before.HeapAlloc
+					b.StartTimer()
+				}
+				srv.Close()
+			}
+			b.ReportMetric(float64(heap), "heap-B")
+		})
+	}
+}
+
+// BenchmarkFleetLogin logs bots in one after another, each on a new
+// connection to its home DC: with a key made by PrepareKey, and with a key
+// exchange whose DH prime is verified once (mtproto.PrimeCache), which is
+// what a fleet's first start costs. logins/s is the rate one client
+// goroutine reaches against the server (its login budget lifted).
+//
+//	go test -run XXX -bench FleetLogin -benchtime 200x ./tgsim
+func BenchmarkFleetLogin(b *testing.B) {
+	for _, prepared := range []bool{true, false} {
+		name := "key-exchange"
+		if prepared {
+			name = "prepared-key"
+		}
+		b.Run(name, func(b *testing.B) {
+			srv := startSim(b, tgsim.Config{RequireLogin: true, Latency: tgsim.NoLatency,
+				World: tgsim.WorldConfig{Users: 2, Bots: b.N}, Flood: tgsim.FloodConfig{Logins: tgsim.Rate{N: -1}}})
+			bots := srv.Bots()
+			primes := &mtproto.PrimeCache{}
+			ctx := context.Background()
+			b.ResetTimer()
+			for _, bot := range bots {
+				cfg := mtproto.DialConfig{Addr: srv.Addr(bot.DC), DC: bot.DC, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Primes: primes}
+				if prepared {
+					key, salt, err := srv.PrepareKey(bot.DC)
+					if err != nil {
+						b.Fatal(err)
+					}
+					cfg.AuthKey, cfg.Salt = key, salt
+				}
+				conn, err := mtproto.Dial(ctx, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c := attachRawN(b, conn, 16)
+				c.ok(c.call(wrapInit(importBot(bot.Token))), nil)
+				c.close()
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ type rawClient struct {
 	msgs    chan srvMsg
 	backlog []srvMsg   // read but not matched yet
 	closed  chan error // the reader's end
+	stop    sync.Once  // close
 }
 
 // srvMsg is one message from the server, containers and gzip unpacked.
@@ -71,17 +73,28 @@ func dialRaw(t testing.TB, srv *tgsim.Server, dc int) *rawClient {
 }
 
 func attachRaw(t testing.TB, conn *mtproto.Conn) *rawClient {
+	return attachRawN(t, conn, 1<<16)
+}
+
+// attachRawN is attachRaw with room for n unread server messages: tests
+// that open a thousand clients keep it small.
+func attachRawN(t testing.TB, conn *mtproto.Conn, n int) *rawClient {
 	c := &rawClient{
 		t: t, conn: conn, cipher: crypto.NewClientCipher(crypto.DefaultRand()),
 		session: time.Now().UnixNano(), salt: conn.Salt,
-		msgs: make(chan srvMsg, 1<<16), closed: make(chan error, 1),
+		msgs: make(chan srvMsg, n), closed: make(chan error, 1),
 	}
 	go c.read()
-	t.Cleanup(func() {
-		conn.Close()
+	t.Cleanup(c.close)
+	return c
+}
+
+// close closes the connection and waits for the reader; safe to repeat.
+func (c *rawClient) close() {
+	c.stop.Do(func() {
+		c.conn.Close()
 		<-c.closed
 	})
-	return c
 }
 
 func (c *rawClient) read() {

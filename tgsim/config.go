@@ -51,13 +51,24 @@ type Config struct {
 	// RequireLogin makes a new auth key unauthorized until it logs in
 	// (auth.importBotAuthorization, auth.signIn or auth.importAuthorization);
 	// methods that need an account then answer 401 AUTH_KEY_UNREGISTERED. By
-	// default a new key acts as the bot, so clients need no login.
+	// default a new key acts as the first bot (Server.Bot), so clients need
+	// no login.
 	RequireLogin bool
 	// Faults injects failures; change them at run time with SetFaults.
 	Faults Faults
 	// ConnRate limits connections per auth key (transport error -429).
 	// Default: no limit.
 	ConnRate ConnRate
+	// AddrConnRate limits new connections per client IP address, as
+	// Telegram does ("Transport errors": -429 when too many connections
+	// are established to the same IP in too short a time): the first frame
+	// (key exchange or encrypted) of a connection beyond the budget is
+	// answered with transport error -429 and the connection is closed. The
+	// budget is a token bucket (burst N, refilled at N per Per). Every
+	// tgsim client comes from 127.0.0.1, so it is the budget of the whole
+	// process that dials. Telegram publishes no figure; set it to test that
+	// a fleet paces its connections. Default: no limit.
+	AddrConnRate Rate
 
 	// Logf, if set, receives one line per notable event: listeners, login
 	// codes, failing connections. It may be called with the world locked
@@ -87,9 +98,14 @@ type WorldConfig struct {
 	Megagroups int
 	// Channels is the number of broadcast channels. Default 5.
 	Channels int
-	// BotDC is the bot's home DC. Default: the second DC served (2 by
-	// default), so a client that starts on DC 1 meets USER_MIGRATE.
+	// BotDC is the first bot's home DC. Default: the second DC served (2
+	// by default), so a client that starts on DC 1 meets USER_MIGRATE.
 	BotDC int
+	// Bots is the number of bot accounts (Server.Bots), for fleets: ids
+	// 7000000001 on, a token each, the i-th (from 0) at home on the i-th DC
+	// of DCs after BotDC (in turn), each with its own flood budgets.
+	// Default 1: the bot of Server.Bot and Server.BotToken.
+	Bots int
 }
 
 // Faults are failures injected on purpose. The zero value injects none.
@@ -192,6 +208,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.World.Channels <= 0 {
 		c.World.Channels = 5
+	}
+	if c.World.Bots <= 0 {
+		c.World.Bots = 1
 	}
 	if c.World.BotDC == 0 {
 		c.World.BotDC = c.DCs[0]

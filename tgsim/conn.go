@@ -33,8 +33,9 @@ type conn struct {
 	sessions  map[*session]struct{}
 	pingTimer *time.Timer
 
-	frames int      // encrypted frames read; the reader's only
-	sent   [][]byte // last frames written, for Faults.ReplayFrames; the writer's only
+	frames   int      // encrypted frames read; the reader's only
+	admitted bool     // the first frame passed Config.AddrConnRate; the reader's only
+	sent     [][]byte // last frames written, for Faults.ReplayFrames; the writer's only
 }
 
 func newConn(d *dcServer, raw net.Conn) *conn {
@@ -143,6 +144,9 @@ func (c *conn) frame(data []byte) bool {
 		s.count.err("malformed_frame")
 		return false
 	}
+	if !c.admitAddr() {
+		return false
+	}
 	var id [8]byte
 	copy(id[:], data[:8])
 	if id == ([8]byte{}) {
@@ -204,6 +208,7 @@ func (c *conn) exchange(first []byte) bool {
 		}
 	}
 	c.dc.addKey(res.Key, res.ServerSalt)
+	s.count.keyExchanges.Add(1)
 	return true
 }
 

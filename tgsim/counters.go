@@ -9,7 +9,8 @@ import (
 // Counters is a snapshot of what the server saw and did, across all DCs.
 type Counters struct {
 	Connections  int64 // connections accepted
-	KeyExchanges int64 // auth keys created
+	KeyExchanges int64 // auth keys created by key exchanges
+	PreparedKeys int64 // auth keys created by PrepareKey
 	Drops        int64 // connections closed by injected faults
 	NewSessions  int64 // new_session_created sent
 
@@ -59,22 +60,72 @@ type counters struct {
 	blackholed, droppedResults, duplicatedFrames          atomic.Int64
 	replayedFrames, detailedInfos, randomIDBusy           atomic.Int64
 	stateReqsOut, stateInfosIn                            atomic.Int64
-	paidSends, peerFloods                                 atomic.Int64
+	paidSends, peerFloods, preparedKeys                   atomic.Int64
 
 	mu         sync.Mutex
 	calls      map[string]int64
 	floodWaits map[string]int64
 	errors     map[string]int64
+	accounts   map[int64]*AccountCounters // made on an account's first event
+}
+
+// AccountCounters is what the server saw of one account (Server.AccountCounters).
+type AccountCounters struct {
+	Calls          map[string]int64 // calls made under keys logged in as the account, by method, counted when they run
+	FloodWaits     map[string]int64 // FLOOD_WAIT answers to the account, by method
+	FloodSeconds   int64            // sum of X over those FLOOD_WAIT_X
+	MessagesStored int64            // messages its sends stored (repeats suppressed by random_id not counted)
+	Logins         int64            // keys logged in as the account (auth.importBotAuthorization, auth.signIn, auth.importAuthorization)
 }
 
 func newCounters() *counters {
-	return &counters{calls: map[string]int64{}, floodWaits: map[string]int64{}, errors: map[string]int64{}}
+	return &counters{calls: map[string]int64{}, floodWaits: map[string]int64{}, errors: map[string]int64{}, accounts: map[int64]*AccountCounters{}}
 }
 
-func (c *counters) call(method string) {
+// account returns the live counters of account id. c.mu is held.
+func (c *counters) account(id int64) *AccountCounters {
+	a := c.accounts[id]
+	if a == nil {
+		a = &AccountCounters{Calls: map[string]int64{}, FloodWaits: map[string]int64{}}
+		c.accounts[id] = a
+	}
+	return a
+}
+
+// call counts a call of method made by account (0: a key not logged in).
+func (c *counters) call(account int64, method string) {
 	c.mu.Lock()
 	c.calls[method]++
+	if account != 0 {
+		c.account(account).Calls[method]++
+	}
 	c.mu.Unlock()
+}
+
+// stored counts a message account's send stored.
+func (c *counters) stored(account int64) {
+	c.mu.Lock()
+	c.account(account).MessagesStored++
+	c.mu.Unlock()
+}
+
+// login counts a key logged in as account.
+func (c *counters) login(account int64) {
+	c.mu.Lock()
+	c.account(account).Logins++
+	c.mu.Unlock()
+}
+
+func (c *counters) accountSnapshot(id int64) AccountCounters {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := c.accounts[id]
+	if a == nil {
+		return AccountCounters{Calls: map[string]int64{}, FloodWaits: map[string]int64{}}
+	}
+	out := *a
+	out.Calls, out.FloodWaits = maps.Clone(a.Calls), maps.Clone(a.FloodWaits)
+	return out
 }
 
 func (c *counters) err(typ string) {
@@ -83,11 +134,18 @@ func (c *counters) err(typ string) {
 	c.mu.Unlock()
 }
 
-func (c *counters) flood(method string, seconds int) {
+// flood counts a FLOOD_WAIT_seconds answered to account (0: none logged
+// in) for method.
+func (c *counters) flood(account int64, method string, seconds int) {
 	c.floodSeconds.Add(int64(seconds))
 	c.mu.Lock()
 	c.floodWaits[method]++
 	c.errors["FLOOD_WAIT"]++
+	if account != 0 {
+		a := c.account(account)
+		a.FloodWaits[method]++
+		a.FloodSeconds += int64(seconds)
+	}
 	c.mu.Unlock()
 }
 
@@ -95,7 +153,7 @@ func (c *counters) snapshot() Counters {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Counters{
-		Connections: c.connections.Load(), KeyExchanges: c.keyExchanges.Load(),
+		Connections: c.connections.Load(), KeyExchanges: c.keyExchanges.Load(), PreparedKeys: c.preparedKeys.Load(),
 		Drops: c.drops.Load(), NewSessions: c.newSessions.Load(),
 		FramesIn: c.framesIn.Load(), ContainersIn: c.containersIn.Load(), MessagesIn: c.messagesIn.Load(),
 		FramesOut: c.framesOut.Load(), ContainersOut: c.containersOut.Load(), MessagesOut: c.messagesOut.Load(),

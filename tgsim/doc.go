@@ -14,11 +14,26 @@
 // invokeAfterMsg/invokeAfterMsgs make a call wait for another's result
 // (MSG_WAIT_FAILED when it failed, MSG_WAIT_TIMEOUT when no result appeared
 // within Config.WaitTimeout, whether the awaited call runs or has not
-// arrived), a small world of users, a bot, groups and channels answers the
+// arrived), a small world of users, bots, groups and channels answers the
 // common methods with per-account access hashes, a flood model after Telegram's published bot limits answers
 // FLOOD_WAIT_X, accounts live on a home DC (USER_MIGRATE_X), and faults can
 // be injected (Faults, Config.ConnRate, ForgetSessions, RotateSalts).
-// Counters say what the server saw.
+// Counters say what the server saw, in all and per account
+// (AccountCounters).
+//
+// # Fleets
+//
+// WorldConfig.Bots makes many bot accounts (Bots): each has its own token,
+// a home DC taken in turn over the DCs (USER_MIGRATE_X elsewhere) and its
+// own flood budgets, as every budget is keyed by account. Logging a fleet
+// in meets Telegram-like limits: FloodConfig.Logins bounds
+// auth.importBotAuthorization calls per client address (30/s with a burst of
+// 30 by default, tgsim's choice: Telegram publishes no figure) and
+// FloodConfig.TokenLogins, when set, logins per token; Config.AddrConnRate
+// bounds new connections per client address (transport error -429). Every
+// tgsim client comes from 127.0.0.1, so the per-address budgets are the
+// server's. PrepareKey makes auth keys without a key exchange, so tests of
+// thousands of accounts do not spend seconds of CPU on exchanges.
 //
 // Start one with Start; Close stops it and waits for its goroutines.
 //
@@ -51,7 +66,10 @@
 //     variation, escalating waits, PEER_FLOOD for new private chats of
 //     user accounts), and IdealFinish, the bound goodput is measured
 //     against.
-//   - world.go, peers.go, accounts.go: the world's state; input peers and
+//   - methods_auth.go: logins, and the login budgets they spend (Logins,
+//     TokenLogins).
+//   - world.go, peers.go, accounts.go: the world's state (bots and their
+//     tokens: world.addBots); input peers and
 //     per-account access hashes; what tests and the CLI see of it
 //     (HistoryLen, HistoryTexts).
 //   - randomid.go: random_id deduplicated per account and peer; a repeat
@@ -79,7 +97,7 @@
 //   - conn.go, server.go: connections, key exchange, listeners, SetFaults.
 //   - faults_conn.go: faults on connections and frames: Blackhole,
 //     DuplicateFrames, ReplayFrames, NotFoundKeys (-404), Config.ConnRate
-//     (-429).
+//     and Config.AddrConnRate (-429).
 //   - faults_results.go: faults on answers: DropResults, DetailedInfo
 //     (msg_detailed_info), and answers of forgotten sessions.
 //   - faults_state.go: the server asking the client with msgs_state_req

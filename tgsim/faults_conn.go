@@ -2,10 +2,13 @@ package tgsim
 
 import (
 	"math/rand/v2"
+	"net"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/gotd/td/bin"
+	"github.com/gotd/td/proto/codec"
 )
 
 // Faults that act on connections and frames: a silent connection
@@ -50,6 +53,64 @@ func (c *conn) echoFaults(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// addrLimiter holds the per-address connection budgets (Config.AddrConnRate).
+type addrLimiter struct {
+	rate Rate
+	mu   sync.Mutex
+	b    map[string]*addrBucket
+}
+
+type addrBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// admit spends one connection of addr's budget: false when it is empty.
+func (l *addrLimiter) admit(addr net.Addr, now time.Time) bool {
+	if l.rate.unlimited() {
+		return true
+	}
+	host := addr.String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b == nil {
+		l.b = map[string]*addrBucket{}
+	}
+	b := l.b[host]
+	if b == nil {
+		b = &addrBucket{tokens: float64(l.rate.N), last: now}
+		l.b[host] = b
+	}
+	if dt := now.Sub(b.last).Seconds(); dt > 0 {
+		b.tokens = min(float64(l.rate.N), b.tokens+dt*float64(l.rate.N)/l.rate.Per.Seconds())
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// admitAddr applies Config.AddrConnRate to c's first frame: false (after
+// answering -429) when its address has opened too many connections.
+func (c *conn) admitAddr() bool {
+	if c.admitted {
+		return true
+	}
+	c.admitted = true
+	s := c.srv
+	if s.addrs.admit(c.raw.RemoteAddr(), s.cfg.Now()) {
+		return true
+	}
+	s.count.err("transport_flood_addr")
+	c.sendTransportError(codec.CodeTransportFlood)
+	return false
 }
 
 // admitConn applies Config.ConnRate to a new connection of k: false when k

@@ -63,6 +63,20 @@ type FloodConfig struct {
 	// paid broadcast): they skip the other budgets. Default 1000/s.
 	Paid Rate
 
+	// Logins is the budget of auth.importBotAuthorization calls (right
+	// token or wrong, at home or answered USER_MIGRATE) per client
+	// address; past it they are answered FLOOD_WAIT_X. Telegram publishes
+	// no figure; 30/s with a burst of 30 is tgsim's choice, so a fleet that
+	// logs 1,000 bots in at once meets it and one that paces its logins
+	// does not. Every tgsim client comes from 127.0.0.1, so the budget is
+	// the server's. Unlimited: Rate{N: -1}.
+	Logins Rate
+	// TokenLogins, when set, is the budget of logins per bot token (counted
+	// when a valid token is presented on its home DC). Telegram answers a
+	// bot that logs in again and again (a crash loop that restarts it) with
+	// waits of tens of minutes; tgsim leaves it off by default.
+	TokenLogins Rate
+
 	// Now, if set, is the flood model's clock in place of the server's:
 	// a benchmark gives it a clock that runs faster than real time (a time
 	// scale), so minutes of Telegram's limits pass in seconds. Waits are
@@ -83,7 +97,9 @@ type FloodEvent struct {
 	At      time.Time
 	Account int64
 	// Budget is the budget that imposed the wait: "account" (the account's
-	// message budget), "private", "group", "method", "paid" or "new_chats".
+	// message budget), "private", "group", "method", "paid", "new_chats",
+	// "logins" (FloodConfig.Logins; Account 0: the budget is the server's)
+	// or "token_logins" (Account: the bot).
 	Budget string
 	// Peer is the chat of a "private" or "group" budget (a user id, or a
 	// group or channel id), else 0.
@@ -93,7 +109,8 @@ type FloodEvent struct {
 }
 
 var budgetNames = [...]string{bucketMethod: "method", bucketMessages: "account", bucketPrivate: "private",
-	bucketGroup: "group", bucketPaid: "paid", bucketNewChats: "new_chats"}
+	bucketGroup: "group", bucketPaid: "paid", bucketNewChats: "new_chats",
+	bucketLogins: "logins", bucketTokenLogins: "token_logins"}
 
 func (f FloodConfig) withDefaults() FloodConfig {
 	if f.Messages == (Rate{}) {
@@ -120,6 +137,9 @@ func (f FloodConfig) withDefaults() FloodConfig {
 	if f.Paid == (Rate{}) {
 		f.Paid = Rate{N: 1000, Per: time.Second}
 	}
+	if f.Logins == (Rate{}) {
+		f.Logins = Rate{N: 30, Per: time.Second}
+	}
 	return f
 }
 
@@ -132,6 +152,8 @@ const (
 	bucketGroup
 	bucketPaid
 	bucketNewChats
+	bucketLogins
+	bucketTokenLogins
 )
 
 type bucketKey struct {
@@ -202,6 +224,18 @@ func (m *floodModel) paidChecks(account int64) []floodCheck {
 	return []floodCheck{{bucketKey{account: account, kind: bucketPaid}, m.cfg.Paid}}
 }
 
+// loginChecks lists the budget one auth.importBotAuthorization spends
+// (FloodConfig.Logins): the server's, as every client shares 127.0.0.1.
+func (m *floodModel) loginChecks() []floodCheck {
+	return []floodCheck{{bucketKey{kind: bucketLogins}, m.cfg.Logins}}
+}
+
+// tokenLoginChecks lists the budget a login as bot spends
+// (FloodConfig.TokenLogins).
+func (m *floodModel) tokenLoginChecks(bot int64) []floodCheck {
+	return []floodCheck{{bucketKey{account: bot, kind: bucketTokenLogins}, m.cfg.TokenLogins}}
+}
+
 // vary returns a chat's own limit: r changed by up to ±Vary, fixed by Seed
 // and the chat (FloodConfig.Vary).
 func (m *floodModel) vary(k bucketKey, r Rate) Rate {
@@ -252,7 +286,7 @@ func (m *floodModel) ideal(account int64) time.Duration {
 	defer m.mu.Unlock()
 	var worst time.Duration
 	for k, b := range m.b {
-		if k.account != account || b.rate.unlimited() || k.kind == bucketPaid || k.kind == bucketNewChats {
+		if k.account != account || b.rate.unlimited() || k.kind == bucketPaid || k.kind == bucketNewChats || k.kind == bucketTokenLogins {
 			continue
 		}
 		if extra := b.taken - b.rate.N; extra > 0 {
@@ -270,9 +304,9 @@ func (m *floodModel) take(now time.Time, checks []floodCheck) (wait int, ignored
 	if m.cfg.Off {
 		return 0, false
 	}
-	now = m.clock(now)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now = m.clock(now) // read under the lock: a caller that waited for it is not in the past
 	var worst time.Duration
 	worstAt := 0 // the check that imposes worst
 	bs := make([]*bucket, len(checks))

@@ -26,6 +26,7 @@ var authMethods = []method{
 // login makes the request's auth key act as u.
 func (w *world) login(r *request, u *user) *tg.AuthAuthorization {
 	r.key.setAccount(u.id)
+	w.srv.count.login(u.id)
 	return &tg.AuthAuthorization{User: w.tgUser(u.id, u)}
 }
 
@@ -33,14 +34,23 @@ func (w *world) importBot(r *request, req *tg.AuthImportBotAuthorizationRequest)
 	if req.APIID == 0 || req.APIHash == "" {
 		return nil, tgerr.New(400, "API_ID_INVALID")
 	}
-	if req.BotAuthToken != w.srv.BotToken() {
+	// Every attempt spends the login budget, so guessing tokens is as
+	// limited as logging in (FloodConfig.Logins).
+	if err := w.spend(r, w.srv.flood.loginChecks()); err != nil {
+		return nil, err
+	}
+	bot := w.tokens[req.BotAuthToken]
+	if bot == nil {
 		return nil, tgerr.New(400, "ACCESS_TOKEN_INVALID")
 	}
-	if w.bot.dc != r.dc.id {
+	if bot.dc != r.dc.id {
 		w.srv.count.migrations.Add(1)
-		return nil, tgerr.New(303, fmt.Sprintf("USER_MIGRATE_%d", w.bot.dc))
+		return nil, tgerr.New(303, fmt.Sprintf("USER_MIGRATE_%d", bot.dc))
 	}
-	return w.login(r, w.bot), nil
+	if err := w.spend(r, w.srv.flood.tokenLoginChecks(bot.id)); err != nil {
+		return nil, err
+	}
+	return w.login(r, bot), nil
 }
 
 func (w *world) sendCode(r *request, req *tg.AuthSendCodeRequest) (bin.Encoder, error) {

@@ -91,6 +91,7 @@ func (w *world) sendMessage(r *request, req *tg.MessagesSendMessageRequest) (bin
 	if err := res.Encode(&enc); err != nil {
 		return nil, err
 	}
+	s.count.stored(acct)
 	h := append(w.history[key], msg)
 	if len(h) > historyCap {
 		h = h[len(h)-historyCap:]

@@ -43,13 +43,14 @@ func (w *world) invoke(r *request) (bin.Encoder, error) {
 	if r.method == "" {
 		return nil, tgerr.New(400, fmt.Sprintf("INPUT_METHOD_INVALID_%d", r.typeID))
 	}
-	s.count.call(r.method)
+	acct := r.key.account()
+	s.count.call(acct, r.method)
 	m := registry[r.typeID]
 	if m == nil {
 		return nil, &tgerr.Error{Code: 400, Message: "METHOD_NOT_SIMULATED_" + r.method, Type: "METHOD_NOT_SIMULATED"}
 	}
 	if m.access != anyone {
-		if r.acct = r.key.account(); r.acct == 0 {
+		if r.acct = acct; r.acct == 0 {
 			return nil, tgerr.New(401, "AUTH_KEY_UNREGISTERED")
 		}
 	}
@@ -102,7 +103,11 @@ func (w *world) spend(r *request, checks []floodCheck) error {
 	if wait <= 0 {
 		return nil
 	}
-	w.srv.count.flood(r.method, wait)
+	acct := r.acct
+	if acct == 0 {
+		acct = r.key.account() // methods any key may call (logins)
+	}
+	w.srv.count.flood(acct, r.method, wait)
 	if ignored {
 		w.srv.count.ignoredWaits.Add(1)
 	}

@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -29,6 +31,7 @@ type Server struct {
 	world   *world
 	flood   *floodModel
 	count   *counters
+	addrs   *addrLimiter // Config.AddrConnRate
 	faults  atomic.Pointer[Faults]
 	saltGen atomic.Int64 // bumped by RotateSalts
 
@@ -85,6 +88,7 @@ func Start(cfg Config) (*Server, error) {
 		cipher: crypto.NewServerCipher(cfg.Rand),
 		flood:  newFloodModel(cfg.Flood),
 		count:  newCounters(),
+		addrs:  &addrLimiter{rate: cfg.AddrConnRate},
 		conns:  map[*conn]struct{}{},
 	}
 	if _, err := cfg.Rand.Read(s.secret[:]); err != nil {
@@ -156,6 +160,11 @@ func (s *Server) PublicKeyPEM() []byte {
 
 // Counters returns a snapshot of the server's counters.
 func (s *Server) Counters() Counters { return s.count.snapshot() }
+
+// AccountCounters returns a snapshot of one account's counters (zero, with
+// empty maps, for an account the server has seen nothing of). The maps are
+// the caller's.
+func (s *Server) AccountCounters(id int64) AccountCounters { return s.count.accountSnapshot(id) }
 
 // SetFaults replaces the injected faults; connections see the change at
 // their next frame, and their writers are woken (so what a Blackhole held
@@ -268,8 +277,32 @@ func (d *dcServer) addKey(k crypto.AuthKey, salt int64) *authKey {
 	d.mu.Lock()
 	d.keys[k.ID] = ak
 	d.mu.Unlock()
-	s.count.keyExchanges.Add(1)
 	return ak
+}
+
+// PrepareKey creates an auth key on DC dc as a key exchange would, without
+// one, and returns it with a server salt valid for it: tests and benchmarks
+// of fleets give it to clients as a saved key (mtproto.DialConfig.AuthKey
+// and Salt), sparing each of thousands of accounts the exchange's CPU cost.
+// The key is unauthorized under Config.RequireLogin, else it acts as Bot.
+func (s *Server) PrepareKey(dc int) (crypto.AuthKey, int64, error) {
+	d := s.dc(dc)
+	if d == nil {
+		return crypto.AuthKey{}, 0, fmt.Errorf("tgsim: PrepareKey: DC %d is not served", dc)
+	}
+	var raw crypto.Key
+	var sb [8]byte
+	if _, err := io.ReadFull(s.cfg.Rand, raw[:]); err != nil {
+		return crypto.AuthKey{}, 0, fmt.Errorf("tgsim: PrepareKey: %w", err)
+	}
+	if _, err := io.ReadFull(s.cfg.Rand, sb[:]); err != nil {
+		return crypto.AuthKey{}, 0, fmt.Errorf("tgsim: PrepareKey: %w", err)
+	}
+	k := raw.WithID()
+	salt := int64(binary.LittleEndian.Uint64(sb[:]))
+	d.addKey(k, salt)
+	s.count.preparedKeys.Add(1)
+	return k, salt, nil
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -17,7 +17,8 @@ type user struct {
 	firstName string
 	lastName  string
 	bot       bool
-	dc        int // home DC
+	dc        int    // home DC
+	token     string // bots: the token auth.importBotAuthorization accepts
 }
 
 type chatKind uint8
@@ -73,8 +74,10 @@ type exported struct {
 
 // world is the simulated Telegram: accounts, chats, histories, logins.
 type world struct {
-	srv *Server
-	bot *user
+	srv    *Server
+	bot    *user            // the first bot, bots[0]
+	bots   []*user          // WorldConfig.Bots, in id order
+	tokens map[string]*user // bot token → bot
 
 	mu         sync.Mutex
 	users      map[int64]*user
@@ -114,9 +117,8 @@ func newWorld(s *Server) *world {
 		exports:   map[int64]exported{},
 		created:   int(s.cfg.Now().Add(-24 * time.Hour).Unix()),
 	}
-	w.bot = &user{id: botID, username: "tgsim_bot", firstName: "tgsim bot", bot: true, dc: cfg.BotDC}
-	w.addUser(w.bot)
 	dcs := s.cfg.DCs
+	w.addBots(cfg.Bots, cfg.BotDC, dcs)
 	for i := 1; i <= cfg.Users; i++ {
 		dc := dcs[i%len(dcs)]
 		w.addUser(&user{
@@ -141,6 +143,33 @@ func newWorld(s *Server) *world {
 		next++
 	}
 	return w
+}
+
+// addBots creates n bots: ids botID, botID+1, …; the first is @tgsim_bot
+// on home, the others @tgsim_bot2 … with home DCs taken in turn from dcs,
+// starting after home (bot i on the i-th DC after home), so a fleet is
+// spread evenly and each bot's DC is fixed by its index.
+func (w *world) addBots(n, home int, dcs []int) {
+	start := 0
+	for i, dc := range dcs {
+		if dc == home {
+			start = i
+		}
+	}
+	w.bots = make([]*user, 0, n)
+	w.tokens = make(map[string]*user, n)
+	for i := 0; i < n; i++ {
+		u := &user{id: botID + int64(i), username: "tgsim_bot", firstName: "tgsim bot", bot: true, dc: dcs[(start+i)%len(dcs)]}
+		if i > 0 {
+			u.username = fmt.Sprintf("tgsim_bot%d", i+1)
+			u.firstName = fmt.Sprintf("tgsim bot %d", i+1)
+		}
+		u.token = w.srv.botToken(i, u.id)
+		w.bots = append(w.bots, u)
+		w.tokens[u.token] = u
+		w.addUser(u)
+	}
+	w.bot = w.bots[0]
 }
 
 func (w *world) addUser(u *user) {

@@ -66,6 +66,15 @@ func DecodeRequest(ctx context.Context, method string, params []byte, opts Decod
 	if err != nil {
 		return nil, err
 	}
+	return DecodeParams(ctx, def, params, opts)
+}
+
+// DecodeParams is DecodeRequest for a method already looked up with
+// Method: a sender of many calls of a few methods looks each up once.
+func DecodeParams(ctx context.Context, def *Definition, params []byte, opts DecodeOptions) (bin.Object, error) {
+	if def == nil || !def.Method {
+		return nil, errors.New("tl: DecodeParams needs a method's definition")
+	}
 	if len(params) == 0 {
 		params = emptyParams
 	}

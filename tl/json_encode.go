@@ -64,6 +64,25 @@ func (o EncodeOptions) BinaryToJSON(data []byte, typ string) ([]byte, error) {
 	return x.convert(data, typ)
 }
 
+// AppendBinaryToJSON is BinaryToJSON appending to dst: a caller that
+// copies the JSON on (a result line) saves BinaryToJSON's copy. On error
+// dst is returned as it was.
+func (o EncodeOptions) AppendBinaryToJSON(dst, data []byte, typ string) ([]byte, error) {
+	x := getEncoder()
+	defer x.release()
+	x.opts = o
+	// The encoder writes into dst, and gives its own buffer back after.
+	own := x.w.Buf
+	x.w.Buf = dst
+	err := x.encode(data, typ)
+	out := x.w.Buf
+	x.w.Buf = own
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
 // jsonEncoder holds one call's state. It is pooled with the buffers it
 // grows; what it returns is a copy.
 type jsonEncoder struct {
@@ -94,6 +113,16 @@ func (x *jsonEncoder) release() {
 }
 
 func (x *jsonEncoder) convert(data []byte, typ string) ([]byte, error) {
+	if err := x.encode(data, typ); err != nil {
+		return nil, err
+	}
+	out := make([]byte, len(x.w.Buf))
+	copy(out, x.w.Buf)
+	return out, nil
+}
+
+// encode appends data's JSON to x.w.Buf.
+func (x *jsonEncoder) encode(data []byte, typ string) error {
 	x.b.ResetTo(data)
 	x.path.push("$")
 	var err error
@@ -103,14 +132,12 @@ func (x *jsonEncoder) convert(data []byte, typ string) ([]byte, error) {
 		err = x.value(typ)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if x.b.Len() != 0 {
-		return nil, fmt.Errorf("%d bytes left after the %s", x.b.Len(), strings.TrimPrefix(typ+" value", " "))
+		return fmt.Errorf("%d bytes left after the %s", x.b.Len(), strings.TrimPrefix(typ+" value", " "))
 	}
-	out := make([]byte, len(x.w.Buf))
-	copy(out, x.w.Buf)
-	return out, nil
+	return nil
 }
 
 // maxDepth bounds nesting so hostile input cannot exhaust the stack.
@@ -137,9 +164,7 @@ func (x *jsonEncoder) object(bare *Definition) error {
 	def := l.def
 	// The schema fixes where commas go, so the encoder writes them itself
 	// to a plain jx.Writer (jx.Encoder would track them per level).
-	x.w.ObjStart()
-	x.w.RawStr(`"_":`)
-	x.w.Str(def.Name)
+	x.w.Buf = append(x.w.Buf, l.text[:l.head]...)
 	var words [2]uint32 // the first two flags words
 	nwords := 0
 	for i := range l.params {
@@ -161,14 +186,11 @@ func (x *jsonEncoder) object(bare *Definition) error {
 				continue
 			}
 			if pl.kind == kindTrue {
-				x.w.Comma()
-				x.w.FieldStart(p.Name)
-				x.w.True()
+				x.w.Buf = append(append(x.w.Buf, l.text[pl.key:pl.keyEnd]...), "true"...)
 				continue
 			}
 		}
-		x.w.Comma()
-		x.w.FieldStart(p.Name)
+		x.w.Buf = append(x.w.Buf, l.text[pl.key:pl.keyEnd]...)
 		x.path.push(p.Name)
 		err := x.value(p.Type)
 		x.path.pop()
@@ -188,14 +210,14 @@ func (x *jsonEncoder) value(typ string) error {
 		if err != nil {
 			return wrap(err)
 		}
-		x.w.Int32(v)
+		x.w.Buf = strconv.AppendInt(x.w.Buf, int64(v), 10)
 	case "long":
 		v, err := x.b.Long()
 		if err != nil {
 			return wrap(err)
 		}
 		if x.opts.LongAsNumber {
-			x.w.Int64(v)
+			x.w.Buf = strconv.AppendInt(x.w.Buf, v, 10)
 			break
 		}
 		x.w.Buf = append(strconv.AppendInt(append(x.w.Buf, '"'), v, 10), '"')

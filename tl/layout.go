@@ -1,5 +1,7 @@
 package tl
 
+import "github.com/go-faster/jx"
+
 // layout is a definition's params classified once, so that BinaryToJSON
 // walks them without comparing type and flag names per call. (The decoder
 // does not use it: for the few fields of a request, the lookup costs more
@@ -7,6 +9,11 @@ package tl
 type layout struct {
 	def    *Definition
 	params []paramLayout // one per def.Params
+	// text is the JSON the encoder writes around the values, as jx writes
+	// it: the object's start and "_" (head), then each param's comma and
+	// key (paramLayout.key).
+	text []byte
+	head int // text[:head] is `{"_":"name"`
 }
 
 type paramKind uint8
@@ -25,14 +32,27 @@ type paramLayout struct {
 	// the name in Param.Flag; -1 if none, and then the param is never
 	// present. This is how BinaryToJSON has always read flags.
 	word int8
+	// key, keyEnd: text[key:keyEnd] is `,"name":` for this param.
+	key, keyEnd int32
 }
 
 func newLayout(def *Definition) *layout {
 	l := &layout{def: def, params: make([]paramLayout, len(def.Params))}
+	w := jx.Writer{Buf: make([]byte, 0, len(def.Name)+8+len(def.Params)*16)}
+	w.ObjStart()
+	w.RawStr(`"_":`)
+	w.Str(def.Name)
+	l.head = len(w.Buf)
 	var words []string
 	for i := range def.Params {
 		p := &def.Params[i]
 		pl := &l.params[i]
+		if !p.IsFlags() {
+			pl.key = int32(len(w.Buf))
+			w.Comma()
+			w.FieldStart(p.Name)
+			pl.keyEnd = int32(len(w.Buf))
+		}
 		switch {
 		case p.IsFlags():
 			pl.kind = kindFlags
@@ -55,6 +75,7 @@ func newLayout(def *Definition) *layout {
 			}
 		}
 	}
+	l.text = w.Buf
 	return l
 }
 

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gotd/td/crypto"
@@ -19,7 +18,6 @@ import (
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/entitycache"
 	"github.com/tlsched/tlsched/telemetry"
-	"github.com/tlsched/tlsched/tl"
 )
 
 // dcFlag collects repeated --dc ID=HOST:PORT.
@@ -174,9 +172,13 @@ func probe(ctx context.Context, c *actors.Client, timeout time.Duration) error {
 
 // openCache opens the entity cache that goes with a session: next to the
 // session file, bound to the session's account (its user id, from tlworker
-// login, and the server: dcs, nil for Telegram), or in memory without one.
-func openCache(session string, dcs map[int]string, tel *telemetry.Telemetry, inv entitycache.Invoker) (*entitycache.Cache, error) {
-	cfg := entitycache.Config{Invoker: inv, Telemetry: tel}
+// login, and the server: dcs, nil for Telegram), or in memory without one;
+// and attaches it to client (entitycache.Cache.Attach): it learns from
+// every result from then on, resolves misses through client and refreshes
+// stale access hashes. Call it before client sends anything, so that no
+// result goes unlearned.
+func openCache(session string, dcs map[int]string, tel *telemetry.Telemetry, client *actors.Client) (*entitycache.Cache, error) {
+	cfg := entitycache.Config{Telemetry: tel}
 	if session != "" {
 		cfg.Path = session + ".entities.db"
 		acc := &entitycache.Account{DCs: dcs}
@@ -185,15 +187,13 @@ func openCache(session string, dcs map[int]string, tel *telemetry.Telemetry, inv
 		}
 		cfg.Account = acc
 	}
-	return entitycache.Open(cfg)
-}
-
-// learnInto returns an OnResult hook that feeds the cache once it is set:
-// the client starts before the cache that uses it as its Invoker.
-func learnInto(cache *atomic.Pointer[entitycache.Cache]) func(*tl.Definition, []byte) {
-	return func(m *tl.Definition, b []byte) {
-		if c := cache.Load(); c != nil {
-			c.LearnResult(m, b)
-		}
+	c, err := entitycache.Open(cfg)
+	if err != nil {
+		return nil, err
 	}
+	if err := c.Attach(client); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }

@@ -147,26 +147,29 @@ func startDemo(stdout io.Writer, realistic bool, tel *telemetry.Telemetry, key *
 	for _, d := range srv.DCs() {
 		dcs[d.ID] = d.Addr
 	}
-	var cacheRef atomic.Pointer[entitycache.Cache]
 	client, err := actors.Start(context.Background(), actors.Config{
 		DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: actors.NewMemoryStore(),
 		// Start on DC 1: the bot lives on DC 2, so the first calls meet
 		// USER_MIGRATE_2 as a real client does.
 		Scheduler: scheduler.Config{HomeDC: 1},
-		OnResult:  learnInto(&cacheRef),
 		Telemetry: tel,
 	})
 	if err != nil {
 		srv.Close()
 		return nil, err
 	}
-	cache, err := entitycache.Open(entitycache.Config{Invoker: client})
+	// Attached before the first call, so it learns from every result.
+	cache, err := entitycache.Open(entitycache.Config{})
+	if err == nil {
+		if err = cache.Attach(client); err != nil {
+			cache.Close()
+		}
+	}
 	if err != nil {
 		closeClient(client, 10*time.Second)
 		srv.Close()
 		return nil, err
 	}
-	cacheRef.Store(cache)
 	return &demoRun{srv: srv, client: client, cache: cache}, nil
 }
 

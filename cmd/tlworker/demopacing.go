@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gotd/td/exchange"
@@ -82,26 +81,27 @@ func runPacingScene(ctx context.Context, key *rsa.PrivateKey) (s pacingScene) {
 	for _, d := range srv.DCs() {
 		dcs[d.ID] = d.Addr
 	}
-	var cacheRef atomic.Pointer[entitycache.Cache]
 	client, err := actors.Start(ctx, actors.Config{
 		DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: actors.NewMemoryStore(),
 		TimeScale: pacingSpeed,
 		// The pacer's defaults are Telegram's published bot limits.
 		Scheduler: scheduler.Config{HomeDC: 2, Pacing: scheduler.PacingConfig{On: true}},
-		OnResult:  learnInto(&cacheRef),
 	})
 	if err != nil {
 		s.err = err
 		return s
 	}
 	defer closeClient(client, 10*time.Second)
-	cache, err := entitycache.Open(entitycache.Config{Invoker: client})
+	cache, err := entitycache.Open(entitycache.Config{})
 	if err != nil {
 		s.err = err
 		return s
 	}
 	defer cache.Close()
-	cacheRef.Store(cache)
+	if err := cache.Attach(client); err != nil { // before the first call: it learns from every result
+		s.err = err
+		return s
+	}
 
 	var targets []tg.InputPeerClass
 	var names []string

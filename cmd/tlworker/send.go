@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -118,6 +117,7 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		},
 		OnResult: prog.add,
 		JSON:     tl.EncodeOptions{LongAsNumber: f.longAsNumber},
+		Expect:   files.total,
 	})
 	prog.finish()
 	if r, ok := watch.report(); ok && f.progress != "none" {
@@ -284,8 +284,6 @@ func (f *sendFlags) open(stdin io.Reader, stdout io.Writer) (sendFiles, error) {
 // the session, and checks the server answers; on error nothing is left
 // open.
 func connect(ctx context.Context, cfg actors.Config, conn connFlags) (*actors.Client, *entitycache.Cache, error) {
-	var cache atomic.Pointer[entitycache.Cache]
-	cfg.OnResult = learnInto(&cache)
 	client, err := actors.Start(context.Background(), cfg)
 	if err != nil {
 		return nil, nil, err
@@ -295,7 +293,6 @@ func connect(ctx context.Context, cfg actors.Config, conn connFlags) (*actors.Cl
 		closeClient(client, time.Second)
 		return nil, nil, err
 	}
-	cache.Store(ec)
 	if err := probe(ctx, client, conn.timeout); err != nil {
 		closeClient(client, time.Second)
 		ec.Close()

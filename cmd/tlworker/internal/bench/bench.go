@@ -42,6 +42,7 @@ type benchFlags struct {
 	sendProfile            string // --cpuprofile for tlworker send
 	tracing                string // sampling ratios for the tracing cost ("off,1,0.01"; empty: skip)
 	tracingCallers         int
+	only                   string // "send": only the tlworker send rows
 }
 
 // benchReport is what --json writes.
@@ -94,8 +95,20 @@ func Run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.sendProfile, "send-cpuprofile", "", "pass --cpuprofile to tlworker send: FILE-tgsim.prof for FILE.prof, per server (the last round's)")
 	fs.StringVar(&f.tracing, "tracing", "off,1,0.01", "the cost of tracing: the library with tracing off and at these sampling ratios (empty: skip)")
 	fs.IntVar(&f.tracingCallers, "tracing-callers", 100, "concurrent callers for the tracing cost")
+	fs.StringVar(&f.only, "only", "", "send: only the tlworker send rows (no callers table, tracing or heap figures)")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
+	}
+	switch f.only {
+	case "":
+	case "send":
+		if f.sendJobs == 0 || f.readme != "" {
+			// --readme would replace the whole block with the send table.
+			return cli.Usagef("--only send needs --send-jobs above 0, and no --readme")
+		}
+		f.callers, f.tracing, f.queued = "", "", ""
+	default:
+		return cli.Usagef("--only %q: the only choice is send", f.only)
 	}
 	var samples []float64
 	if f.tracing != "" {
@@ -108,12 +121,14 @@ func Run(args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("--tracing-callers must be at least 1")
 	}
 	var callers []int
-	for _, c := range strings.Split(f.callers, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(c))
-		if err != nil || n < 1 {
-			return cli.Usagef("--callers %q: want numbers like 1,10,100", f.callers)
+	if f.callers != "" {
+		for _, c := range strings.Split(f.callers, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(c))
+			if err != nil || n < 1 {
+				return cli.Usagef("--callers %q: want numbers like 1,10,100", f.callers)
+			}
+			callers = append(callers, n)
 		}
-		callers = append(callers, n)
 	}
 	if f.n < 100 || f.rounds < 1 || f.sendJobs < 0 {
 		return cli.Usagef("-n must be at least 100, -rounds at least 1, -send-jobs at least 0")
@@ -267,21 +282,24 @@ func medianOf(v []float64) float64 {
 
 func renderBench(rep benchReport) string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "Measured %s on %s, %d sendMessage calls per run, medians of %d rounds (tlsched, gotd, bare alternating, a fresh server each run):\n`%s`\n\n", rep.Date, rep.Machine, rep.Calls, rep.Rounds, rep.Command)
-	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "| server\t| callers\t| tlsched calls/s\t| gotd calls/s\t| ratio\t| bare ceiling calls/s\t| tlsched / ceiling\t| p50 µs tlsched / gotd\t| p99 µs tlsched / gotd\t| frames/call tlsched / gotd\t| bytes/call tlsched / gotd\t| CPU s per 10k tlsched / gotd\t|")
-	fmt.Fprintln(tw, "| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t|")
-	for _, r := range rep.Rows {
-		frames := "–"
-		if r.Ours.FramesPerCall > 0 {
-			frames = fmt.Sprintf("%.3f / %.2f", r.Ours.FramesPerCall, r.Gotd.FramesPerCall)
+	fmt.Fprintf(&b, "Measured %s on %s, %d sendMessage calls per run, medians of %d rounds (tlsched, gotd, bare alternating, a fresh server each run):\n`%s`\n", rep.Date, rep.Machine, rep.Calls, rep.Rounds, rep.Command)
+	if len(rep.Rows) > 0 {
+		b.WriteString("\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
+		fmt.Fprintln(tw, "| server\t| callers\t| tlsched calls/s\t| gotd calls/s\t| ratio\t| bare ceiling calls/s\t| tlsched / ceiling\t| p50 µs tlsched / gotd\t| p99 µs tlsched / gotd\t| frames/call tlsched / gotd\t| bytes/call tlsched / gotd\t| CPU s per 10k tlsched / gotd\t|")
+		fmt.Fprintln(tw, "| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t|")
+		for _, r := range rep.Rows {
+			frames := "–"
+			if r.Ours.FramesPerCall > 0 {
+				frames = fmt.Sprintf("%.3f / %.2f", r.Ours.FramesPerCall, r.Gotd.FramesPerCall)
+			}
+			fmt.Fprintf(tw, "| %s\t| %d\t| %.0f\t| %.0f\t| %.2f×\t| %.0f\t| %.0f%%\t| %.0f / %.0f\t| %.0f / %.0f\t| %s\t| %.0f / %.0f\t| %.2f / %.2f\t|\n",
+				r.Server, r.Callers, r.Ours.CallsPerSec, r.Gotd.CallsPerSec, r.Ratio, r.Bare.CallsPerSec, 100*r.OfBare,
+				r.Ours.P50us, r.Gotd.P50us, r.Ours.P99us, r.Gotd.P99us, frames, r.Ours.BytesPerCall, r.Gotd.BytesPerCall,
+				r.Ours.CPUPer10k, r.Gotd.CPUPer10k)
 		}
-		fmt.Fprintf(tw, "| %s\t| %d\t| %.0f\t| %.0f\t| %.2f×\t| %.0f\t| %.0f%%\t| %.0f / %.0f\t| %.0f / %.0f\t| %s\t| %.0f / %.0f\t| %.2f / %.2f\t|\n",
-			r.Server, r.Callers, r.Ours.CallsPerSec, r.Gotd.CallsPerSec, r.Ratio, r.Bare.CallsPerSec, 100*r.OfBare,
-			r.Ours.P50us, r.Gotd.P50us, r.Ours.P99us, r.Gotd.P99us, frames, r.Ours.BytesPerCall, r.Gotd.BytesPerCall,
-			r.Ours.CPUPer10k, r.Gotd.CPUPer10k)
+		tw.Flush()
 	}
-	tw.Flush()
 	if len(rep.Send) > 0 {
 		b.WriteString("\n`tlworker send` as a whole process (JSON jobs in, result lines out, to \"me\") beside the library in process with as many callers as send has jobs in flight (2000), same server kind, same run:\n\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)

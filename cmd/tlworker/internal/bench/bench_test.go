@@ -2,8 +2,11 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 )
 
 // tlworker bench runs end to end on a small workload (its figures are
@@ -16,6 +19,23 @@ func TestBenchSmoke(t *testing.T) {
 	for _, want := range []string{"| tgtest | 4 ", "| tgsim  | 4 ", "100 queued:", `"throughput_ratio_tlsched_gotd"`, "| sample 0.01 ", `"spans_exported_per_call"`} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// --only send takes no --readme (it would replace the whole block with the
+// send table) and needs send jobs; nothing else is a choice.
+func TestBenchOnlyUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"-only", "gotd"},
+		{"-only", "send", "-send-jobs", "0"},
+		{"-only", "send", "-readme", "README.md"},
+	} {
+		var out, errOut bytes.Buffer
+		err := Run(args, &out, &errOut)
+		var ue *cli.UsageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%q: %v, want a usage error", args, err)
 		}
 	}
 }

@@ -470,7 +470,7 @@ func scaleNote(scale float64) string {
 	if scale == 1 {
 		return ""
 	}
-	return fmt.Sprintf(" on a clock %g× faster than real time (every figure here in Telegram seconds)", scale)
+	return fmt.Sprintf(" on a clock %g× faster than real time (every figure here in Telegram seconds; gotd's flood waiter keeps real time for its waits, so its rows wait %g× too long)", scale, scale)
 }
 
 // replaceNamedBlock puts text between <!-- name:start --> and

@@ -27,7 +27,10 @@ func (c benchClock) real(d time.Duration) time.Duration {
 }
 
 // gotd returns the clock as gotd's clock.Clock, for contrib's flood
-// waiter: its timers last the real time of their Telegram time.
+// waiter: its timers last the real time of their Telegram time. (contrib
+// v0.25.0's Waiter takes only its ticker from it: the waits themselves
+// keep the system clock, so at -scale N gotd's rows wait N times too
+// long; compare them at -scale 1.)
 func (c benchClock) gotd() clock.Clock { return gotdClock{c} }
 
 type gotdClock struct{ c benchClock }
@@ -39,8 +42,12 @@ func (g gotdClock) Timer(d time.Duration) clock.Timer {
 }
 
 func (g gotdClock) Ticker(d time.Duration) clock.Ticker {
-	return &scaledTicker{t: time.NewTicker(g.c.real(d)), c: g.c}
+	return &scaledTicker{t: time.NewTicker(g.c.tick(d)), c: g.c}
 }
+
+// tick is a ticker's real period: at least a millisecond (a shorter one
+// spins; time.NewTicker refuses zero).
+func (c benchClock) tick(d time.Duration) time.Duration { return max(c.real(d), time.Millisecond) }
 
 type scaledTimer struct {
 	t *time.Timer
@@ -58,4 +65,4 @@ type scaledTicker struct {
 
 func (t *scaledTicker) C() <-chan time.Time   { return t.t.C }
 func (t *scaledTicker) Stop()                 { t.t.Stop() }
-func (t *scaledTicker) Reset(d time.Duration) { t.t.Reset(t.c.real(d)) }
+func (t *scaledTicker) Reset(d time.Duration) { t.t.Reset(t.c.tick(d)) }

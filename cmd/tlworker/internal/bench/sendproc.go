@@ -39,6 +39,10 @@ type sendFigures struct {
 	// CPUPer10k is the tlworker process's CPU plus this process's (the
 	// server's) over the run, per 10,000 jobs: comparable with figures.
 	CPUPer10k float64 `json:"cpu_s_per_10k"`
+	// FramesPerJob is the frames the server read per job (tgsim only; the
+	// session's first frames included): comparable with
+	// figures.FramesPerCall. Fewer, fuller containers cost both sides less.
+	FramesPerJob float64 `json:"frames_per_job,omitempty"`
 }
 
 // sendRow puts tlworker send beside the library in process (runOurs with
@@ -94,6 +98,10 @@ func runSend(bin string, s *Server, jobsFile, keyFile string, n int, extra []str
 	if err != nil {
 		return sendFigures{}, err
 	}
+	var f0 int64
+	if s.Frames != nil {
+		f0 = s.Frames()
+	}
 	c0 := cpuNow()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -130,6 +138,9 @@ func runSend(bin string, s *Server, jobsFile, keyFile string, n int, extra []str
 		EndToEndPerSec: float64(n) / exit.Sub(start).Seconds(),
 		ExitS:          exit.Sub(last).Seconds(),
 		CPUPer10k:      cpu.Seconds() / float64(n) * 10000,
+	}
+	if s.Frames != nil {
+		f.FramesPerJob = float64(s.Frames()-f0) / float64(n)
 	}
 	if n > burst && last.After(first) {
 		f.SteadyPerSec = float64(n-burst) / last.Sub(first).Seconds()
@@ -192,6 +203,9 @@ func sendRows(f benchFlags, servers []string, key *rsa.PrivateKey, logf func(str
 		}
 		row := sendRow{Server: server, Jobs: f.sendJobs, Send: medianSend(sends), Library: median(libs)}
 		row.Ratio = row.Send.SteadyPerSec / row.Library.CallsPerSec
+		if row.Send.FramesPerJob > 0 {
+			logf("%s: frames per job, send %.4f / library %.4f", server, row.Send.FramesPerJob, row.Library.FramesPerCall)
+		}
 		rows = append(rows, row)
 	}
 	return rows, nil
@@ -212,5 +226,6 @@ func medianSend(fs []sendFigures) sendFigures {
 		EndToEndPerSec: pick(func(f sendFigures) float64 { return f.EndToEndPerSec }),
 		ExitS:          pick(func(f sendFigures) float64 { return f.ExitS }),
 		CPUPer10k:      pick(func(f sendFigures) float64 { return f.CPUPer10k }),
+		FramesPerJob:   pick(func(f sendFigures) float64 { return f.FramesPerJob }),
 	}
 }

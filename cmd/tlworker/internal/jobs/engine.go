@@ -65,6 +65,10 @@ type Config struct {
 	// JSON is how results are written; the zero value writes long values
 	// as decimal strings (tl.EncodeOptions).
 	JSON tl.EncodeOptions
+	// Expect, if positive, is about how many jobs Jobs holds: the engine
+	// sizes its table of job ids for them at the start instead of growing
+	// it as it reads. Only a hint.
+	Expect int
 }
 
 // Run reads jobs from cfg.Jobs and runs them until EOF, then waits for
@@ -84,13 +88,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if done == nil {
 		done = map[string]bool{}
 	}
-	r := &runner{sender: cfg.Sender, peers: cfg.Peers, w: newResultWriter(cfg.Results), done: done, jobs: map[string]*jobState{}, onResult: cfg.OnResult, json: cfg.JSON}
+	r := &runner{sender: cfg.Sender, peers: cfg.Peers, w: newResultWriter(cfg.Results), done: done, jobs: newIDTable(min(max(cfg.Expect, 0), maxExpect)), methods: map[string]method{}, onResult: cfg.OnResult, json: cfg.JSON}
 	if cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), 1)
 	}
 	stopFlush := r.w.flushEvery(100 * time.Millisecond)
-	stopWorkers := r.workers(ctx, n)
-	readErr := r.read(ctx, cfg.Jobs)
+	r.in = bufio.NewScanner(cfg.Jobs)
+	r.in.Buffer(make([]byte, 1<<20), 16<<20)
+	r.readDone = make(chan struct{})
+	waitWorkers := r.workers(ctx, n)
+	<-r.readDone
+	readErr := r.readErr
 	interrupted := ctx.Err() != nil
 
 	// Wait for what is in flight; on a signal, not forever.
@@ -109,7 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Close()
 	}
 	<-waited
-	stopWorkers()
+	waitWorkers()
 	stopFlush()
 	if err := r.w.flush(); err != nil {
 		return fmt.Errorf("write results: %w", err)
@@ -126,122 +134,180 @@ func Run(ctx context.Context, cfg Config) error {
 	return r.unreachable.err()
 }
 
+// maxExpect bounds the table Config.Expect sizes up front.
+const maxExpect = 10_000_000
+
 type runner struct {
 	sender   Sender
 	peers    Peers
 	w        *resultWriter
 	limiter  *rate.Limiter
 	onResult func(ok bool)
-	json     tl.EncodeOptions     // how results are written
-	done     map[string]bool      // from --resume
-	jobs     map[string]*jobState // by id, for "after"; only read touches it
-	queue    chan task
-	wg       sync.WaitGroup // jobs handed to workers and not finished
-	closing  atomic.Bool    // the sender is being closed: its errors are not results
-	started  atomic.Int64
-	written  atomic.Int64
+	json     tl.EncodeOptions // how results are written
+	done     map[string]bool  // from --resume
+	// Reading, by whichever worker takes the next job (take), under readMu.
+	readMu    sync.Mutex
+	in        *bufio.Scanner
+	line      int               // the last line read, 1-based
+	jobs      *idTable          // by id, for "after"
+	methods   map[string]method // by name
+	readEnded bool              // EOF, ctx ended or a read error
+	readErr   error
+	readDone  chan struct{}  // closed when reading has ended
+	wg        sync.WaitGroup // jobs handed to workers and not finished
+	closing   atomic.Bool    // the sender is being closed: its errors are not results
+	started   atomic.Int64
+	written   atomic.Int64
 	// unreachable counts the jobs that failed because their DC stayed
 	// unreachable (unreachable.go).
 	unreachable unreachable
 }
 
-// read parses jobs line by line and hands each to a worker, in input
-// order; it stops at EOF or when ctx is cancelled. Lines that cannot run
-// (not a job, a duplicate id, an unknown "after") get their result line
-// here.
-func (r *runner) read(ctx context.Context, in io.Reader) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for line := 1; sc.Scan(); line++ {
-		if ctx.Err() != nil {
-			return nil
+// take reads jobs lines until one a worker can run, and returns it; false
+// when reading has ended (EOF, ctx ended, a read error: r.readDone is
+// closed). Workers take jobs themselves, one at a time in input order (so a
+// job's predecessor is always taken before it): no goroutine hand-off per
+// job. Lines that cannot run (not a job, a duplicate id, an unknown
+// "after") get their result line here.
+func (r *runner) take(ctx context.Context) (task, bool) {
+	r.readMu.Lock()
+	defer r.readMu.Unlock()
+	for !r.readEnded {
+		t, ok, end := r.readLine(ctx)
+		if end {
+			r.readEnded = true
+			close(r.readDone)
+			break
 		}
-		b := sc.Bytes()
-		if len(b) == 0 {
-			continue
+		if ok {
+			return t, true
 		}
-		j, err := parseJob(line, b)
-		if err != nil {
-			id := j.ID
-			if id == "" {
-				id = fmt.Sprintf("line %d", line)
-			}
-			if _, seen := r.done[id]; !seen {
-				r.started.Add(1)
-				r.result(Result{ID: id, Error: &Error{Message: err.Error()}})
-			}
-			continue
-		}
-		if _, seen := r.done[j.ID]; seen {
-			r.jobs[j.ID] = &jobState{}
-			continue
-		}
-		if _, dup := r.jobs[j.ID]; dup {
-			r.started.Add(1)
-			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: job id %q was used by an earlier line", line, j.ID)}})
-			continue
-		}
-		if j.After == j.ID {
-			// It would wait for itself forever.
-			st := &jobState{}
-			st.end(failed)
-			r.jobs[j.ID] = st
-			r.started.Add(1)
-			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: \"after\": job %q cannot run after itself", line, j.ID)}})
-			continue
-		}
-		if r.limiter != nil {
-			if err := r.limiter.Wait(ctx); err != nil {
-				return nil
-			}
-		}
-		st := &jobState{}
-		r.jobs[j.ID] = st
-		var pred *jobState
-		if j.After != "" {
-			pred = r.jobs[j.After]
-			if pred == nil {
-				st.end(failed)
-				r.started.Add(1)
-				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: \"after\": no job %q on an earlier line", line, j.After)}})
-				continue
-			}
-		}
-		r.started.Add(1)
-		r.wg.Add(1)
-		r.queue <- task{j: j, st: st, pred: pred}
 	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	return nil
+	return task{}, false
 }
 
-// task is one job handed to a worker.
+// readLine reads one line: a task to run (ok), nothing to run (a blank
+// line, a line whose result is written here, a job done in an earlier
+// run), or the end of reading (end; r.readErr says if it was an error). It
+// stops at EOF or when ctx is cancelled. r.readMu is held.
+func (r *runner) readLine(ctx context.Context) (t task, ok, end bool) {
+	if !r.in.Scan() {
+		r.readErr = r.in.Err()
+		return task{}, false, true
+	}
+	r.line++
+	line := r.line
+	if ctx.Err() != nil {
+		return task{}, false, true
+	}
+	b := r.in.Bytes()
+	if len(b) == 0 {
+		return task{}, false, false
+	}
+	j, err := parseJob(line, b)
+	if err != nil {
+		id := j.ID
+		if id == "" {
+			id = fmt.Sprintf("line %d", line)
+		}
+		if _, seen := r.done[id]; !seen {
+			r.started.Add(1)
+			r.result(Result{ID: id, Error: &Error{Message: err.Error()}})
+		}
+		return task{}, false, false
+	}
+	if _, seen := r.done[j.ID]; seen {
+		r.jobs.set(&jobState{id: j.ID})
+		return task{}, false, false
+	}
+	// From here on the line's id is taken, whatever becomes of the job.
+	st := &jobState{id: j.ID}
+	if dup := r.jobs.add(st); dup != nil {
+		r.started.Add(1)
+		r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: job id %q was used by an earlier line", line, j.ID)}})
+		return task{}, false, false
+	}
+	if j.After == j.ID {
+		// It would wait for itself forever.
+		st.end(failed)
+		r.started.Add(1)
+		r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: \"after\": job %q cannot run after itself", line, j.ID)}})
+		return task{}, false, false
+	}
+	if r.limiter != nil {
+		if err := r.limiter.Wait(ctx); err != nil {
+			return task{}, false, true
+		}
+	}
+	var pred *jobState
+	if j.After != "" {
+		pred = r.jobs.get(j.After)
+		if pred == nil {
+			st.end(failed)
+			r.started.Add(1)
+			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: \"after\": no job %q on an earlier line", line, j.After)}})
+			return task{}, false, false
+		}
+	}
+	r.started.Add(1)
+	r.wg.Add(1)
+	return task{j: j, st: st, pred: pred, m: r.method(j.Method)}, true, false
+}
+
+// task is one job taken by a worker.
 type task struct {
 	j    job
 	st   *jobState
 	pred *jobState
+	m    method // j.Method's
+}
+
+// method is a job's method looked up in the schema: its definition, or why
+// there is none.
+type method struct {
+	def *tl.Definition
+	err error
+}
+
+// method looks up a job's method, once per name for the names of a run
+// (a run has few methods and many lines). r.readMu is held.
+func (r *runner) method(name string) method {
+	if m, ok := r.methods[name]; ok {
+		return m
+	}
+	def, err := tl.Method(name)
+	m := method{def: def, err: err}
+	if len(r.methods) < 1024 { // a bound against lines full of made-up names
+		r.methods[name] = m
+	}
+	return m
 }
 
 // workers run jobs: a fixed pool, so each goroutine's stack grows once, not
 // once per job. A job waits for its result on its worker, so n bounds the
-// jobs in flight. Jobs are queued in input order, so a job's predecessor
-// is always taken by a worker before it. The returned func stops the pool
-// once the queue is drained.
+// jobs in flight. Each worker takes its next job itself (take). The
+// returned func waits for the pool to end, which it does once reading has
+// ended and each worker's last job is done.
 func (r *runner) workers(ctx context.Context, n int) func() {
-	r.queue = make(chan task)
+	// A signal stops reading, not the jobs already read: they run on a
+	// context it does not cancel, until the drain timeout closes the
+	// sender.
+	jobCtx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for t := range r.queue {
-				r.run(ctx, t.j, t.st, t.pred)
+			for {
+				t, ok := r.take(ctx)
+				if !ok {
+					return
+				}
+				r.run(jobCtx, t)
 			}
 		}()
 	}
-	return func() { close(r.queue); wg.Wait() }
+	return wg.Wait
 }
 
 func (r *runner) result(o Result) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/go-faster/jx"
@@ -58,29 +59,20 @@ func parseJob(line int, b []byte) (job, error) {
 // of b, which the caller reuses.
 func parseJobFast(b []byte) (job, bool) {
 	var j job
-	d := jx.DecodeBytes(b)
+	d := jx.GetDecoder()
+	defer jx.PutDecoder(d)
+	d.ResetBytes(b)
 	if d.Next() != jx.Object {
 		return j, false
-	}
-	str := func(d *jx.Decoder, dst *string) error {
-		if d.Next() != jx.String {
-			return errSlowPath
-		}
-		v, err := d.Str()
-		if err != nil || !utf8.ValidString(v) {
-			return errSlowPath
-		}
-		*dst = v
-		return nil
 	}
 	err := d.ObjBytes(func(d *jx.Decoder, key []byte) error {
 		switch string(key) {
 		case "id":
-			return str(d, &j.ID)
+			return jobStr(d, &j.ID, false)
 		case "method":
-			return str(d, &j.Method)
+			return jobStr(d, &j.Method, true)
 		case "after":
-			return str(d, &j.After)
+			return jobStr(d, &j.After, false)
 		case "params":
 			raw, err := d.Raw()
 			if err != nil {
@@ -102,6 +94,49 @@ func parseJobFast(b []byte) (job, bool) {
 		return errSlowPath
 	})
 	return j, err == nil
+}
+
+// jobStr reads a string field of a job line into dst. A method name is
+// interned: a run has few methods and many lines.
+func jobStr(d *jx.Decoder, dst *string, intern bool) error {
+	if d.Next() != jx.String {
+		return errSlowPath
+	}
+	v, err := d.StrBytes()
+	if err != nil || !utf8.Valid(v) {
+		return errSlowPath
+	}
+	if intern {
+		*dst = methodNames.get(v)
+	} else {
+		*dst = string(v)
+	}
+	return nil
+}
+
+// methodNames interns method names (a few per run), so that a job line
+// does not allocate its method's name.
+var methodNames internTable
+
+type internTable struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (t *internTable) get(b []byte) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s, ok := t.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(t.m) < 1024 { // a bound against lines full of made-up names
+		if t.m == nil {
+			t.m = map[string]string{}
+		}
+		t.m[s] = s
+	}
+	return s
 }
 
 var errSlowPath = errors.New("not the common form")

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -132,8 +131,8 @@ var linePool = sync.Pool{New: func() any { return &jx.Writer{Buf: make([]byte, 0
 // o.Result is copied as it is: it must be compact, valid JSON, as
 // tl.BinaryToJSON writes it (json.Marshal would compact it).
 func appendResult(w *jx.Writer, o Result) bool {
-	if bytes.ContainsAny(o.Result, "<>&\u2028\u2029") || strings.ContainsAny(o.ID, "\b\f") ||
-		o.Error != nil && (strings.ContainsAny(o.Error.Message, "\b\f") || strings.ContainsAny(o.Error.Kind, "\b\f")) {
+	if marshalEscapes(o.Result) || hasBF(o.ID) ||
+		o.Error != nil && (hasBF(o.Error.Message) || hasBF(o.Error.Kind)) {
 		return false
 	}
 	w.RawStr(`{"id":`)
@@ -164,10 +163,60 @@ func appendResult(w *jx.Writer, o Result) bool {
 			return false
 		}
 		w.RawStr(`,"latency_ms":`)
-		w.Buf = strconv.AppendFloat(w.Buf, v, 'f', -1, 64)
+		w.Buf = appendMS(w.Buf, v)
 	}
 	w.RawStr(`}`)
 	return true
+}
+
+// marshalEscapes reports whether raw JSON holds a character json.Marshal
+// escapes inside it: <, >, &, U+2028 or U+2029 (E2 80 A8, E2 80 A9 in
+// UTF-8). A table lookup per byte: bytes.ContainsAny decodes runes when the
+// set is not ASCII, a large share of a short result line's cost.
+func marshalEscapes(raw []byte) bool {
+	for i, c := range raw {
+		if !escapeStart[c] {
+			continue
+		}
+		if c != 0xE2 || i+2 < len(raw) && raw[i+1] == 0x80 && (raw[i+2] == 0xA8 || raw[i+2] == 0xA9) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasBF reports whether s holds \b or \f (strings.ContainsAny builds a
+// set per call).
+func hasBF(s string) bool {
+	return strings.IndexByte(s, '\b') >= 0 || strings.IndexByte(s, '\f') >= 0
+}
+
+// escapeStart marks the bytes marshalEscapes stops at.
+var escapeStart = [256]bool{'<': true, '>': true, '&': true, 0xE2: true}
+
+// appendMS appends a latency in milliseconds as strconv.AppendFloat(b, v,
+// 'f', -1, 64) does. A latency is a whole number of microseconds over 1000
+// (ms): below 10^15 µs such a value's shortest form is its decimal one
+// (every decimal of up to 15 digits maps to its own float64), written here
+// without the shortest-form search. Anything else takes AppendFloat.
+func appendMS(b []byte, v float64) []byte {
+	const most = 1e15
+	if !math.Signbit(v) && v*1000 < most { // -0 is "-0"
+		us := int64(math.Round(v * 1000))
+		if float64(us)/1000 == v {
+			b = strconv.AppendInt(b, us/1000, 10)
+			if frac := us % 1000; frac != 0 {
+				digits := [4]byte{'.', byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
+				n := 4
+				for digits[n-1] == '0' {
+					n--
+				}
+				b = append(b, digits[:n]...)
+			}
+			return b
+		}
+	}
+	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }
 
 func (r *resultWriter) flush() error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -113,4 +114,35 @@ func BenchmarkResultLine(b *testing.B) {
 			_, _ = io.Discard.Write(append(line, '\n'))
 		}
 	})
+}
+
+// appendMS writes what strconv.AppendFloat writes, for the latencies a run
+// records and for values no latency has.
+func TestAppendMS(t *testing.T) {
+	vals := []float64{0, 0.001, 0.01, 0.1, 0.12, 1, 1.5, 3.141, 10, 999.999, 1000, 123456.789, 1e11 + 0.001, 999999999999.999,
+		1e12, 1e13, 1e15, 1e21, math.Copysign(0, -1), 0.0001, 0.0015, 1.0 / 3, -1, -0.5, math.Inf(1), math.NaN()}
+	for us := int64(0); us < 200_000; us++ {
+		vals = append(vals, float64(us)/1000)
+	}
+	for us := int64(1); us < 1<<50; us = us*3 + 7 {
+		vals = append(vals, float64(us)/1000)
+	}
+	for _, v := range vals {
+		want := strconv.AppendFloat(nil, v, 'f', -1, 64)
+		if got := appendMS(nil, v); string(got) != string(want) {
+			t.Fatalf("appendMS(%v) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+// marshalEscapes finds what json.Marshal would escape in raw JSON.
+func TestMarshalEscapes(t *testing.T) {
+	for in, want := range map[string]bool{
+		`{"a":"b"}`: false, `"<"`: true, `">"`: true, `"&"`: true, "\"\u2028\"": true, "\"\u2029\"": true,
+		"\"\u2027\"": false, "\"\u202a\"": false, "\"\u20ac\"": false, "\"\xe2\"": false, "\"\xe2\x80\"": false, "": false,
+	} {
+		if got := marshalEscapes([]byte(in)); got != want {
+			t.Errorf("marshalEscapes(%q) = %v, want %v", in, got, want)
+		}
+	}
 }

@@ -56,8 +56,10 @@ func (s actorSender) Send(ctx context.Context, req bin.Encoder, dc int, after Ca
 	return f, nil
 }
 
-// run sends one job and writes its result line.
-func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
+// run sends one job and writes its result line. ctx is not cancelled by
+// a signal (see workers).
+func (r *runner) run(ctx context.Context, t task) {
+	j, st, pred := t.j, t.st, t.pred
 	defer r.wg.Done()
 	var after Call
 	if pred != nil {
@@ -97,18 +99,14 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 			}
 		}
 	}
-	m, merr := tl.Method(j.Method)
-	inv := &jobInvoker{s: r.sender, dc: j.DC, after: after, st: st}
+	// One allocation for the job's sending: the invoker holds the job, its
+	// result and the buffer it is decoded from.
+	inv := &jobInvoker{s: r.sender, dc: j.DC, after: after, st: st, j: j, def: t.m.def}
+	res := &inv.res
 	start := time.Now()
-	var res rawResult
-	err := merr
+	err := t.m.err
 	if err == nil {
-		// A signal stops reading, not the jobs already read: they run on a
-		// context it does not cancel, until the drain timeout closes the
-		// sender.
-		err = r.peers.Invoke(context.WithoutCancel(ctx), inv, func(ctx context.Context, rv tl.Resolver) (bin.Encoder, error) {
-			return tl.DecodeRequest(ctx, j.Method, j.Params, tl.DecodeOptions{Resolver: rv, RandomID: func() int64 { return randomID(j.ID) }})
-		}, &res)
+		err = r.peers.Invoke(ctx, inv, inv.build, res)
 	}
 	kind := ""
 	if err != nil {
@@ -141,7 +139,12 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 		r.unreachable.note(err, o.Error.Kind)
 	} else {
 		o.LatencyMS = ms(time.Since(start))
-		js, jerr := r.json.BinaryToJSON(res.b, m.Type)
+		// The result's JSON goes into a pooled buffer: the line written
+		// copies it (r.result returns once it has).
+		buf := jsonBufs.Get().(*[]byte)
+		defer putJSONBuf(buf)
+		js, jerr := r.json.AppendBinaryToJSON((*buf)[:0], res.b, t.m.def.Type)
+		*buf = js
 		if jerr != nil {
 			o.OK, o.Error = false, &Error{Message: fmt.Sprintf("the call succeeded but its result could not be read: %v", jerr)}
 		} else {
@@ -149,6 +152,15 @@ func (r *runner) run(ctx context.Context, j job, st *jobState, pred *jobState) {
 		}
 	}
 	r.result(o)
+}
+
+// jsonBufs are buffers for a result's JSON while its line is written.
+var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+func putJSONBuf(b *[]byte) {
+	if cap(*b) <= 64<<10 { // one huge result does not pin its memory
+		jsonBufs.Put(b)
+	}
 }
 
 // jobInvoker sends a job's request through the sender with its DC and
@@ -159,9 +171,21 @@ type jobInvoker struct {
 	dc    int
 	after Call
 	st    *jobState
-	once  sync.Once
 	sent  bool
+	j     job
+	def   *tl.Definition // j's method
+	res   rawResult      // the result, decoded from buf
+	buf   bin.Buffer
 }
+
+// build is the job's request with its peers resolved by rv, and a missing
+// random_id derived from the job's id. One method value per job, not two
+// closures.
+func (j *jobInvoker) build(ctx context.Context, rv tl.Resolver) (bin.Encoder, error) {
+	return tl.DecodeParams(ctx, j.def, j.j.Params, tl.DecodeOptions{Resolver: rv, RandomID: j.randomID})
+}
+
+func (j *jobInvoker) randomID() int64 { return randomID(j.j.ID) }
 
 func (j *jobInvoker) Invoke(ctx context.Context, req bin.Encoder, res bin.Decoder) error {
 	f, err := j.s.Send(ctx, req, j.dc, j.after)
@@ -169,18 +193,21 @@ func (j *jobInvoker) Invoke(ctx context.Context, req bin.Encoder, res bin.Decode
 		return err
 	}
 	j.sent = true
-	j.once.Do(func() { j.st.submit(f) })
+	j.st.submit(f) // only the first attempt's counts
 	body, err := f.Wait(ctx)
 	if err != nil {
 		return err
 	}
-	return res.Decode(&bin.Buffer{Buf: body})
+	j.buf.Buf = body
+	return res.Decode(&j.buf)
 }
 
-// rawResult keeps a result's bytes.
+// rawResult keeps a result's bytes. It keeps the buffer's bytes, not a
+// copy: jobInvoker.Invoke decodes it from the call's own body (Call.Wait),
+// which nothing writes to, and the result is only read.
 type rawResult struct{ b []byte }
 
 func (r *rawResult) Decode(b *bin.Buffer) error {
-	r.b = append(r.b[:0], b.Buf...)
+	r.b = b.Buf
 	return nil
 }

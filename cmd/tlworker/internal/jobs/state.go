@@ -21,6 +21,7 @@ const (
 // is the engine's own record, so a dependent never relies on how many
 // failures the scheduler remembers.
 type jobState struct {
+	id        string // the job's id (idTable's key)
 	mu        sync.Mutex
 	submitted bool          // the first attempt has a call, or the job has ended
 	outcome   outcome       // set once, by end
