@@ -131,6 +131,23 @@ func (db *BoltDB) Accounts() ([]string, error) {
 	return out, err
 }
 
+// DeleteAccount removes an account and everything it kept (keys,
+// sessions, home DC, limits); the file's shared primes stay. Removing an
+// account that is not there is not an error. A Client still using the
+// account's store would write it anew.
+func (db *BoltDB) DeleteAccount(name string) error {
+	if name == "" {
+		name = DefaultAccount
+	}
+	return db.f.update(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bktAccounts).DeleteBucket([]byte(name))
+		if errors.Is(err, bolterrors.ErrBucketNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
 // Path is the file's path.
 func (db *BoltDB) Path() string { return db.f.path }
 

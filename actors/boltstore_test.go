@@ -89,6 +89,17 @@ func TestBoltStoreAccountsIsolated(t *testing.T) {
 	if names, err := db.Accounts(); err != nil || strings.Join(names, ",") != "alice,bob" {
 		t.Fatalf("accounts %v %v", names, err)
 	}
+	must(t, db.DeleteAccount("alice"))
+	must(t, db.DeleteAccount("alice"))
+	if _, _, ok, _ := a.Load("2@telegram"); ok {
+		t.Fatal("a deleted account's key")
+	}
+	if _, _, ok, _ := b.Load("2@telegram"); !ok {
+		t.Fatal("deleting alice lost bob's key")
+	}
+	if names, _ := db.Accounts(); strings.Join(names, ",") != "bob" {
+		t.Fatalf("accounts after deleting alice: %v", names)
+	}
 }
 
 // What is saved is there after the file is closed and opened again; two
