@@ -132,6 +132,11 @@ func (c *Client) Close(ctx context.Context) error {
 		err = stopErr
 	}
 	c.system.Shutdown()
+	if c.cfg.closeStore != nil {
+		if cerr := c.cfg.closeStore(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
 	return err
 }
 

@@ -45,9 +45,12 @@ type Config struct {
 	APIID   int
 	APIHash string
 	// SessionFile names the file of a logged-in account (Login, or
-	// tlworker login): the Store, unless one is given, is a FileStore at
-	// this path; the home DC is the one saved in it (or in its account
-	// file, AccountPath); and a key the server rejects (-404 on a fresh
+	// tlworker login): the Store, unless one is given, is the
+	// DefaultAccount of the bbolt store at this path (OpenBoltStore: a
+	// file in the JSON format of releases before issue 18 is migrated
+	// when the Client starts, and kept as FILE.bak; the file is held
+	// open, and locked against other processes, until Close); the home
+	// DC is the one saved in it (or in its account file, AccountPath); and a key the server rejects (-404 on a fresh
 	// connection) is never replaced by a new one, which would log the
 	// account out silently: calls for that DC fail with *AuthKeyLostError
 	// instead. Empty: no session file, and a rejected key is replaced.
@@ -67,10 +70,12 @@ type Config struct {
 	// HomeDCStore) across restarts, named by DC id and the server's
 	// identity (the fingerprints of PublicKeys; "telegram" for the
 	// built-in keys), not by address (storenames.go). Default:
-	// a FileStore at SessionFile if that is set; else, when DCs names
+	// the bbolt store at SessionFile if that is set; else, when DCs names
 	// other servers than Telegram's, a MemoryStore (a test server's keys
-	// are not worth a file); else a FileStore at DefaultStorePath (in
-	// memory if there is no configuration directory).
+	// are not worth a file); else the bbolt store at DefaultStorePath
+	// (openDefaultStore: in memory if there is no configuration
+	// directory, or if the file cannot be opened, another process holding
+	// it for one). A Store given here is the caller's to close.
 	Store Store
 	// BlockWhenFull makes submissions wait for room when the scheduler
 	// holds Scheduler.MaxQueued calls; by default they fail with
@@ -157,6 +162,10 @@ type Config struct {
 	// server is the server's identity in the Store (storenames.go), set
 	// by withDefaults.
 	server string
+	// closeStore releases the store withDefaults opened (the bbolt file
+	// of SessionFile or of the default path); nil if it opened none.
+	// Client.Close calls it.
+	closeStore func() error
 }
 
 // Defaults of the Config fields that pace the DC actors.
@@ -197,21 +206,21 @@ func (cfg Config) withDefaults() (Config, error) {
 			cfg.PublicKeys = append(cfg.PublicKeys, exchange.PublicKey{RSA: k})
 		}
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	switch {
 	case cfg.Store != nil:
 	case cfg.SessionFile != "":
-		cfg.Store = &FileStore{Path: cfg.SessionFile}
+		db, err := OpenBoltStore(cfg.SessionFile)
+		if err != nil {
+			return cfg, fmt.Errorf("session file: %w", err)
+		}
+		cfg.Store, cfg.closeStore = db.Account(DefaultAccount), db.Close
 	case custom:
 		cfg.Store = NewMemoryStore()
 	default:
-		if path, err := DefaultStorePath(); err == nil {
-			cfg.Store = &FileStore{Path: path}
-		} else {
-			cfg.Store = NewMemoryStore()
-		}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Store, cfg.closeStore = openDefaultStore(cfg.Logger)
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = 30 * time.Second

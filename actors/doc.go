@@ -96,7 +96,12 @@
 //     by DC id and the server's key fingerprints, names from before by
 //     address are migrated on use (storenames.go: TestServerIdentity,
 //     TestLegacyStoreNamesMigrate); which Store a Config without one gets is
-//     withDefaults' (TestDefaultStore).
+//     withDefaults' (TestDefaultStore). The default store is bbolt
+//     (boltdb.go: one file, many accounts, format version, group commit;
+//     boltstore.go: one account's records), with FileStore's JSON files
+//     migrated on open (storemigrate.go: TestMigrateJSONSessionOnOpen,
+//     TestJSONSessionFileMigratedOnStart); accounts of one file are apart
+//     (TestBoltStoreAccountsIsolated).
 //   - Sessions: Client.Login (login.go) and the account file beside a
 //     session file (account.go); the home DC is homedc.go's
 //     (TestLoginBotSessionKeepsKey, TestLoginUserByPhone,

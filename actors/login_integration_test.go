@@ -52,8 +52,8 @@ func TestLoginBotSessionKeepsKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := c.cfg.Store.(*FileStore); !ok {
-		t.Fatalf("store %T, want the session file", c.cfg.Store)
+	if st, ok := c.cfg.Store.(*BoltStore); !ok || st.Path() != cfg.SessionFile {
+		t.Fatalf("store %T, want the session file's bbolt store", c.cfg.Store)
 	}
 	if _, err := c.Login(ctx, Credentials{BotToken: "1:wrong"}); !tgerr.Is(err, "ACCESS_TOKEN_INVALID") {
 		t.Fatalf("wrong token: %v", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -266,17 +267,61 @@ func toAuthKey(b []byte) crypto.AuthKey {
 	return k.WithID()
 }
 
-// DefaultStorePath is where Start keeps auth keys when Config.Store is nil:
-// tlsched/auth-keys.json in the user's configuration directory.
+// DefaultStorePath is where Start keeps auth keys when Config.Store and
+// Config.SessionFile are not set and the DCs are Telegram's: the bbolt
+// store tlsched/auth-keys.db in the user's configuration directory.
+// Releases before issue 18 kept them in auth-keys.json beside it
+// (legacyDefaultStore), which openDefaultStore imports.
 func DefaultStorePath() (string, error) {
 	dir, err := os.UserConfigDir()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "tlsched", "auth-keys.json"), nil
+	return filepath.Join(dir, "tlsched", "auth-keys.db"), nil
 }
 
-// FileStore keeps keys in one JSON file, written with 0600 permissions
+// defaultStoreLockTimeout bounds waiting for another process's lock on
+// the default store.
+const defaultStoreLockTimeout = 200 * time.Millisecond
+
+// legacyDefaultStore is the JSON file DefaultStorePath named before issue 18.
+const legacyDefaultStore = "auth-keys.json"
+
+// openDefaultStore opens the DefaultAccount of the bbolt store at
+// DefaultStorePath, and returns it with its close function. While the file
+// holds no account (it is new, or a crash came before the import), it
+// imports auth-keys.json from beside it if there is one (that file is only
+// read: an earlier release still finds its keys there). When
+// there is no configuration directory or the file cannot be opened
+// (another process holds it, a newer release wrote it), the keys are kept
+// in memory, with a warning: they cost a key exchange, not a login.
+func openDefaultStore(log *slog.Logger) (Store, func() error) {
+	path, err := DefaultStorePath()
+	if err != nil {
+		return NewMemoryStore(), nil
+	}
+	// Another process holding the default file is common (two tools at
+	// once) and costs only key exchanges: wait briefly.
+	db, err := openBoltStore(path, defaultStoreLockTimeout)
+	if err != nil {
+		log.Warn("default key store unusable: keys kept in memory", "err", err)
+		return NewMemoryStore(), nil
+	}
+	s := db.Account(DefaultAccount)
+	legacy := filepath.Join(filepath.Dir(path), legacyDefaultStore)
+	accounts, _ := db.Accounts()
+	if _, err := os.Stat(legacy); err == nil && len(accounts) == 0 {
+		if _, err := MigrateFileStore(legacy, s); err != nil {
+			log.Warn("import the default key store of an earlier release", "file", legacy, "err", err)
+		}
+	}
+	return s, db.Close
+}
+
+// FileStore keeps keys in one JSON file, the format of releases before
+// issue 18, rewritten whole on every save and with no account part; the
+// default is now the bbolt store (BoltStore), which migrates such files
+// (MigrateFileStore). It is written with 0600 permissions
 // through a temporary file and a rename; its directory is created 0700.
 // It implements PrimeStore: verified DH primes are records of the same map,
 // named "dh-prime:" and a hash, so files stay readable by earlier versions;

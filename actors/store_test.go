@@ -64,7 +64,7 @@ func TestStorePrimes(t *testing.T) {
 	for _, s := range []interface {
 		Store
 		PrimeStore
-	}{&FileStore{Path: path}, NewMemoryStore()} {
+	}{&FileStore{Path: path}, NewMemoryStore(), openBolt(t, "").Account("a")} {
 		if ps, err := s.LoadPrimes(); err != nil || len(ps) != 0 {
 			t.Fatalf("%T empty: %d primes, %v", s, len(ps), err)
 		}
@@ -102,6 +102,7 @@ func TestSessionStateKeptWithItsKey(t *testing.T) {
 	}{
 		"memory": NewMemoryStore(),
 		"file":   &FileStore{Path: filepath.Join(t.TempDir(), "keys.json")},
+		"bolt":   openBolt(t, "").Account("a"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			key := toAuthKey(bytes.Repeat([]byte{7}, 256))
@@ -158,7 +159,7 @@ func TestHomeDCStore(t *testing.T) {
 	for name, s := range map[string]interface {
 		Store
 		HomeDCStore
-	}{"file": &FileStore{Path: path}, "memory": NewMemoryStore()} {
+	}{"file": &FileStore{Path: path}, "memory": NewMemoryStore(), "bolt": openBolt(t, "").Account("a")} {
 		if dc, ok, err := s.LoadHomeDC(); ok || err != nil {
 			t.Fatalf("%s: home dc before any was saved: %q %v", name, dc, err)
 		}

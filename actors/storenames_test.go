@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gotd/td/crypto"
 	"github.com/gotd/td/exchange"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/tlsched/tlsched/mtproto"
 )
@@ -49,28 +51,85 @@ func TestDefaultStore(t *testing.T) {
 		{"telegram with a session", Config{SessionFile: session}, session},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := tc.cfg.withDefaults()
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := withDefaults(t, tc.cfg)
 			switch st := c.Store.(type) {
 			case *MemoryStore:
 				if tc.file != "" {
-					t.Fatalf("a MemoryStore, want a FileStore at %s", tc.file)
+					t.Fatalf("a MemoryStore, want a BoltStore at %s", tc.file)
 				}
-			case *FileStore:
-				if st.Path != tc.file {
-					t.Fatalf("a FileStore at %s, want %q", st.Path, tc.file)
+			case *BoltStore:
+				if st.Path() != tc.file || st.Account() != DefaultAccount {
+					t.Fatalf("a BoltStore at %s (%s), want %q", st.Path(), st.Account(), tc.file)
 				}
 			default:
 				t.Fatalf("store %T", st)
 			}
 		})
 	}
-	// A client against a custom server writes no file (the default path
-	// stays absent): withDefaults chose memory.
+}
+
+// withDefaults applies cfg's defaults, closing the store it opened when the
+// test ends.
+func withDefaults(t *testing.T, cfg Config) Config {
+	t.Helper()
+	c, err := cfg.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.closeStore != nil {
+		t.Cleanup(func() { c.closeStore() })
+	}
+	return c
+}
+
+// A client against a custom server writes no file (the default path
+// stays absent): withDefaults chose memory.
+func TestCustomServerNoDefaultFile(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	defaultPath, _ := DefaultStorePath()
+	withDefaults(t, Config{DCs: map[int]string{2: "127.0.0.1:40001"}})
 	if _, err := os.Stat(defaultPath); !os.IsNotExist(err) {
 		t.Fatalf("%s: %v", defaultPath, err)
+	}
+}
+
+// The default store of an earlier release (auth-keys.json) is imported
+// into the new one (auth-keys.db) and left as it was; a default file that
+// cannot be opened leaves the keys in memory.
+func TestDefaultStoreImportsAuthKeysJSON(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	defaultPath, _ := DefaultStorePath()
+	legacy := filepath.Join(filepath.Dir(defaultPath), legacyDefaultStore)
+	today, _ := writeOldSession(t, legacy)
+	orig, _ := os.ReadFile(legacy)
+	c := withDefaults(t, Config{})
+	if got, _, ok, err := c.Store.Load("2@telegram"); err != nil || !ok || got.ID != toAuthKey(today[:]).ID {
+		t.Fatalf("the earlier default store's key: %v %v", ok, err)
+	}
+	if after, _ := os.ReadFile(legacy); !bytes.Equal(orig, after) {
+		t.Fatal("auth-keys.json changed")
+	}
+	must(t, c.closeStore())
+
+	// Held by another process: memory, after a short wait.
+	other, err := bolt.Open(defaultPath, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if c := withDefaults(t, Config{}); c.closeStore != nil {
+		t.Fatalf("store %T from a file another process holds", c.Store)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("waited %v for the default store", d)
+	}
+	must(t, other.Close())
+
+	rawUpdate(t, defaultPath, func(tx *bolt.Tx) error { return tx.Bucket(bktMeta).Put(metaVersion, []byte("9")) })
+	if c := withDefaults(t, Config{}); c.closeStore != nil {
+		t.Fatalf("store %T from a file of a newer release", c.Store)
 	}
 }
 
@@ -147,7 +206,7 @@ func TestLegacyStoreNamesMigrate(t *testing.T) {
 	if err := again.SaveHomeDC(legacyStoreName(4, ProductionDCs[4])); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := cfg.withDefaults()
+	c := withDefaults(t, cfg)
 	if dc, ok := loadHomeDC(c); !ok || dc != 4 {
 		t.Fatalf("home dc %d %v, want 4", dc, ok)
 	}
@@ -160,7 +219,7 @@ func TestHomeDCFromAccountFile(t *testing.T) {
 	if err := SaveAccount(path, Account{HomeDC: 5, UserID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := Config{SessionFile: path}.withDefaults()
+	c := withDefaults(t, Config{SessionFile: path})
 	if dc, ok := loadHomeDC(c); !ok || dc != 5 {
 		t.Fatalf("home dc %d %v, want 5", dc, ok)
 	}

@@ -100,15 +100,22 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 			return cfg, err
 		}
 	}
-	useSession := func() {
+	useSession := func() error {
 		if loggedIn && needLogin {
 			cfg.SessionFile = c.session
-			return
+			return nil
 		}
-		cfg.Store = &actors.FileStore{Path: c.session}
+		// The session file's bbolt store (a JSON one is migrated); it
+		// stays open until the process exits.
+		db, err := actors.OpenBoltStore(c.session)
+		if err != nil {
+			return err
+		}
+		cfg.Store = db.Account(actors.DefaultAccount)
 		if loggedIn {
 			cfg.Scheduler.HomeDC = acc.HomeDC
 		}
+		return nil
 	}
 	if len(c.dcs.order) > 0 {
 		if c.serverKey == "" {
@@ -130,7 +137,9 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 			cfg.Scheduler.HomeDC = c.dcs.order[0]
 		}
 		if c.session != "" {
-			useSession()
+			if err := useSession(); err != nil {
+				return cfg, err
+			}
 		} // else: the library keeps a custom server's keys in memory
 		return cfg, nil
 	}
@@ -146,8 +155,7 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 	if needLogin && !loggedIn {
 		return cfg, fmt.Errorf("no login recorded for session %s (no %s): run tlworker login first", c.session, actors.AccountPath(c.session))
 	}
-	useSession()
-	return cfg, nil
+	return cfg, useSession()
 }
 
 // probe checks the home DC answers (help.getConfig) so that a server that

@@ -285,6 +285,14 @@ func TestLoginThenSend(t *testing.T) {
 	if l := readOut(t, out)["s1"]; len(l) != 1 || !l[0].OK {
 		t.Fatalf("s1: %+v", l)
 	}
+	// Logging in again on the session send used (a bbolt store now) works,
+	// and so does sending after it.
+	if b, err := exec.Command(bin, append([]string{"login", "--session", session, "--bot-token", srv.BotToken()}, conn...)...).CombinedOutput(); err != nil {
+		t.Fatalf("login again on the session send used: %v\n%s", err, b)
+	}
+	if b, err := exec.Command(bin, append([]string{"send", "--session", session, "--jobs", jobs, "--out", out + "2", "--progress", "none"}, conn...)...).CombinedOutput(); err != nil {
+		t.Fatalf("send after the second login: %v\n%s", err, b)
+	}
 	// The token may come from the environment instead of argv.
 	cmd := exec.Command(bin, append([]string{"login", "--session", filepath.Join(t.TempDir(), "env.json")}, conn...)...)
 	cmd.Env = append(os.Environ(), "TLSCHED_BOT_TOKEN="+srv.BotToken())
