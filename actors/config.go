@@ -106,7 +106,9 @@ type Config struct {
 	// UpdateQueue updates wait for it; beyond that new ones are dropped
 	// and counted (Client.DroppedUpdates): a handler that tracks pts, such
 	// as gotd's updates.Manager, fetches them again with
-	// updates.getDifference. Its context is cancelled by Close.
+	// updates.getDifference. Its context is cancelled by Close, which
+	// waits for a running Handle to return; updates still queued then are
+	// dropped.
 	UpdateHandler UpdateHandler
 	// UpdateQueue bounds the updates waiting for UpdateHandler. Default
 	// DefaultUpdateQueue.

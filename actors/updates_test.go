@@ -9,8 +9,12 @@ import (
 	"time"
 
 	"github.com/gotd/td/bin"
+	"github.com/gotd/td/exchange"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgtest"
+
+	"github.com/tlsched/tlsched/scheduler"
+	"github.com/tlsched/tlsched/tgsim"
 )
 
 // handlerFunc is an UpdateHandler from a function (gotd's
@@ -175,5 +179,47 @@ func TestNoUpdateHandlerDropsUpdates(t *testing.T) {
 	}
 	if c.updates != nil || c.DroppedUpdates() != 0 {
 		t.Error("an update queue without a handler")
+	}
+}
+
+// TestUpdateHandlerOnTgsim: over real sockets, through a migration to the
+// bot's home DC, a message another user sends the bot reaches the handler
+// with the pts that follows updates.getState's.
+func TestUpdateHandlerOnTgsim(t *testing.T) {
+	got := make(chan tg.UpdatesClass, 16)
+	srv, err := tgsim.Start(tgsim.Config{Key: serverKey(), World: tgsim.WorldConfig{Users: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	dcs := map[int]string{}
+	for _, d := range srv.DCs() {
+		dcs[d.ID] = d.Addr
+	}
+	c := startClient(t, Config{
+		DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: NewMemoryStore(),
+		Scheduler: scheduler.Config{HomeDC: 1}, // the bot lives on 2: USER_MIGRATE_2 first
+		UpdateHandler: handlerFunc(func(ctx context.Context, u tg.UpdatesClass) error {
+			got <- u
+			return nil
+		}),
+	})
+	ctx := testCtx(t)
+	st, err := Do[*tg.UpdatesState](ctx, c, &tg.UpdatesGetStateRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := srv.Users()[0]
+	if _, err := srv.SendAs(user.ID, srv.Bot().ID, "hi bot"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case u := <-got:
+		nm := u.(*tg.Updates).Updates[0].(*tg.UpdateNewMessage)
+		if nm.Pts != st.Pts+1 || nm.Message.(*tg.Message).Message != "hi bot" {
+			t.Fatalf("update %+v after state pts %d", nm, st.Pts)
+		}
+	case <-ctx.Done():
+		t.Fatal("no update")
 	}
 }

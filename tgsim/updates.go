@@ -45,8 +45,8 @@ func (a *account) logEvent(msg *tg.Message) {
 // SendAs delivers a private message from user from to account to, as if
 // from had sent it from another client, and returns its id in to's
 // history: to's pts advances by one, and the update (updates with
-// updateNewMessage and the sender) is pushed to every session of to that
-// has a connection, unless Faults.DropUpdates drops it.
+// updateNewMessage and the sender) is pushed to every session of to on its
+// home DC that has a connection, unless Faults.DropUpdates drops it.
 func (s *Server) SendAs(from, to int64, text string) (int, error) {
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
@@ -78,19 +78,25 @@ func (s *Server) SendAs(from, to int64, text string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	s.push(to, b.Buf)
+	s.push(to, tu.dc, b.Buf)
 	return msg.ID, nil
 }
 
 // push queues body, an Updates object, to every connected session of the
-// keys logged in as account. s.pushMu is held, so pushes keep pts order.
-func (s *Server) push(account int64, body []byte) {
+// keys logged in as account on its home DC, where Telegram delivers an
+// account's updates (a client's other DCs carry files and exports, and
+// would otherwise get each update twice). s.pushMu is held, so pushes
+// keep pts order.
+func (s *Server) push(account int64, home int, body []byte) {
 	if p := s.faults.Load().DropUpdates; p > 0 && rand.Float64() < p {
 		s.count.updatesDropped.Add(1)
 		return
 	}
 	var sessions []*session
 	for _, d := range s.dcs {
+		if d.id != home {
+			continue
+		}
 		d.mu.RLock()
 		for _, k := range d.keys {
 			if k.account() != account {

@@ -19,7 +19,7 @@ func diff(t *testing.T, c *rawClient, req *tg.UpdatesGetDifferenceRequest) tg.Up
 // TestUpdatesPushAndDifference: a message another user sends the bot is
 // pushed to the bot's connected session as updates{updateNewMessage} with
 // the next pts, in a content message the server sends on its own; the
-// bot's own sends take pts too; an update lost to Faults.DropUpdates is
+// bot's own sends take pts too; a session on another DC gets no push; an update lost to Faults.DropUpdates is
 // still in updates.getDifference, which answers differenceEmpty,
 // differenceSlice (pts_total_limit) and differenceTooLong as Telegram does.
 func TestUpdatesPushAndDifference(t *testing.T) {
@@ -31,6 +31,10 @@ func TestUpdatesPushAndDifference(t *testing.T) {
 	var st tg.UpdatesState
 	c.ok(c.call(&tg.UpdatesGetStateRequest{}), &st)
 	p0 := st.Pts
+	// A connection of the bot on another DC: updates go to the home DC's
+	// sessions only.
+	other := dialRaw(t, srv, 1)
+	other.init()
 
 	if _, err := srv.SendAs(user.ID, bot.ID, "hello"); err != nil {
 		t.Fatal(err)
