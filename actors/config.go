@@ -106,7 +106,10 @@ type Config struct {
 	// UpdateQueue updates wait for it; beyond that new ones are dropped
 	// and counted (Client.DroppedUpdates): a handler that tracks pts, such
 	// as gotd's updates.Manager, fetches them again with
-	// updates.getDifference. Its context is cancelled by Close, which
+	// updates.getDifference. Connections open on the first call, as
+	// always: a call on the home DC (updates.getState, which
+	// updates.Manager.Run makes) starts the flow of updates; a lost
+	// connection is redialled. Its context is cancelled by Close, which
 	// waits for a running Handle to return; updates still queued then are
 	// dropped.
 	UpdateHandler UpdateHandler
