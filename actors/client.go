@@ -56,6 +56,8 @@ type Client struct {
 	direct tg.Invoker
 	// hooks are shown every result (Config.OnResult, Client.OnResult).
 	hooks *resultHooks
+	// updates feeds Config.UpdateHandler; nil without one.
+	updates *updateQueue
 }
 
 // Start starts the actor system and the scheduler actor. Connections open
@@ -103,6 +105,13 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	// shows results to the list.
 	d.onResult = c.hooks.show
 	d.closed, d.stopped = &c.closed, &c.stopped
+	if cfg.UpdateHandler != nil {
+		c.updates = newUpdateQueue(cfg.UpdateHandler, cfg.UpdateQueue, cfg.Logger)
+		d.dc.updates = c.updates
+		// Results that are Updates go to the handler too, as gotd's client
+		// does with messages.sendMessage's.
+		c.hooks.add(func(_ *tl.Definition, body []byte) { c.updates.offer(body) })
+	}
 	c.sched = system.Root.Spawn(schedulerProps(d))
 	system.EventStream.Subscribe(c.deadLetters)
 	return c, nil
@@ -132,6 +141,7 @@ func (c *Client) Close(ctx context.Context) error {
 		err = stopErr
 	}
 	c.system.Shutdown()
+	c.updates.close()
 	if c.cfg.closeStore != nil {
 		if cerr := c.cfg.closeStore(); cerr != nil && err == nil {
 			err = cerr
@@ -478,4 +488,13 @@ func resendable(def *tl.Definition, req bin.Encoder) bool {
 		return false
 	}
 	return tl.Resendable(def)
+}
+
+// DroppedUpdates is the number of updates dropped because
+// Config.UpdateQueue updates were already waiting for the UpdateHandler.
+func (c *Client) DroppedUpdates() uint64 {
+	if c.updates == nil {
+		return 0
+	}
+	return c.updates.dropped.Load()
 }

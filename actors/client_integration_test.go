@@ -199,7 +199,13 @@ func (w *world) redeliveriesLocked() int {
 
 func startWorld(t testing.TB, w *world) (*tgtest.Server, Config) {
 	t.Helper()
-	srv := tgtest.NewServer(tgtest.NewPrivateKey(serverKey()), w, tgtest.ServerOptions{DC: 2})
+	return serveWorld(t, tgtest.NewServer(tgtest.NewPrivateKey(serverKey()), w, tgtest.ServerOptions{DC: 2}))
+}
+
+// serveWorld serves srv, a tgtest server on DC 2, on loopback until the
+// test ends, and returns it with a Config for it.
+func serveWorld(t testing.TB, srv *tgtest.Server) (*tgtest.Server, Config) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

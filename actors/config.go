@@ -96,6 +96,26 @@ type Config struct {
 	// for it. A panic in it is logged (Logger) and the caller still gets
 	// the result.
 	OnResult func(method *tl.Definition, body []byte)
+	// UpdateHandler, if set, is handed the updates the server pushes on
+	// any of the account's connections (Telegram's Updates objects,
+	// decoded), in the order each connection delivered them, and the
+	// results of calls that are Updates (messages.sendMessage's, say), as
+	// gotd's client does. Nil (the default): updates are dropped. It runs
+	// on a goroutine of its own, never on the actors', so a slow handler
+	// does not stall calls; it may itself call the Client. Up to
+	// UpdateQueue updates wait for it; beyond that new ones are dropped
+	// and counted (Client.DroppedUpdates): a handler that tracks pts, such
+	// as gotd's updates.Manager, fetches them again with
+	// updates.getDifference. Connections open on the first call, as
+	// always: a call on the home DC (updates.getState, which
+	// updates.Manager.Run makes) starts the flow of updates; a lost
+	// connection is redialled. Its context is cancelled by Close, which
+	// waits for a running Handle to return; updates still queued then are
+	// dropped.
+	UpdateHandler UpdateHandler
+	// UpdateQueue bounds the updates waiting for UpdateHandler. Default
+	// DefaultUpdateQueue.
+	UpdateQueue int
 	// Telemetry records a span per call and per container, and metrics
 	// (telemetry.Setup). Nil records nothing.
 	Telemetry *telemetry.Telemetry

@@ -326,6 +326,10 @@ func (a *dcActor) receive(ctx actor.Context, frame []byte) {
 			a.log.Debug("new session created by the server", "first_msg_id", ev.FirstMsgID, "unique_id", ev.UniqueID)
 		case mtproto.Resent:
 			a.log.Debug("calls resent", "reason", ev.Reason, "calls", len(ev.Calls))
+		case mtproto.Update:
+			// Config.UpdateHandler: queued for its goroutine, never
+			// waited for (updates.go).
+			a.d.updates.offer(ev.Body)
 		}
 	}
 	if len(rcv.Results) > 0 {

@@ -92,6 +92,9 @@ type dcDeps struct {
 	writeTimeout time.Duration
 	// reconnect paces reconnection (reconnect.go).
 	reconnect reconnectConfig
+	// updates takes the updates the server pushes (Config.UpdateHandler);
+	// nil drops them.
+	updates *updateQueue
 	// outageTimeout is how long the DC actor keeps the calls of a DC it
 	// cannot reach before handing them back (Scheduler.OutageTimeout).
 	outageTimeout time.Duration

@@ -24,6 +24,10 @@
 //     lost connection keeps the session for the next one and redials.
 //   - dcTelemetry (dc_telemetry.go): a DC actor's spans and metrics per
 //     connection, frame and container, beside the driving code.
+//   - Updates (updates.go): the DC actors and the result hooks offer
+//     Updates objects to a bounded queue drained by one goroutine that
+//     calls Config.UpdateHandler; the actors never wait for it
+//     (TestUpdateQueueOrderAndOverflow, examples/updates).
 //
 // The actors receive a dependency value (schedulerDeps, dcDeps in deps.go)
 // built by Start from the Config, never the Client. Messages between them

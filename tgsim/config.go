@@ -159,6 +159,11 @@ type Faults struct {
 	// as if it had forgotten: their frames get transport error -404 and the
 	// connection stays open. The key is back once it leaves the list.
 	NotFoundKeys [][8]byte
+	// DropUpdates is the probability that an update is not pushed to the
+	// account's connected sessions (updates.go): its pts is spent all the
+	// same, so a client that tracks pts sees a gap with the next update
+	// and recovers the message with updates.getDifference.
+	DropUpdates float64
 }
 
 // ConnRate limits how fast one auth key may open connections on a DC, as

@@ -47,6 +47,8 @@ type Counters struct {
 	RandomIDBusy     int64 // sends refused with RANDOM_ID_DUPLICATE (first copy still running)
 	PaidSends        int64 // sends with allow_paid_floodskip (FloodConfig.Paid)
 	PeerFloods       int64 // PEER_FLOOD answers (FloodConfig.NewPrivateChats)
+	UpdatesPushed    int64 // updates queued to connected sessions (SendAs)
+	UpdatesDropped   int64 // updates not pushed (Faults.DropUpdates); getDifference still has them
 }
 
 // counters is the live form of Counters.
@@ -61,6 +63,7 @@ type counters struct {
 	replayedFrames, detailedInfos, randomIDBusy           atomic.Int64
 	stateReqsOut, stateInfosIn                            atomic.Int64
 	paidSends, peerFloods, preparedKeys                   atomic.Int64
+	updatesPushed, updatesDropped                         atomic.Int64
 
 	mu         sync.Mutex
 	calls      map[string]int64
@@ -168,5 +171,6 @@ func (c *counters) snapshot() Counters {
 		DuplicatedFrames: c.duplicatedFrames.Load(), ReplayedFrames: c.replayedFrames.Load(),
 		DetailedInfos: c.detailedInfos.Load(), StateReqsOut: c.stateReqsOut.Load(), StateInfosIn: c.stateInfosIn.Load(), RandomIDBusy: c.randomIDBusy.Load(),
 		PaidSends: c.paidSends.Load(), PeerFloods: c.peerFloods.Load(),
+		UpdatesPushed: c.updatesPushed.Load(), UpdatesDropped: c.updatesDropped.Load(),
 	}
 }

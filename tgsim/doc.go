@@ -72,6 +72,9 @@
 //     tokens: world.addBots); input peers and
 //     per-account access hashes; what tests and the CLI see of it
 //     (HistoryLen, HistoryTexts).
+//   - updates.go: each account's common pts sequence, messages from
+//     other users (SendAs) pushed to its connected sessions (Faults.DropUpdates
+//     drops some), updates.getDifference (methods_updates.go has getState).
 //   - randomid.go: random_id deduplicated per account and peer; a repeat
 //     read while the first copy runs gets 500 RANDOM_ID_DUPLICATE.
 //

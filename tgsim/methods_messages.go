@@ -74,6 +74,7 @@ func (w *world) sendMessage(r *request, req *tg.MessagesSendMessageRequest) (bin
 		a.nextMsg++
 		a.pts++
 		msg.FromID = &tg.PeerUser{UserID: acct}
+		a.logEvent(msg)
 		if p.kind == peerUser {
 			res = &tg.UpdateShortSentMessage{Out: true, ID: msg.ID, Pts: a.pts, PtsCount: 1, Date: date}
 			break

@@ -7,6 +7,7 @@ import (
 
 var updatesMethods = []method{
 	handle(atHome, perMethod, (*world).getState),
+	handle(atHome, perMethod, (*world).getDifference),
 }
 
 func (w *world) getState(r *request, _ *tg.UpdatesGetStateRequest) (bin.Encoder, error) {

@@ -26,7 +26,14 @@ const (
 	serviceMsg msgClass = iota // not content-related; answers a client message
 	contentMsg                 // content-related; answers a client message
 	noticeMsg                  // not content-related; answers nothing
+	pushMsg                    // content-related; answers nothing (updates)
 )
+
+// content reports whether messages of class c are content-related.
+func (c msgClass) content() bool { return c == contentMsg || c == pushMsg }
+
+// answers reports whether messages of class c answer a client message.
+func (c msgClass) answers() bool { return c == serviceMsg || c == contentMsg }
 
 // outMsg is one message waiting to be sent.
 type outMsg struct {
@@ -153,7 +160,7 @@ func (s *session) pack(msgs []outMsg) []outFrame {
 		// A container is a response when it carries one.
 		cclass := noticeMsg
 		for _, m := range part {
-			if m.class != noticeMsg {
+			if m.class.answers() {
 				cclass = serviceMsg
 			}
 			id, seq := s.nextID(m.class)
@@ -174,12 +181,12 @@ func (s *session) pack(msgs []outMsg) []outFrame {
 // message; a server msg_id is ≡1 mod 4 for a response, ≡3 otherwise.
 func (s *session) nextID(class msgClass) (int64, int32) {
 	typ := proto.MessageServerResponse
-	if class == noticeMsg {
+	if !class.answers() {
 		typ = proto.MessageFromServer
 	}
 	id := s.ids.New(typ)
 	seq := s.sentContent * 2
-	if class == contentMsg {
+	if class.content() {
 		seq++
 		s.sentContent++
 	}
@@ -188,7 +195,7 @@ func (s *session) nextID(class msgClass) (int64, int32) {
 
 // remember keeps a content message until the client acknowledges it.
 func (s *session) remember(id int64, m outMsg) {
-	if m.class != contentMsg {
+	if !m.class.content() {
 		return
 	}
 	s.unacked[id] = m

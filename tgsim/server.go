@@ -33,6 +33,7 @@ type Server struct {
 	count   *counters
 	addrs   *addrLimiter // Config.AddrConnRate
 	faults  atomic.Pointer[Faults]
+	pushMu  sync.Mutex   // orders pushed updates (updates.go)
 	saltGen atomic.Int64 // bumped by RotateSalts
 
 	ctx    context.Context

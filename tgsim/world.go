@@ -56,6 +56,7 @@ type dialogKey struct {
 type account struct {
 	nextMsg int
 	pts     int
+	events  []ptsEvent           // the latest pts events, for updates.getDifference (updates.go)
 	sent    map[sendKey]encoded  // result of each messages.sendMessage
 	running map[sendKey]struct{} // sends read and not run yet (claimRandomID)
 }
