@@ -9,12 +9,14 @@ import (
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
+	"github.com/tlsched/tlsched/telemetry"
 	"github.com/tlsched/tlsched/tl"
 )
 
@@ -32,7 +34,19 @@ var _ tg.Invoker = (*Client)(nil)
 type Client struct {
 	cfg    Config
 	system *actor.ActorSystem
-	sched  *actor.PID
+	// ownSystem: Start made system, and Close shuts it down; a Fleet's
+	// Clients share the Fleet's.
+	ownSystem bool
+	// name is the account's name in its Fleet; empty for a Client of
+	// Start.
+	name string
+	// deadSub is the subscription to system's dead letters (deadLetters),
+	// ended by Close when the system is shared.
+	deadSub *eventstream.Subscription
+	// onClose, if set, runs at the end of the first Close (the Fleet
+	// forgets the account).
+	onClose func()
+	sched   *actor.PID
 	nextID atomic.Uint64
 	// mu orders submissions against Close: a submission checks closed and
 	// hands its calls to the scheduler actor under the read lock, Close sets
@@ -61,35 +75,67 @@ type Client struct {
 }
 
 // Start starts the actor system and the scheduler actor. Connections open
-// lazily, on the first call for a DC.
+// lazily, on the first call for a DC. The Client owns its actor system; a
+// Fleet's Clients share the Fleet's (fleet.go).
 func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	cfg, err := cfg.prepare()
+	if err != nil {
+		return nil, err
+	}
+	system := newActorSystem(cfg.Logger, cfg.Telemetry)
+	c, err := startAccount(system, "", cfg)
+	if err != nil {
+		system.Shutdown()
+		return nil, err
+	}
+	c.ownSystem = true
+	return c, nil
+}
+
+// prepare applies the defaults to cfg and takes the home DC from the
+// Store when cfg does not set one.
+func (cfg Config) prepare() (Config, error) {
 	homeSet := cfg.Scheduler.HomeDC != 0
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, err
+		return cfg, err
 	}
 	if !homeSet {
 		if dc, ok := loadHomeDC(cfg); ok {
 			cfg.Scheduler.HomeDC = dc
 		}
 	}
-	logger := cfg.Logger
+	return cfg, nil
+}
+
+// newActorSystem makes the actor system of a Client or a Fleet.
+func newActorSystem(logger *slog.Logger, t *telemetry.Telemetry) *actor.ActorSystem {
 	opts := []actor.ConfigOption{actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		// protoactor logs at info level by default; ours is quiet unless
 		// the user gave a logger.
 		return logger
 	})}
-	if mp := cfg.Telemetry.MeterProvider(); mp != nil {
+	if mp := t.MeterProvider(); mp != nil {
 		// protoactor-go's own actor metrics go to the same provider.
 		opts = append(opts, actor.WithMetricProviders(mp))
 	}
-	system := actor.NewActorSystemWithConfig(actor.Configure(opts...))
-	c := &Client{cfg: cfg, system: system, hooks: &resultHooks{first: cfg.OnResult, log: cfg.Logger}}
+	return actor.NewActorSystemWithConfig(actor.Configure(opts...))
+}
+
+// startAccount spawns one account's actors in system: its scheduler actor,
+// the root of the account's actor tree (its DC actors are its children, so
+// a failure stays inside the account), under the name "account/"+name when
+// name is not empty. cfg has its defaults applied (prepare).
+func startAccount(system *actor.ActorSystem, name string, cfg Config) (*Client, error) {
+	c := &Client{cfg: cfg, system: system, name: name, hooks: &resultHooks{first: cfg.OnResult, log: cfg.Logger}}
 	c.direct = InvokeFunc(c.invokeDirect)
-	cfg.Telemetry.Gauges(func() (int64, int64) { return c.inFlight.Load(), c.queued.Load() })
+	if name == "" {
+		// A Fleet registers one gauge for all its accounts (fleet.go).
+		cfg.Telemetry.Gauges(func() (int64, int64) { return c.inFlight.Load(), c.queued.Load() })
+	}
 	if cfg.BlockWhenFull {
 		c.room = semaphore.NewWeighted(int64(cfg.Scheduler.MaxQueued))
 	}
@@ -112,8 +158,17 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		// does with messages.sendMessage's.
 		c.hooks.add(func(_ *tl.Definition, body []byte) { c.updates.offer(body) })
 	}
-	c.sched = system.Root.Spawn(schedulerProps(d))
-	system.EventStream.Subscribe(c.deadLetters)
+	if name == "" {
+		c.sched = system.Root.Spawn(schedulerProps(d))
+	} else {
+		pid, err := system.Root.SpawnNamed(schedulerProps(d), "account/"+name)
+		if err != nil {
+			c.updates.close()
+			return nil, fmt.Errorf("tlsched: account %q: %w", name, err)
+		}
+		c.sched = pid
+	}
+	c.deadSub = system.EventStream.Subscribe(c.deadLetters)
 	return c, nil
 }
 
@@ -140,12 +195,19 @@ func (c *Client) Close(ctx context.Context) error {
 	if stopErr := c.system.Root.PoisonFuture(c.sched).Wait(); stopErr != nil && err == nil {
 		err = stopErr
 	}
-	c.system.Shutdown()
+	if c.ownSystem {
+		c.system.Shutdown()
+	} else {
+		c.system.EventStream.Unsubscribe(c.deadSub)
+	}
 	c.updates.close()
 	if c.cfg.closeStore != nil {
 		if cerr := c.cfg.closeStore(); cerr != nil && err == nil {
 			err = cerr
 		}
+	}
+	if c.onClose != nil {
+		c.onClose()
 	}
 	return err
 }

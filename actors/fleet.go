@@ -1,0 +1,269 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/gotd/td/exchange"
+
+	"github.com/tlsched/tlsched/telemetry"
+)
+
+// A Fleet runs many accounts in one actor system (issue 18). Each account
+// is a tree of actors of its own: its scheduler actor (scheduling state,
+// flood gates, learned limits) is the root, spawned as "account/NAME", and
+// its DC actors are the scheduler actor's children, so a failure in one
+// account (a panic, a revoked key, a ban) is handled by that account's
+// supervisors and never reaches another's. Each account has its own Store
+// namespace (BoltDB.Account(NAME) of FleetConfig.Store), its own dialer
+// and its own Config. A Client of a Fleet is a view of one account: it
+// works as a Client of Start does, and its Close removes the account.
+type Fleet struct {
+	cfg    FleetConfig
+	system *actor.ActorSystem
+
+	mu       sync.Mutex
+	closed   bool
+	accounts map[string]*fleetAccount
+}
+
+// fleetAccount is one account of a Fleet.
+type fleetAccount struct {
+	client   *Client
+	botToken string
+}
+
+// FleetConfig is what a Fleet's accounts share. Its zero value runs
+// accounts against Telegram's production DCs, each with a MemoryStore.
+type FleetConfig struct {
+	// APIID and APIHash are every account's (Config.APIID, Config.APIHash)
+	// unless an account's Config sets its own.
+	APIID   int
+	APIHash string
+	// DCs and PublicKeys are the servers' (Config.DCs, Config.PublicKeys);
+	// defaults Telegram's.
+	DCs        map[int]string
+	PublicKeys []exchange.PublicKey
+	// Store keeps every account's keys, home DC and learned limits, each
+	// under its name (BoltDB.Account); it stays the caller's to close,
+	// after the Fleet. Nil: each account has a MemoryStore unless its
+	// AccountConfig names a session file or a Store.
+	Store *BoltDB
+	// Telemetry records every account's calls; nil records nothing.
+	Telemetry *telemetry.Telemetry
+	// Logger receives every account's events, with an "account"
+	// attribute. Default: discard.
+	Logger *slog.Logger
+}
+
+// AccountConfig is one account of a Fleet.
+type AccountConfig struct {
+	// BotToken is the bot's token for Fleet.Login; Add does not log in
+	// (nor open any connection).
+	BotToken string
+	// Config configures the account's Client. Its zero DCs, PublicKeys,
+	// APIID, APIHash, Telemetry and Logger are the Fleet's; its Store
+	// defaults to the Fleet's Store's namespace of the account when
+	// SessionFile is empty. Dialer is the account's own (a proxy, say).
+	Config Config
+}
+
+// ErrFleetClosed is returned by a Fleet's methods after Close.
+var ErrFleetClosed = errors.New("tlsched: fleet closed")
+
+// ErrAccountExists is returned by Fleet.Add for a name in use.
+var ErrAccountExists = errors.New("tlsched: account exists")
+
+// ErrNoAccount is returned for a name that is not one of the Fleet's.
+var ErrNoAccount = errors.New("tlsched: no such account")
+
+// NewFleet starts the Fleet's actor system. It opens no connection.
+func NewFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	f := &Fleet{cfg: cfg, system: newActorSystem(cfg.Logger, cfg.Telemetry), accounts: map[string]*fleetAccount{}}
+	// One gauge for the whole Fleet: the sum over its accounts.
+	cfg.Telemetry.Gauges(f.gauges)
+	return f, nil
+}
+
+// gauges sums the calls in flight and queued of every account.
+func (f *Fleet) gauges() (inFlight, queued int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.accounts {
+		inFlight += a.client.inFlight.Load()
+		queued += a.client.queued.Load()
+	}
+	return inFlight, queued
+}
+
+// Add adds an account named name (not empty, unique in the Fleet) and
+// returns its Client. Its actors start at once; its connections open on
+// its first call, as a Client's do.
+func (f *Fleet) Add(ctx context.Context, name string, ac AccountConfig) (*Client, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, errors.New("tlsched: fleet: empty account name")
+	}
+	cfg := f.accountConfig(name, ac.Config)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, ErrFleetClosed
+	}
+	if _, ok := f.accounts[name]; ok {
+		return nil, fmt.Errorf("%w: %q", ErrAccountExists, name)
+	}
+	cfg, err := cfg.prepare()
+	if err != nil {
+		return nil, fmt.Errorf("tlsched: account %q: %w", name, err)
+	}
+	c, err := startAccount(f.system, name, cfg)
+	if err != nil {
+		if cfg.closeStore != nil {
+			_ = cfg.closeStore()
+		}
+		return nil, err
+	}
+	c.onClose = func() { f.forget(name, c) }
+	f.accounts[name] = &fleetAccount{client: c, botToken: ac.BotToken}
+	return c, nil
+}
+
+// accountConfig fills an account's Config with what the Fleet shares.
+func (f *Fleet) accountConfig(name string, cfg Config) Config {
+	if cfg.DCs == nil {
+		cfg.DCs = f.cfg.DCs
+	}
+	if cfg.PublicKeys == nil {
+		cfg.PublicKeys = f.cfg.PublicKeys
+	}
+	if cfg.APIID == 0 && cfg.Session.Init.APIID == 0 {
+		cfg.APIID = f.cfg.APIID
+	}
+	if cfg.APIHash == "" {
+		cfg.APIHash = f.cfg.APIHash
+	}
+	if cfg.Telemetry == nil {
+		cfg.Telemetry = f.cfg.Telemetry
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = f.cfg.Logger.With("account", name)
+	}
+	if cfg.Store == nil && cfg.SessionFile == "" {
+		if f.cfg.Store != nil {
+			cfg.Store = f.cfg.Store.Account(name)
+		} else {
+			// Never the default file: accounts would share it.
+			cfg.Store = NewMemoryStore()
+		}
+	}
+	return cfg
+}
+
+// forget drops a closed account (Client.Close).
+func (f *Fleet) forget(name string, c *Client) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if a, ok := f.accounts[name]; ok && a.client == c {
+		delete(f.accounts, name)
+	}
+}
+
+// Client returns the Client of the account named name.
+func (f *Fleet) Client(name string) (*Client, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.accounts[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoAccount, name)
+	}
+	return a.client, nil
+}
+
+// List returns the names of the Fleet's accounts, sorted.
+func (f *Fleet) List() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	names := make([]string, 0, len(f.accounts))
+	for n := range f.accounts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Login logs the account named name in with its AccountConfig.BotToken
+// (Client.Login).
+func (f *Fleet) Login(ctx context.Context, name string) (*Account, error) {
+	f.mu.Lock()
+	a, ok := f.accounts[name]
+	f.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoAccount, name)
+	}
+	if a.botToken == "" {
+		return nil, fmt.Errorf("tlsched: account %q has no bot token", name)
+	}
+	return a.client.Login(ctx, Credentials{BotToken: a.botToken})
+}
+
+// Remove closes the account named name (Client.Close: its calls in flight
+// are answered first, or fail with ErrClosed when ctx ends) and stops its
+// actors; the other accounts are untouched. Its Store namespace is kept.
+func (f *Fleet) Remove(ctx context.Context, name string) error {
+	c, err := f.Client(name)
+	if err != nil {
+		return err
+	}
+	return c.Close(ctx)
+}
+
+// Close closes every account (as Remove does, all under ctx), then stops
+// the actor system. The Fleet serves no more accounts.
+func (f *Fleet) Close(ctx context.Context) error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	clients := make([]*Client, 0, len(f.accounts))
+	for _, a := range f.accounts {
+		clients = append(clients, a.client)
+	}
+	f.mu.Unlock()
+	var (
+		wg   sync.WaitGroup
+		emu  sync.Mutex
+		errs []error
+	)
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Close(ctx); err != nil {
+				emu.Lock()
+				errs = append(errs, fmt.Errorf("account %q: %w", c.name, err))
+				emu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	f.system.Shutdown()
+	f.cfg.Telemetry.Gauges(nil)
+	return errors.Join(errs...)
+}
