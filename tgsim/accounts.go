@@ -203,3 +203,25 @@ func (s *Server) UpgradeGroup(group int64) (int64, error) {
 	c.migratedTo = id
 	return id, nil
 }
+
+// RevokeAuthorizations logs account id out of every auth key on every DC,
+// as terminating its sessions from another device does: the keys stay
+// valid, and their calls that need an account answer 401
+// AUTH_KEY_UNREGISTERED until a new login. It returns how many keys were
+// logged out.
+func (s *Server) RevokeAuthorizations(id int64) int {
+	n := 0
+	for _, d := range s.dcs {
+		d.mu.RLock()
+		for _, k := range d.keys {
+			k.mu.Lock()
+			if k.user == id && id != 0 {
+				k.user = 0
+				n++
+			}
+			k.mu.Unlock()
+		}
+		d.mu.RUnlock()
+	}
+	return n
+}
