@@ -47,7 +47,7 @@ type Client struct {
 	// forgets the account).
 	onClose func()
 	sched   *actor.PID
-	nextID atomic.Uint64
+	nextID  atomic.Uint64
 	// mu orders submissions against Close: a submission checks closed and
 	// hands its calls to the scheduler actor under the read lock, Close sets
 	// closed under the write lock, so every submission either reaches the
