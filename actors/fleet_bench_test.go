@@ -83,6 +83,7 @@ func benchIdle(b *testing.B, mode string, n int) {
 	}
 
 	heap0, g0 := idleSnapshot()
+	sim0 := simGoroutines()
 	var (
 		clients []*Client
 		fleet   *Fleet
@@ -133,7 +134,7 @@ func benchIdle(b *testing.B, mode string, n int) {
 		time.Sleep(200 * time.Millisecond) // let acks and the first salts settle
 	}
 	heap1, g1 := idleSnapshot()
-	sim := simGoroutines()
+	sim := simGoroutines() - sim0
 	// The heap figure includes tgsim's share when it runs (its per-key and
 	// per-connection state): an upper bound for the client's.
 	b.ReportMetric(float64(heap1-heap0)/float64(n), "bytes/account")
