@@ -40,8 +40,8 @@ type Client struct {
 	// name is the account's name in its Fleet; empty for a Client of
 	// Start.
 	name string
-	// deadSub is the subscription to system's dead letters (deadLetters),
-	// ended by Close when the system is shared.
+	// deadSub is the subscription to system's dead letters (deadLetters)
+	// of a Client of Start; nil in a Fleet, which subscribes once.
 	deadSub *eventstream.Subscription
 	// onClose, if set, runs at the end of the first Close (the Fleet
 	// forgets the account).
@@ -161,14 +161,17 @@ func startAccount(system *actor.ActorSystem, name string, cfg Config) (*Client, 
 	if name == "" {
 		c.sched = system.Root.Spawn(schedulerProps(d))
 	} else {
-		pid, err := system.Root.SpawnNamed(schedulerProps(d), "account/"+name)
+		pid, err := system.Root.SpawnNamed(schedulerProps(d), accountPIDPrefix+name)
 		if err != nil {
 			c.updates.close()
 			return nil, fmt.Errorf("tlsched: account %q: %w", name, err)
 		}
 		c.sched = pid
 	}
-	c.deadSub = system.EventStream.Subscribe(c.deadLetters)
+	if name == "" {
+		// A Fleet subscribes once for all its accounts (Fleet.deadLetters).
+		c.deadSub = system.EventStream.Subscribe(c.deadLetters)
+	}
 	return c, nil
 }
 
@@ -197,8 +200,6 @@ func (c *Client) Close(ctx context.Context) error {
 	}
 	if c.ownSystem {
 		c.system.Shutdown()
-	} else {
-		c.system.EventStream.Unsubscribe(c.deadSub)
 	}
 	c.updates.close()
 	if c.cfg.closeStore != nil {

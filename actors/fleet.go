@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -94,7 +95,29 @@ func NewFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
 	f := &Fleet{cfg: cfg, system: newActorSystem(cfg.Logger, cfg.Telemetry), accounts: map[string]*fleetAccount{}}
 	// One gauge for the whole Fleet: the sum over its accounts.
 	cfg.Telemetry.Gauges(f.gauges)
+	// One dead-letter handler for the whole Fleet: one per account would
+	// make every dead letter cost O(accounts).
+	f.system.EventStream.Subscribe(f.deadLetters)
 	return f, nil
+}
+
+// deadLetters hands a dead letter sent to an account's scheduler actor
+// to that account's Client (Client.deadLetters).
+func (f *Fleet) deadLetters(ev any) {
+	dl, ok := ev.(*actor.DeadLetterEvent)
+	if !ok || dl.PID == nil {
+		return
+	}
+	name, ok := strings.CutPrefix(dl.PID.Id, accountPIDPrefix)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	a := f.accounts[name]
+	f.mu.Unlock()
+	if a != nil {
+		a.client.deadLetters(ev)
+	}
 }
 
 // gauges sums the calls in flight and queued of every account.
@@ -267,3 +290,6 @@ func (f *Fleet) Close(ctx context.Context) error {
 	f.cfg.Telemetry.Gauges(nil)
 	return errors.Join(errs...)
 }
+
+// accountPIDPrefix starts the name of an account's scheduler actor.
+const accountPIDPrefix = "account/"

@@ -14,6 +14,7 @@ import (
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 
+	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/tgsim"
 )
 
@@ -240,4 +241,52 @@ func TestFleetCloseClosesAccounts(t *testing.T) {
 	if _, err := f.Add(testCtx(t), "y", AccountConfig{}); !errors.Is(err, ErrFleetClosed) {
 		t.Fatalf("Add after Close: %v", err)
 	}
+}
+
+// An account's scheduler actor stopping other than by Close: a call sent
+// to it after resolves from the dead letter (which the Fleet hands to
+// that account), Remove returns, and the other account serves on.
+func TestFleetAccountStoppedUnexpectedly(t *testing.T) {
+	_, f, _ := fleetSim(t, 2)
+	ctx := shortCtx(t, 20*time.Second)
+	a, err := f.Add(ctx, "a", AccountConfig{Config: Config{DialLimits: []DialLimit{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.Add(ctx, "b", AccountConfig{Config: Config{DialLimits: []DialLimit{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	getConfig := &tg.HelpGetConfigRequest{}
+	for _, c := range []*Client{a, b} {
+		if _, err := c.Call(ctx, getConfig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testHookSubmit = func() {
+		testHookSubmit = nil
+		if err := a.system.Root.StopFuture(a.sched).Wait(); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { testHookSubmit = nil })
+	fut, err := a.Go(ctx, getConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fut.Wait(ctx); !errors.Is(err, ErrSchedulerStopped) || !errors.Is(err, scheduler.ErrNotSent) {
+		t.Fatalf("call sent to a's stopped actor: %v", err)
+	}
+	if _, err := b.Call(ctx, getConfig); err != nil {
+		t.Fatalf("b after a stopped: %v", err)
+	}
+	if err := f.Remove(ctx, "a"); err != nil {
+		t.Fatalf("remove a: %v", err)
+	}
+	if _, err := b.Call(ctx, getConfig); err != nil {
+		t.Fatalf("b after a's removal: %v", err)
+	}
+	// protoactor's dead-letter log throttle keeps a goroutine for its
+	// interval (1 s) after a dead letter; let goleak not see it.
+	time.Sleep(1100 * time.Millisecond)
 }
