@@ -164,6 +164,23 @@ func TestFleetAccountsFailIndependently(t *testing.T) {
 		t.Fatalf("a, c after b's revocation: %v, %v", res["a"], res["c"])
 	}
 
+	// c is banned, then a is deleted: each gets its own error, the other
+	// accounts are untouched.
+	srv.Deactivate(bots[2].ID, true)
+	res = callAll()
+	if !tgerr.Is(res["c"], "USER_DEACTIVATED_BAN") || res["a"] != nil || !tgerr.Is(res["b"], "AUTH_KEY_UNREGISTERED") {
+		t.Fatalf("after c's ban: %v", res)
+	}
+	srv.Deactivate(bots[0].ID, false)
+	if _, err := selfID(ctx, clients["a"]); !tgerr.Is(err, "USER_DEACTIVATED") {
+		t.Fatalf("a after deactivation: %v", err)
+	}
+	if _, err := selfID(ctx, clients["c"]); !tgerr.Is(err, "USER_DEACTIVATED_BAN") {
+		t.Fatalf("c after a's deactivation: %v", err)
+	}
+	srv.Reactivate(bots[0].ID)
+	srv.Reactivate(bots[2].ID)
+
 	// a's scheduler actor crashes: a restarts, c never notices.
 	clients["a"].system.Root.Send(clients["a"].sched, &panicMsg{})
 	if _, err := selfID(ctx, clients["c"]); err != nil {

@@ -225,3 +225,18 @@ func (s *Server) RevokeAuthorizations(id int64) int {
 	}
 	return n
 }
+
+// Deactivate makes every call of account id that needs an account answer
+// 401 USER_DEACTIVATED_BAN when ban is set (Telegram banned it), else 401
+// USER_DEACTIVATED (deleted), from every key logged in as it; other
+// accounts are untouched.
+func (s *Server) Deactivate(id int64, ban bool) {
+	msg := "USER_DEACTIVATED"
+	if ban {
+		msg = "USER_DEACTIVATED_BAN"
+	}
+	s.deactivated.Store(id, msg)
+}
+
+// Reactivate undoes Deactivate.
+func (s *Server) Reactivate(id int64) { s.deactivated.Delete(id) }

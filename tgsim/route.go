@@ -53,6 +53,9 @@ func (w *world) invoke(r *request) (bin.Encoder, error) {
 		if r.acct = acct; r.acct == 0 {
 			return nil, tgerr.New(401, "AUTH_KEY_UNREGISTERED")
 		}
+		if msg, ok := s.deactivated.Load(acct); ok {
+			return nil, tgerr.New(401, msg.(string))
+		}
 	}
 
 	w.mu.Lock()

@@ -35,6 +35,9 @@ type Server struct {
 	faults  atomic.Pointer[Faults]
 	pushMu  sync.Mutex   // orders pushed updates (updates.go)
 	saltGen atomic.Int64 // bumped by RotateSalts
+	// deactivated maps deactivated accounts to the error their calls get
+	// (Deactivate).
+	deactivated sync.Map
 
 	ctx    context.Context
 	cancel context.CancelFunc
