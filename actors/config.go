@@ -171,6 +171,13 @@ type Config struct {
 	// 10 s, after which every call fails with ErrSchedulerStopped.)
 	RestartBackoff, RestartWindow time.Duration
 
+	// IdleTimeout, if positive, closes the account's connections once no
+	// call has been pending for that long (their sessions are saved in the
+	// Store); the next call opens them again. An account with an
+	// UpdateHandler stays connected. Default 0: connections stay open.
+	// Meant for a Fleet's many mostly idle accounts (idle.go).
+	IdleTimeout time.Duration
+
 	// TimeScale, for benchmarks and tests against a server that runs its
 	// flood limits on a faster clock (tgsim's FloodConfig.Now): the
 	// scheduler's clock runs TimeScale times faster than real time from

@@ -61,6 +61,9 @@ type schedulerDeps struct {
 	// stopped is set, and read by the Client, once the scheduler actor
 	// has failed for good (scheduler_supervisor.go).
 	stopped *atomic.Bool
+	// idleTimeout stops the DC actors after that long with no call
+	// pending (Config.IdleTimeout, idle.go); 0: never.
+	idleTimeout time.Duration
 	// dc is handed to every DC actor the scheduler actor spawns.
 	dc dcDeps
 }
@@ -140,6 +143,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 		gauges:         gauges,
 		restartBackoff: cfg.RestartBackoff,
 		restartWindow:  cfg.RestartWindow,
+		idleTimeout:    cfg.IdleTimeout,
 		dc: dcDeps{
 			root:         root,
 			dialer:       cfg.Dialer,

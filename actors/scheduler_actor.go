@@ -33,6 +33,7 @@ type schedulerActor struct {
 	homeDC   int          // the state's home DC as last saved (homedc.go)
 	learned  int          // the pacer's cuts and probes when its limits were last saved
 	pacing   *pacingTrack // the pacer's waits and rates, shown (pacing_view.go)
+	idle     idleTimer    // Config.IdleTimeout (idle.go)
 }
 
 // schedulerProps spawns a scheduler actor that supervises its DC actors
@@ -72,6 +73,7 @@ func newSchedulerActor(d schedulerDeps) *schedulerActor {
 		dcs:     make(map[int]*actor.PID),
 		homeDC:  cfg.HomeDC,
 		pacing:  newPacingTrack(cfg.Pacing.On, d.dc.telemetry, state),
+		idle:    idleTimer{after: d.idleTimeout},
 	}
 }
 
@@ -196,6 +198,8 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		if m.pacing != nil {
 			m.pacing <- a.pacing.report(a.state)
 		}
+	case *idleMsg:
+		a.onIdle(ctx, m)
 	case *panicMsg:
 		panic("scheduler actor: failure requested")
 	case *failDCMsg:
@@ -228,7 +232,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		a.stopping = true
 		a.checkDrained()
 	}
-
+	a.checkIdle(ctx)
 }
 
 // ErrSchedulerRestarted fails the calls pending when the scheduler actor

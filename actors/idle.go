@@ -1,0 +1,62 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	protosched "github.com/asynkron/protoactor-go/scheduler"
+)
+
+// Idle stop (Config.IdleTimeout, issue 18): an account that has had no
+// call pending for IdleTimeout stops its DC actors, closing their
+// connections and saving their sessions (dc_actor.go, Stopping), so that a
+// Fleet's idle accounts hold no socket and no goroutine. The next call
+// spawns the DC actor again, which resumes the saved session. An account
+// with an UpdateHandler never stops: its connections carry its updates.
+
+// idleMsg is the idle timer firing; gen tells a stale one from the last
+// one armed.
+type idleMsg struct{ gen int }
+
+// idleTimer is the scheduler actor's idle-stop state.
+type idleTimer struct {
+	after  time.Duration // Config.IdleTimeout; 0: never
+	gen    int
+	cancel protosched.CancelFunc
+}
+
+// checkIdle arms the idle timer when the account has DC actors and no
+// pending call, and disarms it when a call is pending.
+func (a *schedulerActor) checkIdle(ctx actor.Context) {
+	t := &a.idle
+	if t.after <= 0 || a.d.dc.updates != nil || a.stopping {
+		return
+	}
+	busy := len(a.pending) > 0 || len(a.dcs) == 0
+	switch {
+	case busy && t.cancel != nil:
+		t.cancel()
+		t.cancel = nil
+		t.gen++
+	case !busy && t.cancel == nil:
+		t.gen++
+		t.cancel = a.timer.SendOnce(t.after, ctx.Self(), &idleMsg{gen: t.gen})
+	}
+}
+
+// onIdle stops the DC actors if nothing was pending since the timer was
+// armed.
+func (a *schedulerActor) onIdle(ctx actor.Context, m *idleMsg) {
+	if m.gen != a.idle.gen || a.idle.cancel == nil {
+		return // disarmed or re-armed since
+	}
+	a.idle.cancel = nil
+	if len(a.pending) > 0 {
+		return
+	}
+	for id, pid := range a.dcs {
+		ctx.Stop(pid)
+		delete(a.dcs, id)
+	}
+	a.d.log.Debug("account idle: connections closed", "after", a.idle.after)
+}
