@@ -24,13 +24,15 @@ import (
 //     connection is open);
 //   - fleet-connected: one Fleet against tgsim, each account with a key
 //     prepared in its Store (Server.PrepareKey: no key exchange) and one
-//     call made, so one connection open per account.
+//     call made, so one connection open per account;
+//   - fleet-idle: as fleet-connected, with Config.IdleTimeout 50 ms, measured
+//     once the accounts have closed their connections.
 //
 // Run it once per size (each iteration builds and tears down the accounts):
 //
 //	go test -run XXX -bench IdleAccounts -benchtime 1x ./actors
 func BenchmarkIdleAccounts(b *testing.B) {
-	for _, mode := range []string{"start", "fleet", "fleet-connected"} {
+	for _, mode := range []string{"start", "fleet", "fleet-connected", "fleet-idle"} {
 		for _, n := range []int{1, 100, 1000} {
 			b.Run(fmt.Sprintf("%s/accounts=%d", mode, n), func(b *testing.B) {
 				for range b.N {
@@ -49,7 +51,12 @@ func benchIdle(b *testing.B, mode string, n int) {
 		dcs  = map[int]string{1: "127.0.0.1:1", 2: "127.0.0.1:2"}
 		keys []exchange.PublicKey
 	)
-	if mode == "fleet-connected" {
+	connect := mode == "fleet-connected" || mode == "fleet-idle"
+	var idleTimeout time.Duration
+	if mode == "fleet-idle" {
+		idleTimeout = 50 * time.Millisecond
+	}
+	if connect {
 		var err error
 		srv, err = tgsim.Start(tgsim.Config{Key: serverKey(), Latency: tgsim.NoLatency, Flood: tgsim.FloodConfig{Off: true}})
 		if err != nil {
@@ -104,14 +111,14 @@ func benchIdle(b *testing.B, mode string, n int) {
 			b.Fatal(err)
 		}
 		for i := range n {
-			c, err := fleet.Add(ctx, fmt.Sprintf("acct%d", i), AccountConfig{Config: Config{Store: stores[i], DialLimits: []DialLimit{}}})
+			c, err := fleet.Add(ctx, fmt.Sprintf("acct%d", i), AccountConfig{Config: Config{Store: stores[i], DialLimits: []DialLimit{}, IdleTimeout: idleTimeout}})
 			if err != nil {
 				b.Fatal(err)
 			}
 			clients = append(clients, c)
 		}
 	}
-	if mode == "fleet-connected" {
+	if connect {
 		var wg sync.WaitGroup
 		errs := make(chan error, n)
 		for _, c := range clients {
@@ -131,7 +138,7 @@ func benchIdle(b *testing.B, mode string, n int) {
 		if err := <-errs; err != nil {
 			b.Fatal(err)
 		}
-		time.Sleep(200 * time.Millisecond) // let acks and the first salts settle
+		time.Sleep(200 * time.Millisecond) // let acks and the first salts settle (and idle accounts close)
 	}
 	heap1, g1 := idleSnapshot()
 	sim := simGoroutines() - sim0
