@@ -68,6 +68,13 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		a.timer = protosched.NewTimerScheduler(ctx)
 		a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
 		a.gen = a.d.nextGeneration()
+		a.rc = a.newReconnect()
+		if wait, ok := a.rc.allowed(time.Now()); !ok {
+			// Reopened after an idle stop within the dial rate limit
+			// (idle.go).
+			a.timer.SendOnce(wait, ctx.Self(), &redialMsg{gen: a.gen})
+			return
+		}
 		a.dial(ctx)
 	case *dcCancelMsg:
 		a.cancelCall(ctx, m.id)
@@ -120,6 +127,7 @@ func (a *dcActor) Receive(ctx actor.Context) {
 	case *actor.Restarting:
 		// The supervisor restarts us with a fresh state: the calls the old
 		// session held are lost and must be retried by the scheduler.
+		a.d.openings.keep(nil) // the restarted actor dials at once
 		if a.session != nil {
 			if f := a.session.TakeFailed(); len(f) > 0 {
 				a.report(ctx, f)
@@ -132,6 +140,14 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		a.saveSession()
 		a.shutdown()
 	}
+}
+
+// newReconnect makes the actor's reconnection pacing, with the openings of
+// its lives before an idle stop (idle.go).
+func (a *dcActor) newReconnect() *reconnect {
+	rc := newReconnect(a.d.reconnect, time.Now())
+	a.d.openings.seed(&rc.limiter)
+	return rc
 }
 
 func (a *dcActor) shutdown() {
@@ -154,9 +170,10 @@ func (a *dcActor) dial(ctx actor.Context) {
 		return
 	}
 	if a.rc == nil {
-		a.rc = newReconnect(a.d.reconnect, time.Now())
+		a.rc = a.newReconnect()
 	}
 	a.rc.dialing(time.Now())
+	a.d.openings.keep(&a.rc.limiter)
 	a.dialing = true
 	a.tel.dialing()
 	gen := a.gen
@@ -394,7 +411,7 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 	}
 	a.failures++
 	if a.rc == nil {
-		a.rc = newReconnect(a.d.reconnect, time.Now())
+		a.rc = a.newReconnect()
 	}
 	// The scheduler hears of the outage before any losses, so that they
 	// wait for the DC rather than count as attempts.

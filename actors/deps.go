@@ -112,6 +112,9 @@ type dcDeps struct {
 	// mailbox, and must not take a message of its previous life's
 	// goroutines for its own (TestRestartedDCActorIgnoresItsPreviousLife).
 	generations *atomic.Int64
+	// openings is the DC's record of connection openings kept across idle
+	// stops (idle.go); set by the scheduler actor per DC.
+	openings *dialRecord
 }
 
 // limitsStore returns the Store as a LimitsStore when pacing is on.

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -59,4 +60,51 @@ func (a *schedulerActor) onIdle(ctx actor.Context, m *idleMsg) {
 		delete(a.dcs, id)
 	}
 	a.d.log.Debug("account idle: connections closed", "after", a.idle.after)
+}
+
+// dialRecord keeps a DC's recent connection openings across the lives of
+// its DC actor that idle stops end, so that reopening after an idle stop
+// still keeps to Config.DialLimits
+// (TestFleetIdleReopenKeepsDialLimits). A supervisor restart clears it:
+// the restarted actor dials at once (Config.RestartBackoff).
+type dialRecord struct {
+	mu     sync.Mutex
+	opened []time.Time
+}
+
+// seed gives a new DC actor's limiter the openings of its previous lives.
+func (r *dialRecord) seed(l *dialLimiter) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l.opened = append(l.opened[:0], r.opened...)
+}
+
+// keep records the limiter's openings; nil forgets them.
+func (r *dialRecord) keep(l *dialLimiter) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l == nil {
+		r.opened = nil
+		return
+	}
+	r.opened = append(r.opened[:0], l.opened...)
+}
+
+// dialRecord returns the record of DC id's openings, made on first use.
+func (a *schedulerActor) dialRecord(id int) *dialRecord {
+	if a.dialRecords == nil {
+		a.dialRecords = map[int]*dialRecord{}
+	}
+	r := a.dialRecords[id]
+	if r == nil {
+		r = &dialRecord{}
+		a.dialRecords[id] = r
+	}
+	return r
 }

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,6 +58,8 @@ func (f updateFunc) Handle(ctx context.Context, u tg.UpdatesClass) error { retur
 type closeCounter struct {
 	net.Dialer
 	dials, closed atomic.Int64
+	mu            sync.Mutex
+	at            []time.Time // when each dial succeeded
 }
 
 func (c *closeCounter) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -65,6 +68,9 @@ func (c *closeCounter) DialContext(ctx context.Context, network, addr string) (n
 		return nil, err
 	}
 	c.dials.Add(1)
+	c.mu.Lock()
+	c.at = append(c.at, time.Now())
+	c.mu.Unlock()
 	return &countedConn{Conn: conn, closed: &c.closed}, nil
 }
 
@@ -79,4 +85,35 @@ func (c *countedConn) Close() error {
 		c.closed.Add(1)
 	}
 	return c.Conn.Close()
+}
+
+// Reopening after an idle stop keeps to Config.DialLimits: the DC's
+// openings outlive the DC actor that the idle stop ended.
+func TestFleetIdleReopenKeepsDialLimits(t *testing.T) {
+	_, f, _ := fleetSim(t, 1)
+	ctx := shortCtx(t, 30*time.Second)
+	dialer := &closeCounter{}
+	c, err := f.Add(ctx, "a", AccountConfig{Config: Config{Dialer: dialer, IdleTimeout: 50 * time.Millisecond,
+		DialLimits: []DialLimit{{N: 1, Per: time.Second}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	getConfig := &tg.HelpGetConfigRequest{}
+	if _, err := c.Call(ctx, getConfig); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return dialer.closed.Load() == 1 })
+	if _, err := c.Call(ctx, getConfig); err != nil {
+		t.Fatal(err)
+	}
+	dialer.mu.Lock()
+	defer dialer.mu.Unlock()
+	if len(dialer.at) != 2 {
+		t.Fatalf("%d dials, want 2", len(dialer.at))
+	}
+	// The limiter counts from the dial's start, a little before it
+	// succeeded.
+	if gap := dialer.at[1].Sub(dialer.at[0]); gap < 900*time.Millisecond {
+		t.Fatalf("reopened %v after the first dial; DialLimits allow 1 per 1 s", gap)
+	}
 }

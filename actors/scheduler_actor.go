@@ -34,6 +34,9 @@ type schedulerActor struct {
 	learned  int          // the pacer's cuts and probes when its limits were last saved
 	pacing   *pacingTrack // the pacer's waits and rates, shown (pacing_view.go)
 	idle     idleTimer    // Config.IdleTimeout (idle.go)
+	// dialRecords keep each DC's connection openings across idle stops
+	// (idle.go).
+	dialRecords map[int]*dialRecord
 }
 
 // schedulerProps spawns a scheduler actor that supervises its DC actors
@@ -409,6 +412,7 @@ func (a *schedulerActor) dc(ctx actor.Context, id int) (*actor.PID, error) {
 		return nil, fmt.Errorf("tlsched: unknown dc %d (configured: %v)", id, dcIDs(a.d.dcs))
 	}
 	d := a.d.dc
+	d.openings = a.dialRecord(id)
 	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return newDCActor(d, id, addr) }))
 	a.dcs[id] = pid
 	return pid, nil
