@@ -13,7 +13,10 @@ import (
 // connections and saving their sessions (dc_actor.go, Stopping), so that a
 // Fleet's idle accounts hold no socket and no goroutine. The next call
 // spawns the DC actor again, which resumes the saved session. An account
-// with an UpdateHandler never stops: its connections carry its updates.
+// with an UpdateHandler never stops: its connections carry its updates. A
+// DC in an outage (scheduler.State.Unreachable) keeps its DC actor until
+// the outage is over: the scheduler holds that DC's calls back until the
+// actor reports a connection, so it must be there to make one.
 
 // idleMsg is the idle timer firing; gen tells a stale one from the last
 // one armed.
@@ -56,10 +59,16 @@ func (a *schedulerActor) onIdle(ctx actor.Context, m *idleMsg) {
 		return
 	}
 	for id, pid := range a.dcs {
+		if a.state.Unreachable(id) {
+			// Its DC actor is what ends the outage: without it the DC's
+			// calls would be held back (or refused) for good. The timer,
+			// armed again, looks once more later.
+			continue
+		}
 		ctx.Stop(pid)
 		delete(a.dcs, id)
 	}
-	a.d.log.Debug("account idle: connections closed", "after", a.idle.after)
+	a.d.log.Debug("account idle: connections closed", "after", a.idle.after, "kept", len(a.dcs))
 }
 
 // dialRecord keeps a DC's recent connection openings across the lives of

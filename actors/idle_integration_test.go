@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -116,4 +117,65 @@ func TestFleetIdleReopenKeepsDialLimits(t *testing.T) {
 	if gap := dialer.at[1].Sub(dialer.at[0]); gap < 900*time.Millisecond {
 		t.Fatalf("reopened %v after the first dial; DialLimits allow 1 per 1 s", gap)
 	}
+}
+
+// An idle stop leaves a DC in an outage its DC actor, which ends the
+// outage: a call made once the DC is reachable again goes through,
+// instead of being held back with no actor to reconnect.
+func TestFleetIdleKeepsDCActorInOutage(t *testing.T) {
+	_, f, _ := fleetSim(t, 1)
+	ctx := shortCtx(t, 30*time.Second)
+	dialer := &flakyDialer{}
+	c, err := f.Add(ctx, "a", AccountConfig{Config: Config{Dialer: dialer, IdleTimeout: 50 * time.Millisecond,
+		DialLimits: []DialLimit{}, RedialBackoff: 20 * time.Millisecond, RedialBackoffMax: 50 * time.Millisecond,
+		OutageTimeout: 20 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	getConfig := &tg.HelpGetConfigRequest{}
+	if _, err := c.Call(ctx, getConfig); err != nil {
+		t.Fatal(err)
+	}
+	dialer.down.Store(true)
+	dialer.cut()
+	waitFor(t, func() bool { return dialer.refused.Load() >= 1 }) // redialling, in an outage
+	time.Sleep(200 * time.Millisecond)                            // idle timers fire meanwhile
+	dialer.down.Store(false)
+	callCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.Call(callCtx, getConfig); err != nil {
+		t.Fatalf("call after the outage: %v", err)
+	}
+}
+
+// flakyDialer dials directly unless down, and can cut what it opened.
+type flakyDialer struct {
+	net.Dialer
+	down    atomic.Bool
+	refused atomic.Int64
+	mu      sync.Mutex
+	conns   []net.Conn
+}
+
+func (d *flakyDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if d.down.Load() {
+		d.refused.Add(1)
+		return nil, errors.New("flaky dialer: down")
+	}
+	conn, err := d.Dialer.DialContext(ctx, network, addr)
+	if err == nil {
+		d.mu.Lock()
+		d.conns = append(d.conns, conn)
+		d.mu.Unlock()
+	}
+	return conn, err
+}
+
+func (d *flakyDialer) cut() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.conns {
+		c.Close()
+	}
+	d.conns = nil
 }

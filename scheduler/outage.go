@@ -89,6 +89,11 @@ func (s *State) DCUp(now time.Time, dc int) []Done {
 	return s.drain()
 }
 
+// Unreachable reports whether dc is in an outage: DCDown or DCFailed
+// without DCUp since (a connection may be open again, DCConnected, with no
+// answer on it yet).
+func (s *State) Unreachable(dc int) bool { return s.outages[dc] != nil }
+
 // parked reports whether dc's queue is held back: the DC is unreachable
 // and no connection to it is open.
 func (s *State) parked(dc int) bool {
