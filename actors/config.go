@@ -174,7 +174,8 @@ type Config struct {
 	// IdleTimeout, if positive, closes the account's connections once no
 	// call has been pending for that long (their sessions are saved in the
 	// Store); the next call opens them again. An account with an
-	// UpdateHandler stays connected. Default 0: connections stay open.
+	// UpdateHandler stays connected. Default 0 (in a Fleet, its
+	// FleetConfig.IdleTimeout); zero or negative: connections stay open.
 	// Meant for a Fleet's many mostly idle accounts (idle.go).
 	IdleTimeout time.Duration
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gotd/td/exchange"
@@ -61,6 +62,10 @@ type FleetConfig struct {
 	// Logger receives every account's events, with an "account"
 	// attribute. Default: discard.
 	Logger *slog.Logger
+	// IdleTimeout is every account's Config.IdleTimeout unless the
+	// account's Config sets one (negative there: never). Default 0: idle
+	// accounts stay connected.
+	IdleTimeout time.Duration
 }
 
 // AccountConfig is one account of a Fleet.
@@ -185,6 +190,9 @@ func (f *Fleet) accountConfig(name string, cfg Config) Config {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = f.cfg.Logger.With("account", name)
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = f.cfg.IdleTimeout
 	}
 	if cfg.Store == nil && cfg.SessionFile == "" {
 		if f.cfg.Store != nil {

@@ -44,6 +44,18 @@ func TestFleetIdleAccountClosesConnections(t *testing.T) {
 	if n := idle.dials.Load(); n != 2 {
 		t.Fatalf("%d dials, want 2", n)
 	}
+	// The Fleet's IdleTimeout applies to an account that sets none; a
+	// negative one opts out.
+	if c, _ := f.Add(ctx, "x", AccountConfig{}); c.cfg.IdleTimeout != 0 {
+		t.Fatalf("IdleTimeout %v without a Fleet default", c.cfg.IdleTimeout)
+	}
+	f.cfg.IdleTimeout = time.Minute
+	if c, _ := f.Add(ctx, "y", AccountConfig{}); c.cfg.IdleTimeout != time.Minute {
+		t.Fatalf("IdleTimeout %v, want the Fleet's", c.cfg.IdleTimeout)
+	}
+	if c, _ := f.Add(ctx, "z", AccountConfig{Config: Config{IdleTimeout: -1}}); c.cfg.IdleTimeout != -1 {
+		t.Fatalf("IdleTimeout %v, want -1", c.cfg.IdleTimeout)
+	}
 	time.Sleep(300 * time.Millisecond)
 	if hooked.closed.Load() != 0 || hooked.dials.Load() != 1 {
 		t.Fatalf("hooked: %d dials, %d closed; want 1, 0", hooked.dials.Load(), hooked.closed.Load())
