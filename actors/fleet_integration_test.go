@@ -307,3 +307,98 @@ func TestFleetAccountStoppedUnexpectedly(t *testing.T) {
 	// interval (1 s) after a dead letter; let goleak not see it.
 	time.Sleep(1100 * time.Millisecond)
 }
+
+// Many accounts (keys prepared, tgsim.Server.PrepareKey) send at once
+// while one has its key revoked, one is banned and one's scheduler actor
+// crashes mid-run: every call has one result, and every other account's
+// calls all succeed.
+func TestFleetManyAccountsOneFailingEach(t *testing.T) {
+	const n, each = 100, 10
+	srv, f, db := fleetSim(t, n)
+	ctx := testCtx(t)
+	bots := srv.Bots()
+	server := serverID([]exchange.PublicKey{srv.PublicKey()})
+	clients := make([]*Client, n)
+	for i, bot := range bots {
+		name := fmt.Sprintf("bot%03d", i)
+		key, salt, err := srv.PrepareKey(bot.DC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := db.Account(name)
+		if err := st.Save(storeName(bot.DC, server), key, salt); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SaveHomeDC(storeName(bot.DC, server)); err != nil {
+			t.Fatal(err)
+		}
+		if clients[i], err = f.Add(ctx, name, AccountConfig{BotToken: bot.Token, Config: Config{DialLimits: []DialLimit{}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.Login(ctx, fmt.Sprintf("bot%03d", i))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Counters().KeyExchanges; got != 0 {
+		t.Fatalf("%d key exchanges with prepared keys", got)
+	}
+
+	const revoked, banned, crashed = 7, 42, 77
+	results := make([][]error, n)
+	start := make(chan struct{})
+	for i, c := range clients {
+		results[i] = make([]error, each)
+		for j := range each {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				id, err := selfID(ctx, c)
+				if err == nil && id != bots[i].ID {
+					err = fmt.Errorf("account %d is %d", i, id)
+				}
+				results[i][j] = err
+			}()
+		}
+	}
+	srv.RevokeAuthorizations(bots[revoked].ID)
+	srv.Deactivate(bots[banned].ID, true)
+	close(start)
+	clients[crashed].system.Root.Send(clients[crashed].sched, &panicMsg{})
+	wg.Wait()
+	for i := range clients {
+		for j, err := range results[i] {
+			switch i {
+			case revoked:
+				if !tgerr.Is(err, "AUTH_KEY_UNREGISTERED") {
+					t.Errorf("revoked account, call %d: %v", j, err)
+				}
+			case banned:
+				if !tgerr.Is(err, "USER_DEACTIVATED_BAN") {
+					t.Errorf("banned account, call %d: %v", j, err)
+				}
+			case crashed:
+				if err != nil && !errors.Is(err, ErrSchedulerRestarted) {
+					t.Errorf("crashed account, call %d: %v", j, err)
+				}
+			default:
+				if err != nil {
+					t.Errorf("account %d, call %d: %v", i, j, err)
+				}
+			}
+		}
+	}
+	if _, err := selfID(ctx, clients[crashed]); err != nil {
+		t.Fatalf("crashed account after its restart: %v", err)
+	}
+}
