@@ -28,9 +28,16 @@
 //     Updates objects to a bounded queue drained by one goroutine that
 //     calls Config.UpdateHandler; the actors never wait for it
 //     (TestUpdateQueueOrderAndOverflow, examples/updates).
+//   - Fleet (fleet.go): many accounts in one actor system. Each account's
+//     scheduler actor is spawned as "account/NAME" and is the root of the
+//     account's actors (its DC actors are its children), so a failure stays
+//     in its account; its Client is a view of it, its Store the account's
+//     namespace of FleetConfig.Store (BoltDB.Account). Idle stop
+//     (Config.IdleTimeout, idle.go) closes an idle account's connections
+//     until its next call.
 //
 // The actors receive a dependency value (schedulerDeps, dcDeps in deps.go)
-// built by Start from the Config, never the Client. Messages between them
+// built by Start (or Fleet.Add) from the Config, never the Client. Messages between them
 // are plain structs in messages.go.
 //
 // # Where each rule lives
