@@ -136,39 +136,61 @@ func (f *Fleet) gauges() (inFlight, queued int64) {
 	return inFlight, queued
 }
 
-// Add adds an account named name (not empty, unique in the Fleet) and
-// returns its Client. Its actors start at once; its connections open on
-// its first call, as a Client's do.
+// Add adds an account named name (not empty, unique in the Fleet, without
+// "/": it names the account's actors) and returns its Client. Its actors
+// start at once; its connections open on its first call, as a Client's do.
 func (f *Fleet) Add(ctx context.Context, name string, ac AccountConfig) (*Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if name == "" {
-		return nil, errors.New("tlsched: fleet: empty account name")
+	if name == "" || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("tlsched: fleet: account name %q: empty or with a \"/\"", name)
 	}
-	cfg := f.accountConfig(name, ac.Config)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return nil, ErrFleetClosed
+	if err := f.free(name); err != nil {
+		return nil, err
 	}
-	if _, ok := f.accounts[name]; ok {
-		return nil, fmt.Errorf("%w: %q", ErrAccountExists, name)
-	}
-	cfg, err := cfg.prepare()
+	// Outside the lock: a session file may take a while to open (another
+	// process holding it).
+	cfg, err := f.accountConfig(name, ac.Config).prepare()
 	if err != nil {
 		return nil, fmt.Errorf("tlsched: account %q: %w", name, err)
 	}
-	c, err := startAccount(f.system, name, cfg)
-	if err != nil {
+	closeStore := func() {
 		if cfg.closeStore != nil {
 			_ = cfg.closeStore()
 		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.freeLocked(name); err != nil {
+		closeStore()
+		return nil, err
+	}
+	c, err := startAccount(f.system, name, cfg)
+	if err != nil {
+		closeStore()
 		return nil, err
 	}
 	c.onClose = func() { f.forget(name, c) }
 	f.accounts[name] = &fleetAccount{client: c, botToken: ac.BotToken}
 	return c, nil
+}
+
+// free checks that the Fleet is open and name not in use.
+func (f *Fleet) free(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.freeLocked(name)
+}
+
+func (f *Fleet) freeLocked(name string) error {
+	if f.closed {
+		return ErrFleetClosed
+	}
+	if _, ok := f.accounts[name]; ok {
+		return fmt.Errorf("%w: %q", ErrAccountExists, name)
+	}
+	return nil
 }
 
 // accountConfig fills an account's Config with what the Fleet shares.

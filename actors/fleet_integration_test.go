@@ -84,6 +84,11 @@ func TestFleetAccountsFailIndependently(t *testing.T) {
 	if _, err := f.Add(ctx, "a", AccountConfig{}); !errors.Is(err, ErrAccountExists) {
 		t.Fatalf("second a: %v", err)
 	}
+	for _, bad := range []string{"", "a/b"} {
+		if _, err := f.Add(ctx, bad, AccountConfig{}); err == nil {
+			t.Fatalf("account named %q added", bad)
+		}
+	}
 	if got := f.List(); !slices.Equal(got, names) {
 		t.Fatalf("List = %v", got)
 	}
