@@ -172,8 +172,9 @@ type Config struct {
 	RestartBackoff, RestartWindow time.Duration
 
 	// IdleTimeout, if positive, closes the account's connections once no
-	// call has been pending for that long (their sessions are saved in the
-	// Store); the next call opens them again. An account with an
+	// call has been pending for that long (their salts and time offset are
+	// saved with the key in the Store); the next call opens them again,
+	// each with a new MTProto session. An account with an
 	// UpdateHandler stays connected. Default 0 (in a Fleet, its
 	// FleetConfig.IdleTimeout); zero or negative: connections stay open.
 	// Meant for a Fleet's many mostly idle accounts (idle.go).

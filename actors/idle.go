@@ -10,9 +10,12 @@ import (
 
 // Idle stop (Config.IdleTimeout, issue 18): an account that has had no
 // call pending for IdleTimeout stops its DC actors, closing their
-// connections and saving their sessions (dc_actor.go, Stopping), so that a
-// Fleet's idle accounts hold no socket and no goroutine. The next call
-// spawns the DC actor again, which resumes the saved session. An account
+// connections and saving their salts and time offset with the key
+// (dc_actor.go, Stopping: saveSession), so that a Fleet's idle accounts
+// hold no socket and no goroutine. The next call spawns the DC actor
+// again, which opens a new MTProto session under the same key with the
+// saved salts, as after a process restart
+// (TestFleetIdleAccountClosesConnections). An account
 // with an UpdateHandler never stops: its connections carry its updates. A
 // DC in an outage (scheduler.State.Unreachable) keeps its DC actor until
 // the outage is over: the scheduler holds that DC's calls back until the

@@ -16,7 +16,7 @@ import (
 // one again on its next call; an account with an UpdateHandler stays
 // connected.
 func TestFleetIdleAccountClosesConnections(t *testing.T) {
-	_, f, _ := fleetSim(t, 2)
+	srv, f, _ := fleetSim(t, 2)
 	ctx := shortCtx(t, 30*time.Second)
 	idle, hooked := &closeCounter{}, &closeCounter{}
 	a, err := f.Add(ctx, "idle", AccountConfig{Config: Config{Dialer: idle, IdleTimeout: 100 * time.Millisecond, DialLimits: []DialLimit{}}})
@@ -38,8 +38,18 @@ func TestFleetIdleAccountClosesConnections(t *testing.T) {
 	if hooked.closed.Load() != 0 {
 		t.Fatal("the account with an UpdateHandler closed its connection")
 	}
+	before := srv.Counters()
 	if _, err := a.Call(ctx, getConfig); err != nil {
 		t.Fatalf("call after idle stop: %v", err)
+	}
+	// The idle stop saved the salts with the key: the new connection (a
+	// new MTProto session, as after a process restart) uses them at once.
+	after := srv.Counters()
+	if n := after.NewSessions - before.NewSessions; n != 1 {
+		t.Fatalf("%d new sessions after the reopen, want 1", n)
+	}
+	if n := after.Errors["bad_server_salt"] - before.Errors["bad_server_salt"]; n != 0 {
+		t.Fatalf("%d bad_server_salt after the reopen, want 0", n)
 	}
 	if n := idle.dials.Load(); n != 2 {
 		t.Fatalf("%d dials, want 2", n)
