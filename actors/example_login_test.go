@@ -24,10 +24,7 @@ func ExampleClient_Login() {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	dir, _ := os.MkdirTemp("", "session")
 	defer os.RemoveAll(dir)
 

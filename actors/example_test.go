@@ -33,10 +33,7 @@ func simConfig() (actors.Config, func()) {
 	if err != nil {
 		panic(err)
 	}
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	cfg := actors.Config{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: actors.NewMemoryStore()}
 	return cfg, func() { srv.Close() }
 }

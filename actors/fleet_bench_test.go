@@ -63,10 +63,7 @@ func benchIdle(b *testing.B, mode string, n int) {
 			b.Fatal(err)
 		}
 		defer srv.Close()
-		dcs = map[int]string{}
-		for _, d := range srv.DCs() {
-			dcs[d.ID] = d.Addr
-		}
+		dcs = srv.DCAddrs()
 		keys = []exchange.PublicKey{srv.PublicKey()}
 	}
 	// Prepare what each account is given before measuring.

@@ -32,10 +32,7 @@ func fleetSim(t *testing.T, bots int) (*tgsim.Server, *Fleet, *BoltDB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	f, err := NewFleet(testCtx(t), FleetConfig{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()},
 		APIID: 1, APIHash: "test", Store: db})
 	if err != nil {

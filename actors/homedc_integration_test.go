@@ -20,10 +20,7 @@ func TestHomeDCPersistsAcrossClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	cfg := Config{
 		DCs:        dcs,
 		PublicKeys: []exchange.PublicKey{srv.PublicKey()},
@@ -72,10 +69,7 @@ func TestHomeDCSurvivesSchedulerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	c := startClient(t, Config{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: NewMemoryStore()})
 	ctx := shortCtx(t, 20*time.Second)
 	getUsers := &tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUserSelf{}}}

@@ -27,10 +27,7 @@ func loginSim(t *testing.T) (*tgsim.Server, Config) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	return srv, Config{
 		DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()},
 		APIID: 1, APIHash: "test",

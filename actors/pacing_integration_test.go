@@ -25,10 +25,7 @@ func TestPacingAvoidsFloodWaits(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { srv.Close() })
-		dcs := map[int]string{}
-		for _, d := range srv.DCs() {
-			dcs[d.ID] = d.Addr
-		}
+		dcs := srv.DCAddrs()
 		store := NewMemoryStore()
 		c, err := Start(context.Background(), Config{
 			DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: store,

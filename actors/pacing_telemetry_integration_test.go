@@ -39,10 +39,7 @@ func TestPacingTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	c := startClient(t, Config{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: NewMemoryStore(), Telemetry: tel,
 		Scheduler: scheduler.Config{HomeDC: 2, Pacing: scheduler.PacingConfig{On: true,
 			Private: scheduler.Rate{N: 8, Per: time.Second, Burst: 1}}}})

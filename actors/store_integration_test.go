@@ -24,10 +24,7 @@ func TestCustomServerWritesNoFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	c := startClient(t, Config{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, DialLimits: []DialLimit{}})
 	if _, ok := c.cfg.Store.(*MemoryStore); !ok {
 		t.Fatalf("store %T, want a MemoryStore", c.cfg.Store)
@@ -124,10 +121,7 @@ func TestFleetAccountsKeepTheirKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	db, err := OpenBoltStore(filepath.Join(t.TempDir(), "fleet.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -41,10 +41,7 @@ func TestTelemetryOrderedBatchWithFloodWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	c := startClient(t, Config{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: NewMemoryStore(), Telemetry: tel})
 	ctx := testCtx(t)
 	r, err := Do[*tg.ContactsResolvedPeer](ctx, c, &tg.ContactsResolveUsernameRequest{Username: "supergroup1"})

@@ -24,10 +24,7 @@ func startSim(t testing.TB, cfg tgsim.Config) (*tgsim.Server, *Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	c := startClient(t, Config{
 		DCs:        dcs,
 		PublicKeys: []exchange.PublicKey{srv.PublicKey()},

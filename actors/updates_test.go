@@ -192,10 +192,7 @@ func TestUpdateHandlerOnTgsim(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	c := startClient(t, Config{
 		DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: NewMemoryStore(),
 		Scheduler: scheduler.Config{HomeDC: 1}, // the bot lives on 2: USER_MIGRATE_2 first

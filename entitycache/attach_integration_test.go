@@ -27,10 +27,7 @@ func startAttached(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	c, err := actors.Start(context.Background(), actors.Config{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: actors.NewMemoryStore()})
 	if err != nil {
 		t.Fatal(err)

@@ -48,10 +48,7 @@ func start(t testing.TB, path string) *world {
 func attach(t testing.TB, srv *tgsim.Server, path string) *world {
 	t.Helper()
 	w := &world{srv: srv}
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	var hook func(*tl.Definition, []byte)
 	c, err := actors.Start(context.Background(), actors.Config{
 		DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: actors.NewMemoryStore(),

@@ -145,6 +145,16 @@ func (s *Server) DCs() []DC {
 	return out
 }
 
+// DCAddrs returns the address of every DC by id: what a client's DC map
+// (actors.Config.DCs) takes.
+func (s *Server) DCAddrs() map[int]string {
+	out := make(map[int]string, len(s.dcs))
+	for _, d := range s.dcs {
+		out[d.id] = d.ln.Addr().String()
+	}
+	return out
+}
+
 // Addr returns the address of DC id, or "" if it is not served.
 func (s *Server) Addr(id int) string {
 	if d := s.dc(id); d != nil {

@@ -143,10 +143,7 @@ func startDemo(stdout io.Writer, realistic bool, tel *telemetry.Telemetry, key *
 	if err != nil {
 		return nil, err
 	}
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	client, err := actors.Start(context.Background(), actors.Config{
 		DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: actors.NewMemoryStore(),
 		// Start on DC 1: the bot lives on DC 2, so the first calls meet

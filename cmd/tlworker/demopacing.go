@@ -77,10 +77,7 @@ func runPacingScene(ctx context.Context, key *rsa.PrivateKey) (s pacingScene) {
 		return s
 	}
 	defer srv.Close()
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	client, err := actors.Start(ctx, actors.Config{
 		DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: actors.NewMemoryStore(),
 		TimeScale: pacingSpeed,

@@ -177,10 +177,7 @@ func run(addr string) error {
 
 // connect starts the actor system and the entity cache for a tgsim server.
 func connect(srv *tgsim.Server) (*actors.Client, *entitycache.Cache, error) {
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	client, err := actors.Start(context.Background(), actors.Config{
 		DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: actors.NewMemoryStore(),
 	})

@@ -64,10 +64,7 @@ func run(w io.Writer) error {
 }
 
 func batch(srv *tgsim.Server, w io.Writer) (outcome, error) {
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	client, err := actors.Start(ctx, actors.Config{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: actors.NewMemoryStore()})

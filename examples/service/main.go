@@ -241,10 +241,7 @@ func startTgsim() (*tgsim.Server, error) {
 // tgsimConfig points the service at srv: its DCs, key and bot, every
 // user of its world, and its first supergroup.
 func tgsimConfig(srv *tgsim.Server, out, traces io.Writer) config {
-	cfg := config{DCs: map[int]string{}, Keys: []exchange.PublicKey{srv.PublicKey()}, BotToken: srv.BotToken(), Out: out, Traces: traces}
-	for _, d := range srv.DCs() {
-		cfg.DCs[d.ID] = d.Addr
-	}
+	cfg := config{DCs: srv.DCAddrs(), Keys: []exchange.PublicKey{srv.PublicKey()}, BotToken: srv.BotToken(), Out: out, Traces: traces}
 	for _, u := range srv.Users() {
 		cfg.Users = append(cfg.Users, "@"+u.Username)
 	}

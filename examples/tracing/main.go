@@ -58,10 +58,7 @@ func run(ctx context.Context, tcfg telemetry.Config, log io.Writer) (string, err
 		return "", err
 	}
 	defer srv.Close()
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 	client, err := actors.Start(ctx, actors.Config{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Store: actors.NewMemoryStore(), Telemetry: tel})
 	if err != nil {
 		return "", err

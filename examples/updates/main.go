@@ -90,10 +90,7 @@ func (r *received) wait(ctx context.Context, n int) error {
 func run(srv *tgsim.Server, w io.Writer) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dcs := map[int]string{}
-	for _, d := range srv.DCs() {
-		dcs[d.ID] = d.Addr
-	}
+	dcs := srv.DCAddrs()
 
 	// The bot's logic: a dispatcher by update type. The Manager hands it
 	// updates in pts order, with gaps filled.
