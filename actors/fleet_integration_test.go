@@ -305,9 +305,6 @@ func TestFleetAccountStoppedUnexpectedly(t *testing.T) {
 	if _, err := b.Call(ctx, getConfig); err != nil {
 		t.Fatalf("b after a's removal: %v", err)
 	}
-	// protoactor's dead-letter log throttle keeps a goroutine for its
-	// interval (1 s) after a dead letter; let goleak not see it.
-	time.Sleep(1100 * time.Millisecond)
 }
 
 // Many accounts (keys prepared, tgsim.Server.PrepareKey) send at once

@@ -289,7 +289,4 @@ func TestSchedulerStoppedUnexpectedlyResolvesCalls(t *testing.T) {
 	if err := c.Close(ctx); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	// protoactor's dead-letter log throttle keeps a goroutine for its
-	// interval (1 s) after a dead letter; let goleak not see it.
-	time.Sleep(1100 * time.Millisecond)
 }
