@@ -72,6 +72,8 @@ type Client struct {
 	hooks *resultHooks
 	// updates feeds Config.UpdateHandler; nil without one.
 	updates *updateQueue
+	// idleSeen counts the idle timer's events (idle.go).
+	idleSeen *idleCounts
 }
 
 // Start starts the actor system and the scheduler actor. Connections open
@@ -151,6 +153,7 @@ func startAccount(system *actor.ActorSystem, name string, cfg Config) (*Client, 
 	// shows results to the list.
 	d.onResult = c.hooks.show
 	d.closed, d.stopped = &c.closed, &c.stopped
+	c.idleSeen = d.idleSeen
 	if cfg.UpdateHandler != nil {
 		c.updates = newUpdateQueue(cfg.UpdateHandler, cfg.UpdateQueue, cfg.Logger)
 		d.dc.updates = c.updates

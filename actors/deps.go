@@ -64,6 +64,9 @@ type schedulerDeps struct {
 	// idleTimeout stops the DC actors after that long with no call
 	// pending (Config.IdleTimeout, idle.go); 0: never.
 	idleTimeout time.Duration
+	// idleSeen counts the idle timer's arming and firing, for tests that
+	// wait for it instead of sleeping.
+	idleSeen *idleCounts
 	// dc is handed to every DC actor the scheduler actor spawns.
 	dc dcDeps
 }
@@ -147,6 +150,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 		restartBackoff: cfg.RestartBackoff,
 		restartWindow:  cfg.RestartWindow,
 		idleTimeout:    cfg.IdleTimeout,
+		idleSeen:       new(idleCounts),
 		dc: dcDeps{
 			root:         root,
 			dialer:       cfg.Dialer,

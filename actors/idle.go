@@ -2,6 +2,7 @@ package actors
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -24,6 +25,14 @@ import (
 // idleMsg is the idle timer firing; gen tells a stale one from the last
 // one armed.
 type idleMsg struct{ gen int }
+
+// idleCounts counts what the idle timer did over the account's life
+// (every life of its scheduler actor): tests wait for these events
+// rather than sleep through the timeout.
+type idleCounts struct {
+	armed atomic.Int64 // timers armed
+	fired atomic.Int64 // timers that fired still current (an idle check made)
+}
 
 // idleTimer is the scheduler actor's idle-stop state.
 type idleTimer struct {
@@ -48,6 +57,7 @@ func (a *schedulerActor) checkIdle(ctx actor.Context) {
 	case !busy && t.cancel == nil:
 		t.gen++
 		t.cancel = a.timer.SendOnce(t.after, ctx.Self(), &idleMsg{gen: t.gen})
+		a.d.idleSeen.armed.Add(1)
 	}
 }
 
@@ -58,6 +68,7 @@ func (a *schedulerActor) onIdle(ctx actor.Context, m *idleMsg) {
 		return // disarmed or re-armed since
 	}
 	a.idle.cancel = nil
+	defer a.d.idleSeen.fired.Add(1)
 	if len(a.pending) > 0 {
 		return
 	}

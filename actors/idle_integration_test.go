@@ -66,7 +66,12 @@ func TestFleetIdleAccountClosesConnections(t *testing.T) {
 	if c, _ := f.Add(ctx, "z", AccountConfig{Config: Config{IdleTimeout: -1}}); c.cfg.IdleTimeout != -1 {
 		t.Fatalf("IdleTimeout %v, want -1", c.cfg.IdleTimeout)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// The hooked account never armed its idle timer, while the idle one
+	// armed and fired its own (twice: before and after the reopen).
+	waitFor(t, func() bool { return a.idleSeen.fired.Load() >= 2 })
+	if n := b.idleSeen.armed.Load(); n != 0 {
+		t.Fatalf("the account with an UpdateHandler armed its idle timer %d times", n)
+	}
 	if hooked.closed.Load() != 0 || hooked.dials.Load() != 1 {
 		t.Fatalf("hooked: %d dials, %d closed; want 1, 0", hooked.dials.Load(), hooked.closed.Load())
 	}
@@ -161,7 +166,9 @@ func TestFleetIdleKeepsDCActorInOutage(t *testing.T) {
 	dialer.down.Store(true)
 	dialer.cut()
 	waitFor(t, func() bool { return dialer.refused.Load() >= 1 }) // redialling, in an outage
-	time.Sleep(200 * time.Millisecond)                            // idle timers fire meanwhile
+	// Idle timers fire during the outage and keep the DC actor.
+	fired := c.idleSeen.fired.Load()
+	waitFor(t, func() bool { return c.idleSeen.fired.Load() >= fired+2 })
 	dialer.down.Store(false)
 	callCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
