@@ -470,8 +470,11 @@ func bindAccount(st Store, want Account) (Account, error) {
 	}
 	if ok && !have.compatible(want) {
 		path := ""
-		if b, isBolt := st.(*BoltStore); isBolt {
+		switch b := st.(type) {
+		case *BoltStore:
 			path = b.Path()
+		case *BucketStore:
+			path = b.String()
 		}
 		return Account{}, &AccountError{Path: path, Stored: have, Want: want}
 	}
