@@ -23,8 +23,9 @@ import (
 // its DC actors are the scheduler actor's children, so a failure in one
 // account (a panic, a revoked key, a ban) is handled by that account's
 // supervisors and never reaches another's. Each account has its own Store
-// namespace (BoltDB.Account(NAME) of FleetConfig.Store), its own dialer
-// and its own Config. A Client of a Fleet is a view of one account: it
+// namespace (BoltDB.Account(NAME) of FleetConfig.Store), its own entity
+// cache in that namespace (entitycache.ForAccount, through
+// AccountResource), its own dialer and its own Config. A Client of a Fleet is a view of one account: it
 // works as a Client of Start does, and its Close removes the account.
 type Fleet struct {
 	cfg    FleetConfig
