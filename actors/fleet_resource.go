@@ -23,6 +23,7 @@ import (
 // The resource is closed when the account is (Remove, its Client's Close,
 // the Fleet's Close), after its Client; Close returns its error. A request
 // for an account that is not the Fleet's, or closed, is ErrNoAccount.
+// (TestFleetAccountResource)
 func (f *Fleet) AccountResource(name string, key any, open func(c *Client, ns *BoltStore) (io.Closer, error)) (io.Closer, error) {
 	f.mu.Lock()
 	a, ok := f.accounts[name]

@@ -31,8 +31,12 @@ type fleetCacheKey struct{}
 // Client's Close, Fleet.Close), which writes what it learned; do not close
 // it yourself. The records stay in the file with the account's keys: after
 // Remove and Add under the same name, or in the next process, ForAccount
-// opens them again; actors.BoltDB.DeleteAccount deletes them. An account
-// that is not the Fleet's is actors.ErrNoAccount.
+// opens them again; actors.BoltDB.DeleteAccount deletes them
+// (TestFleetAccountsOwnEntityCaches). A name given to another bot after
+// Remove finds the first bot's records: DeleteAccount first, or set
+// cfg.Account (with SelfID) so that a store of another user is refused
+// with an *AccountError. An account that is not the Fleet's is
+// actors.ErrNoAccount.
 func ForAccount(f *actors.Fleet, name string, cfg Config) (*Cache, error) {
 	r, err := f.AccountResource(name, fleetCacheKey{}, func(c *actors.Client, ns *actors.BoltStore) (io.Closer, error) {
 		cfg.Path, cfg.Store = "", nil
