@@ -24,6 +24,9 @@ import (
 //	accounts/NAME/sessions DC name → JSON: the key's id, salt, future salts, time offset
 //	accounts/NAME/limits   pacing key → float64 bits (big-endian)
 //	accounts/NAME/homedc   "dc" → the home DC's name
+//	accounts/NAME/ext/B    bucket B of another package's records for the
+//	                       account (BoltStore.Bucket); the entity cache's is
+//	                       ext/entitycache (entitycache.OpenBucketStore)
 //
 // DC names are those of storenames.go. A file of a newer version is
 // refused (*StoreVersionError), never written. Writes from every account of
@@ -132,7 +135,8 @@ func (db *BoltDB) Accounts() ([]string, error) {
 }
 
 // DeleteAccount removes an account and everything it kept (keys,
-// sessions, home DC, limits); the file's shared primes stay. Removing an
+// sessions, home DC, limits, and its buckets of other packages' records,
+// BoltStore.Bucket: its entity cache); the file's shared primes stay. Removing an
 // account that is not there is not an error. A Client still using the
 // account's store would write it anew.
 func (db *BoltDB) DeleteAccount(name string) error {

@@ -44,8 +44,9 @@ type Client struct {
 	// of a Client of Start; nil in a Fleet, which subscribes once.
 	deadSub *eventstream.Subscription
 	// onClose, if set, runs at the end of the first Close (the Fleet
-	// forgets the account).
-	onClose func()
+	// forgets the account and closes its resources); its error is Close's
+	// unless Close has one already.
+	onClose func() error
 	sched   *actor.PID
 	nextID  atomic.Uint64
 	// mu orders submissions against Close: a submission checks closed and
@@ -211,7 +212,9 @@ func (c *Client) Close(ctx context.Context) error {
 		}
 	}
 	if c.onClose != nil {
-		c.onClose()
+		if cerr := c.onClose(); cerr != nil && err == nil {
+			err = cerr
+		}
 	}
 	return err
 }

@@ -34,7 +34,11 @@
 //     in its account; its Client is a view of it, its Store the account's
 //     namespace of FleetConfig.Store (BoltDB.Account). Idle stop
 //     (Config.IdleTimeout, idle.go) closes an idle account's connections
-//     until its next call.
+//     until its next call. Packages built on actors keep a thing per
+//     account with Fleet.AccountResource (fleet_resource.go), closed with
+//     the account, and their records in the account's namespace with
+//     BoltStore.Bucket (boltbucket.go): entitycache.ForAccount keeps each
+//     account's entity cache so.
 //
 // The actors receive a dependency value (schedulerDeps, dcDeps in deps.go)
 // built by Start (or Fleet.Add) from the Config, never the Client. Messages between them

@@ -23,8 +23,9 @@ import (
 // its DC actors are the scheduler actor's children, so a failure in one
 // account (a panic, a revoked key, a ban) is handled by that account's
 // supervisors and never reaches another's. Each account has its own Store
-// namespace (BoltDB.Account(NAME) of FleetConfig.Store), its own dialer
-// and its own Config. A Client of a Fleet is a view of one account: it
+// namespace (BoltDB.Account(NAME) of FleetConfig.Store), its own entity
+// cache in that namespace (entitycache.ForAccount, through
+// AccountResource), its own dialer and its own Config. A Client of a Fleet is a view of one account: it
 // works as a Client of Start does, and its Close removes the account.
 type Fleet struct {
 	cfg    FleetConfig
@@ -39,6 +40,12 @@ type Fleet struct {
 type fleetAccount struct {
 	client   *Client
 	botToken string
+
+	// resMu guards the account's resources (AccountResource), and is held
+	// while one opens; gone: the account is closed, its resources too.
+	resMu sync.Mutex
+	res   map[any]io.Closer
+	gone  bool
 }
 
 // FleetConfig is what a Fleet's accounts share. Its zero value runs
@@ -171,7 +178,7 @@ func (f *Fleet) Add(ctx context.Context, name string, ac AccountConfig) (*Client
 		closeStore()
 		return nil, err
 	}
-	c.onClose = func() { f.forget(name, c) }
+	c.onClose = func() error { return f.forget(name, c) }
 	f.accounts[name] = &fleetAccount{client: c, botToken: ac.BotToken}
 	return c, nil
 }
@@ -227,13 +234,17 @@ func (f *Fleet) accountConfig(name string, cfg Config) Config {
 	return cfg
 }
 
-// forget drops a closed account (Client.Close).
-func (f *Fleet) forget(name string, c *Client) {
+// forget drops a closed account (Client.Close) and closes its resources.
+func (f *Fleet) forget(name string, c *Client) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if a, ok := f.accounts[name]; ok && a.client == c {
-		delete(f.accounts, name)
+	a, ok := f.accounts[name]
+	if !ok || a.client != c {
+		f.mu.Unlock()
+		return nil
 	}
+	delete(f.accounts, name)
+	f.mu.Unlock()
+	return a.closeResources()
 }
 
 // Client returns the Client of the account named name.
@@ -275,8 +286,10 @@ func (f *Fleet) Login(ctx context.Context, name string) (*Account, error) {
 }
 
 // Remove closes the account named name (Client.Close: its calls in flight
-// are answered first, or fail with ErrClosed when ctx ends) and stops its
-// actors; the other accounts are untouched. Its Store namespace is kept.
+// are answered first, or fail with ErrClosed when ctx ends), stops its
+// actors and closes its resources (AccountResource: its entity cache); the
+// other accounts are untouched. Its Store namespace (its keys, its entity
+// cache's records) is kept; BoltDB.DeleteAccount forgets it.
 func (f *Fleet) Remove(ctx context.Context, name string) error {
 	c, err := f.Client(name)
 	if err != nil {

@@ -132,79 +132,35 @@ func parseKey(b []byte) (Key, bool) {
 
 func (s *BoltStore) Get(k Key) (e Entity, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketEntities).Get(keyBytes(k))
-		if v == nil {
-			return nil
-		}
-		e, err = unmarshal(v)
-		if err != nil {
-			return &StoreError{Path: s.path, Err: fmt.Errorf("entity %s %d: %w", k.Kind, k.ID, err)}
-		}
-		ok = true
-		return nil
+		e, ok, err = getEntity(tx, s.path, k)
+		return err
 	})
 	return e, ok, err
 }
 
-func (s *BoltStore) lookup(bucket []byte, name string) (k Key, ok bool, err error) {
+func (s *BoltStore) Username(name string) (k Key, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucket).Get([]byte(name))
-		if v == nil {
-			return nil
-		}
-		if k, ok = parseKey(v); !ok {
-			return &StoreError{Path: s.path, Err: fmt.Errorf("mapping %q: malformed key", name)}
-		}
-		return nil
+		k, ok, err = lookup(tx, s.path, bucketUsernames, name)
+		return err
 	})
 	return k, ok, err
 }
 
-func (s *BoltStore) Username(name string) (Key, bool, error) {
-	return s.lookup(bucketUsernames, name)
+func (s *BoltStore) Phone(phone string) (k Key, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		k, ok, err = lookup(tx, s.path, bucketPhones, phone)
+		return err
+	})
+	return k, ok, err
 }
 
-func (s *BoltStore) Phone(phone string) (Key, bool, error) { return s.lookup(bucketPhones, phone) }
-
 func (s *BoltStore) Write(b Batch) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		ents, names, phones := tx.Bucket(bucketEntities), tx.Bucket(bucketUsernames), tx.Bucket(bucketPhones)
-		// Entities are mostly added, rarely changed: pack pages fuller than
-		// bbolt's default half.
-		ents.FillPercent, names.FillPercent, phones.FillPercent = 0.9, 0.9, 0.9
-		for _, n := range b.DropUsernames {
-			if err := names.Delete([]byte(n)); err != nil {
-				return err
-			}
-		}
-		for _, p := range b.DropPhones {
-			if err := phones.Delete([]byte(p)); err != nil {
-				return err
-			}
-		}
-		for _, e := range b.Put {
-			k := keyBytes(e.Key())
-			if err := ents.Put(k, e.marshal()); err != nil {
-				return err
-			}
-			for _, n := range e.Usernames {
-				if err := names.Put([]byte(n), k); err != nil {
-					return err
-				}
-			}
-			if e.Phone != "" {
-				if err := phones.Put([]byte(e.Phone), k); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	return s.db.Update(func(tx *bolt.Tx) error { return writeBatch(tx, b) })
 }
 
 func (s *BoltStore) Len() (n int, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketEntities).Stats().KeyN
+		n = count(tx)
 		return nil
 	})
 	return n, err
@@ -214,15 +170,8 @@ func (s *BoltStore) Close() error { return s.db.Close() }
 
 func (s *BoltStore) Account() (a Account, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketMeta).Get(keyAccount)
-		if v == nil {
-			return nil
-		}
-		if err := json.Unmarshal(v, &a); err != nil {
-			return &StoreError{Path: s.path, Err: fmt.Errorf("account record: %w", err)}
-		}
-		ok = true
-		return nil
+		a, ok, err = account(tx, s.path)
+		return err
 	})
 	return a, ok, err
 }

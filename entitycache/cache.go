@@ -28,7 +28,8 @@ type Invoker interface {
 type Config struct {
 	// Path is the bbolt file to keep entities in (created 0600). Ignored if
 	// Store is set. Empty: a MemoryStore. Keep one file per account: access
-	// hashes are per account.
+	// hashes are per account (a Fleet's accounts: ForAccount, one file
+	// for all, a namespace each).
 	Path string
 	// Store overrides Path.
 	Store Store
@@ -470,8 +471,11 @@ func bindAccount(st Store, want Account) (Account, error) {
 	}
 	if ok && !have.compatible(want) {
 		path := ""
-		if b, isBolt := st.(*BoltStore); isBolt {
+		switch b := st.(type) {
+		case *BoltStore:
 			path = b.Path()
+		case *BucketStore:
+			path = b.String()
 		}
 		return Account{}, &AccountError{Path: path, Stored: have, Want: want}
 	}

@@ -6,8 +6,9 @@
 // A Cache learns users and chats from every result it is shown (Attach
 // hooks it to a started actors.Client, which hands it each result; the
 // hook must not block: LearnResult only queues, bounded in bytes), keeps
-// them in a Store (bbolt on disk by default, memory for tests; bound to one account with
-// Config.Account) behind a bounded in-memory layer, and resolves a miss over
+// them in a Store (a bbolt file on disk by default, memory for tests; bound to one account with
+// Config.Account; in a Fleet, ForAccount keeps each account's cache in its
+// namespace of the Fleet's one bbolt file, BucketStore) behind a bounded in-memory layer, and resolves a miss over
 // the network through an Invoker (contacts.resolveUsername,
 // contacts.resolvePhone, users.getUsers, channels.getChannels,
 // messages.checkChatInvite), merging concurrent lookups of one key and
@@ -22,7 +23,10 @@
 // usernames, phones, migrated_to) in learn.go; building peers, min peers
 // through their message, the network and the refresh in resolve.go;
 // attaching to a client and the refresh middleware in attach.go; the
-// account binding in account.go; the learn queue in learnqueue.go. The
+// account binding in account.go; the learn queue in learnqueue.go; the
+// bbolt records in records.go, the file store in bolt.go, the store in a
+// bucket of another's file in bucketstore.go, a Fleet account's cache in
+// fleet.go. The
 // README's entitycache section lists the guarantees and the tests that
 // prove them.
 package entitycache
