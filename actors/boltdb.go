@@ -24,6 +24,7 @@ import (
 //	accounts/NAME/sessions DC name → JSON: the key's id, salt, future salts, time offset
 //	accounts/NAME/limits   pacing key → float64 bits (big-endian)
 //	accounts/NAME/homedc   "dc" → the home DC's name
+//	accounts/NAME/login    "account" → JSON: who the home DC's key is logged in as, the DC, the key's id
 //
 // DC names are those of storenames.go. A file of a newer version is
 // refused (*StoreVersionError), never written. Writes from every account of
@@ -54,9 +55,11 @@ var (
 	bktSessions = []byte("sessions")
 	bktLimits   = []byte("limits")
 	bktHomeDC   = []byte("homedc")
+	bktLogin    = []byte("login")
 	metaFormat  = []byte("format")
 	metaVersion = []byte("version")
 	homeDCKey   = []byte("dc")
+	loginKey    = []byte("account")
 )
 
 // StoreVersionError says a store file was written by a newer release.

@@ -34,7 +34,7 @@ func fleetSim(t *testing.T, bots int) (*tgsim.Server, *Fleet, *BoltDB) {
 	}
 	dcs := srv.DCAddrs()
 	f, err := NewFleet(testCtx(t), FleetConfig{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()},
-		APIID: 1, APIHash: "test", Store: db})
+		APIID: 1, APIHash: "test", Store: db, LoginsPerSecond: -1, ConnsPerSecond: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
