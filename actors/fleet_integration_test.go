@@ -312,47 +312,31 @@ func TestFleetAccountStoppedUnexpectedly(t *testing.T) {
 // crashes mid-run: every call has one result, and every other account's
 // calls all succeed.
 func TestFleetManyAccountsOneFailingEach(t *testing.T) {
-	const n, each = 100, 10
+	const n, each = 1000, 10
 	srv, f, db := fleetSim(t, n)
 	ctx := testCtx(t)
 	bots := srv.Bots()
-	server := serverID([]exchange.PublicKey{srv.PublicKey()})
+	prepareKeys(t, srv, db, 0)
 	clients := make([]*Client, n)
 	for i, bot := range bots {
-		name := fmt.Sprintf("bot%03d", i)
-		key, salt, err := srv.PrepareKey(bot.DC)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := db.Account(name)
-		if err := st.Save(storeName(bot.DC, server), key, salt); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.SaveHomeDC(storeName(bot.DC, server)); err != nil {
-			t.Fatal(err)
-		}
-		if clients[i], err = f.Add(ctx, name, AccountConfig{BotToken: bot.Token, Config: Config{DialLimits: []DialLimit{}}}); err != nil {
+		var err error
+		if clients[i], err = f.Add(ctx, botName(i), AccountConfig{BotToken: bot.Token, Config: Config{DialLimits: []DialLimit{}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = f.Login(ctx, fmt.Sprintf("bot%03d", i))
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
+	began := time.Now()
+	for _, r := range f.LoginAll(ctx) {
+		if r.Err != nil || r.Skipped {
+			t.Fatalf("%+v", r)
+		}
 	}
 	if got := srv.Counters().KeyExchanges; got != 0 {
 		t.Fatalf("%d key exchanges with prepared keys", got)
 	}
+	t.Logf("%d accounts logged in in %v", n, time.Since(began))
 
-	const revoked, banned, crashed = 7, 42, 77
+	const revoked, banned, crashed = 7, 420, 777
+	var wg sync.WaitGroup
 	results := make([][]error, n)
 	start := make(chan struct{})
 	for i, c := range clients {
@@ -373,8 +357,10 @@ func TestFleetManyAccountsOneFailingEach(t *testing.T) {
 	srv.RevokeAuthorizations(bots[revoked].ID)
 	srv.Deactivate(bots[banned].ID, true)
 	close(start)
+	began = time.Now()
 	clients[crashed].system.Root.Send(clients[crashed].sched, &panicMsg{})
 	wg.Wait()
+	t.Logf("%d calls in %v", n*each, time.Since(began))
 	for i := range clients {
 		for j, err := range results[i] {
 			switch i {
