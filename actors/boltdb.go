@@ -135,7 +135,7 @@ func (db *BoltDB) Accounts() ([]string, error) {
 }
 
 // DeleteAccount removes an account and everything it kept (keys,
-// sessions, home DC, limits); the file's shared primes stay. Removing an
+// sessions, home DC, limits, login); the file's shared primes stay. Removing an
 // account that is not there is not an error. A Client still using the
 // account's store would write it anew.
 func (db *BoltDB) DeleteAccount(name string) error {

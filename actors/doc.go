@@ -34,7 +34,11 @@
 //     in its account; its Client is a view of it, its Store the account's
 //     namespace of FleetConfig.Store (BoltDB.Account). Idle stop
 //     (Config.IdleTimeout, idle.go) closes an idle account's connections
-//     until its next call.
+//     until its next call. Logging a fleet in (fleet_login.go): LoginAll
+//     paces logins fleet-wide, waits out a FLOOD_WAIT for every account,
+//     and skips keys logged in already (LoginStore); new connections of
+//     accounts on the default dialer are paced fleet-wide (pacedDialer)
+//     (TestFleetLoginAllPaced, TestFleetLoginAllHonoursFloodWait).
 //
 // The actors receive a dependency value (schedulerDeps, dcDeps in deps.go)
 // built by Start (or Fleet.Add) from the Config, never the Client. Messages between them
