@@ -37,7 +37,7 @@
 //     until its next call. Logging a fleet in (fleet_login.go): LoginAll
 //     paces logins fleet-wide, waits out a FLOOD_WAIT for every account,
 //     and skips keys logged in already (LoginStore); new connections of
-//     accounts on the default dialer are paced fleet-wide (pacedDialer)
+//     accounts on the default dialer are paced fleet-wide (Config.connPace)
 //     (TestFleetLoginAllPaced, TestFleetLoginAllHonoursFloodWait).
 //
 // The actors receive a dependency value (schedulerDeps, dcDeps in deps.go)

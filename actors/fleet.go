@@ -13,6 +13,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gotd/td/exchange"
+	"golang.org/x/time/rate"
 
 	"github.com/tlsched/tlsched/telemetry"
 )
@@ -30,8 +31,8 @@ type Fleet struct {
 	cfg    FleetConfig
 	system *actor.ActorSystem
 
-	logins *loginPacer  // LoginAll's pacing
-	dialer *pacedDialer // accounts' default dialer; nil: not paced
+	logins *loginPacer   // LoginAll's pacing
+	conns  *rate.Limiter // new connections of accounts on the default dialer; nil: not paced
 
 	mu       sync.Mutex
 	closed   bool
@@ -135,7 +136,7 @@ func NewFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
 	f := &Fleet{cfg: cfg, system: newActorSystem(cfg.Logger, cfg.Telemetry), accounts: map[string]*fleetAccount{},
 		logins: newLoginPacer(cfg.LoginsPerSecond)}
 	if cfg.ConnsPerSecond > 0 {
-		f.dialer = newPacedDialer(cfg.ConnsPerSecond)
+		f.conns = rate.NewLimiter(rate.Limit(cfg.ConnsPerSecond), 1)
 	}
 	// One gauge for the whole Fleet: the sum over its accounts.
 	cfg.Telemetry.Gauges(f.gauges)
@@ -255,8 +256,9 @@ func (f *Fleet) accountConfig(name string, cfg Config) Config {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = f.cfg.IdleTimeout
 	}
-	if cfg.Dialer == nil && f.dialer != nil {
-		cfg.Dialer = f.dialer
+	if cfg.Dialer == nil {
+		// The accounts that dial directly share this host's address.
+		cfg.connPace = f.conns
 	}
 	if cfg.Store == nil && cfg.SessionFile == "" {
 		if f.cfg.Store != nil {

@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
@@ -18,7 +17,8 @@ import (
 // and transport error -429. A fleet that logs 1,000 bots in at once meets
 // both. LoginAll paces logins fleet-wide (FleetConfig.LoginsPerSecond),
 // every new connection of the accounts on this host's address is paced
-// (FleetConfig.ConnsPerSecond, pacedDialer), and an account whose key is
+// (FleetConfig.ConnsPerSecond: the DC actor waits its turn before it
+// dials, outside Config.DialTimeout), and an account whose key is
 // logged in already (LoginStore) makes no call at all.
 
 // Defaults of FleetConfig's login pacing.
@@ -211,26 +211,4 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// pacedDialer opens TCP connections directly, at most at its limiter's
-// rate for all the accounts that share it (FleetConfig.ConnsPerSecond):
-// they come from one address, which the server limits. A dial that would
-// wait past its context's deadline fails at once, as a failed dial (the
-// DC actor dials again later, Config.DialLimits).
-type pacedDialer struct {
-	lim *rate.Limiter
-	net net.Dialer
-}
-
-func newPacedDialer(perSecond float64) *pacedDialer {
-	return &pacedDialer{lim: rate.NewLimiter(rate.Limit(perSecond), 1), net: net.Dialer{Timeout: 10 * time.Second}}
-}
-
-// DialContext implements Config.Dialer.
-func (d *pacedDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if err := d.lim.Wait(ctx); err != nil {
-		return nil, fmt.Errorf("dial %s: connection pacing: %w", addr, err)
-	}
-	return d.net.DialContext(ctx, network, addr)
 }
