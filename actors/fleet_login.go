@@ -126,7 +126,7 @@ func (f *Fleet) loginPaced(ctx context.Context, name string) LoginResult {
 	lctx := WithOptions(ctx, FloodBudget(0))
 	for {
 		if err := f.logins.wait(ctx); err != nil {
-			r.Err = err
+			r.Err = fmt.Errorf("tlsched: account %q: waiting to log in: %w", name, err)
 			return r
 		}
 		acc, err := a.client.Login(lctx, Credentials{BotToken: a.botToken})

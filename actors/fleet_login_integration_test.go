@@ -13,6 +13,7 @@ import (
 	"github.com/gotd/td/tgerr"
 
 	"github.com/tlsched/tlsched/tgsim"
+	"github.com/tlsched/tlsched/tl"
 )
 
 const importBot = "auth.importBotAuthorization"
@@ -217,5 +218,57 @@ func TestFleetLoginAllHonoursFloodWait(t *testing.T) {
 	}
 	if cs.IgnoredWaits != 0 {
 		t.Errorf("%d logins inside an announced wait", cs.IgnoredWaits)
+	}
+}
+
+// A FLOOD_WAIT longer than LoginMaxWait (a token logged in too often:
+// tgsim's TokenLogins) fails that account only, at once, and pauses no
+// other login; accounts logged in already are skipped; a cancelled
+// context fails the logins it stops.
+func TestFleetLoginAllLongWaitFailsOneAccount(t *testing.T) {
+	const n = 4
+	srv, db := botSim(t, tgsim.Config{
+		Flood: tgsim.FloodConfig{TokenLogins: tgsim.Rate{N: 1, Per: time.Hour}},
+		World: tgsim.WorldConfig{Users: 2, Bots: n},
+	})
+	ctx := testCtx(t)
+	prepareKeys(t, srv, db, 0)
+	f := loginFleet(t, srv, db, FleetConfig{LoginMaxWait: 5 * time.Second})
+	for _, r := range f.LoginAll(ctx, botName(0), botName(1), botName(2)) {
+		if r.Err != nil || r.Skipped {
+			t.Fatalf("%+v", r)
+		}
+	}
+	// bot0's login record is gone: LoginAll logs it in again, and its
+	// token's budget answers FLOOD_WAIT_3600.
+	if err := db.DeleteAccount(botName(0)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	results := f.LoginAll(ctx)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("LoginAll took %v", took)
+	}
+	for i, r := range results {
+		switch fw, _ := tl.AsFloodWait(r.Err); {
+		case i == 0:
+			if fw == nil || fw.Duration < time.Hour-time.Minute || r.FloodWaits != 0 || r.Account != nil {
+				t.Errorf("%s: %+v", r.Name, r)
+			}
+		case r.Err != nil || r.Skipped != (i < 3) || r.Account == nil:
+			t.Errorf("%s: %+v", r.Name, r)
+		}
+	}
+	if got := srv.Counters().FloodWaits[importBot]; got != 1 {
+		t.Errorf("%d FLOOD_WAITs, want bot0's one", got)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := db.DeleteAccount(botName(3)); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.LoginAll(cctx, botName(3))[0]; !errors.Is(r.Err, context.Canceled) {
+		t.Errorf("cancelled: %+v", r)
 	}
 }
