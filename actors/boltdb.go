@@ -27,6 +27,7 @@ import (
 //	accounts/NAME/ext/B    bucket B of another package's records for the
 //	                       account (BoltStore.Bucket); the entity cache's is
 //	                       ext/entitycache (entitycache.OpenBucketStore)
+//	accounts/NAME/login    "account" → JSON: who the home DC's key is logged in as, the DC, the key's id
 //
 // DC names are those of storenames.go. A file of a newer version is
 // refused (*StoreVersionError), never written. Writes from every account of
@@ -57,9 +58,11 @@ var (
 	bktSessions = []byte("sessions")
 	bktLimits   = []byte("limits")
 	bktHomeDC   = []byte("homedc")
+	bktLogin    = []byte("login")
 	metaFormat  = []byte("format")
 	metaVersion = []byte("version")
 	homeDCKey   = []byte("dc")
+	loginKey    = []byte("account")
 )
 
 // StoreVersionError says a store file was written by a newer release.
@@ -135,8 +138,8 @@ func (db *BoltDB) Accounts() ([]string, error) {
 }
 
 // DeleteAccount removes an account and everything it kept (keys,
-// sessions, home DC, limits, and its buckets of other packages' records,
-// BoltStore.Bucket: its entity cache); the file's shared primes stay. Removing an
+// sessions, home DC, limits, login, and its buckets of other packages'
+// records, BoltStore.Bucket: its entity cache); the file's shared primes stay. Removing an
 // account that is not there is not an error. A Client still using the
 // account's store would write it anew.
 func (db *BoltDB) DeleteAccount(name string) error {

@@ -14,7 +14,8 @@ import (
 )
 
 // BoltStore is one account of a bbolt key store file (BoltDB.Account). It
-// implements Store, PrimeStore, SessionStore, HomeDCStore and LimitsStore;
+// implements Store, PrimeStore, SessionStore, HomeDCStore, LimitsStore and
+// LoginStore;
 // safe for concurrent use. Writes of many accounts share transactions
 // (boltFile.update); writes that change nothing are not made.
 type BoltStore struct {
@@ -28,6 +29,7 @@ var (
 	_ SessionStore = (*BoltStore)(nil)
 	_ HomeDCStore  = (*BoltStore)(nil)
 	_ LimitsStore  = (*BoltStore)(nil)
+	_ LoginStore   = (*BoltStore)(nil)
 )
 
 // Path is the file the store lives in.
@@ -291,4 +293,59 @@ func (s *BoltStore) SavePrime(p []byte) error {
 	}
 	p = append([]byte(nil), p...)
 	return s.f.update(func(tx *bolt.Tx) error { return tx.Bucket(bktPrimes).Put(h[:], p) })
+}
+
+// loginRecord is the login bucket's record (LoginStore).
+type loginRecord struct {
+	Account Account `json:"account"`
+	DC      string  `json:"dc"`
+	KeyID   []byte  `json:"key_id"`
+}
+
+// LoadLogin implements LoginStore.
+func (s *BoltStore) LoadLogin() (acc Account, ok bool, err error) {
+	err = s.f.db.View(func(tx *bolt.Tx) error {
+		b := s.bucket(tx, bktLogin)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(loginKey)
+		if v == nil {
+			return nil
+		}
+		var rec loginRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return s.errorf("login record: %v", err)
+		}
+		key, _, found, err := s.loadKey(tx, rec.DC)
+		if err != nil || !found || !bytes.Equal(key.ID[:], rec.KeyID) {
+			return err
+		}
+		acc, ok = rec.Account, true
+		return nil
+	})
+	return acc, ok, err
+}
+
+// SaveLogin implements LoginStore. With no key stored for dc it records
+// nothing and says so.
+func (s *BoltStore) SaveLogin(dc string, acc Account) error {
+	return s.f.update(func(tx *bolt.Tx) error {
+		key, _, found, err := s.loadKey(tx, dc)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return s.errorf("login as %d: no key stored for dc %s", acc.UserID, dc)
+		}
+		v, err := json.Marshal(loginRecord{Account: acc, DC: dc, KeyID: key.ID[:]})
+		if err != nil {
+			return err
+		}
+		b, err := s.createBucket(tx, bktLogin)
+		if err != nil {
+			return err
+		}
+		return b.Put(loginKey, v)
+	})
 }

@@ -354,3 +354,34 @@ func TestBoltWritesShareCommits(t *testing.T) {
 		t.Fatalf("%d accounts written, want %d", len(names), writers)
 	}
 }
+
+// A login record counts for the key it was saved with only: a new key
+// for its DC (a new key exchange) is not logged in; another account
+// never sees it; and with no key stored nothing is recorded.
+func TestBoltStoreLoginBelongsToKey(t *testing.T) {
+	db := openBolt(t, "")
+	a, b := db.Account("alice"), db.Account("bob")
+	k1, k2 := testKey(1), testKey(2)
+	if err := a.SaveLogin("4@telegram", Account{HomeDC: 4, UserID: 7}); err == nil {
+		t.Fatal("login saved with no key")
+	}
+	if _, ok, err := a.LoadLogin(); ok || err != nil {
+		t.Fatalf("login with no key: %v %v", ok, err)
+	}
+	must(t, a.Save("4@telegram", toAuthKey(k1[:]), 1))
+	must(t, a.SaveLogin("4@telegram", Account{HomeDC: 4, UserID: 7, Bot: true}))
+	if acc, ok, err := a.LoadLogin(); !ok || err != nil || acc.UserID != 7 || !acc.Bot {
+		t.Fatalf("login: %+v %v %v", acc, ok, err)
+	}
+	if _, ok, _ := b.LoadLogin(); ok {
+		t.Fatal("bob sees alice's login")
+	}
+	must(t, a.Save("2@telegram", toAuthKey(k2[:]), 1))
+	if _, ok, _ := a.LoadLogin(); !ok {
+		t.Fatal("a key of another DC dropped the login")
+	}
+	must(t, a.Save("4@telegram", toAuthKey(k2[:]), 1))
+	if _, ok, _ := a.LoadLogin(); ok {
+		t.Fatal("a new key of the login's DC is logged in")
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gotd/td/crypto"
 	"github.com/gotd/td/exchange"
+	"golang.org/x/time/rate"
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
@@ -195,6 +196,10 @@ type Config struct {
 	// of SessionFile or of the default path); nil if it opened none.
 	// Client.Close calls it.
 	closeStore func() error
+	// connPace, if set, is waited on before each connection attempt,
+	// outside DialTimeout: a Fleet's pacing of new connections from this
+	// host's address (FleetConfig.ConnsPerSecond).
+	connPace *rate.Limiter
 }
 
 // Defaults of the Config fields that pace the DC actors.

@@ -190,6 +190,13 @@ func (a *dcActor) dial(ctx actor.Context) {
 	a.bg.Add(1)
 	go func() {
 		defer a.bg.Done()
+		if a.d.connPace != nil {
+			// The Fleet's pace of new connections: a wait, not a
+			// failed dial (which would count as an outage).
+			if err := a.d.connPace.Wait(bgCtx); err != nil {
+				return // the actor is stopping
+			}
+		}
 		dctx, cancel := context.WithTimeout(bgCtx, a.d.dialTimeout)
 		defer cancel()
 		conn, err := mtproto.Dial(dctx, cfg)

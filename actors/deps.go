@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gotd/td/exchange"
+	"golang.org/x/time/rate"
 
 	"github.com/tlsched/tlsched/mtproto"
 	"github.com/tlsched/tlsched/scheduler"
@@ -82,6 +83,8 @@ type dcDeps struct {
 	publicKeys []exchange.PublicKey
 	// dialTimeout bounds one dial with its key exchange.
 	dialTimeout time.Duration
+	// connPace, if set, is waited on before each dial (Config.connPace).
+	connPace *rate.Limiter
 	// session configures each MTProto session.
 	session mtproto.Config
 	// store loads and saves the DC's auth key and salt.
@@ -156,6 +159,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 			dialer:       cfg.Dialer,
 			publicKeys:   cfg.PublicKeys,
 			dialTimeout:  cfg.DialTimeout,
+			connPace:     cfg.connPace,
 			session:      cfg.Session,
 			store:        cfg.Store,
 			primes:       newPrimeCache(cfg.Store, cfg.Logger),

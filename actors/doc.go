@@ -38,7 +38,11 @@
 //     account with Fleet.AccountResource (fleet_resource.go), closed with
 //     the account, and their records in the account's namespace with
 //     BoltStore.Bucket (boltbucket.go): entitycache.ForAccount keeps each
-//     account's entity cache so.
+//     account's entity cache so. Logging a fleet in (fleet_login.go): LoginAll
+//     paces logins fleet-wide, waits out a FLOOD_WAIT for every account,
+//     and skips keys logged in already (LoginStore); new connections of
+//     accounts on the default dialer are paced fleet-wide (Config.connPace)
+//     (TestFleetLoginAllPaced, TestFleetLoginAllHonoursFloodWait).
 //
 // The actors receive a dependency value (schedulerDeps, dcDeps in deps.go)
 // built by Start (or Fleet.Add) from the Config, never the Client. Messages between them

@@ -45,8 +45,11 @@ func ExampleFleet() {
 		if _, err := fleet.Add(ctx, name, ac); err != nil {
 			log.Fatal(err)
 		}
-		if _, err := fleet.Login(ctx, name); err != nil {
-			log.Printf("%s: %v", name, err) // one account's failure is its own
+	}
+	// Paced logins; accounts logged in on an earlier run are skipped.
+	for _, r := range fleet.LoginAll(ctx) {
+		if r.Err != nil {
+			log.Printf("%s: %v", r.Name, r.Err) // one account's failure is its own
 		}
 	}
 	c, err := fleet.Client("news")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gotd/td/exchange"
+	"golang.org/x/time/rate"
 
 	"github.com/tlsched/tlsched/telemetry"
 )
@@ -30,6 +31,9 @@ import (
 type Fleet struct {
 	cfg    FleetConfig
 	system *actor.ActorSystem
+
+	logins *loginPacer   // LoginAll's pacing
+	conns  *rate.Limiter // new connections of accounts on the default dialer; nil: not paced
 
 	mu       sync.Mutex
 	closed   bool
@@ -73,6 +77,26 @@ type FleetConfig struct {
 	// account's Config sets one (negative there: never). Default 0: idle
 	// accounts stay connected.
 	IdleTimeout time.Duration
+
+	// LoginsPerSecond paces LoginAll's logins, all accounts together
+	// (Telegram limits logins per client address). Default
+	// DefaultLoginsPerSecond (20); negative: not paced.
+	LoginsPerSecond float64
+	// ConnsPerSecond paces the opening of new connections (for a login,
+	// a first call, a reconnect) by every account that uses the default
+	// dialer: they share this host's address, and Telegram answers an
+	// address that opens too many too fast with transport error -429.
+	// An account with its own Config.Dialer (a proxy: another address)
+	// is not paced by it. Default DefaultConnsPerSecond (10); negative:
+	// not paced.
+	ConnsPerSecond float64
+	// LoginConcurrency bounds LoginAll's logins in progress at once.
+	// Default DefaultLoginConcurrency (16).
+	LoginConcurrency int
+	// LoginMaxWait is the longest FLOOD_WAIT on a login that LoginAll
+	// waits out before logging the account in again; a longer one fails
+	// that account. Default DefaultLoginMaxWait (1 min).
+	LoginMaxWait time.Duration
 }
 
 // AccountConfig is one account of a Fleet.
@@ -104,7 +128,23 @@ func NewFleet(ctx context.Context, cfg FleetConfig) (*Fleet, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	f := &Fleet{cfg: cfg, system: newActorSystem(cfg.Logger, cfg.Telemetry), accounts: map[string]*fleetAccount{}}
+	if cfg.LoginsPerSecond == 0 {
+		cfg.LoginsPerSecond = DefaultLoginsPerSecond
+	}
+	if cfg.ConnsPerSecond == 0 {
+		cfg.ConnsPerSecond = DefaultConnsPerSecond
+	}
+	if cfg.LoginConcurrency <= 0 {
+		cfg.LoginConcurrency = DefaultLoginConcurrency
+	}
+	if cfg.LoginMaxWait <= 0 {
+		cfg.LoginMaxWait = DefaultLoginMaxWait
+	}
+	f := &Fleet{cfg: cfg, system: newActorSystem(cfg.Logger, cfg.Telemetry), accounts: map[string]*fleetAccount{},
+		logins: newLoginPacer(cfg.LoginsPerSecond)}
+	if cfg.ConnsPerSecond > 0 {
+		f.conns = rate.NewLimiter(rate.Limit(cfg.ConnsPerSecond), 1)
+	}
 	// One gauge for the whole Fleet: the sum over its accounts.
 	cfg.Telemetry.Gauges(f.gauges)
 	// One dead-letter handler for the whole Fleet: one per account would
@@ -223,6 +263,10 @@ func (f *Fleet) accountConfig(name string, cfg Config) Config {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = f.cfg.IdleTimeout
 	}
+	if cfg.Dialer == nil {
+		// The accounts that dial directly share this host's address.
+		cfg.connPace = f.conns
+	}
 	if cfg.Store == nil && cfg.SessionFile == "" {
 		if f.cfg.Store != nil {
 			cfg.Store = f.cfg.Store.Account(name)
@@ -271,7 +315,11 @@ func (f *Fleet) List() []string {
 }
 
 // Login logs the account named name in with its AccountConfig.BotToken
-// (Client.Login).
+// (Client.Login), even if it is logged in already, when LoginAll's
+// pacing (FleetConfig.LoginsPerSecond, and a pause after a FLOOD_WAIT
+// LoginAll met) lets it. Errors are Client.Login's: a FLOOD_WAIT up to
+// the account's flood budget is waited out by its scheduler, for this
+// account only. To log many accounts in, use LoginAll.
 func (f *Fleet) Login(ctx context.Context, name string) (*Account, error) {
 	f.mu.Lock()
 	a, ok := f.accounts[name]
@@ -281,6 +329,9 @@ func (f *Fleet) Login(ctx context.Context, name string) (*Account, error) {
 	}
 	if a.botToken == "" {
 		return nil, fmt.Errorf("tlsched: account %q has no bot token", name)
+	}
+	if err := f.logins.wait(ctx); err != nil {
+		return nil, err
 	}
 	return a.client.Login(ctx, Credentials{BotToken: a.botToken})
 }

@@ -103,7 +103,7 @@ func benchIdle(b *testing.B, mode string, n int) {
 		}
 	default:
 		var err error
-		fleet, err = NewFleet(ctx, FleetConfig{DCs: dcs, PublicKeys: keys})
+		fleet, err = NewFleet(ctx, FleetConfig{DCs: dcs, PublicKeys: keys, ConnsPerSecond: -1})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -49,7 +49,8 @@ var ErrSignUpNeeded = errors.New("tlsched: the phone number has no account: sign
 // migration on the way moves the home DC) as a bot or a user, with
 // Config.APIID and Config.APIHash, and returns who it is now. It saves the
 // home DC in the Store (a HomeDCStore), so that the next Start with the
-// same Store (or SessionFile) sends its calls there, and, when
+// same Store (or SessionFile) sends its calls there, and who the key is
+// logged in as (a LoginStore: Fleet.LoginAll skips it next time), and, when
 // Config.SessionFile is set, writes the account file (SaveAccount).
 //
 // Errors are the server's (tgerr: PHONE_CODE_INVALID,
@@ -108,6 +109,11 @@ func (c *Client) Login(ctx context.Context, cr Credentials) (*Account, error) {
 	if hs, ok := c.cfg.Store.(HomeDCStore); ok {
 		if err := hs.SaveHomeDC(storeName(acc.HomeDC, c.cfg.server)); err != nil {
 			return acc, fmt.Errorf("tlsched: logged in, but saving the home DC failed: %w", err)
+		}
+	}
+	if ls, ok := c.cfg.Store.(LoginStore); ok {
+		if err := ls.SaveLogin(storeName(acc.HomeDC, c.cfg.server), *acc); err != nil {
+			return acc, fmt.Errorf("tlsched: logged in, but saving who the key is failed: %w", err)
 		}
 	}
 	if c.cfg.SessionFile != "" {

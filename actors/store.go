@@ -85,6 +85,24 @@ type LimitsStore interface {
 	SaveLimits(limits map[string]float64) error
 }
 
+// LoginStore is implemented by a Store that also remembers who the
+// account's key is logged in as, so that Fleet.LoginAll skips an account
+// that is logged in already instead of spending a login (and a slot of
+// the server's login budget) on it. The record belongs to one key: it
+// names the DC and the id of the key stored for it when Login saved it,
+// and it no longer counts once that DC's key is replaced (a new key is
+// not logged in). A server that revoked the key's authorization is not
+// seen here: the account's calls then fail with AUTH_KEY_UNREGISTERED,
+// and Fleet.Login (or Client.Login) logs it in again.
+type LoginStore interface {
+	// LoadLogin returns the account the stored key of its home DC is
+	// logged in as; ok is false if there is none, or if that DC's key is
+	// not the one that logged in.
+	LoadLogin() (acc Account, ok bool, err error)
+	// SaveLogin records that the key stored for dc is logged in as acc.
+	SaveLogin(dc string, acc Account) error
+}
+
 // SessionState is what a SessionStore keeps with a key.
 type SessionState struct {
 	// Salt is the salt in use.
