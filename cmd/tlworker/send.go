@@ -201,6 +201,11 @@ func (f *sendFlags) clientConfig() (actors.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	if f.accounts != "" && len(conn.dcs.order) > 0 && cfg.APIID == 0 {
+		// Bot tokens log in, which needs an api id: a test server takes
+		// any (as tlworker login does).
+		cfg.APIID, cfg.APIHash = 1, "test"
+	}
 	cfg.Scheduler.Window = f.window
 	cfg.Scheduler.MaxMessages = f.maxContainer
 	cfg.Scheduler.FloodThreshold = f.floodThreshold

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gotd/td/tg"
+
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/jobs"
+	"github.com/tlsched/tlsched/tgsim"
+)
+
+// accountsWorld is a tgsim with three bots that must log in, and an
+// --accounts file naming them a, b and c (in order's order).
+func accountsWorld(t *testing.T) (*tgsim.Server, []string, map[string]int64, func(order ...string) string) {
+	t.Helper()
+	srv, conn := simFor(t, tgsim.Config{
+		Flood: tgsim.FloodConfig{Off: true}, RequireLogin: true,
+		World: tgsim.WorldConfig{Users: 40, Bots: 3},
+	})
+	bots := srv.Bots()
+	ids := map[string]int64{"a": bots[0].ID, "b": bots[1].ID, "c": bots[2].ID}
+	tokens := map[string]string{"a": bots[0].Token, "b": bots[1].Token, "c": bots[2].Token}
+	dir := t.TempDir()
+	n := 0
+	file := func(order ...string) string {
+		n++
+		p := filepath.Join(dir, fmt.Sprintf("accounts%d.txt", n))
+		var b strings.Builder
+		b.WriteString("# three bots of tgsim\n\n")
+		for _, name := range order {
+			fmt.Fprintf(&b, "%s %s\n", name, tokens[name])
+		}
+		if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return srv, conn, ids, file
+}
+
+type accountLineOut struct {
+	ID      string      `json:"id"`
+	Account string      `json:"account"`
+	OK      bool        `json:"ok"`
+	Error   *jobs.Error `json:"error"`
+}
+
+func readAccountsOut(t *testing.T, path string) map[string][]accountLineOut {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := map[string][]accountLineOut{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l accountLineOut
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("result line %q: %v", sc.Text(), err)
+		}
+		got[l.ID] = append(got[l.ID], l)
+	}
+	return got
+}
+
+// broadcastJobs is rounds messages to each of users (@user1…): the odd
+// users' messages chained one after the other ("after"), the even users'
+// free. Job "uU-R" says "uU mR".
+func broadcastJobs(users, rounds int) []string {
+	var out []string
+	for r := range rounds {
+		for u := 1; u <= users; u++ {
+			after := ""
+			if u%2 == 1 && r > 0 {
+				after = fmt.Sprintf(`,"after":"u%d-%d"`, u, r-1)
+			}
+			out = append(out, fmt.Sprintf(`{"id":"u%d-%d","method":"messages.sendMessage","params":{"peer":"@user%d","message":"u%d m%d"}%s}`, u, r, u, u, r, after))
+		}
+	}
+	return out
+}
+
+// checkChats checks, from tgsim's stored messages, that each user's
+// messages were all sent by one bot, once each (in order for the chained
+// users), and that the result lines name that bot. It returns user →
+// account.
+func checkChats(t *testing.T, srv *tgsim.Server, ids map[string]int64, got map[string][]accountLineOut, users, rounds int) map[int]string {
+	t.Helper()
+	byUser := map[int]string{}
+	userIDs := srv.Users()
+	for u := 1; u <= users; u++ {
+		peer := &tg.PeerUser{UserID: userIDs[u-1].ID}
+		want := make([]string, rounds)
+		for r := range want {
+			want[r] = fmt.Sprintf("u%d m%d", u, r)
+		}
+		var senders []string
+		for name, id := range ids {
+			texts := srv.HistoryTexts(id, peer)
+			if len(texts) == 0 {
+				continue
+			}
+			senders = append(senders, name)
+			if u%2 == 0 {
+				slices.Sort(texts)
+			}
+			if !slices.Equal(texts, want) {
+				t.Errorf("@user%d from %s: %q, want %q", u, name, texts, want)
+			}
+		}
+		if len(senders) != 1 {
+			t.Errorf("@user%d got messages from %v, want one account", u, senders)
+			continue
+		}
+		byUser[u] = senders[0]
+		for r := range rounds {
+			id := fmt.Sprintf("u%d-%d", u, r)
+			if ls := got[id]; len(ls) != 1 || !ls[0].OK || ls[0].Account != senders[0] {
+				t.Errorf("job %s: lines %+v, want one ok line from account %s", id, ls, senders[0])
+			}
+		}
+	}
+	return byUser
+}
+
+// A job file over three bots: every job gets one result line naming its
+// account; each chat's jobs are all sent by one account (in order when
+// chained); every account gets some chats; a job naming an account goes
+// there; an unknown account fails that job only.
+func TestSendAccountsSpreadsChatsAndKeepsThem(t *testing.T) {
+	bin := buildBinary(t)
+	srv, conn, ids, accountsFile := accountsWorld(t)
+	const users, rounds = 30, 4
+	js := broadcastJobs(users, rounds)
+	js = append(js,
+		`{"id":"named","method":"messages.sendMessage","params":{"peer":"@user35","message":"named to b"},"account":"b"}`,
+		`{"id":"unknown","method":"messages.sendMessage","params":{"peer":"@user36","message":"x"},"account":"nope"}`,
+		`{"id":"after-named","method":"messages.sendMessage","params":{"peer":"@user37","message":"after named"},"after":"named"}`,
+	)
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	cmd := exec.Command(bin, append([]string{"send", "--accounts", accountsFile("a", "b", "c"), "--jobs", writeJobs(t, js), "--out", out, "--progress", "none"}, conn...)...)
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tlworker send: %v\n%s", err, b)
+	}
+	got := readAccountsOut(t, out)
+	if len(got) != len(js) {
+		t.Errorf("%d jobs have result lines, want %d", len(got), len(js))
+	}
+	byUser := checkChats(t, srv, ids, got, users, rounds)
+	chats := map[string]int{}
+	for _, a := range byUser {
+		chats[a]++
+	}
+	for name := range ids {
+		if chats[name] == 0 {
+			t.Errorf("account %s got no chat: %v", name, chats)
+		}
+	}
+	users35 := srv.Users()
+	if l := got["named"]; len(l) != 1 || !l[0].OK || l[0].Account != "b" ||
+		!slices.Equal(srv.HistoryTexts(ids["b"], &tg.PeerUser{UserID: users35[34].ID}), []string{"named to b"}) {
+		t.Errorf("named job: %+v, b's history %q", l, srv.HistoryTexts(ids["b"], &tg.PeerUser{UserID: users35[34].ID}))
+	}
+	if l := got["after-named"]; len(l) != 1 || !l[0].OK || l[0].Account != "b" {
+		t.Errorf("job chained after the named one: %+v, want sent by b", l)
+	}
+	if l := got["unknown"]; len(l) != 1 || l[0].OK || l[0].Error == nil || !strings.Contains(l[0].Error.Message, `no account "nope"`) {
+		t.Errorf("job naming an unknown account: %+v", l)
+	}
+	for name := range ids {
+		if !strings.Contains(string(b), "\n  "+name+" ") {
+			t.Errorf("summary has no line for account %s:\n%s", name, b)
+		}
+	}
+}
+
+// A run that did part of the file, then --resume with the accounts listed
+// the other way round (a fresh pool would deal the chats out differently):
+// every chat keeps the account that sent its first messages.
+func TestSendAccountsResumeKeepsChatAccounts(t *testing.T) {
+	bin := buildBinary(t)
+	srv, conn, ids, accountsFile := accountsWorld(t)
+	const users, rounds = 30, 4
+	js := broadcastJobs(users, rounds)
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	// The partial run: the first two rounds, and round 2 of the first ten users.
+	partial := append(slices.Clone(js[:2*users]), js[2*users:2*users+10]...)
+	b, err := exec.Command(bin, append([]string{"send", "--accounts", accountsFile("a", "b", "c"), "--jobs", writeJobs(t, partial), "--out", out, "--progress", "none"}, conn...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("partial run: %v\n%s", err, b)
+	}
+	first := map[string]string{}
+	for id, ls := range readAccountsOut(t, out) {
+		first[id] = ls[0].Account
+	}
+	b, err = exec.Command(bin, append([]string{"send", "--accounts", accountsFile("c", "b", "a"), "--jobs", writeJobs(t, js), "--out", out, "--progress", "none", "--resume"}, conn...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("--resume: %v\n%s", err, b)
+	}
+	got := readAccountsOut(t, out)
+	byUser := checkChats(t, srv, ids, got, users, rounds)
+	for u := 1; u <= users; u++ {
+		if a := first[fmt.Sprintf("u%d-0", u)]; a != byUser[u] {
+			t.Errorf("@user%d: first run's account %s, after --resume %s", u, a, byUser[u])
+		}
+	}
+}
+
+// A bad line in --accounts is a usage error naming FILE:LINE and what is
+// wrong, before anything connects.
+func TestSendAccountsBadLine(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	for _, tc := range []struct{ file, want string }{
+		{"# bots\na 123:AAbcdefghijklmnop\nb one two\n", ":3: want [NAME] TOKEN-OR-SESSION-FILE, got 3 fields"},
+		{"a 123:AAbcdefghijklmnop\na 456:AAbcdefghijklmnop\n", `:2: account name "a" is line 1's already`},
+		{"\n123:short\n", `:2: "123:short" is not a bot token`},
+		{"x " + filepath.Join(dir, "nosuch.session") + "\n", ":1: session file"},
+	} {
+		p := filepath.Join(dir, "accounts.txt")
+		if err := os.WriteFile(p, []byte(tc.file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "send", "--accounts", p, "--jobs", p, "--out", filepath.Join(dir, "out.jsonl"), "--dc", "1=127.0.0.1:1", "--server-key", p)
+		b, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(string(b), p+tc.want) {
+			t.Errorf("accounts file %q: exit %d, output %q; want exit 2 and %q", tc.file, code, b, p+tc.want)
+		}
+	}
+}
