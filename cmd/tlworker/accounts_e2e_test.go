@@ -238,3 +238,29 @@ func TestSendAccountsBadLine(t *testing.T) {
 		}
 	}
 }
+
+// demo --accounts 3: the bulk spread over three bots, each of which
+// tgsim saw store the messages the summary says it sent.
+func TestDemoAccounts(t *testing.T) {
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "demo", "-n", "300", "-progress", "none", "--accounts", "3").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tlworker demo --accounts 3: %v\n%s", err, out)
+	}
+	var bots, total int
+	for _, l := range strings.Split(string(out), "\n") {
+		var name string
+		var ok, failed, chats, stored int
+		if _, err := fmt.Sscanf(strings.TrimSpace(l), "%s %d ok, %d failed; %d chats; tgsim stored %d messages from it", &name, &ok, &failed, &chats, &stored); err != nil {
+			continue
+		}
+		bots++
+		total += ok
+		if ok == 0 || chats == 0 || failed != 0 || stored < ok {
+			t.Errorf("bot line %q: want some chats and messages, none failed, tgsim storing them", l)
+		}
+	}
+	if bots != 3 || total != 300-floodChain {
+		t.Fatalf("%d bot lines sending %d messages; want 3 bots, %d (the bulk)\n%s", bots, total, 300-floodChain, out)
+	}
+}
