@@ -89,15 +89,6 @@ func (j *Journal) read(f *os.File) error {
 	}
 }
 
-// chat returns the account an earlier run gave chat.
-func (j *Journal) chat(chat string) (string, bool) {
-	if j == nil {
-		return "", false
-	}
-	a, ok := j.chats[chat]
-	return a, ok
-}
-
 // job returns the account an earlier run gave the job id (one without a
 // chat).
 func (j *Journal) job(id string) (string, bool) {

@@ -43,6 +43,7 @@ type Pool struct {
 	journal *Journal // nil: nothing kept across runs
 
 	mu       sync.Mutex
+	earlier  map[string]string  // chat → the account earlier runs gave it, by name
 	chats    map[string]*member // chat → its account
 	jobs     map[string]*member // job id → account, for jobs without a chat
 	rateAt   time.Time          // when rates were last asked
@@ -73,7 +74,7 @@ func New(members []Member, journal *Journal) (*Pool, error) {
 	if len(members) == 0 {
 		return nil, fmt.Errorf("accountpool: no accounts")
 	}
-	p := &Pool{byName: map[string]*member{}, journal: journal, chats: map[string]*member{}, jobs: map[string]*member{}}
+	p := &Pool{byName: map[string]*member{}, journal: journal, earlier: map[string]string{}, chats: map[string]*member{}, jobs: map[string]*member{}}
 	for _, m := range members {
 		if _, dup := p.byName[m.Name]; dup {
 			return nil, fmt.Errorf("accountpool: account %q given twice", m.Name)
@@ -85,6 +86,7 @@ func New(members []Member, journal *Journal) (*Pool, error) {
 	}
 	if journal != nil {
 		for chat, name := range journal.chats {
+			p.earlier[chat] = name
 			if m := p.byName[name]; m != nil {
 				p.chats[chat] = m
 				m.count.Chats++
@@ -122,7 +124,7 @@ func (p *Pool) pick(r jobs.Route) (*member, error) {
 		if w, ok := p.journal.job(r.ID); ok && p.byName[w] == nil {
 			return nil, fmt.Errorf("job %q was routed to account %q in an earlier run, which is not in --accounts; it may have been sent, so no other account sends it", r.ID, w)
 		}
-	} else if w, ok := p.journal.chat(r.Chat); ok && p.byName[w] == nil {
+	} else if w, ok := p.earlier[r.Chat]; ok && p.byName[w] == nil {
 		return nil, fmt.Errorf("chat %s was sent by account %q in an earlier run, which is not in --accounts; its jobs stay with it", r.Chat, w)
 	}
 	switch {
@@ -243,12 +245,19 @@ func (p *Pool) Finished(account string, o *jobs.Result) {
 }
 
 // Earlier implements jobs.Router: a chat an earlier run's result line
-// gives an account keeps it (the journal usually has it already).
+// gives an account keeps it (the journal usually has it already); if that
+// account is not in the pool, the chat's jobs fail rather than move.
 func (p *Pool) Earlier(chat, account string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if chat == "" || account == "" {
+		return
+	}
+	if _, ok := p.earlier[chat]; !ok {
+		p.earlier[chat] = account
+	}
 	m := p.byName[account]
-	if chat == "" || m == nil || p.chats[chat] != nil {
+	if m == nil || p.chats[chat] != nil {
 		return
 	}
 	p.chats[chat] = m

@@ -129,6 +129,12 @@ func TestJournalKeepsAssignmentsAcrossRuns(t *testing.T) {
 	if _, err := p.Route(jobs.Route{ID: "6", Chat: "@x"}); err == nil || !strings.Contains(err.Error(), "not in --accounts") {
 		t.Fatalf("chat whose account is gone: %v", err)
 	}
+	// Without the journal, the results file's word: the same.
+	p, _ = New(members("a", "b"), nil)
+	p.Earlier("@x", "gone")
+	if _, err := p.Route(jobs.Route{ID: "7", Chat: "@x"}); err == nil || !strings.Contains(err.Error(), "not in --accounts") {
+		t.Fatalf("chat whose account (from the results) is gone: %v", err)
+	}
 	b, _ := os.ReadFile(path)
 	if strings.Contains(string(b), `"@q"`) {
 		t.Fatalf("torn line kept: %s", b)
