@@ -336,3 +336,38 @@ func TestSendAccountsInterruptAndResume(t *testing.T) {
 		t.Fatalf("no job that ran without an answer was sent again: the test did not make any\n%s", rest)
 	}
 }
+
+// An --accounts line may be a session file from tlworker login: that
+// account sends with its saved key (no login at start), beside token
+// accounts; a job naming it goes through it.
+func TestSendAccountsSessionFile(t *testing.T) {
+	bin := buildBinary(t)
+	srv, conn, ids, _ := accountsWorld(t)
+	bots := srv.Bots()
+	dir := t.TempDir()
+	session := filepath.Join(dir, "first.json")
+	if b, err := exec.Command(bin, append([]string{"login", "--session", session, "--bot-token", bots[0].Token}, conn...)...).CombinedOutput(); err != nil {
+		t.Fatalf("login: %v\n%s", err, b)
+	}
+	accounts := filepath.Join(dir, "accounts.txt")
+	if err := os.WriteFile(accounts, []byte(session+"\nb "+bots[1].Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const users, rounds = 10, 3
+	js := append(broadcastJobs(users, rounds),
+		`{"id":"named","method":"messages.sendMessage","params":{"peer":"@user20","message":"via the session"},"account":"first"}`)
+	out := filepath.Join(dir, "out.jsonl")
+	b, err := exec.Command(bin, append([]string{"send", "--accounts", accounts, "--jobs", writeJobs(t, js), "--out", out, "--progress", "none"}, conn...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tlworker send: %v\n%s", err, b)
+	}
+	got := readAccountsOut(t, out)
+	checkChats(t, srv, map[string]int64{"first": ids["a"], "b": ids["b"]}, got, users, rounds)
+	u20 := &tg.PeerUser{UserID: srv.Users()[19].ID}
+	if l := got["named"]; len(l) != 1 || !l[0].OK || l[0].Account != "first" || !slices.Equal(srv.HistoryTexts(ids["a"], u20), []string{"via the session"}) {
+		t.Fatalf("job named to the session account: %+v; bot a's history %q", l, srv.HistoryTexts(ids["a"], u20))
+	}
+	if n := srv.AccountCounters(ids["a"]).Logins; n != 1 {
+		t.Errorf("the session's bot logged in %d times, want once (tlworker login only)", n)
+	}
+}
