@@ -9,9 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gotd/td/tg"
 
 	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/accountpool"
@@ -153,6 +156,10 @@ func startFleet(ctx context.Context, base actors.Config, accounts []accountLine,
 			}
 			cacheCfg.Account = acc
 		} else if storePath != "" {
+			if _, ok, _ := r.store.Account(a.name).LoadHomeDC(); ok {
+				// A run before logged it in: its key lives on its home DC.
+				cfg.Scheduler.HomeDC = 0
+			}
 			cacheCfg.Path = storePath + "." + a.name + ".entities.db"
 			cacheCfg.Account = &entitycache.Account{DCs: base.DCs}
 		}
@@ -177,7 +184,7 @@ func startFleet(ctx context.Context, base actors.Config, accounts []accountLine,
 			Rate:    pacedRate(client),
 		})
 	}
-	if err := loginAccounts(ctx, r.fleet, accounts, timeout); err != nil {
+	if err := loginAccounts(ctx, r.fleet, accounts, storePath != "", timeout); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -200,10 +207,12 @@ const loginConcurrency = 4
 
 // loginAccounts logs the fleet's token accounts in (Fleet.Login) and
 // checks that the session accounts' servers answer, loginConcurrency at a
-// time, each within timeout. Any failure is the run's: the error names
-// every account that failed. (The one place to swap for a bulk, paced
-// login of the Fleet.)
-func loginAccounts(ctx context.Context, fleet *actors.Fleet, accounts []accountLine, timeout time.Duration) error {
+// time, each within timeout. With kept (the tokens' keys are kept in a
+// file from run to run), a token account whose key is already its bot's
+// is not logged in again: bot logins are rate-limited. Any failure is the
+// run's: the error names every account that failed. (The one place to
+// swap for a bulk, paced login of the Fleet.)
+func loginAccounts(ctx context.Context, fleet *actors.Fleet, accounts []accountLine, kept bool, timeout time.Duration) error {
 	sem := make(chan struct{}, loginConcurrency)
 	errs := make([]error, len(accounts))
 	var wg sync.WaitGroup
@@ -216,6 +225,9 @@ func loginAccounts(ctx context.Context, fleet *actors.Fleet, accounts []accountL
 			lctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			if a.token != "" {
+				if kept && loggedInAs(lctx, fleet, a) {
+					return
+				}
 				if _, err := fleet.Login(lctx, a.name); err != nil {
 					errs[i] = fmt.Errorf("account %s: log in: %w", a.name, err)
 				}
@@ -232,6 +244,22 @@ func loginAccounts(ctx context.Context, fleet *actors.Fleet, accounts []accountL
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// loggedInAs reports whether a token account's key is logged in as the
+// token's bot already (users.getUsers(self) answers with its id).
+func loggedInAs(ctx context.Context, fleet *actors.Fleet, a accountLine) bool {
+	c, err := fleet.Client(a.name)
+	if err != nil {
+		return false
+	}
+	var users tg.UserClassVector
+	if err := c.Invoke(ctx, &tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUserSelf{}}}, &users); err != nil {
+		return false
+	}
+	m := botToken.FindStringSubmatch(a.token)
+	u, ok := tg.UserClassArray(users.Elems).FirstAsNotEmpty()
+	return ok && m != nil && strconv.FormatInt(u.ID, 10) == m[1]
 }
 
 // close closes the Fleet (each account's calls in flight get d to

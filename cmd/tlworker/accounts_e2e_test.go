@@ -371,3 +371,38 @@ func TestSendAccountsSessionFile(t *testing.T) {
 		t.Errorf("the session's bot logged in %d times, want once (tlworker login only)", n)
 	}
 }
+
+// With --session FILE, the token accounts' keys are kept in FILE (a
+// namespace each): a second run sends with them and logs no bot in again.
+func TestSendAccountsKeepKeys(t *testing.T) {
+	bin := buildBinary(t)
+	srv, conn, ids, accountsFile := accountsWorld(t)
+	dir := t.TempDir()
+	store := filepath.Join(dir, "fleet.db")
+	accounts := accountsFile("a", "b", "c")
+	for run := range 2 {
+		js := []string{fmt.Sprintf(`{"id":"r%d","method":"messages.sendMessage","params":{"peer":"@user1","message":"run %d"}}`, run, run)}
+		for _, name := range []string{"a", "b", "c"} {
+			js = append(js, fmt.Sprintf(`{"id":"%s%d","method":"messages.sendMessage","params":{"peer":"@user2","message":"%s %d"},"account":%q}`, name, run, name, run, name))
+		}
+		out := filepath.Join(dir, fmt.Sprintf("out%d.jsonl", run))
+		b, err := exec.Command(bin, append([]string{"send", "--accounts", accounts, "--session", store, "--jobs", writeJobs(t, js), "--out", out, "--progress", "none"}, conn...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", run, err, b)
+		}
+		for id, ls := range readAccountsOut(t, out) {
+			if len(ls) != 1 || !ls[0].OK {
+				t.Fatalf("run %d, job %s: %+v", run, id, ls)
+			}
+		}
+	}
+	for name, id := range ids {
+		if n := srv.AccountCounters(id).Logins; n != 1 {
+			t.Errorf("bot %s logged in %d times in two runs, want once", name, n)
+		}
+		u2 := &tg.PeerUser{UserID: srv.Users()[1].ID}
+		if got := srv.HistoryTexts(id, u2); !slices.Equal(got, []string{name + " 0", name + " 1"}) {
+			t.Errorf("bot %s's messages to @user2: %q", name, got)
+		}
+	}
+}
