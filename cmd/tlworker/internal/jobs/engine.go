@@ -8,7 +8,8 @@
 // Where its rules live: a job line's shape and checks, and random_id, in
 // job.go; a result line's shape and its writer in result.go; what --resume
 // reads in resume.go; one job's run and chaining in run.go; reading, the
-// worker pool and draining in engine.go.
+// worker pool and draining in engine.go; what a Router (many accounts) is
+// asked and told, and a job's chat, in route.go.
 package jobs
 
 import (
