@@ -25,7 +25,7 @@ import (
 )
 
 // accountsUsage is the --accounts file's format, for "tlworker send -h".
-const accountsUsage = `file of accounts to send through, one a line: [NAME] TOKEN-OR-SESSION-FILE. A bot token (123:ABC…) logs in at start; anything else is a session file made by tlworker login. NAME defaults to "bot" + the token's bot id, or the session file's name; blank lines and lines starting with # are skipped. Jobs may name their "account"; the others go to the account with the most room, one account per chat for the whole run and across --resume (kept in OUT.accounts)`
+const accountsUsage = `file of accounts to send through, one a line: [NAME] TOKEN-OR-SESSION-FILE. A bot token (123:ABC…) logs in at start; anything else is a session file made by tlworker login. NAME defaults to "bot" + the token's bot id, or the session file's name; blank lines and lines starting with # are skipped. Jobs may name their "account"; the others go to the account with the most room, one account per chat for the whole run and across --resume (kept in OUT.accounts). With --session FILE the tokens' keys are kept in FILE, a namespace each`
 
 // accountLine is one line of an --accounts file.
 type accountLine struct {
