@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 
 	"github.com/go-faster/jx"
+
+	"github.com/tlsched/tlsched/entitycache"
 )
 
 // Router picks the account that sends each job when a run has many
@@ -57,9 +59,11 @@ type Account struct {
 var chatParams = []string{"peer", "to_peer", "channel"}
 
 // Chat returns the chat a job's params write to: the value of its first
-// param among "peer", "to_peer" and "channel" ("@name" or "-100…" as
-// written, or the compact JSON of an object), or "" if it has none. Two
-// spellings of one chat are two chats to it.
+// param among "peer", "to_peer" and "channel" (a shorthand in its
+// entitycache.Canonical spelling, so "@Alice" and "t.me/alice" are one
+// chat; else the compact JSON of an object), or "" if it has none. A
+// username and the id of one chat are two chats to it: telling needs a
+// lookup, through some account.
 func Chat(params json.RawMessage) string {
 	found := map[string]string{}
 	d := jx.DecodeBytes(params)
@@ -74,7 +78,7 @@ func Chat(params json.RawMessage) string {
 		}
 		if d.Next() == jx.String {
 			s, err := d.Str()
-			found[k] = s
+			found[k], _ = entitycache.Canonical(s)
 			return err
 		}
 		raw, err := d.Raw()

@@ -164,8 +164,11 @@ func TestChat(t *testing.T) {
 	for params, want := range map[string]string{
 		`{"peer":"@alice","message":"x"}`:                  "@alice",
 		`{"message":"x","peer":  {"_" : "inputPeerSelf"}}`: `{"_":"inputPeerSelf"}`,
-		`{"from_peer":"@a","to_peer":"@b"}`:                "@b",
-		`{"channel":"@ch","peer":"@p"}`:                    "@p",
+		`{"from_peer":"@aaaaa","to_peer":"@bbbbb"}`:        "@bbbbb",
+		`{"channel":"@chan1","peer":"@peer1"}`:             "@peer1",
+		`{"peer":"https://t.me/Alice"}`:                    "@alice",
+		`{"peer":"-1001234567890"}`:                        "channel:1234567890",
+		`{"peer":"@not a name"}`:                           "@not a name",
 		`{"id":["me"]}`:                                    "",
 		`not json`:                                         "",
 	} {
