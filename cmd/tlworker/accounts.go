@@ -114,8 +114,9 @@ func parseAccountLine(text string) (accountLine, error) {
 // cache, as the members of an account pool.
 type fleetRun struct {
 	fleet   *actors.Fleet
-	store   *actors.BoltDB // nil without --session
-	caches  []*entitycache.Cache
+	store   *actors.BoltDB       // nil without --session
+	caches  []*entitycache.Cache // each account's, in the file's order
+	clients []*actors.Client     // each account's, in the file's order
 	members []accountpool.Member
 }
 
@@ -179,6 +180,7 @@ func startFleet(ctx context.Context, base actors.Config, accounts []accountLine,
 			return nil, fmt.Errorf("account %s: entity cache: %w", a.name, err)
 		}
 		r.caches = append(r.caches, cache)
+		r.clients = append(r.clients, client)
 		r.members = append(r.members, accountpool.Member{
 			Account: jobs.Account{Name: a.name, Sender: jobs.Actors(client), Peers: cache},
 			Rate:    pacedRate(client),

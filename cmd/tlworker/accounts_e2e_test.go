@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -403,6 +404,23 @@ func TestSendAccountsKeepKeys(t *testing.T) {
 		u2 := &tg.PeerUser{UserID: srv.Users()[1].ID}
 		if got := srv.HistoryTexts(id, u2); !slices.Equal(got, []string{name + " 0", name + " 1"}) {
 			t.Errorf("bot %s's messages to @user2: %q", name, got)
+		}
+	}
+}
+
+// With --pacing, each account paces its own writes, and the run ends with
+// each account's pacing summary.
+func TestSendAccountsPacingSummary(t *testing.T) {
+	bin := buildBinary(t)
+	_, conn, _, accountsFile := accountsWorld(t)
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	b, err := exec.Command(bin, append([]string{"send", "--accounts", accountsFile("a", "b"), "--pacing", "--jobs", writeJobs(t, broadcastJobs(4, 2)), "--out", out, "--progress", "plain"}, conn...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tlworker send: %v\n%s", err, b)
+	}
+	for _, name := range []string{"a", "b"} {
+		if !regexp.MustCompile(`(?m)^account ` + name + `: flood waits met: 0 \(0\.0 s waited\); pacing: [1-9][0-9]* sends paced`).Match(b) {
+			t.Errorf("no pacing summary for account %s:\n%s", name, b)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
@@ -34,18 +35,35 @@ func (f *sendFlags) sendAccounts(ctx context.Context, cfg actors.Config, account
 	if err != nil {
 		return err
 	}
+	// Each account's pacer report, for the summary; the last ones are
+	// taken before the Fleet closes.
+	watches := make([]*pacingWatch, len(run.clients))
+	for i, c := range run.clients {
+		watches[i] = watchPacing(c, chatNames(run.caches[i]))
+	}
 	prog := newProgressWith(f.progress, stderr, files.total-len(files.done), nil)
 	defer prog.finish()
 	err = jobs.Run(ctx, jobs.Config{
 		Router: pool, Accounts: files.accounts,
 		Jobs: files.jobs, Results: files.out, Done: files.done,
 		Rate: f.rate, Concurrency: f.concurrency, DrainTimeout: f.drain,
-		Close:    func() { run.closeFleet(5 * time.Second) },
+		Close: func() {
+			parallel(loginConcurrency, len(watches), func(i int) { watches[i].final() })
+			run.closeFleet(5 * time.Second)
+		},
 		OnResult: prog.add,
 		JSON:     tl.EncodeOptions{LongAsNumber: f.longAsNumber},
 		Expect:   files.total,
 	})
 	prog.finish()
 	printAccountCounts(stderr, pool.Counts())
+	if f.progress != "none" {
+		for i, w := range watches {
+			if r, ok := w.report(); ok {
+				fmt.Fprintf(stderr, "account %s: ", run.members[i].Name)
+				printPacingSummary(stderr, r, chatNames(run.caches[i]))
+			}
+		}
+	}
 	return err
 }
