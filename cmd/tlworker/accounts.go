@@ -143,7 +143,9 @@ func startFleet(ctx context.Context, base actors.Config, accounts []accountLine,
 	if err != nil {
 		return nil, err
 	}
-	base.Telemetry = tel
+	// The Fleet's telemetry and logger (with an "account" attribute) are
+	// every account's.
+	base.Telemetry, base.Logger = nil, nil
 	for _, a := range accounts {
 		cfg := base
 		cacheCfg := entitycache.Config{Telemetry: tel}

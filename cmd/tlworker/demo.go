@@ -379,6 +379,11 @@ func (d *demoRun) summarize(ctx context.Context, stdout io.Writer, s summary) {
 	}
 	s.sv = d.srv.Counters()
 	s.cache = d.cache.Stats()
+	for _, c := range d.caches[min(1, len(d.caches)):] { // the other bots'
+		st := c.Stats()
+		s.cache.NetworkCalls += st.NetworkCalls
+		s.cache.Hits += st.Hits
+	}
 	printSummary(stdout, s)
 	if d.pool != nil {
 		d.printDemoAccounts(stdout)
