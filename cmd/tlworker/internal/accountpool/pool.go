@@ -143,7 +143,11 @@ func (p *Pool) pick(r jobs.Route) (*member, error) {
 	case r.After != "":
 		m := p.byName[r.After]
 		if held != nil && held != m {
-			return nil, fmt.Errorf("chat %s is sent by account %q, and the job it runs after by %q: a chain stays in one account", r.Chat, held.Name, r.After)
+			what := "chat " + r.Chat + " is sent"
+			if r.Chat == "" {
+				what = "an earlier run routed it"
+			}
+			return nil, fmt.Errorf("%s by account %q, and the job it runs after by %q: a chain stays in one account", what, held.Name, r.After)
 		}
 		return m, nil
 	case held != nil:
