@@ -1,6 +1,8 @@
 package accountpool
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,5 +140,21 @@ func TestJournalKeepsAssignmentsAcrossRuns(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	if strings.Contains(string(b), `"@q"`) {
 		t.Fatalf("torn line kept: %s", b)
+	}
+}
+
+// Room is jobs in flight per second of the account's paced rate: an
+// account paced ten times faster takes about ten times the new chats.
+func TestPoolRoomFollowsPacedRate(t *testing.T) {
+	ms := members("slow", "fast")
+	ms[0].Rate = func(context.Context) float64 { return 1 }
+	ms[1].Rate = func(context.Context) float64 { return 10 }
+	p, _ := New(ms, nil)
+	got := map[string]int{}
+	for i := range 22 {
+		got[route(t, p, jobs.Route{ID: fmt.Sprint(i), Chat: fmt.Sprintf("@chat%d", i)})]++
+	}
+	if got["fast"] != 20 || got["slow"] != 2 {
+		t.Fatalf("22 new chats went %v; want fast 20, slow 2", got)
 	}
 }
