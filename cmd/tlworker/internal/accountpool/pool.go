@@ -7,7 +7,10 @@
 // and across --resume (Journal), so its messages keep their order, its
 // access hashes (which are per account) stay valid, and a job that may
 // have been sent is never sent again by another account (random_id
-// deduplicates per account and peer).
+// deduplicates per account and peer). Tested under faults by
+// cmd/tlworker's TestSendAccountsInterruptAndResume (answers lost, the run
+// interrupted, resumed with the accounts reordered: tgsim stores each
+// message once, every chat from one bot).
 //
 // Where its rules live: routing and the room measure in pool.go; what is
 // kept across runs in journal.go.
