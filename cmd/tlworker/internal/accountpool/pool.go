@@ -4,8 +4,9 @@
 // went; any other job goes to its chat's account, and a chat seen for the
 // first time goes to the account with the most room (fewest jobs in
 // flight per its paced rate). A chat keeps its account for the whole run
-// and across --resume (Journal), so its messages keep their order, its
-// access hashes (which are per account) stay valid, and a job that may
+// and across --resume (Journal), so its jobs stay in one account's
+// session (where an "after" chain keeps its order), its access hashes
+// (which are per account) stay valid, and a job that may
 // have been sent is never sent again by another account (random_id
 // deduplicates per account and peer). Tested under faults by
 // cmd/tlworker's TestSendAccountsInterruptAndResume (answers lost, the run
