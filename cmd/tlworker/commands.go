@@ -20,8 +20,8 @@ type command struct {
 // Adding a subcommand is one entry here and its run func in a file of its
 // own.
 var commands = []command{
-	{"demo", "[-n 20000] [--realistic]", "run the built-in simulator and send N messages through it", demo},
-	{"send", "--jobs FILE --out FILE [...]", `run JSON-lines jobs (see "tlworker send -h")`, send},
+	{"demo", "[-n 20000] [--realistic] [--accounts N]", "run the built-in simulator and send N messages through it", demo},
+	{"send", "--jobs FILE --out FILE [--accounts FILE] [...]", `run JSON-lines jobs (see "tlworker send -h")`, send},
 	{"sim", "[--key-out FILE]", "run the simulator standalone", sim},
 	{"methods", "[QUERY]", "list API methods (matching QUERY)", methods},
 	{"describe", "METHOD", "a method's parameters and result", describe},

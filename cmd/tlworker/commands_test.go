@@ -6,14 +6,14 @@ import "testing"
 // for the note that bench needs -tags bench.
 const usageBefore = `tlworker: send Telegram API calls fast and safely
 
-  tlworker demo [-n 20000] [--realistic]      run the built-in simulator and send N messages through it
-  tlworker send --jobs FILE --out FILE [...]  run JSON-lines jobs (see "tlworker send -h")
-  tlworker sim [--key-out FILE]               run the simulator standalone
-  tlworker methods [QUERY]                    list API methods (matching QUERY)
-  tlworker describe METHOD                    a method's parameters and result
-  tlworker login --session FILE [...]         log in to Telegram and write the session file
-  tlworker trace [--query URL] TRACE_ID       draw a trace from a Jaeger query service as a text waterfall
-  tlworker bench [--json F] [--readme F]      tlsched vs gotd's client vs a bare container client, side by side (built with -tags bench)
+  tlworker demo [-n 20000] [--realistic] [--accounts N]         run the built-in simulator and send N messages through it
+  tlworker send --jobs FILE --out FILE [--accounts FILE] [...]  run JSON-lines jobs (see "tlworker send -h")
+  tlworker sim [--key-out FILE]                                 run the simulator standalone
+  tlworker methods [QUERY]                                      list API methods (matching QUERY)
+  tlworker describe METHOD                                      a method's parameters and result
+  tlworker login --session FILE [...]                           log in to Telegram and write the session file
+  tlworker trace [--query URL] TRACE_ID                         draw a trace from a Jaeger query service as a text waterfall
+  tlworker bench [--json F] [--readme F]                        tlsched vs gotd's client vs a bare container client, side by side (built with -tags bench)
 `
 
 func TestUsageFromTable(t *testing.T) {

@@ -54,6 +54,9 @@ type connFlags struct {
 	apiHash   string
 	timeout   time.Duration
 	verbose   bool
+	// fleet: the accounts come from --accounts, so no session is needed
+	// (clientConfig gives the server and api id only).
+	fleet bool
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -148,6 +151,9 @@ func (c *connFlags) clientConfig(needLogin bool) (actors.Config, error) {
 	}
 	if c.apiID == 0 || c.apiHash == "" {
 		return cfg, cli.Usagef("talking to Telegram needs --api-id and --api-hash (or TLSCHED_API_ID, TLSCHED_API_HASH); for a local server give --dc and --server-key")
+	}
+	if c.session == "" && c.fleet {
+		return cfg, nil
 	}
 	if c.session == "" {
 		return cfg, cli.Usagef("talking to Telegram needs --session FILE (made by tlworker login)")

@@ -17,6 +17,7 @@ import (
 	"github.com/gotd/td/tg"
 
 	"github.com/tlsched/tlsched/actors"
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/accountpool"
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/entitycache"
 	"github.com/tlsched/tlsched/scheduler"
@@ -24,12 +25,16 @@ import (
 	"github.com/tlsched/tlsched/tgsim"
 )
 
+// maxDemoAccounts bounds demo --accounts: tgsim's bots, each logging in.
+const maxDemoAccounts = 100
+
 // floodChain is how many ordered messages the demo drives into one group,
 // past Telegram's 20 per minute.
 const floodChain = 21
 
 type demoFlags struct {
 	n, callers int
+	accounts   int
 	realistic  bool
 	progress   string
 	trace      traceFlags
@@ -45,6 +50,7 @@ func demo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := cli.NewFlags("demo", stderr)
 	fs.IntVar(&f.n, "n", 20000, "messages to send")
 	fs.IntVar(&f.callers, "callers", 500, "concurrent callers")
+	fs.IntVar(&f.accounts, "accounts", 0, "send the bulk through this many tgsim bots in one Fleet, each chat to the bot with the most room (0: the one bot)")
 	fs.BoolVar(&f.realistic, "realistic", false, "Telegram's published bot limits for every chat (30 messages/s: 20,000 take 11 minutes)")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto, plain or none")
 	f.trace.register(fs)
@@ -63,13 +69,16 @@ func demo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if f.n < floodChain || f.callers < 1 {
 		return cli.Usagef("-n must be at least %d and -callers at least 1", floodChain)
 	}
+	if f.accounts < 0 || f.accounts > maxDemoAccounts {
+		return cli.Usagef("--accounts is 0 to %d", maxDemoAccounts)
+	}
 	// One server key for both simulators (the bulk's and the pacing
 	// scene's): making one costs a noticeable part of a second.
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return err
 	}
-	d, err := startDemo(stdout, f.realistic, tel, key)
+	d, err := startDemo(stdout, f.realistic, f.accounts, tel, key)
 	if err != nil {
 		return err
 	}
@@ -86,6 +95,9 @@ func demo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	targets := d.plan(f.n - floodChain)
+	if d.pool != nil {
+		fmt.Fprintf(stdout, "through %d bots in one Fleet: each chat goes to the bot with the most room, and stays with it\n", len(d.accounts))
+	}
 	fmt.Fprintf(stdout, "sending %d messages with %d callers; %d of them an ordered chain into %s, past its 20/min limit\n", f.n, f.callers, floodChain, d.floodChat)
 	pacingSceneLine(stdout)
 	sceneDone := make(chan pacingScene, 1)
@@ -117,8 +129,14 @@ func demo(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 // demoRun is the demo's world: the simulator, the actor system talking to
 // it, the entity cache, and the peers it resolved.
 type demoRun struct {
-	srv       *tgsim.Server
-	client    *actors.Client
+	srv    *tgsim.Server
+	client *actors.Client // with --accounts, the first bot's
+	// With --accounts (demoaccounts.go): the Fleet, its bots by name, the
+	// pool that routes the bulk, and the bots' caches.
+	fleet     *actors.Fleet
+	accounts  map[string]*demoAccount
+	pool      *accountpool.Pool
+	caches    []*entitycache.Cache
 	cache     *entitycache.Cache
 	users     []string // "@username"
 	groups    []string // basic groups by id, supergroups by "@username"
@@ -129,7 +147,9 @@ type demoRun struct {
 // startDemo starts tgsim (3 DCs on 127.0.0.1) and the actor system on it.
 // Without realistic, the bulk is bound by CPU, not by the flood model;
 // groups keep Telegram's 20 per minute so one chat can be driven past it.
-func startDemo(stdout io.Writer, realistic bool, tel *telemetry.Telemetry, key *rsa.PrivateKey) (*demoRun, error) {
+// With accounts > 0, tgsim has that many bots and a Fleet runs them
+// (startDemoFleet).
+func startDemo(stdout io.Writer, realistic bool, accounts int, tel *telemetry.Telemetry, key *rsa.PrivateKey) (*demoRun, error) {
 	flood := tgsim.FloodConfig{}
 	if !realistic {
 		flood = tgsim.FloodConfig{
@@ -139,9 +159,17 @@ func startDemo(stdout io.Writer, realistic bool, tel *telemetry.Telemetry, key *
 		}
 	}
 	fmt.Fprintln(stdout, "starting tgsim (3 DCs on 127.0.0.1) and the actor system…")
-	srv, err := tgsim.Start(tgsim.Config{Flood: flood, Key: key})
+	srv, err := tgsim.Start(demoSim(tgsim.Config{Flood: flood, Key: key}, accounts))
 	if err != nil {
 		return nil, err
+	}
+	if accounts > 0 {
+		d := &demoRun{srv: srv}
+		if err := startDemoFleet(d, accounts, tel); err != nil {
+			d.close()
+			return nil, err
+		}
+		return d, nil
 	}
 	dcs := srv.DCAddrs()
 	client, err := actors.Start(context.Background(), actors.Config{
@@ -171,6 +199,11 @@ func startDemo(stdout io.Writer, realistic bool, tel *telemetry.Telemetry, key *
 }
 
 func (d *demoRun) close() {
+	if d.fleet != nil {
+		d.closeFleet()
+		d.srv.Close()
+		return
+	}
 	d.cache.Close()
 	closeClient(d.client, 10*time.Second)
 	d.srv.Close()
@@ -266,10 +299,15 @@ func (d *demoRun) sendAll(ctx context.Context, targets []string, callers int, re
 			defer wg.Done()
 			for i := range work {
 				t0 := time.Now()
-				var res tg.UpdatesBox
-				err := d.client.Invoke(ctx, &tg.MessagesSendMessageRequest{
-					Peer: d.peers[targets[i]], Message: fmt.Sprintf("demo message %d", i), RandomID: int64(i + 1),
-				}, &res)
+				var err error
+				if d.pool != nil {
+					err = d.sendPooled(ctx, i, targets[i])
+				} else {
+					var res tg.UpdatesBox
+					err = d.client.Invoke(ctx, &tg.MessagesSendMessageRequest{
+						Peer: d.peers[targets[i]], Message: fmt.Sprintf("demo message %d", i), RandomID: int64(i + 1),
+					}, &res)
+				}
 				rec.record(time.Since(t0), err)
 			}
 		}()
@@ -336,9 +374,20 @@ func (d *demoRun) chainInOrder(ctx context.Context) string {
 // to s and prints it.
 func (d *demoRun) summarize(ctx context.Context, stdout io.Writer, s summary) {
 	s.st, _ = d.client.Stats(ctx)
+	if d.fleet != nil {
+		s.st = d.fleetStats(ctx)
+	}
 	s.sv = d.srv.Counters()
 	s.cache = d.cache.Stats()
+	for _, c := range d.caches[min(1, len(d.caches)):] { // the other bots'
+		st := c.Stats()
+		s.cache.NetworkCalls += st.NetworkCalls
+		s.cache.Hits += st.Hits
+	}
 	printSummary(stdout, s)
+	if d.pool != nil {
+		d.printDemoAccounts(stdout)
+	}
 }
 
 func historyMessages(v any) []tg.MessageClass {

@@ -40,6 +40,7 @@ type sendFlags struct {
 	longAsNumber   bool
 	concurrency    int
 	pacing         optBool
+	accounts       string
 }
 
 // send is "tlworker send": its flags become an actors.Config and a
@@ -72,6 +73,12 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		// when it is set.
 		defer debug.SetGCPercent(debug.SetGCPercent(sendGCPercent))
 	}
+	var accounts []accountLine
+	if f.accounts != "" {
+		if accounts, err = parseAccounts(f.accounts); err != nil {
+			return err
+		}
+	}
 	cfg, err := f.clientConfig()
 	if err != nil {
 		return err
@@ -93,6 +100,9 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg.Telemetry = tel
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if accounts != nil {
+		return f.sendAccounts(ctx, cfg, accounts, files, tel, stderr)
+	}
 	client, cache, err := connect(ctx, cfg, f.conn)
 	if err != nil {
 		return err
@@ -147,6 +157,7 @@ func (f *sendFlags) parse(args []string, stderr io.Writer) ([]string, error) {
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.IntVar(&f.concurrency, "concurrency", 2000, "jobs in flight at once")
 	fs.Var(&f.pacing, "pacing", "pace writes to chats below Telegram's flood limits (30/s per account, 1/s per private chat, 20/min per group), learning each chat's from its flood waits and keeping them with the session (default: on against Telegram, off with --dc; --pacing=false turns it off)")
+	fs.StringVar(&f.accounts, "accounts", "", accountsUsage)
 	fs.BoolVar(&f.longAsNumber, "long-as-number", false, `write 64-bit integers in results as JSON numbers, not strings ("access_hash":"-807…"); only for readers that keep them exact (not JavaScript)`)
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return nil, err
@@ -181,9 +192,19 @@ func (f *sendFlags) check(rest []string) error {
 // account (connFlags), and the scheduler's knobs. The client blocks
 // submitters when 100,000 calls are queued rather than failing them.
 func (f *sendFlags) clientConfig() (actors.Config, error) {
-	cfg, err := f.conn.clientConfig(true)
+	conn := f.conn
+	if f.accounts != "" {
+		// --session is then the Fleet's store, not an account.
+		conn.session, conn.fleet = "", true
+	}
+	cfg, err := conn.clientConfig(true)
 	if err != nil {
 		return cfg, err
+	}
+	if f.accounts != "" && len(conn.dcs.order) > 0 && cfg.APIID == 0 {
+		// Bot tokens log in, which needs an api id: a test server takes
+		// any (as tlworker login does).
+		cfg.APIID, cfg.APIHash = 1, "test"
 	}
 	cfg.Scheduler.Window = f.window
 	cfg.Scheduler.MaxMessages = f.maxContainer
@@ -234,8 +255,11 @@ type sendFiles struct {
 	jobs  io.Reader
 	total int             // jobs lines in the file, -1 for stdin
 	done  map[string]bool // --resume: what the results file already has
-	out   io.Writer
-	close func()
+	// accounts is, with --resume, the account each line of the results
+	// file names (jobs.Earlier.Accounts).
+	accounts map[string]string
+	out      io.Writer
+	close    func()
 }
 
 // open opens --jobs and --out; with --resume it reads --out first (and
@@ -258,11 +282,12 @@ func (f *sendFlags) open(stdin io.Reader, stdout io.Writer) (sendFiles, error) {
 		s.total = countLines(f.jobs)
 	}
 	if f.resume {
-		var err error
-		if s.done, err = jobs.Previous(f.out, f.retryNotSent); err != nil {
+		e, err := jobs.PreviousRun(f.out, f.retryNotSent)
+		if err != nil {
 			s.close()
 			return s, fmt.Errorf("--resume: %w", err)
 		}
+		s.done, s.accounts = e.Done, e.Accounts
 	}
 	if f.out != "-" {
 		mode := os.O_CREATE | os.O_WRONLY | os.O_TRUNC

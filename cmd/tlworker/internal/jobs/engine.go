@@ -8,7 +8,8 @@
 // Where its rules live: a job line's shape and checks, and random_id, in
 // job.go; a result line's shape and its writer in result.go; what --resume
 // reads in resume.go; one job's run and chaining in run.go; reading, the
-// worker pool and draining in engine.go.
+// worker pool and draining in engine.go; what a Router (many accounts) is
+// asked and told, and a job's chat, in route.go.
 package jobs
 
 import (
@@ -28,13 +29,20 @@ import (
 // DefaultConcurrency is Config.Concurrency's default: jobs in flight.
 const DefaultConcurrency = 2000
 
-// Config is one run. Sender, Peers, Jobs and Results are required.
+// Config is one run. Jobs and Results are required, and either Sender
+// and Peers (one account) or Router (many).
 type Config struct {
 	// Sender sends the jobs' requests: Actors(client) for an actors.Client.
 	Sender Sender
 	// Peers builds a job's request with its peer shorthands resolved and
 	// sends it through the Invoker it is given: an *entitycache.Cache.
 	Peers Peers
+	// Router, if set, picks each job's account (route.go); Sender and
+	// Peers are then not used, and result lines name the account.
+	Router Router
+	// Accounts is, with Router, which account sent each job of Done
+	// (Earlier.Accounts): the Router hears of them (Router.Earlier).
+	Accounts map[string]string
 	// Jobs is read line by line (JSON lines; blank lines are skipped) until
 	// EOF or until ctx ends.
 	Jobs io.Reader
@@ -88,7 +96,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if done == nil {
 		done = map[string]bool{}
 	}
-	r := &runner{sender: cfg.Sender, peers: cfg.Peers, w: newResultWriter(cfg.Results), done: done, jobs: newIDTable(min(max(cfg.Expect, 0), maxExpect)), methods: map[string]method{}, onResult: cfg.OnResult, json: cfg.JSON}
+	r := &runner{router: cfg.Router, accounts: cfg.Accounts, one: Account{Sender: cfg.Sender, Peers: cfg.Peers}, w: newResultWriter(cfg.Results), done: done, jobs: newIDTable(min(max(cfg.Expect, 0), maxExpect)), methods: map[string]method{}, onResult: cfg.OnResult, json: cfg.JSON}
 	if cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), 1)
 	}
@@ -138,8 +146,9 @@ func Run(ctx context.Context, cfg Config) error {
 const maxExpect = 10_000_000
 
 type runner struct {
-	sender   Sender
-	peers    Peers
+	one      Account // without a router, every job's
+	router   Router
+	accounts map[string]string // Config.Accounts
 	w        *resultWriter
 	limiter  *rate.Limiter
 	onResult func(ok bool)
@@ -217,6 +226,9 @@ func (r *runner) readLine(ctx context.Context) (t task, ok, end bool) {
 		return task{}, false, false
 	}
 	if _, seen := r.done[j.ID]; seen {
+		if r.router != nil {
+			r.router.Earlier(Chat(j.Params), r.accounts[j.ID])
+		}
 		r.jobs.set(&jobState{id: j.ID})
 		return task{}, false, false
 	}
@@ -249,9 +261,33 @@ func (r *runner) readLine(ctx context.Context) (t task, ok, end bool) {
 			return task{}, false, false
 		}
 	}
+	acct := r.one
+	if r.router != nil {
+		// Routed here, in input order and before the job can be sent, so a
+		// chat's jobs are routed in the order they are read, and a chained
+		// job knows its predecessor's account.
+		rt := Route{ID: j.ID, Account: j.Account, Chat: Chat(j.Params)}
+		if pred != nil {
+			rt.After = pred.account
+		}
+		a, err := r.router.Route(rt)
+		if err != nil {
+			st.end(failed)
+			r.started.Add(1)
+			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: %v", line, err)}})
+			return task{}, false, false
+		}
+		acct = a
+		st.account = a.Name
+	} else if j.Account != "" {
+		st.end(failed)
+		r.started.Add(1)
+		r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: job %q names account %q, and this run has one account (no --accounts)", line, j.ID, j.Account)}})
+		return task{}, false, false
+	}
 	r.started.Add(1)
 	r.wg.Add(1)
-	return task{j: j, st: st, pred: pred, m: r.method(j.Method)}, true, false
+	return task{j: j, st: st, pred: pred, m: r.method(j.Method), acct: acct}, true, false
 }
 
 // task is one job taken by a worker.
@@ -259,7 +295,8 @@ type task struct {
 	j    job
 	st   *jobState
 	pred *jobState
-	m    method // j.Method's
+	m    method  // j.Method's
+	acct Account // the account that sends it
 }
 
 // method is a job's method looked up in the schema: its definition, or why

@@ -20,6 +20,9 @@ type job struct {
 	Params json.RawMessage `json:"params"`
 	After  string          `json:"after,omitempty"`
 	DC     int             `json:"dc,omitempty"`
+	// Account names the account that sends the job (tlworker send
+	// --accounts); empty: the pool picks one (Router).
+	Account string `json:"account,omitempty"`
 
 	line int // 1-based line number in the jobs input
 }
@@ -73,6 +76,8 @@ func parseJobFast(b []byte) (job, bool) {
 			return jobStr(d, &j.Method, true)
 		case "after":
 			return jobStr(d, &j.After, false)
+		case "account":
+			return jobStr(d, &j.Account, false)
 		case "params":
 			raw, err := d.Raw()
 			if err != nil {

@@ -82,7 +82,7 @@ func TestParseJobFastAgrees(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: fast path took what encoding/json rejects (%v)", line, err)
 		}
-		if fj.ID != sj.ID || fj.Method != sj.Method || fj.After != sj.After || fj.DC != sj.DC || string(fj.Params) != string(sj.Params) {
+		if fj.ID != sj.ID || fj.Method != sj.Method || fj.After != sj.After || fj.DC != sj.DC || fj.Account != sj.Account || string(fj.Params) != string(sj.Params) {
 			t.Fatalf("%q:\nfast %+v\nslow %+v", line, fj, sj)
 		}
 	}
@@ -99,7 +99,7 @@ func TestParseJobFastAgrees(t *testing.T) {
 		ws := rapid.SampledFrom([]string{"", " ", "\t", "\n "})
 		val := rapid.SampledFrom([]string{`"j1"`, `"\u00e9"`, `"\ud800"`, `"a\"b"`, `1`, `-1`, `2.5`, `1e3`, `null`, `true`,
 			`{}`, `{"peer":"@a","message":"hi"}`, `[1,2]`, `"\ud83d\ude00"`, `0`, `""`})
-		key := rapid.SampledFrom([]string{"id", "method", "params", "after", "dc", "Id", "DC", "peer"})
+		key := rapid.SampledFrom([]string{"id", "method", "params", "after", "dc", "Id", "DC", "peer", "account", "Account"})
 		var b strings.Builder
 		b.WriteString(ws.Draw(t, "w0") + "{")
 		for i := range rapid.IntRange(0, 6).Draw(t, "n") {

@@ -18,11 +18,13 @@ import (
 )
 
 // Result is one result line: {"id":…,"ok":true,"result":{…},"latency_ms":3.1}
+// (with "account":… after the id when a Router sent it),
 // or {"id":…,"ok":false,"error":{"code":420,"message":"FLOOD_WAIT_30"}}, and
 // for a job the server never answered
 // {"id":…,"ok":false,"error":{"code":0,"message":"…","kind":"not_sent"}}.
 type Result struct {
 	ID        string          `json:"id"`
+	Account   string          `json:"account,omitempty"`
 	OK        bool            `json:"ok"`
 	Result    json.RawMessage `json:"result,omitempty"`
 	Error     *Error          `json:"error,omitempty"`
@@ -131,12 +133,16 @@ var linePool = sync.Pool{New: func() any { return &jx.Writer{Buf: make([]byte, 0
 // o.Result is copied as it is: it must be compact, valid JSON, as
 // tl.BinaryToJSON writes it (json.Marshal would compact it).
 func appendResult(w *jx.Writer, o Result) bool {
-	if marshalEscapes(o.Result) || hasBF(o.ID) ||
+	if marshalEscapes(o.Result) || hasBF(o.ID) || hasBF(o.Account) ||
 		o.Error != nil && (hasBF(o.Error.Message) || hasBF(o.Error.Kind)) {
 		return false
 	}
 	w.RawStr(`{"id":`)
 	w.StrEscape(o.ID)
+	if o.Account != "" {
+		w.RawStr(`,"account":`)
+		w.StrEscape(o.Account)
+	}
 	if o.OK {
 		w.RawStr(`,"ok":true`)
 	} else {

@@ -55,6 +55,9 @@ func TestResultLineMatchesMarshal(t *testing.T) {
 		`{"_":"message","message":"line\u2028sep"}`, `[1,2,3]`, `true`}
 	rapid.Check(t, func(t *rapid.T) {
 		o := Result{ID: rapid.String().Draw(t, "id"), OK: rapid.Bool().Draw(t, "ok")}
+		if rapid.Bool().Draw(t, "named") {
+			o.Account = rapid.String().Draw(t, "account")
+		}
 		if raw := rapid.SampledFrom(raws).Draw(t, "raw"); raw != "" {
 			o.Result = json.RawMessage(raw)
 		}

@@ -18,13 +18,30 @@ import (
 // line boundary; a line that is not a result line is an error (the file
 // is not appended to).
 func Previous(path string, retryNotSent bool) (map[string]bool, error) {
+	e, err := PreviousRun(path, retryNotSent)
+	return e.Done, err
+}
+
+// Earlier is what an earlier run's results file says (PreviousRun).
+type Earlier struct {
+	// Done is Config.Done: job id → ok (see Previous).
+	Done map[string]bool
+	// Accounts is job id → the account that sent it, for the lines that
+	// name one (tlworker send --accounts): Config.Accounts.
+	Accounts map[string]string
+}
+
+// PreviousRun is Previous, with the account each line names.
+func PreviousRun(path string, retryNotSent bool) (Earlier, error) {
 	done := map[string]bool{}
+	accounts := map[string]string{}
+	e := Earlier{Done: done, Accounts: accounts}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		return done, nil
+		return e, nil
 	}
 	if err != nil {
-		return nil, err
+		return Earlier{}, err
 	}
 	defer f.Close()
 	r := bufio.NewReader(f)
@@ -34,28 +51,32 @@ func Previous(path string, retryNotSent bool) (map[string]bool, error) {
 		if err == io.EOF {
 			if len(line) > 0 {
 				if terr := f.Truncate(good); terr != nil {
-					return nil, terr
+					return Earlier{}, terr
 				}
 			}
-			return done, nil
+			return e, nil
 		}
 		if err != nil {
-			return nil, err
+			return Earlier{}, err
 		}
 		var o struct {
-			ID    string `json:"id"`
-			OK    bool   `json:"ok"`
-			Error *struct {
+			ID      string `json:"id"`
+			Account string `json:"account"`
+			OK      bool   `json:"ok"`
+			Error   *struct {
 				Kind string `json:"kind"`
 			} `json:"error"`
 		}
 		if json.Unmarshal(line, &o) != nil || o.ID == "" {
-			return nil, fmt.Errorf("%s line %d is not a result line; refusing to append to it", path, n)
+			return Earlier{}, fmt.Errorf("%s line %d is not a result line; refusing to append to it", path, n)
 		}
 		if retryNotSent && !o.OK && o.Error != nil && o.Error.Kind == KindNotSent {
 			delete(done, o.ID) // a later line (this run's) decides
 		} else {
 			done[o.ID] = o.OK
+		}
+		if o.Account != "" {
+			accounts[o.ID] = o.Account
 		}
 		good += int64(len(line))
 	}

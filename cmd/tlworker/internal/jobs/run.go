@@ -66,7 +66,7 @@ func (r *runner) run(ctx context.Context, t task) {
 		switch ok, earlier := r.done[j.After]; {
 		case earlier && !ok:
 			st.end(failed)
-			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after failed in an earlier run", j.After)}})
+			r.finish(t, &Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after failed in an earlier run", j.After)}})
 			return
 		case earlier:
 			// Done in an earlier run: nothing to wait for.
@@ -78,19 +78,20 @@ func (r *runner) run(ctx context.Context, t task) {
 			case o == dropped:
 				// Neither gets a line: --resume runs both, in order.
 				st.end(dropped)
+				r.finish(t, nil)
 				return
 			case o == unsent:
 				// Neither was sent: --resume --retry-not-sent runs both.
 				st.end(unsent)
-				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after was not sent", j.After), Kind: KindNotSent}})
+				r.finish(t, &Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after was not sent", j.After), Kind: KindNotSent}})
 				return
 			case call == nil:
 				st.end(failed)
-				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after was not sent", j.After)}})
+				r.finish(t, &Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after was not sent", j.After)}})
 				return
 			case o == failed:
 				st.end(failed)
-				r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after failed", j.After)}})
+				r.finish(t, &Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("not run: job %q it must run after failed", j.After)}})
 				return
 			default:
 				// In flight: the scheduler orders this one after it
@@ -101,12 +102,12 @@ func (r *runner) run(ctx context.Context, t task) {
 	}
 	// One allocation for the job's sending: the invoker holds the job, its
 	// result and the buffer it is decoded from.
-	inv := &jobInvoker{s: r.sender, dc: j.DC, after: after, st: st, j: j, def: t.m.def}
+	inv := &jobInvoker{s: t.acct.Sender, dc: j.DC, after: after, st: st, j: j, def: t.m.def}
 	res := &inv.res
 	start := time.Now()
 	err := t.m.err
 	if err == nil {
-		err = r.peers.Invoke(ctx, inv, inv.build, res)
+		err = t.acct.Peers.Invoke(ctx, inv, inv.build, res)
 	}
 	kind := ""
 	if err != nil {
@@ -121,6 +122,7 @@ func (r *runner) run(ctx context.Context, t task) {
 		st.end(succeeded)
 	case r.closing.Load() && (errors.Is(err, actors.ErrClosed) || errors.Is(err, context.Canceled)):
 		st.end(dropped)
+		r.finish(t, nil)
 		return // not a result: --resume runs it again
 	case kind == KindNotSent:
 		st.end(unsent)
@@ -151,7 +153,19 @@ func (r *runner) run(ctx context.Context, t task) {
 			o.Result = js
 		}
 	}
-	r.result(o)
+	r.finish(t, &o)
+}
+
+// finish writes a routed job's result line (nil: it has none), naming its
+// account, and tells the Router the job is done.
+func (r *runner) finish(t task, o *Result) {
+	if o != nil {
+		o.Account = t.acct.Name
+		r.result(*o)
+	}
+	if r.router != nil {
+		r.router.Finished(t.acct.Name, o)
+	}
 }
 
 // jsonBufs are buffers for a result's JSON while its line is written.

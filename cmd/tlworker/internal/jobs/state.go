@@ -22,6 +22,7 @@ const (
 // failures the scheduler remembers.
 type jobState struct {
 	id        string // the job's id (idTable's key)
+	account   string // the account that sends it (Router); set before it is taken
 	mu        sync.Mutex
 	submitted bool          // the first attempt has a call, or the job has ended
 	outcome   outcome       // set once, by end

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tlsched/tlsched/actors"
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/accountpool"
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/jobs"
+	"github.com/tlsched/tlsched/telemetry"
+	"github.com/tlsched/tlsched/tl"
+)
+
+// sendAccounts is tlworker send with --accounts: a Fleet of the accounts,
+// logged in, and the jobs engine routing each job through an account
+// pool (internal/accountpool); the chat→account assignments are kept in
+// OUT.accounts for --resume. cfg is every account's Config.
+func (f *sendFlags) sendAccounts(ctx context.Context, cfg actors.Config, accounts []accountLine, files sendFiles, tel *telemetry.Telemetry, stderr io.Writer) error {
+	var journal *accountpool.Journal
+	if f.out != "-" {
+		var err error
+		if journal, err = accountpool.OpenJournal(accountpool.JournalPath(f.out), f.resume); err != nil {
+			return err
+		}
+		defer journal.Close()
+	}
+	run, err := startFleet(ctx, cfg, accounts, f.conn.session, f.conn.timeout, tel)
+	if err != nil {
+		return err
+	}
+	defer run.close(time.Second)
+	pool, err := accountpool.New(run.members, journal)
+	if err != nil {
+		return err
+	}
+	// Each account's pacer report, for the summary; the last ones are
+	// taken before the Fleet closes.
+	watches := make([]*pacingWatch, len(run.clients))
+	for i, c := range run.clients {
+		watches[i] = watchPacing(c, chatNames(run.caches[i]))
+	}
+	prog := newProgressWith(f.progress, stderr, files.total-len(files.done), nil)
+	defer prog.finish()
+	err = jobs.Run(ctx, jobs.Config{
+		Router: pool, Accounts: files.accounts,
+		Jobs: files.jobs, Results: files.out, Done: files.done,
+		Rate: f.rate, Concurrency: f.concurrency, DrainTimeout: f.drain,
+		Close: func() {
+			parallel(loginConcurrency, len(watches), func(i int) { watches[i].final() })
+			run.closeFleet(5 * time.Second)
+		},
+		OnResult: prog.add,
+		JSON:     tl.EncodeOptions{LongAsNumber: f.longAsNumber},
+		Expect:   files.total,
+	})
+	prog.finish()
+	printAccountCounts(stderr, pool.Counts())
+	if f.progress != "none" {
+		for i, w := range watches {
+			if r, ok := w.report(); ok {
+				fmt.Fprintf(stderr, "account %s: ", run.members[i].Name)
+				printPacingSummary(stderr, r, chatNames(run.caches[i]))
+			}
+		}
+	}
+	return err
+}
