@@ -3,6 +3,8 @@ package actors
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,6 +119,10 @@ func (f *Fleet) loginPaced(ctx context.Context, name string) LoginResult {
 			return r
 		}
 		if ok {
+			if err := tokenMatches(a.botToken, acc); err != nil {
+				r.Err = fmt.Errorf("tlsched: account %q: %w", name, err)
+				return r
+			}
 			r.Account, r.Skipped = &acc, true
 			return r
 		}
@@ -211,4 +217,20 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// tokenMatches checks that a key recorded as logged in as acc is the bot
+// token's: a bot token starts with its bot's user id ("123456:AA…"). An
+// account name given to another bot after Fleet.Remove finds the first
+// bot's key in the Store; it must not be taken for the new bot's
+// (TestFleetLoginAllRefusesAnotherBotsKey).
+func tokenMatches(token string, acc Account) error {
+	id, _, ok := strings.Cut(token, ":")
+	if !ok || acc.UserID == 0 {
+		return nil
+	}
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n != acc.UserID {
+		return fmt.Errorf("its stored key is logged in as user %d, and its bot token is bot %d's: the name's Store namespace is another bot's (BoltDB.DeleteAccount forgets it)", acc.UserID, n)
+	}
+	return nil
 }

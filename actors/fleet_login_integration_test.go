@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -315,5 +316,49 @@ func TestFleetPacesNewConnections(t *testing.T) {
 	}
 	if least := time.Duration(n-1) * time.Second / perSecond; took < least {
 		t.Errorf("%d connections in %v, paced at %d/s they take %v", n, took, perSecond, least)
+	}
+}
+
+// An account name given to another bot finds the first bot's key logged
+// in: LoginAll refuses it, naming both, instead of taking it for the new
+// bot's.
+func TestFleetLoginAllRefusesAnotherBotsKey(t *testing.T) {
+	srv, db := botSim(t, tgsim.Config{World: tgsim.WorldConfig{Users: 1, Bots: 2}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f, err := NewFleet(ctx, FleetConfig{DCs: srv.DCAddrs(), PublicKeys: []exchange.PublicKey{srv.PublicKey()}, APIID: 1, APIHash: "test", Store: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close(context.Background())
+	bots := srv.Bots()
+	if _, err := f.Add(ctx, "x", AccountConfig{BotToken: bots[0].Token}); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.LoginAll(ctx, "x")[0]; r.Err != nil || r.Account.UserID != bots[0].ID {
+		t.Fatalf("first login: %+v", r)
+	}
+	if err := f.Remove(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Add(ctx, "x", AccountConfig{BotToken: bots[1].Token}); err != nil {
+		t.Fatal(err)
+	}
+	r := f.LoginAll(ctx, "x")[0]
+	if r.Err == nil || r.Skipped || !strings.Contains(r.Err.Error(), fmt.Sprintf("logged in as user %d, and its bot token is bot %d's", bots[0].ID, bots[1].ID)) {
+		t.Fatalf("another bot's token under the name: %+v", r)
+	}
+	// Forgotten, the name logs in as the new bot.
+	if err := f.Remove(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteAccount("x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Add(ctx, "x", AccountConfig{BotToken: bots[1].Token}); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.LoginAll(ctx, "x")[0]; r.Err != nil || r.Skipped || r.Account.UserID != bots[1].ID {
+		t.Fatalf("after DeleteAccount: %+v", r)
 	}
 }
