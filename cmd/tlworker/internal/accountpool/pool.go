@@ -34,6 +34,11 @@ type Member struct {
 	// second, actors.Client.Pacing's PacerView.Account), or 0 when it is
 	// not paced or cannot say. The Pool asks at most once per RateEvery.
 	Rate func(ctx context.Context) float64
+	// Down, if set, is why the account cannot send this run (its login
+	// failed): it gets no new chat, and the jobs that must go to it (its
+	// chats of earlier runs, jobs naming it, chains after its jobs) fail
+	// with this error rather than move to another account.
+	Down error
 }
 
 // RateEvery is how often a Pool asks its members' Rate.
@@ -71,7 +76,7 @@ type Count struct {
 	OK, Failed, Dropped int
 }
 
-// New makes a Pool of members (at least one, distinct names). The
+// New makes a Pool of members (at least one up, distinct names). The
 // journal, if not nil, holds what earlier runs assigned (OpenJournal), and
 // every new assignment is written to it before the job is sent.
 func New(members []Member, journal *Journal) (*Pool, error) {
@@ -87,6 +92,9 @@ func New(members []Member, journal *Journal) (*Pool, error) {
 		mm.count.Name = m.Name
 		p.members = append(p.members, mm)
 		p.byName[m.Name] = mm
+	}
+	if p.roomiest() == nil {
+		return nil, fmt.Errorf("accountpool: no account can send (%s: %w)", members[0].Name, members[0].Down)
 	}
 	if journal != nil {
 		for chat, name := range journal.chats {
@@ -113,6 +121,9 @@ func (p *Pool) Route(r jobs.Route) (jobs.Account, error) {
 	m, err := p.pick(r)
 	if err != nil {
 		return jobs.Account{}, err
+	}
+	if m.Down != nil {
+		return jobs.Account{}, fmt.Errorf("account %q cannot send (%w); the job stays with it", m.Name, m.Down)
 	}
 	if err := p.bind(r, m); err != nil {
 		return jobs.Account{}, err
@@ -190,11 +201,15 @@ func (p *Pool) bind(r jobs.Route, m *member) error {
 
 // roomiest is the account with the most room: the fewest jobs in flight
 // per second of its paced rate (1 when unknown); ties go to the one with
-// fewer chats, then to the first listed. p.mu is held.
+// fewer chats, then to the first listed; nil if every account is down.
+// p.mu is held.
 func (p *Pool) roomiest() *member {
 	var best *member
 	var bestLoad float64
 	for _, m := range p.members {
+		if m.Down != nil {
+			continue
+		}
 		rate := m.rate
 		if rate <= 0 {
 			rate = 1

@@ -2,6 +2,7 @@ package accountpool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -156,5 +157,36 @@ func TestPoolRoomFollowsPacedRate(t *testing.T) {
 	}
 	if got["fast"] != 20 || got["slow"] != 2 {
 		t.Fatalf("22 new chats went %v; want fast 20, slow 2", got)
+	}
+}
+
+// An account that could not log in gets no new chat; what must go to it
+// fails with its error and never moves to another account.
+func TestPoolDownAccount(t *testing.T) {
+	down := errors.New("AUTH_KEY_UNREGISTERED")
+	ms := members("a", "b")
+	ms[0].Down = down
+	p, err := New(ms, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Earlier("@x", "a")
+	for _, r := range []jobs.Route{
+		{ID: "1", Chat: "@x"},               // a's chat of an earlier run
+		{ID: "2", Chat: "@y", Account: "a"}, // names a
+		{ID: "3", Chat: "@z", After: "a"},   // chained after a job a sent
+	} {
+		if _, err := p.Route(r); !errors.Is(err, down) || !strings.Contains(err.Error(), `account "a" cannot send`) {
+			t.Errorf("Route(%+v): %v; want a's error", r, err)
+		}
+	}
+	for i := range 4 {
+		if got := route(t, p, jobs.Route{ID: fmt.Sprint(10 + i), Chat: fmt.Sprint("@new", i)}); got != "b" {
+			t.Errorf("new chat %d went to %s", i, got)
+		}
+	}
+	ms[1].Down = down
+	if _, err := New(ms, nil); !errors.Is(err, down) {
+		t.Fatalf("New with every account down: %v", err)
 	}
 }
