@@ -3,18 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/gotd/td/tg"
 
 	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/accountpool"
@@ -123,7 +119,9 @@ type fleetRun struct {
 // startFleet starts a Fleet of the accounts (base is every account's
 // Config; storePath, if not empty, is the bbolt file token accounts keep
 // their keys in, each under its name, with an entity cache file each next
-// to it) and logs them in (loginAccounts). On error nothing is left open.
+// to it) and logs them in (loginAccounts): an account that fails is a
+// member that is down (accountpool.Member.Down), the others go on. On
+// error nothing is left open.
 func startFleet(ctx context.Context, base actors.Config, accounts []accountLine, storePath string, timeout time.Duration, tel *telemetry.Telemetry) (_ *fleetRun, err error) {
 	r := &fleetRun{}
 	defer func() {
@@ -188,8 +186,10 @@ func startFleet(ctx context.Context, base actors.Config, accounts []accountLine,
 			Rate:    pacedRate(client),
 		})
 	}
-	if err := loginAccounts(ctx, r.fleet, accounts, storePath != "", timeout); err != nil {
-		return nil, err
+	for i, err := range loginAccounts(ctx, r.fleet, accounts, timeout) {
+		if err != nil {
+			r.members[i].Down = err
+		}
 	}
 	return r, nil
 }
@@ -206,64 +206,60 @@ func pacedRate(c *actors.Client) func(ctx context.Context) float64 {
 	}
 }
 
-// loginConcurrency is how many accounts log in at once.
+// loginConcurrency is how many session accounts are probed at once.
 const loginConcurrency = 4
 
-// loginAccounts logs the fleet's token accounts in (Fleet.Login) and
-// checks that the session accounts' servers answer, loginConcurrency at a
-// time, each within timeout. With kept (the tokens' keys are kept in a
-// file from run to run), a token account whose key is already its bot's
-// is not logged in again: bot logins are rate-limited. Any failure is the
-// run's: the error names every account that failed. (The one place to
-// swap for a bulk, paced login of the Fleet.)
-func loginAccounts(ctx context.Context, fleet *actors.Fleet, accounts []accountLine, kept bool, timeout time.Duration) error {
-	sem := make(chan struct{}, loginConcurrency)
+// loginAccounts logs the fleet's token accounts in with Fleet.LoginAll
+// (paced fleet-wide under Telegram's login and connection rates; a key its
+// Store records as logged in as its bot is not logged in again) and checks
+// that the session accounts' servers answer. It returns each account's
+// error, in accounts' order (nil: ready): one account's failure is its
+// own. timeout bounds each probe, and the logins together with the time
+// their pacing needs.
+func loginAccounts(ctx context.Context, fleet *actors.Fleet, accounts []accountLine, timeout time.Duration) []error {
 	errs := make([]error, len(accounts))
-	var wg sync.WaitGroup
+	var tokens []string
+	var at []int
 	for i, a := range accounts {
+		if a.token != "" {
+			tokens, at = append(tokens, a.name), append(at, i)
+		}
+	}
+	var wg sync.WaitGroup
+	if len(tokens) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// LoginAll paces at FleetConfig.LoginsPerSecond (20/s by
+			// default): give the logins the time their pacing takes.
+			lctx, cancel := context.WithTimeout(ctx, timeout+time.Duration(len(tokens))*time.Second/10)
+			defer cancel()
+			for j, r := range fleet.LoginAll(lctx, tokens...) {
+				if r.Err != nil {
+					errs[at[j]] = fmt.Errorf("log in: %w", r.Err)
+				}
+			}
+		}()
+	}
+	sem := make(chan struct{}, loginConcurrency)
+	for i, a := range accounts {
+		if a.token != "" {
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			lctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			if a.token != "" {
-				if kept && loggedInAs(lctx, fleet, a) {
-					return
-				}
-				if _, err := fleet.Login(lctx, a.name); err != nil {
-					errs[i] = fmt.Errorf("account %s: log in: %w", a.name, err)
-				}
-				return
-			}
 			c, err := fleet.Client(a.name)
 			if err == nil {
-				err = probe(lctx, c, timeout)
+				err = probe(ctx, c, timeout)
 			}
-			if err != nil {
-				errs[i] = fmt.Errorf("account %s: %w", a.name, err)
-			}
+			errs[i] = err
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// loggedInAs reports whether a token account's key is logged in as the
-// token's bot already (users.getUsers(self) answers with its id).
-func loggedInAs(ctx context.Context, fleet *actors.Fleet, a accountLine) bool {
-	c, err := fleet.Client(a.name)
-	if err != nil {
-		return false
-	}
-	var users tg.UserClassVector
-	if err := c.Invoke(ctx, &tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUserSelf{}}}, &users); err != nil {
-		return false
-	}
-	m := botToken.FindStringSubmatch(a.token)
-	u, ok := tg.UserClassArray(users.Elems).FirstAsNotEmpty()
-	return ok && m != nil && strconv.FormatInt(u.ID, 10) == m[1]
+	return errs
 }
 
 // close closes the Fleet (each account's calls in flight get d to

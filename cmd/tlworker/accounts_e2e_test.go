@@ -294,20 +294,24 @@ func TestSendAccountsInterruptAndResume(t *testing.T) {
 	}
 	sc := bufio.NewScanner(stderr)
 	var log []string
-	faulty := false
+	faultAt := -1
 	for sc.Scan() {
 		log = append(log, sc.Text())
 		var done int
 		if _, err := fmt.Sscanf(sc.Text(), "calls %d", &done); err != nil {
 			continue
 		}
-		if done >= 300 && !faulty {
+		if done >= 300 && faultAt < 0 {
 			// From here a third of the answers are lost: those jobs ran,
 			// and stay in flight until the interrupt drops them.
 			srv.SetFaults(tgsim.Faults{DropResults: 0.3})
-			faulty = true
+			faultAt = done
+			continue
 		}
-		if done >= 500 {
+		// Interrupted once answers were lost: a progress line after the
+		// one that turned the fault on (lines come at intervals, not per
+		// call), with 200 more calls done.
+		if faultAt >= 0 && done >= faultAt+200 {
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)
 			}
@@ -422,5 +426,47 @@ func TestSendAccountsPacingSummary(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^account ` + name + `: flood waits met: 0 \(0\.0 s waited\); pacing: [1-9][0-9]* sends paced`).Match(b) {
 			t.Errorf("no pacing summary for account %s:\n%s", name, b)
 		}
+	}
+}
+
+// An account whose login fails is left out: the run goes on with the
+// others, the jobs that name it fail with its login error, and every job
+// has its one result line.
+func TestSendAccountsOneLoginFails(t *testing.T) {
+	bin := buildBinary(t)
+	srv, conn, ids, _ := accountsWorld(t)
+	bots := srv.Bots()
+	dir := t.TempDir()
+	accounts := filepath.Join(dir, "accounts.txt")
+	bad := fmt.Sprintf("%d:wrongsecret", bots[2].ID)
+	if err := os.WriteFile(accounts, []byte(fmt.Sprintf("a %s\nb %s\nc %s\n", bots[0].Token, bots[1].Token, bad)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const users, rounds = 10, 2
+	js := append(broadcastJobs(users, rounds),
+		`{"id":"to-c","method":"messages.sendMessage","params":{"peer":"@user20","message":"x"},"account":"c"}`)
+	out := filepath.Join(dir, "out.jsonl")
+	cmd := exec.Command(bin, append([]string{"send", "--accounts", accounts, "--jobs", writeJobs(t, js), "--out", out, "--progress", "none"}, conn...)...)
+	b, _ := cmd.CombinedOutput()
+	// Every job has its line: exit 0, as with RPC errors.
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit %d, want 0\n%s", code, b)
+	}
+	if !strings.Contains(string(b), "account c cannot send") {
+		t.Errorf("no word on account c:\n%s", b)
+	}
+	got := readAccountsOut(t, out)
+	if len(got) != len(js) {
+		t.Errorf("%d jobs have result lines, want %d", len(got), len(js))
+	}
+	delete(ids, "c")
+	byUser := checkChats(t, srv, ids, got, users, rounds)
+	for u, a := range byUser {
+		if a != "a" && a != "b" {
+			t.Errorf("user%d sent by %q", u, a)
+		}
+	}
+	if l := got["to-c"]; len(l) != 1 || l[0].OK || l[0].Error == nil || !strings.Contains(l[0].Error.Message, `account "c" cannot send`) {
+		t.Errorf("job naming the account that could not log in: %+v", l)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -74,7 +75,7 @@ func startDemoFleet(d *demoRun, n int, tel *telemetry.Telemetry) error {
 			d.client, d.cache = client, cache
 		}
 	}
-	if err := loginAccounts(ctx, fleet, lines, false, 30*time.Second); err != nil {
+	if err := errors.Join(loginAccounts(ctx, fleet, lines, 30*time.Second)...); err != nil {
 		return err
 	}
 	d.pool, err = accountpool.New(members, nil)

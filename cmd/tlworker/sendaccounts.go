@@ -31,6 +31,11 @@ func (f *sendFlags) sendAccounts(ctx context.Context, cfg actors.Config, account
 		return err
 	}
 	defer run.close(time.Second)
+	for _, m := range run.members {
+		if m.Down != nil {
+			fmt.Fprintf(stderr, "account %s cannot send: %v; its jobs fail, the other accounts go on\n", m.Name, m.Down)
+		}
+	}
 	pool, err := accountpool.New(run.members, journal)
 	if err != nil {
 		return err
