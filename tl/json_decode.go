@@ -170,6 +170,10 @@ func (d *jsonDecoder) object(data []byte, def *Definition, class string, boxed, 
 
 // fieldsOf is object for the fields it pushes at d.fields[base:].
 func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class string, boxed, methods bool) (*Definition, error) {
+	// EncodeParams notes the call's own fields, not those of the objects
+	// inside it.
+	meta := d.meta.on
+	d.meta.on = false
 	if err := d.collect(data); err != nil {
 		return nil, err
 	}
@@ -236,7 +240,11 @@ func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class str
 				continue
 			}
 			if p.Name == "random_id" && p.Type == "long" && d.opts.RandomID != nil {
+				from := len(d.buf.Buf)
 				d.buf.PutLong(d.opts.RandomID())
+				if meta {
+					d.meta.note(p, from, len(d.buf.Buf))
+				}
 				continue
 			}
 			return nil, d.fieldErrf(p.Name, "missing required field (%s)", p.Type)
@@ -250,6 +258,9 @@ func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class str
 				}
 				set = raw[0] == 't'
 			}
+			if set && meta && p.Name == "allow_paid_floodskip" {
+				d.meta.paid = true
+			}
 			if set {
 				for i := range flags {
 					if flags[i].name == p.Flag {
@@ -262,10 +273,14 @@ func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class str
 			}
 		}
 		d.path.push(p.Name)
+		from := len(d.buf.Buf)
 		err := d.value(raw, p.Type)
 		d.path.pop()
 		if err != nil {
 			return nil, err
+		}
+		if meta {
+			d.meta.note(p, from, len(d.buf.Buf))
 		}
 	}
 	if def.sharedBits {

@@ -179,10 +179,10 @@ type jobInvoker struct {
 }
 
 // build is the job's request with its peers resolved by rv, and a missing
-// random_id derived from the job's id. One method value per job, not two
-// closures.
+// random_id derived from the job's id: a *tl.Request, encoded once, which
+// actors sends as it is. One method value per job, not two closures.
 func (j *jobInvoker) build(ctx context.Context, rv tl.Resolver) (bin.Encoder, error) {
-	return tl.DecodeParams(ctx, j.def, j.j.Params, tl.DecodeOptions{Resolver: rv, RandomID: j.randomID})
+	return tl.EncodeParams(ctx, j.def, j.j.Params, tl.DecodeOptions{Resolver: rv, RandomID: j.randomID})
 }
 
 func (j *jobInvoker) randomID() int64 { return randomID(j.j.ID) }
