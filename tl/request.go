@@ -73,7 +73,8 @@ func EncodeParams(ctx context.Context, def *Definition, params []byte, opts Deco
 		return nil, err
 	}
 	m, body := &d.meta, d.buf.Buf
-	r := &Request{Def: def, Body: append([]byte(nil), body...), PaidFloodskip: m.paid}
+	r := newRequest(body)
+	r.Def, r.PaidFloodskip = def, m.paid
 	switch {
 	case m.randomID.set() && !m.randomVector:
 		r.ZeroRandomID = binary.LittleEndian.Uint64(body[m.randomID.from:]) == 0
@@ -101,6 +102,23 @@ func EncodeParams(ctx context.Context, def *Definition, params []byte, opts Deco
 		r.Peer = ChannelKey(c)
 	}
 	return r, nil
+}
+
+// smallRequest is a Request and its body in one allocation, for the
+// common short call (messages.sendMessage of a line of text).
+type smallRequest struct {
+	r   Request
+	buf [64]byte
+}
+
+// newRequest returns a Request whose Body is a copy of body.
+func newRequest(body []byte) *Request {
+	if len(body) <= len(smallRequest{}.buf) {
+		s := new(smallRequest)
+		s.r.Body = append(s.buf[:0:len(body)], body...)
+		return &s.r
+	}
+	return &Request{Body: append([]byte(nil), body...)}
 }
 
 // requestMeta is what EncodeParams notes while it encodes the call's own

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/gotd/td/bin"
@@ -127,40 +126,27 @@ func (r *runner) run(ctx context.Context, t task) {
 	default:
 		st.end(failed)
 	}
-	o := Result{ID: j.ID, OK: err == nil}
-	if err != nil {
-		if inv.sent {
-			o.Error = failure(err)
-		} else {
-			// Never sent (bad params, a peer that cannot be resolved): code 0,
-			// and the message says which line and why.
-			o.Error = &Error{Message: fmt.Sprintf("line %d: %v", j.line, err), Kind: kind}
+	if err == nil {
+		// The result's JSON goes straight into its line.
+		lat := msOf(time.Since(start))
+		jerr := r.w.writeOK(j.ID, res.b, t.m.def.Type, lat, r.json)
+		if jerr == nil {
+			r.counted(true)
+			return
 		}
-		r.unreachable.note(err, o.Error.Kind)
+		r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("the call succeeded but its result could not be read: %v", jerr)}, LatencyMS: &lat})
+		return
+	}
+	o := Result{ID: j.ID}
+	if inv.sent {
+		o.Error = failure(err)
 	} else {
-		o.LatencyMS = ms(time.Since(start))
-		// The result's JSON goes into a pooled buffer: the line written
-		// copies it (r.result returns once it has).
-		buf := jsonBufs.Get().(*[]byte)
-		defer putJSONBuf(buf)
-		js, jerr := r.json.AppendBinaryToJSON((*buf)[:0], res.b, t.m.def.Type)
-		*buf = js
-		if jerr != nil {
-			o.OK, o.Error = false, &Error{Message: fmt.Sprintf("the call succeeded but its result could not be read: %v", jerr)}
-		} else {
-			o.Result = js
-		}
+		// Never sent (bad params, a peer that cannot be resolved): code 0,
+		// and the message says which line and why.
+		o.Error = &Error{Message: fmt.Sprintf("line %d: %v", j.line, err), Kind: kind}
 	}
+	r.unreachable.note(err, o.Error.Kind)
 	r.result(o)
-}
-
-// jsonBufs are buffers for a result's JSON while its line is written.
-var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-func putJSONBuf(b *[]byte) {
-	if cap(*b) <= 64<<10 { // one huge result does not pin its memory
-		jsonBufs.Put(b)
-	}
 }
 
 // jobInvoker sends a job's request through the sender with its DC and
