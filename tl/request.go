@@ -86,22 +86,61 @@ func EncodeParams(ctx context.Context, def *Definition, params []byte, opts Deco
 		if !s.set() {
 			continue
 		}
-		p, err := tg.DecodeInputPeer(&bin.Buffer{Buf: body[s.from:s.to]})
+		k, err := encodedPeerKey(body[s.from:s.to])
 		if err != nil {
 			return nil, fmt.Errorf("%s: decode its peer: %w", def.Name, err)
 		}
-		if r.Peer = PeerKey(p); r.Peer != "" {
+		if r.Peer = k; k != "" {
 			return r, nil
 		}
 	}
 	if s := m.channel; s.set() {
-		c, err := tg.DecodeInputChannel(&bin.Buffer{Buf: body[s.from:s.to]})
+		k, err := encodedPeerKey(body[s.from:s.to])
 		if err != nil {
 			return nil, fmt.Errorf("%s: decode its channel: %w", def.Name, err)
 		}
-		r.Peer = ChannelKey(c)
+		r.Peer = k
 	}
 	return r, nil
+}
+
+// encodedPeerKey is PeerKey (or ChannelKey) of an encoded InputPeer (or
+// InputChannel). The common constructors are read in place: the key's id
+// is their first field (TestEncodedPeerKey checks these against PeerKey);
+// the others are decoded.
+func encodedPeerKey(b []byte) (string, error) {
+	if len(b) >= 4 {
+		switch id := binary.LittleEndian.Uint32(b); {
+		case id == tg.InputPeerSelfTypeID:
+			return "self", nil
+		case len(b) >= 12 && (id == tg.InputPeerUserTypeID || id == tg.InputPeerChatTypeID || id == tg.InputPeerChannelTypeID || id == tg.InputChannelTypeID):
+			kind := "channel:"
+			switch id {
+			case tg.InputPeerUserTypeID:
+				kind = "user:"
+			case tg.InputPeerChatTypeID:
+				kind = "chat:"
+			}
+			return idKey(kind, int64(binary.LittleEndian.Uint64(b[4:]))), nil
+		}
+	}
+	buf := &bin.Buffer{Buf: b}
+	id, err := buf.PeekID()
+	if err != nil {
+		return "", err
+	}
+	if d, ok := ByID(id); ok && d.Type == "InputChannel" {
+		c, err := tg.DecodeInputChannel(buf)
+		if err != nil {
+			return "", err
+		}
+		return ChannelKey(c), nil
+	}
+	p, err := tg.DecodeInputPeer(buf)
+	if err != nil {
+		return "", err
+	}
+	return PeerKey(p), nil
 }
 
 // smallRequest is a Request and its body in one allocation, for the

@@ -126,3 +126,35 @@ func TestPeerKey(t *testing.T) {
 		t.Errorf("empty channel: %q", got)
 	}
 }
+
+// encodedPeerKey, which reads common constructors in place, names every
+// input peer and channel as PeerKey and ChannelKey name the decoded object.
+func TestEncodedPeerKey(t *testing.T) {
+	objs := []bin.Encoder{
+		&tg.InputPeerSelf{}, &tg.InputPeerEmpty{}, &tg.InputPeerUser{UserID: -7, AccessHash: 1},
+		&tg.InputPeerChat{ChatID: 1 << 40}, &tg.InputPeerChannel{ChannelID: 9, AccessHash: -1},
+		&tg.InputPeerUserFromMessage{Peer: &tg.InputPeerChat{ChatID: 3}, MsgID: 4, UserID: 5},
+		&tg.InputPeerChannelFromMessage{Peer: &tg.InputPeerSelf{}, MsgID: 4, ChannelID: 6},
+		&tg.InputChannel{ChannelID: 11, AccessHash: 2}, &tg.InputChannelEmpty{},
+		&tg.InputChannelFromMessage{Peer: &tg.InputPeerSelf{}, MsgID: 1, ChannelID: 12},
+	}
+	for _, o := range objs {
+		var b bin.Buffer
+		if err := o.Encode(&b); err != nil {
+			t.Fatal(err)
+		}
+		var want string
+		switch o := o.(type) {
+		case tg.InputPeerClass:
+			want = PeerKey(o)
+		case tg.InputChannelClass:
+			want = ChannelKey(o)
+		}
+		if got, err := encodedPeerKey(b.Buf); err != nil || got != want {
+			t.Errorf("%T: %q, %v; want %q", o, got, err, want)
+		}
+	}
+	if _, err := encodedPeerKey([]byte{1, 2}); err == nil {
+		t.Error("no error for a torn peer")
+	}
+}
