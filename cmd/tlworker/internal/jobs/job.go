@@ -250,6 +250,8 @@ var errSlowPath = errors.New("not the common form")
 // the same job is the same message to the server (MTProto: the server
 // deduplicates messages.sendMessage and friends by random_id).
 func randomID(jobID string) int64 {
-	h := sha256.Sum256([]byte("tlworker random_id\x00" + jobID))
+	// The hashed bytes are built on the stack for ids of common length.
+	var buf [128]byte
+	h := sha256.Sum256(append(append(buf[:0], "tlworker random_id\x00"...), jobID...))
 	return int64(binary.LittleEndian.Uint64(h[:8]))
 }

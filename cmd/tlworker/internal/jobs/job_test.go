@@ -158,3 +158,10 @@ func BenchmarkParseJob(b *testing.B) {
 		}
 	})
 }
+
+// randomID runs once per job: it hashes on the stack.
+func TestRandomIDDoesNotAllocate(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { randomID("m123456") }); n != 0 {
+		t.Errorf("%v allocations per call", n)
+	}
+}
