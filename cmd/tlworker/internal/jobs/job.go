@@ -29,12 +29,14 @@ type job struct {
 func parseJob(line int, b []byte) (job, error) {
 	j, ok := parseJobFast(b)
 	if !ok {
-		j = job{}
+		// A job of its own: one whose address is taken lives on the heap.
+		var slow job
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&j); err != nil {
+		if err := dec.Decode(&slow); err != nil {
 			return job{line: line}, fmt.Errorf("line %d: not a job (%v); want {\"id\":…,\"method\":…,\"params\":{…}}", line, err)
 		}
+		j = slow
 	}
 	j.line = line
 	switch {

@@ -131,7 +131,8 @@ func (r *resultWriter) writeOK(id string, body []byte, typ string, latencyMS flo
 	}
 	if hasBF(id) || marshalEscapes(w.Buf[start:]) || !plainMS(latencyMS) {
 		// Not written the way appendResult writes: the general path.
-		r.write(Result{ID: id, OK: true, Result: w.Buf[start:], LatencyMS: &latencyMS})
+		lat := latencyMS // on the heap only on this path
+		r.write(Result{ID: id, OK: true, Result: w.Buf[start:], LatencyMS: &lat})
 		return nil
 	}
 	w.RawStr(`,"latency_ms":`)

@@ -134,7 +134,8 @@ func (r *runner) run(ctx context.Context, t task) {
 			r.counted(true)
 			return
 		}
-		r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("the call succeeded but its result could not be read: %v", jerr)}, LatencyMS: &lat})
+		l := lat // on the heap only on this path
+		r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("the call succeeded but its result could not be read: %v", jerr)}, LatencyMS: &l})
 		return
 	}
 	o := Result{ID: j.ID}
