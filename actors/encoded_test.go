@@ -104,3 +104,38 @@ func TestEncodedRequestWithZeroRandomIDIsFilled(t *testing.T) {
 		t.Error("the request's body was modified")
 	}
 }
+
+// BenchmarkNewPending: what a call costs the submitter before the
+// scheduler, for tlworker send's request built from JSON: gotd's object
+// (random_id filled by reflection, encoded) against a *tl.Request (its
+// bytes as they are).
+func BenchmarkNewPending(b *testing.B) {
+	def, err := tl.Method("messages.sendMessage")
+	if err != nil {
+		b.Fatal(err)
+	}
+	params := []byte(`{"peer":"me","message":"hi","random_id":"7"}`)
+	opts := tl.DecodeOptions{Resolver: encodedResolver{}}
+	obj, err := tl.DecodeParams(context.Background(), def, params, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := tl.EncodeParams(context.Background(), def, params, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		req  bin.Encoder
+	}{{"gotd", obj}, {"encoded", r}} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := &Client{}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.newPending(tc.req, callOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
