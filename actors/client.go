@@ -223,6 +223,9 @@ func (c *Client) Close(ctx context.Context) error {
 // context.DeadlineExceeded) inside the *scheduler.CanceledError. Go goes
 // straight to the scheduler: the middlewares (Use) see only Invoke, Call
 // and Do.
+//
+// req is gotd's object for a method, or a *tl.Request (tl.EncodeParams),
+// whose bytes are sent as they are: neither decoded nor encoded again.
 func (c *Client) Go(ctx context.Context, req bin.Encoder, opts ...Option) (*Future, error) {
 	o := options(ctx, opts)
 	p, err := c.newPending(req, o)
