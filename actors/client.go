@@ -226,6 +226,9 @@ func (c *Client) Close(ctx context.Context) error {
 // context.DeadlineExceeded) inside the *scheduler.CanceledError. Go goes
 // straight to the scheduler: the middlewares (Use) see only Invoke, Call
 // and Do.
+//
+// req is gotd's object for a method, or a *tl.Request (tl.EncodeParams),
+// whose bytes are sent as they are: neither decoded nor encoded again.
 func (c *Client) Go(ctx context.Context, req bin.Encoder, opts ...Option) (*Future, error) {
 	o := options(ctx, opts)
 	p, err := c.newPending(req, o)
@@ -340,13 +343,24 @@ func methodOf(req bin.Encoder) (*tl.Definition, error) {
 }
 
 // newPending encodes req (with its random_id filled, FillRandomID) into a
-// call that o's DC and flood budget apply to.
+// call that o's DC and flood budget apply to. A *tl.Request is sent as it
+// was encoded, unless it has a zero random_id to fill.
 func (c *Client) newPending(req bin.Encoder, o callOptions) (*pending, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
 	if c.stopped.Load() {
 		return nil, errStoppedNotSent
+	}
+	if r, ok := req.(*tl.Request); ok {
+		if !r.ZeroRandomID {
+			return c.newEncodedPending(r, o)
+		}
+		obj, err := r.Object()
+		if err != nil {
+			return nil, fmt.Errorf("tlsched: %w", err)
+		}
+		req = obj
 	}
 	def, err := methodOf(req)
 	if err != nil {
@@ -371,6 +385,32 @@ func (c *Client) newPending(req bin.Encoder, o callOptions) (*pending, error) {
 		writes:     tl.WritesToChat(def),
 		paid:       paidFloodskip(req),
 		size:       b.Len(),
+		dc:         o.dc,
+		budget:     o.budget,
+		client:     c,
+		done:       make(chan struct{}),
+	}, nil
+}
+
+// newEncodedPending is newPending for a call encoded already, whose
+// random_id (if it has one) is not zero: its bytes are sent as they are
+// (TestEncodedRequestSendsTheSameBytes).
+func (c *Client) newEncodedPending(r *tl.Request, o callOptions) (*pending, error) {
+	if r.Def == nil || !r.Def.Method {
+		return nil, errors.New("tlsched: a tl.Request without a method")
+	}
+	if len(r.Body) > mtproto.MaxMessageBytes {
+		return nil, fmt.Errorf("tlsched: %s is %d bytes, over the %d-byte MTProto limit", r.Def.Name, len(r.Body), mtproto.MaxMessageBytes)
+	}
+	return &pending{
+		id:         scheduler.CallID(c.nextID.Add(1)),
+		raw:        rawRequest(r.Body),
+		method:     r.Def,
+		resendable: tl.Resendable(r.Def),
+		peer:       r.Peer,
+		writes:     tl.WritesToChat(r.Def),
+		paid:       r.PaidFloodskip,
+		size:       len(r.Body),
 		dc:         o.dc,
 		budget:     o.budget,
 		client:     c,
@@ -482,25 +522,21 @@ func (r rawRequest) Encode(b *bin.Buffer) error {
 
 // peerKey names the chat a request is about, for slow-mode gates: the
 // chat it posts to (ToPeer of messages.forwardMessages), else its Peer,
-// else its Channel (channels.*).
+// else its Channel (channels.*), as tl.PeerKey names it. A *tl.Request
+// says so itself (Request.Peer), the same way.
 func peerKey(req bin.Encoder) string {
 	if g, ok := req.(interface{ GetToPeer() tg.InputPeerClass }); ok {
-		if k := inputPeerKey(g.GetToPeer()); k != "" {
+		if k := tl.PeerKey(g.GetToPeer()); k != "" {
 			return k
 		}
 	}
 	if g, ok := req.(interface{ GetPeer() tg.InputPeerClass }); ok {
-		if k := inputPeerKey(g.GetPeer()); k != "" {
+		if k := tl.PeerKey(g.GetPeer()); k != "" {
 			return k
 		}
 	}
 	if g, ok := req.(interface{ GetChannel() tg.InputChannelClass }); ok {
-		switch ch := g.GetChannel().(type) {
-		case *tg.InputChannel:
-			return fmt.Sprintf("channel:%d", ch.ChannelID)
-		case *tg.InputChannelFromMessage:
-			return fmt.Sprintf("channel:%d", ch.ChannelID)
-		}
+		return tl.ChannelKey(g.GetChannel())
 	}
 	return ""
 }
@@ -510,25 +546,6 @@ func peerKey(req bin.Encoder) string {
 func paidFloodskip(req bin.Encoder) bool {
 	g, ok := req.(interface{ GetAllowPaidFloodskip() bool })
 	return ok && g.GetAllowPaidFloodskip()
-}
-
-// inputPeerKey names a chat the same way whichever input form names it.
-func inputPeerKey(p tg.InputPeerClass) string {
-	switch p := p.(type) {
-	case *tg.InputPeerChannel:
-		return fmt.Sprintf("channel:%d", p.ChannelID)
-	case *tg.InputPeerChannelFromMessage:
-		return fmt.Sprintf("channel:%d", p.ChannelID)
-	case *tg.InputPeerChat:
-		return fmt.Sprintf("chat:%d", p.ChatID)
-	case *tg.InputPeerUser:
-		return fmt.Sprintf("user:%d", p.UserID)
-	case *tg.InputPeerUserFromMessage:
-		return fmt.Sprintf("user:%d", p.UserID)
-	case *tg.InputPeerSelf:
-		return "self"
-	}
-	return ""
 }
 
 // Stats returns the scheduler's counters.

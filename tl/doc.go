@@ -25,6 +25,10 @@
 //     jsonpath.go is the path that errors name; layout.go classifies a
 //     definition's params once for BinaryToJSON. testdata/*.golden pin the
 //     output and every error text.
+//   - request.go: EncodeParams and Request, a call encoded once from its
+//     JSON with what a scheduler reads from it (its chat, its random_id,
+//     its paid flood skip); peerkey.go: PeerKey, how a chat is named for
+//     slow-mode and pacing gates.
 //   - error_rules.go: the rules of RPC errors, one row each, as Telegram's
 //     error list writes them ("PASSWORD_TOO_FRESH_%d"). A wait the
 //     scheduler gates on is a row of floodRules (its error type and

@@ -120,3 +120,21 @@ func benchMessages() *tg.MessagesMessages {
 func BenchmarkBinaryToJSONMessagesMessages(b *testing.B) {
 	benchBinaryToJSON(b, benchMessages(), "messages.Messages")
 }
+
+// BenchmarkEncodeParamsSendMessageShorthand is what tlworker send does
+// per job line now: EncodeParams, the call encoded once (no gotd object).
+func BenchmarkEncodeParamsSendMessageShorthand(b *testing.B) {
+	def, err := Method("messages.sendMessage")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	p := []byte(`{"peer":"me","message":"hi"}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		if _, err := EncodeParams(ctx, def, p, benchOpts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -170,6 +170,10 @@ func (d *jsonDecoder) object(data []byte, def *Definition, class string, boxed, 
 
 // fieldsOf is object for the fields it pushes at d.fields[base:].
 func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class string, boxed, methods bool) (*Definition, error) {
+	// EncodeParams notes the call's own fields, not those of the objects
+	// inside it.
+	meta := d.meta.on
+	d.meta.on = false
 	if err := d.collect(data); err != nil {
 		return nil, err
 	}
@@ -236,7 +240,11 @@ func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class str
 				continue
 			}
 			if p.Name == "random_id" && p.Type == "long" && d.opts.RandomID != nil {
+				from := len(d.buf.Buf)
 				d.buf.PutLong(d.opts.RandomID())
+				if meta {
+					d.meta.note(p, from, len(d.buf.Buf))
+				}
 				continue
 			}
 			return nil, d.fieldErrf(p.Name, "missing required field (%s)", p.Type)
@@ -250,6 +258,9 @@ func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class str
 				}
 				set = raw[0] == 't'
 			}
+			if set && meta && p.Name == "allow_paid_floodskip" {
+				d.meta.paid = true
+			}
 			if set {
 				for i := range flags {
 					if flags[i].name == p.Flag {
@@ -262,10 +273,14 @@ func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class str
 			}
 		}
 		d.path.push(p.Name)
+		from := len(d.buf.Buf)
 		err := d.value(raw, p.Type)
 		d.path.pop()
 		if err != nil {
 			return nil, err
+		}
+		if meta {
+			d.meta.note(p, from, len(d.buf.Buf))
 		}
 	}
 	if def.sharedBits {
@@ -281,6 +296,14 @@ func (d *jsonDecoder) fieldsOf(base int, data []byte, def *Definition, class str
 
 // collect pushes the fields of the JSON object data onto d.fields.
 func (d *jsonDecoder) collect(data []byte) error {
+	if d.collectPlain(data) {
+		return nil
+	}
+	return d.collectJX(data)
+}
+
+// collectJX is collect by jx, for any object.
+func (d *jsonDecoder) collectJX(data []byte) error {
 	dec := d.reader(data)
 	defer d.done(dec)
 	if t := dec.Next(); t != jx.Object {
@@ -308,6 +331,127 @@ func (d *jsonDecoder) collect(data []byte) error {
 		return d.errf("invalid JSON: %v", err)
 	}
 	return nil
+}
+
+// collectPlain is collect for an object in the plain form most requests
+// take: keys without escapes, and values that are strings without escapes
+// or control characters, integers, true, false or null, no field given
+// twice. It reads such an object without jx and reports true; for anything
+// else it pushes nothing and reports false, and collect's jx path reads
+// the object (and names what is wrong with it). The values it pushes are
+// the raw values jx would give; value reads them as before.
+func (d *jsonDecoder) collectPlain(data []byte) bool {
+	base := len(d.fields)
+	fail := func() bool { d.fields = d.fields[:base]; return false }
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return false
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return skipSpace(data, i+1) == len(data)
+	}
+	for {
+		key, n, ok := plainString(data, i)
+		if !ok {
+			return fail()
+		}
+		key = key[1 : len(key)-1]
+		if i = skipSpace(data, n); i >= len(data) || data[i] != ':' {
+			return fail()
+		}
+		i = skipSpace(data, i+1)
+		if n, ok = plainScalar(data, i); !ok {
+			return fail()
+		}
+		for _, f := range d.fields[base:] {
+			if string(f.key) == string(key) {
+				return fail() // the jx path names the error
+			}
+		}
+		d.fields = append(d.fields, rawField{key: key, raw: data[i:n]})
+		switch i = skipSpace(data, n); {
+		case i >= len(data):
+			return fail()
+		case data[i] == ',':
+			i = skipSpace(data, i+1)
+		case data[i] == '}':
+			if skipSpace(data, i+1) != len(data) {
+				return fail()
+			}
+			return true
+		default:
+			return fail()
+		}
+	}
+}
+
+// plainString returns the JSON string at data[i], quotes included, when it
+// has no escape and no control character, and the index past it.
+func plainString(data []byte, i int) (s []byte, next int, ok bool) {
+	if i >= len(data) || data[i] != '"' {
+		return nil, 0, false
+	}
+	for k := i + 1; k < len(data); k++ {
+		switch c := data[k]; {
+		case c == '"':
+			return data[i : k+1], k + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// plainScalar returns the index past the plain JSON value at data[i]: a
+// string (plainString), an integer, true, false or null; false for
+// anything else (an object, an array, a fraction, an escape).
+func plainScalar(data []byte, i int) (next int, ok bool) {
+	if i >= len(data) {
+		return 0, false
+	}
+	switch c := data[i]; {
+	case c == '"':
+		_, next, ok = plainString(data, i)
+		return next, ok
+	case c == 't':
+		return plainWord(data, i, "true")
+	case c == 'f':
+		return plainWord(data, i, "false")
+	case c == 'n':
+		return plainWord(data, i, "null")
+	case c == '-' || c >= '0' && c <= '9':
+		k := i
+		if c == '-' {
+			k++
+		}
+		start := k
+		for k < len(data) && data[k] >= '0' && data[k] <= '9' {
+			k++
+		}
+		if k == start || data[start] == '0' && k-start > 1 {
+			return 0, false // no digits, or a leading zero: not JSON
+		}
+		if k < len(data) && (data[k] == '.' || data[k] == 'e' || data[k] == 'E') {
+			return 0, false
+		}
+		return k, true
+	}
+	return 0, false
+}
+
+func plainWord(data []byte, i int, word string) (int, bool) {
+	if len(data)-i < len(word) || string(data[i:i+len(word)]) != word {
+		return 0, false
+	}
+	return i + len(word), true
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // named returns the definition that the "_" value raw names.

@@ -27,6 +27,8 @@ type jsonDecoder struct {
 	// str holds the last decoded string, b64 the last decoded base64, esc
 	// a string with escaped bytes of invalid UTF-8 made raw.
 	str, b64, esc []byte
+	// meta is what EncodeParams notes about the call it encodes.
+	meta requestMeta
 }
 
 var decoderPool = sync.Pool{New: func() any { return new(jsonDecoder) }}
@@ -42,7 +44,7 @@ func (d *jsonDecoder) release() {
 	if cap(d.buf.Buf) > maxPooledBuf || cap(d.str) > maxPooledBuf || cap(d.b64) > maxPooledBuf || cap(d.esc) > maxPooledBuf || cap(d.fields) > 1024 || cap(d.path) > 1024 || len(d.decs) > 64 {
 		return
 	}
-	d.ctx, d.opts = nil, DecodeOptions{}
+	d.ctx, d.opts, d.meta = nil, DecodeOptions{}, requestMeta{}
 	d.buf.Reset()
 	clear(d.fields[:cap(d.fields)])
 	d.fields = d.fields[:0]

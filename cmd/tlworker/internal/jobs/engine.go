@@ -349,8 +349,13 @@ func (r *runner) workers(ctx context.Context, n int) func() {
 
 func (r *runner) result(o Result) {
 	r.w.write(o)
+	r.counted(o.OK)
+}
+
+// counted counts a result line written.
+func (r *runner) counted(ok bool) {
 	r.written.Add(1)
 	if r.onResult != nil {
-		r.onResult(o.OK)
+		r.onResult(ok)
 	}
 }

@@ -50,13 +50,27 @@ type sent struct {
 	after    string // the text of the call it runs after
 }
 
+// sendMessage is req as gotd's messages.sendMessage, decoded from a
+// *tl.Request (what the engine sends).
+func sendMessage(req bin.Encoder) (*tg.MessagesSendMessageRequest, bool) {
+	if r, ok := req.(*tl.Request); ok {
+		obj, err := r.Object()
+		if err != nil {
+			return nil, false
+		}
+		req = obj
+	}
+	m, ok := req.(*tg.MessagesSendMessageRequest)
+	return m, ok
+}
+
 type fakeCall struct {
 	s    *fakeSender
 	text string
 }
 
 func (f *fakeSender) Send(_ context.Context, req bin.Encoder, dc int, after Call) (Call, error) {
-	m, ok := req.(*tg.MessagesSendMessageRequest)
+	m, ok := sendMessage(req)
 	if !ok {
 		return nil, fmt.Errorf("fake: unexpected request %T", req)
 	}
@@ -523,13 +537,13 @@ type closingSender struct {
 }
 
 func (c *closingSender) Send(ctx context.Context, req bin.Encoder, dc int, after Call) (Call, error) {
-	if m, ok := req.(*tg.MessagesSendMessageRequest); ok && m.Message == c.block {
+	if m, ok := sendMessage(req); ok && m.Message == c.block {
 		close(c.arrived)
 		<-c.closed
 		return nil, actors.ErrClosed
 	}
 	call, err := c.fakeSender.Send(ctx, req, dc, after)
-	if m, ok := req.(*tg.MessagesSendMessageRequest); ok {
+	if m, ok := sendMessage(req); ok {
 		c.sent <- m.Message
 	}
 	return call, err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/go-faster/jx"
@@ -31,12 +32,14 @@ type job struct {
 func parseJob(line int, b []byte) (job, error) {
 	j, ok := parseJobFast(b)
 	if !ok {
-		j = job{}
+		// A job of its own: one whose address is taken lives on the heap.
+		var slow job
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&j); err != nil {
+		if err := dec.Decode(&slow); err != nil {
 			return job{line: line}, fmt.Errorf("line %d: not a job (%v); want {\"id\":…,\"method\":…,\"params\":{…}}", line, err)
 		}
+		j = slow
 	}
 	j.line = line
 	switch {
@@ -61,6 +64,102 @@ func parseJob(line int, b []byte) (job, error) {
 // what encoding/json gives for the lines it takes; params are copied out
 // of b, which the caller reuses.
 func parseJobFast(b []byte) (job, bool) {
+	if j, ok := parseJobPlain(b); ok {
+		return j, true
+	}
+	return parseJobJX(b)
+}
+
+// parseJobPlain reads a job line in its plainest form, as scripts write
+// it: no space outside "params", strings without escapes or control
+// characters, a "dc" of decimal digits. It reports false for anything else,
+// which parseJobJX reads.
+func parseJobPlain(b []byte) (job, bool) {
+	var j job
+	if len(b) < 2 || b[0] != '{' {
+		return j, false
+	}
+	for i := 1; ; {
+		key, n, ok := plainStr(b, i)
+		if !ok || n >= len(b) || b[n] != ':' {
+			return j, false
+		}
+		i = n + 1
+		switch string(key) {
+		case "id", "method", "after":
+			v, n, ok := plainStr(b, i)
+			if !ok || !utf8.Valid(v) {
+				return j, false
+			}
+			switch string(key) {
+			case "id":
+				j.ID = string(v)
+			case "method":
+				j.Method = methodNames.get(v)
+			default:
+				j.After = string(v)
+			}
+			i = n
+		case "params":
+			if i >= len(b) || isSpace(b[i]) {
+				return j, false
+			}
+			d := jx.GetDecoder()
+			d.ResetBytes(b[i:])
+			raw, err := d.Raw()
+			jx.PutDecoder(d)
+			if err != nil || len(raw) == 0 || isSpace(raw[len(raw)-1]) {
+				return j, false
+			}
+			j.Params = append(json.RawMessage(nil), raw...)
+			i += len(raw)
+		case "dc":
+			n := i
+			for n < len(b) && b[n] >= '0' && b[n] <= '9' && n-i < 9 {
+				j.DC = j.DC*10 + int(b[n]-'0')
+				n++
+			}
+			if n == i || b[i] == '0' && n-i > 1 {
+				return j, false
+			}
+			i = n
+		default:
+			return j, false
+		}
+		switch {
+		case i >= len(b):
+			return j, false
+		case b[i] == ',':
+			i++
+		case b[i] == '}':
+			return j, i == len(b)-1
+		default:
+			return j, false
+		}
+	}
+}
+
+// plainStr reads the JSON string at b[i] when it has no escape and no
+// control character: its bytes, and the index past its closing quote.
+func plainStr(b []byte, i int) (s []byte, next int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, 0, false
+	}
+	for k := i + 1; k < len(b); k++ {
+		switch c := b[k]; {
+		case c == '"':
+			return b[i+1 : k], k + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// parseJobJX is parseJobFast for the lines parseJobPlain does not take.
+func parseJobJX(b []byte) (job, bool) {
 	var j job
 	d := jx.GetDecoder()
 	defer jx.PutDecoder(d)
@@ -124,17 +223,25 @@ func jobStr(d *jx.Decoder, dst *string, intern bool) error {
 var methodNames internTable
 
 type internTable struct {
-	mu sync.Mutex
-	m  map[string]string
+	// last is the name got last: a run's lines mostly repeat one method,
+	// which this finds without the lock or a hash.
+	last atomic.Pointer[string]
+	mu   sync.Mutex
+	m    map[string]string
 }
 
 func (t *internTable) get(b []byte) string {
+	if last := t.last.Load(); last != nil && *last == string(b) {
+		return *last
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if s, ok := t.m[string(b)]; ok {
+		t.last.Store(&s)
 		return s
 	}
 	s := string(b)
+	t.last.Store(&s)
 	if len(t.m) < 1024 { // a bound against lines full of made-up names
 		if t.m == nil {
 			t.m = map[string]string{}
@@ -150,6 +257,8 @@ var errSlowPath = errors.New("not the common form")
 // the same job is the same message to the server (MTProto: the server
 // deduplicates messages.sendMessage and friends by random_id).
 func randomID(jobID string) int64 {
-	h := sha256.Sum256([]byte("tlworker random_id\x00" + jobID))
+	// The hashed bytes are built on the stack for ids of common length.
+	var buf [128]byte
+	h := sha256.Sum256(append(append(buf[:0], "tlworker random_id\x00"...), jobID...))
 	return int64(binary.LittleEndian.Uint64(h[:8]))
 }

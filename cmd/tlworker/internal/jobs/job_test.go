@@ -113,6 +113,29 @@ func TestParseJobFastAgrees(t *testing.T) {
 	})
 }
 
+// The plain reader takes the lines tlworker's own tools write, and the
+// fast reader's property test above covers what it takes.
+func TestParseJobPlainTakesThePlainForm(t *testing.T) {
+	for _, line := range []string{
+		`{"id":"m1","method":"messages.sendMessage","params":{"peer":"me","message":"hi"}}`,
+		`{"id":"m2","method":"messages.sendMessage","params":{"peer":"me", "message":"a \"b\""},"after":"m1","dc":4}`,
+		`{"dc":0,"params":null,"id":"é"}`,
+	} {
+		if _, ok := parseJobPlain([]byte(line)); !ok {
+			t.Errorf("%s: not taken", line)
+		}
+	}
+	for _, line := range []string{
+		`{"id":"a\"b","method":"m"}`, `{ "id":"a"}`, `{"id":"a","dc":01}`, `{"id":"a","dc":-1}`, `{"id":"a","dc":1234567890}`,
+		`{"id":"a"} `, `{"id":"a","params": {}}`, `{"id":"a","params":{} }`, `{"id":"a","peer":"b"}`, "{\"id\":\"a\xff\"}",
+		`{"id":"a",}`, `{}`, `{"id":"a"`,
+	} {
+		if _, ok := parseJobPlain([]byte(line)); ok {
+			t.Errorf("%s: taken", line)
+		}
+	}
+}
+
 func BenchmarkParseJob(b *testing.B) {
 	line := []byte(`{"id":"m123456","method":"messages.sendMessage","params":{"peer":"@user42","message":"hello there"}}`)
 	b.Run("parseJob", func(b *testing.B) {
@@ -134,4 +157,11 @@ func BenchmarkParseJob(b *testing.B) {
 			}
 		}
 	})
+}
+
+// randomID runs once per job: it hashes on the stack.
+func TestRandomIDDoesNotAllocate(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { randomID("m123456") }); n != 0 {
+		t.Errorf("%v allocations per call", n)
+	}
 }

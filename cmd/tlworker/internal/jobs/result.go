@@ -15,6 +15,7 @@ import (
 	"github.com/gotd/td/tgerr"
 
 	"github.com/tlsched/tlsched/scheduler"
+	"github.com/tlsched/tlsched/tl"
 )
 
 // Result is one result line: {"id":…,"ok":true,"result":{…},"latency_ms":3.1}
@@ -74,9 +75,12 @@ func unanswered(err error) string {
 }
 
 func ms(d time.Duration) *float64 {
-	v := float64(d.Microseconds()) / 1000
+	v := msOf(d)
 	return &v
 }
+
+// msOf is d in milliseconds, to the microsecond.
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // resultWriter writes result lines, one JSON object each, in completion
 // order. Safe for concurrent use.
@@ -95,21 +99,60 @@ func (r *resultWriter) write(o Result) {
 	w := linePool.Get().(*jx.Writer)
 	defer linePool.Put(w)
 	w.Reset()
-	var err error
 	if !appendResult(w, o) {
-		var b []byte
-		b, err = json.Marshal(o)
+		b, err := json.Marshal(o)
+		if err != nil {
+			r.mu.Lock()
+			r.err = err
+			r.mu.Unlock()
+			return
+		}
 		w.Reset()
 		w.Raw(b)
 	}
 	w.Buf = append(w.Buf, '\n')
+	r.put(w.Buf)
+}
+
+// writeOK writes the line of a job that succeeded, converting its result
+// body (of TL type typ) to JSON straight into the line: the line write
+// would give for Result{ID: id, Account: account, OK: true, Result: <the
+// JSON>, LatencyMS: &latencyMS}. It writes nothing and returns the error
+// when the body cannot be converted.
+func (r *resultWriter) writeOK(id, account string, body []byte, typ string, latencyMS float64, opts tl.EncodeOptions) error {
+	w := linePool.Get().(*jx.Writer)
+	defer linePool.Put(w)
+	w.Reset()
+	w.RawStr(`{"id":`)
+	w.StrEscape(id)
+	if account != "" {
+		w.RawStr(`,"account":`)
+		w.StrEscape(account)
+	}
+	w.RawStr(`,"ok":true,"result":`)
+	start := len(w.Buf)
+	var err error
+	if w.Buf, err = opts.AppendBinaryToJSON(w.Buf, body, typ); err != nil {
+		return err
+	}
+	if hasBF(id) || hasBF(account) || marshalEscapes(w.Buf[start:]) || !plainMS(latencyMS) {
+		// Not written the way appendResult writes: the general path.
+		lat := latencyMS // on the heap only on this path
+		r.write(Result{ID: id, Account: account, OK: true, Result: w.Buf[start:], LatencyMS: &lat})
+		return nil
+	}
+	w.RawStr(`,"latency_ms":`)
+	w.Buf = appendMS(w.Buf, latencyMS)
+	w.RawStr("}\n")
+	r.put(w.Buf)
+	return nil
+}
+
+// put writes one line, its newline included, to the output.
+func (r *resultWriter) put(line []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err != nil {
-		r.err = err
-		return
-	}
-	if _, err := r.w.Write(w.Buf); err != nil && r.err == nil {
+	if _, err := r.w.Write(line); err != nil && r.err == nil {
 		r.err = err
 	}
 	if !r.started {
@@ -165,7 +208,7 @@ func appendResult(w *jx.Writer, o Result) bool {
 	}
 	if o.LatencyMS != nil {
 		v := *o.LatencyMS
-		if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) || math.IsNaN(v) || math.IsInf(v, 0) {
+		if !plainMS(v) {
 			return false
 		}
 		w.RawStr(`,"latency_ms":`)
@@ -173,6 +216,13 @@ func appendResult(w *jx.Writer, o Result) bool {
 	}
 	w.RawStr(`}`)
 	return true
+}
+
+// plainMS reports whether encoding/json writes v without an exponent, as
+// appendMS writes it.
+func plainMS(v float64) bool {
+	a := math.Abs(v)
+	return !(a != 0 && (a < 1e-6 || a >= 1e21) || math.IsNaN(v) || math.IsInf(v, 0))
 }
 
 // marshalEscapes reports whether raw JSON holds a character json.Marshal

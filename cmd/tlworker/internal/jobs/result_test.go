@@ -11,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotd/td/bin"
+	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 	"pgregory.net/rapid"
 
 	"github.com/tlsched/tlsched/scheduler"
+	"github.com/tlsched/tlsched/tl"
 )
 
 // The result line's JSON is a contract (README, --resume reads it back).
@@ -147,5 +150,55 @@ func TestMarshalEscapes(t *testing.T) {
 		if got := marshalEscapes([]byte(in)); got != want {
 			t.Errorf("marshalEscapes(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// writeOK writes the line write writes for the same success, whatever the
+// id, account, result and latency: the direct path and the general one agree.
+func TestWriteOKMatchesWrite(t *testing.T) {
+	bodies := map[string]bin.Encoder{
+		"Updates": &tg.UpdateShortSentMessage{Out: true, ID: 48213, Pts: 190233, PtsCount: 1, Date: 1764590000},
+		"User":    &tg.User{ID: 9007199254740993, FirstName: "a<b & c>d", AccessHash: -5},
+		"Bool":    &tg.BoolTrue{},
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		typ := rapid.SampledFrom([]string{"Updates", "User", "Bool"}).Draw(t, "typ")
+		var body bin.Buffer
+		if err := bodies[typ].Encode(&body); err != nil {
+			t.Fatal(err)
+		}
+		id := rapid.String().Draw(t, "id")
+		account := rapid.SampledFrom([]string{"", "bot1", "b\bx"}).Draw(t, "account")
+		lat := rapid.SampledFrom([]float64{0, 3.1, 0.001, 1e-7, 1e22, 123456.789}).Draw(t, "latency")
+		opts := tl.EncodeOptions{LongAsNumber: rapid.Bool().Draw(t, "long")}
+		var got, want bytes.Buffer
+		w := newResultWriter(&got)
+		if err := w.writeOK(id, account, body.Buf, typ, lat, opts); err != nil {
+			t.Fatal(err)
+		}
+		js, err := opts.BinaryToJSON(body.Buf, typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ww := newResultWriter(&want)
+		ww.write(Result{ID: id, Account: account, OK: true, Result: js, LatencyMS: &lat})
+		if err := errors.Join(w.flush(), ww.flush()); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Fatalf("writeOK %q\n   write %q", got.String(), want.String())
+		}
+	})
+}
+
+// A body that is not of its type writes nothing and returns the error.
+func TestWriteOKUnreadable(t *testing.T) {
+	var b bytes.Buffer
+	w := newResultWriter(&b)
+	if err := w.writeOK("j", "", []byte{1, 2, 3}, "Updates", 1, tl.EncodeOptions{}); err == nil {
+		t.Fatal("no error")
+	}
+	if err := w.flush(); err != nil || b.Len() != 0 {
+		t.Fatalf("wrote %q, %v", b.String(), err)
 	}
 }

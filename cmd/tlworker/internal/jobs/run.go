@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/gotd/td/bin"
@@ -129,30 +128,30 @@ func (r *runner) run(ctx context.Context, t task) {
 	default:
 		st.end(failed)
 	}
-	o := Result{ID: j.ID, OK: err == nil}
-	if err != nil {
-		if inv.sent {
-			o.Error = failure(err)
-		} else {
-			// Never sent (bad params, a peer that cannot be resolved): code 0,
-			// and the message says which line and why.
-			o.Error = &Error{Message: fmt.Sprintf("line %d: %v", j.line, err), Kind: kind}
+	if err == nil {
+		// The result's JSON goes straight into its line.
+		lat := msOf(time.Since(start))
+		jerr := r.w.writeOK(j.ID, t.acct.Name, res.b, t.m.def.Type, lat, r.json)
+		if jerr == nil {
+			r.counted(true)
+			if r.router != nil {
+				r.router.Finished(t.acct.Name, &Result{ID: j.ID, Account: t.acct.Name, OK: true})
+			}
+			return
 		}
-		r.unreachable.note(err, o.Error.Kind)
-	} else {
-		o.LatencyMS = ms(time.Since(start))
-		// The result's JSON goes into a pooled buffer: the line written
-		// copies it (r.result returns once it has).
-		buf := jsonBufs.Get().(*[]byte)
-		defer putJSONBuf(buf)
-		js, jerr := r.json.AppendBinaryToJSON((*buf)[:0], res.b, t.m.def.Type)
-		*buf = js
-		if jerr != nil {
-			o.OK, o.Error = false, &Error{Message: fmt.Sprintf("the call succeeded but its result could not be read: %v", jerr)}
-		} else {
-			o.Result = js
-		}
+		l := lat // on the heap only on this path
+		r.finish(t, &Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("the call succeeded but its result could not be read: %v", jerr)}, LatencyMS: &l})
+		return
 	}
+	o := Result{ID: j.ID}
+	if inv.sent {
+		o.Error = failure(err)
+	} else {
+		// Never sent (bad params, a peer that cannot be resolved): code 0,
+		// and the message says which line and why.
+		o.Error = &Error{Message: fmt.Sprintf("line %d: %v", j.line, err), Kind: kind}
+	}
+	r.unreachable.note(err, o.Error.Kind)
 	r.finish(t, &o)
 }
 
@@ -165,15 +164,6 @@ func (r *runner) finish(t task, o *Result) {
 	}
 	if r.router != nil {
 		r.router.Finished(t.acct.Name, o)
-	}
-}
-
-// jsonBufs are buffers for a result's JSON while its line is written.
-var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-func putJSONBuf(b *[]byte) {
-	if cap(*b) <= 64<<10 { // one huge result does not pin its memory
-		jsonBufs.Put(b)
 	}
 }
 
@@ -193,10 +183,10 @@ type jobInvoker struct {
 }
 
 // build is the job's request with its peers resolved by rv, and a missing
-// random_id derived from the job's id. One method value per job, not two
-// closures.
+// random_id derived from the job's id: a *tl.Request, encoded once, which
+// actors sends as it is. One method value per job, not two closures.
 func (j *jobInvoker) build(ctx context.Context, rv tl.Resolver) (bin.Encoder, error) {
-	return tl.DecodeParams(ctx, j.def, j.j.Params, tl.DecodeOptions{Resolver: rv, RandomID: j.randomID})
+	return tl.EncodeParams(ctx, j.def, j.j.Params, tl.DecodeOptions{Resolver: rv, RandomID: j.randomID})
 }
 
 func (j *jobInvoker) randomID() int64 { return randomID(j.j.ID) }
