@@ -1,0 +1,407 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gotd/td/crypto"
+	"github.com/gotd/td/exchange"
+	"github.com/gotd/td/tg"
+
+	"github.com/tlsched/tlsched/actors"
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
+)
+
+// "tlworker bench --fleet" (issue 18 item 7): what an actors.Fleet costs
+// per idle account, how long 1,000 accounts take to come up, and how close
+// 1,000 paced accounts come to the sum of their flood limits. tgsim runs in
+// a child process (fleetsim.go), so the heap and goroutines read here are
+// the accounts' own.
+
+type fleetFlags struct {
+	accounts         string        // sizes of the idle rows
+	bringup          int           // accounts brought up (0: skip)
+	exchange         bool          // also bring them up with key exchanges
+	send             int           // accounts sending (0: skip)
+	chats            int           // private chats per sending account
+	rate             int           // per-account message limit, per Telegram second
+	scale            float64       // Telegram time runs this many times faster than real time
+	warmup, duration time.Duration // of the send run, Telegram time
+	idleTimeout      time.Duration
+	readme           string
+}
+
+// RunFleet is "tlworker bench --fleet ARGS" (see Run).
+func RunFleet(args []string, stdout, stderr io.Writer) error {
+	var f fleetFlags
+	fs := cli.NewFlags("bench --fleet", stderr)
+	fs.StringVar(&f.accounts, "accounts", "1,100,1000", "accounts of the idle rows, comma-separated (empty: skip)")
+	fs.IntVar(&f.bringup, "bringup", 1000, "accounts to bring up (Add and a first call) for the bring-up time (0: skip)")
+	fs.BoolVar(&f.exchange, "exchange", true, "also time the bring-up with a key exchange per account (the verified prime kept)")
+	fs.IntVar(&f.send, "send", 1000, "accounts sending messages.sendMessage at their limit (0: skip)")
+	fs.IntVar(&f.chats, "chats", 60, "private chats each sending account spreads its messages over (round robin)")
+	fs.IntVar(&f.rate, "rate", publishedAccountN, "each account's message limit in tgsim and the pacer, per second of Telegram time")
+	fs.Float64Var(&f.scale, "scale", 0.1, "run Telegram's time this many times faster than real time (tgsim's flood clock and the pacers'; below 1: slower, so 1,000 accounts' sum of limits fits the machine)")
+	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "send run: Telegram time before the measured window (the accounts' first bursts)")
+	fs.DurationVar(&f.duration, "duration", 20*time.Second, "send run: the measured window, Telegram time")
+	fs.DurationVar(&f.idleTimeout, "idle-timeout", 100*time.Millisecond, "the idle rows' Config.IdleTimeout")
+	fs.StringVar(&f.readme, "readme", "", "replace the table between <!-- bench-fleet:start --> and <!-- bench-fleet:end --> in this file")
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return err
+	}
+	var sizes []int
+	if f.accounts != "" {
+		for _, s := range strings.Split(f.accounts, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 {
+				return cli.Usagef("-accounts %q: want numbers like 1,100,1000", f.accounts)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	if f.bringup < 0 || f.send < 0 || f.chats < 1 || f.rate < 1 || f.scale <= 0 || f.duration <= 0 || f.warmup < 0 || f.idleTimeout <= 0 {
+		return cli.Usagef("-bringup and -send must be at least 0, -chats and -rate at least 1, -scale, -duration and -idle-timeout above 0")
+	}
+	rep := fleetReport{
+		Date: time.Now().UTC().Format("2006-01-02"), Machine: machine(), Flags: f,
+		Command: "go run -tags bench ./cmd/tlworker bench --fleet " + strings.Join(args, " "),
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+	if len(sizes) > 0 || f.bringup > 0 {
+		most := f.bringup
+		for _, n := range sizes {
+			most = max(most, n)
+		}
+		sim, err := startFleetSim(fleetSimFlags{bots: most, users: 10, prepare: true, rate: f.rate, scale: 1})
+		if err != nil {
+			return err
+		}
+		for _, n := range sizes {
+			logf("fleet: idle rows, %d accounts", n)
+			rows, err := idleRows(sim, n, f.idleTimeout)
+			if err != nil {
+				sim.stop()
+				return fmt.Errorf("idle rows, %d accounts: %w", n, err)
+			}
+			rep.Idle = append(rep.Idle, rows...)
+		}
+		if f.bringup > 0 {
+			logf("fleet: bring-up, %d accounts, prepared keys", f.bringup)
+			row, err := bringUp(sim, f.bringup, false)
+			if err != nil {
+				sim.stop()
+				return fmt.Errorf("bring-up: %w", err)
+			}
+			rep.BringUp = append(rep.BringUp, row)
+			if f.exchange {
+				logf("fleet: bring-up, %d accounts, key exchanges", f.bringup)
+				row, err := bringUp(sim, f.bringup, true)
+				if err != nil {
+					sim.stop()
+					return fmt.Errorf("bring-up with key exchanges: %w", err)
+				}
+				rep.BringUp = append(rep.BringUp, row)
+			}
+		}
+		if err := sim.stop(); err != nil {
+			return fmt.Errorf("tgsim process: %w", err)
+		}
+	}
+	if f.send > 0 {
+		logf("fleet: %d accounts sending, %g Telegram s at -scale %g", f.send, f.duration.Seconds(), f.scale)
+		row, err := sendRun(f, logf)
+		if err != nil {
+			return fmt.Errorf("send run: %w", err)
+		}
+		rep.Send = &row
+	}
+	table := renderFleet(rep)
+	fmt.Fprint(stdout, table)
+	if f.readme != "" {
+		return replaceNamedBlock(f.readme, "bench-fleet", table)
+	}
+	return nil
+}
+
+// seededStore is an account's MemoryStore that starts with the key tgsim
+// prepared for it (DC 2, the only DC served) and the verified primes
+// given: what a BoltDB namespace holds after an earlier run.
+type seededStore struct {
+	*actors.MemoryStore
+	key  crypto.AuthKey
+	salt int64
+	has  bool
+}
+
+func newSeededStore(key crypto.AuthKey, salt int64, has bool, primes [][]byte) *seededStore {
+	m := actors.NewMemoryStore()
+	for _, p := range primes {
+		_ = m.SavePrime(p)
+	}
+	return &seededStore{MemoryStore: m, key: key, salt: salt, has: has}
+}
+
+// Load returns what was saved, else the prepared key for DC 2 (records are
+// named "2@<server>").
+func (s *seededStore) Load(dc string) (crypto.AuthKey, int64, bool, error) {
+	if k, salt, ok, err := s.MemoryStore.Load(dc); ok || err != nil {
+		return k, salt, ok, err
+	}
+	if s.has && strings.HasPrefix(dc, "2@") {
+		return s.key, s.salt, true, nil
+	}
+	return crypto.AuthKey{}, 0, false, nil
+}
+
+// idleRow is one state of n idle accounts.
+type idleRow struct {
+	Accounts   int
+	State      string
+	HeapBytes  float64 // per account, over the Fleet with no account
+	Goroutines float64 // per account
+	Conns      int64   // connections tgsim accepted while the accounts came up
+}
+
+const (
+	stateNever     = "added, never connected"
+	stateConnected = "connected (one call, one connection open)"
+	stateIdle      = "idle-stopped (connection closed)"
+)
+
+// liveSnapshot returns the live heap and the goroutine count after GCs.
+func liveSnapshot() (heap int64, goroutines int) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc), runtime.NumGoroutine()
+}
+
+// idleRows measures n accounts of one Fleet added, then connected; and of
+// another Fleet with IdleTimeout idle, once their connections closed.
+func idleRows(sim *fleetSim, n int, idle time.Duration) ([]idleRow, error) {
+	var rows []idleRow
+	for _, withIdle := range []bool{false, true} {
+		ctx := context.Background()
+		stores := make([]*seededStore, n)
+		for i := range stores {
+			k, salt := sim.authKey(i)
+			stores[i] = newSeededStore(k, salt, true, nil)
+		}
+		cfg := actors.FleetConfig{DCs: map[int]string{2: sim.hello.Addr}, PublicKeys: []exchange.PublicKey{sim.key}}
+		if withIdle {
+			cfg.IdleTimeout = idle
+		}
+		fleet, err := actors.NewFleet(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		// A first account, connected and removed before the baseline, pays
+		// what the process makes once (gotd's and tlsched's lazily built
+		// tables, the ActorSystem's first children): not per account.
+		k, salt := sim.authKey(0)
+		warm, err := fleet.Add(ctx, "warm", actors.AccountConfig{Config: actors.Config{Store: newSeededStore(k, salt, true, nil)}})
+		if err == nil {
+			err = firstCalls(ctx, []*actors.Client{warm})
+		}
+		if err == nil {
+			err = fleet.Remove(ctx, "warm")
+		}
+		if err != nil {
+			fleet.Close(ctx)
+			return nil, fmt.Errorf("warm-up account: %w", err)
+		}
+		c0, err := sim.counters()
+		if err != nil {
+			return nil, err
+		}
+		heap0, g0 := liveSnapshot()
+		clients := make([]*actors.Client, n)
+		for i := range n {
+			if clients[i], err = fleet.Add(ctx, "bot"+strconv.Itoa(i), actors.AccountConfig{Config: actors.Config{Store: stores[i]}}); err != nil {
+				fleet.Close(ctx)
+				return nil, err
+			}
+		}
+		row := func(state string) (idleRow, error) {
+			heap, g := liveSnapshot()
+			c, err := sim.counters()
+			return idleRow{Accounts: n, State: state, HeapBytes: float64(heap-heap0) / float64(n), Goroutines: float64(g-g0) / float64(n),
+				Conns: c.Connections - c0.Connections}, err
+		}
+		if !withIdle {
+			r, err := row(stateNever)
+			if err != nil {
+				fleet.Close(ctx)
+				return nil, err
+			}
+			rows = append(rows, r)
+		}
+		if err := firstCalls(ctx, clients); err != nil {
+			fleet.Close(ctx)
+			return nil, err
+		}
+		state := stateConnected
+		if withIdle {
+			state = stateIdle
+			// Wait for the idle stops: the goroutine count back to the
+			// Fleet's (each open connection has its reader).
+			deadline := time.Now().Add(idle + 30*time.Second)
+			for time.Now().Before(deadline) && runtime.NumGoroutine() > g0 {
+				time.Sleep(idle / 2)
+			}
+		}
+		time.Sleep(200 * time.Millisecond) // acks and salts settle
+		r, err := row(state)
+		if err != nil {
+			fleet.Close(ctx)
+			return nil, err
+		}
+		rows = append(rows, r)
+		if err := fleet.Close(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// firstCalls makes one help.getConfig per client, all at once.
+func firstCalls(ctx context.Context, clients []*actors.Client) error {
+	return eachClient(ctx, clients, func(ctx context.Context, _ int, c *actors.Client) error {
+		var cfg tg.Config
+		return c.Invoke(ctx, &tg.HelpGetConfigRequest{}, &cfg)
+	})
+}
+
+// bringUpRow is the time n accounts took to come up.
+type bringUpRow struct {
+	Accounts     int
+	Exchange     bool
+	AddS         float64 // NewFleet and every Add
+	FirstCallS   float64 // from NewFleet to the last first call answered
+	KeyExchanges int64   // tgsim's count over the run
+}
+
+// bringUp times NewFleet, n Adds and a first call per account (all at
+// once): with keys tgsim prepared, or (exchange) with none, each account
+// making its key, its store holding the prime an earlier exchange
+// verified (as a Fleet's BoltDB keeps it).
+func bringUp(sim *fleetSim, n int, withExchange bool) (bringUpRow, error) {
+	ctx := context.Background()
+	cfg := actors.FleetConfig{DCs: map[int]string{2: sim.hello.Addr}, PublicKeys: []exchange.PublicKey{sim.key}}
+	var primes [][]byte
+	if withExchange {
+		// One exchange first, outside the timing, verifies the prime.
+		warm := newSeededStore(crypto.AuthKey{}, 0, false, nil)
+		fleet, err := actors.NewFleet(ctx, cfg)
+		if err != nil {
+			return bringUpRow{}, err
+		}
+		c, err := fleet.Add(ctx, "warm", actors.AccountConfig{Config: actors.Config{Store: warm}})
+		if err == nil {
+			err = firstCalls(ctx, []*actors.Client{c})
+		}
+		fleet.Close(ctx)
+		if err != nil {
+			return bringUpRow{}, err
+		}
+		if primes, err = warm.LoadPrimes(); err != nil || len(primes) == 0 {
+			return bringUpRow{}, fmt.Errorf("no verified prime kept (%v)", err)
+		}
+	}
+	stores := make([]*seededStore, n)
+	for i := range stores {
+		k, salt := sim.authKey(i)
+		stores[i] = newSeededStore(k, salt, !withExchange, primes)
+	}
+	c0, err := sim.counters()
+	if err != nil {
+		return bringUpRow{}, err
+	}
+	start := time.Now()
+	fleet, err := actors.NewFleet(ctx, cfg)
+	if err != nil {
+		return bringUpRow{}, err
+	}
+	defer fleet.Close(ctx)
+	clients := make([]*actors.Client, n)
+	for i := range n {
+		if clients[i], err = fleet.Add(ctx, "bot"+strconv.Itoa(i), actors.AccountConfig{Config: actors.Config{Store: stores[i]}}); err != nil {
+			return bringUpRow{}, err
+		}
+	}
+	added := time.Since(start)
+	if err := firstCalls(ctx, clients); err != nil {
+		return bringUpRow{}, err
+	}
+	row := bringUpRow{Accounts: n, Exchange: withExchange, AddS: added.Seconds(), FirstCallS: time.Since(start).Seconds()}
+	c1, err := sim.counters()
+	row.KeyExchanges = c1.KeyExchanges - c0.KeyExchanges
+	return row, err
+}
+
+type fleetReport struct {
+	Date, Machine, Command string
+	Flags                  fleetFlags
+	Idle                   []idleRow
+	BringUp                []bringUpRow
+	Send                   *sendRunRow
+}
+
+func renderFleet(rep fleetReport) string {
+	f := rep.Flags
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "Measured %s on %s, tgsim in a child process (its memory and goroutines not counted):\n`%s`\n", rep.Date, rep.Machine, rep.Command)
+	if len(rep.Idle) > 0 {
+		b.WriteString("\nIdle accounts of one `actors.Fleet`: live heap (after GC) and goroutines of the bench process per account, over the same Fleet before its accounts were added (its ActorSystem, and what a first account, connected and removed before, made once for the process, not counted); each account a MemoryStore with a key tgsim prepared for it; the first call is help.getConfig; idle-stopped is a second Fleet with IdleTimeout " + f.idleTimeout.String() + ", measured once its connections closed:\n\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
+		fmt.Fprintln(tw, "| accounts\t| state\t| heap bytes / account\t| goroutines / account\t| connections opened\t|")
+		fmt.Fprintln(tw, "| ---:\t| ---\t| ---:\t| ---:\t| ---:\t|")
+		for _, r := range rep.Idle {
+			fmt.Fprintf(tw, "| %d\t| %s\t| %.0f\t| %.2f\t| %d\t|\n", r.Accounts, r.State, r.HeapBytes, r.Goroutines, r.Conns)
+		}
+		tw.Flush()
+	}
+	if len(rep.BringUp) > 0 {
+		b.WriteString("\nBringing accounts up: NewFleet, an Add per account, then every account's first call (help.getConfig) at once, until the last is answered:\n\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
+		fmt.Fprintln(tw, "| accounts\t| keys\t| NewFleet + Adds s\t| up to the last first call s\t| key exchanges\t|")
+		fmt.Fprintln(tw, "| ---:\t| ---\t| ---:\t| ---:\t| ---:\t|")
+		for _, r := range rep.BringUp {
+			keys := "prepared on the server, saved in each store"
+			if r.Exchange {
+				keys = "key exchange per account (verified prime kept)"
+			}
+			fmt.Fprintf(tw, "| %d\t| %s\t| %.3f\t| %.3f\t| %d\t|\n", r.Accounts, keys, r.AddS, r.FirstCallS, r.KeyExchanges)
+		}
+		tw.Flush()
+	}
+	if r := rep.Send; r != nil {
+		fmt.Fprintf(&b, "\nAggregate throughput: %d accounts of one Fleet, each with its own key (its own bot in tgsim) and a limit of %d messages.sendMessage per second in tgsim (sum %d/s), pacing on from the same %d/s, each sending round robin to %d private chats (so at most %.2g/s each, under the 1/s per-chat limit) with %d calls queued; %s. Figures are over a %g s window after %g s of warm-up, in Telegram seconds; delivered is tgsim's count of messages stored:\n\n",
+			r.Accounts, f.rate, r.Accounts*f.rate, f.rate, f.chats, float64(f.rate)/float64(f.chats), r.Queued, fleetScaleNote(f.scale), f.duration.Seconds(), f.warmup.Seconds())
+		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
+		fmt.Fprintln(tw, "| accounts\t| sum of limits msg/s\t| delivered msg/s\t| goodput\t| flood waits in window (whole run)\t| failed calls\t| real msg/s\t|")
+		fmt.Fprintln(tw, "| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t|")
+		fmt.Fprintf(tw, "| %d\t| %d\t| %.0f\t| %.1f%%\t| %d (%d)\t| %d\t| %.0f\t|\n",
+			r.Accounts, r.Accounts*f.rate, r.Delivered, 100*r.Goodput, r.WindowWaits, r.Waits, r.Failed, r.RealPerSec)
+		tw.Flush()
+		if len(r.Slowest) > 0 {
+			fmt.Fprintf(&b, "\nThe slowest accounts in the window delivered %s messages.\n", r.Slowest)
+		}
+	}
+	return b.String()
+}
+
+func fleetScaleNote(scale float64) string {
+	if scale == 1 {
+		return "in real time"
+	}
+	return fmt.Sprintf("Telegram time runs %g× as fast as real time in tgsim's flood model and in every account's pacer (-scale %g): limits, waits and figures are in Telegram seconds, and the machine carries %g× the real message rate", scale, scale, scale)
+}
