@@ -29,7 +29,7 @@ type fleetFlags struct {
 	accounts         string        // sizes of the idle rows
 	bringup          int           // accounts brought up (0: skip)
 	exchange         bool          // also bring them up with key exchanges
-	send             int           // accounts sending (0: skip)
+	send             string        // the send runs: ACCOUNTS[@SCALE], comma-separated (empty: skip)
 	chats            int           // private chats per sending account
 	rate             int           // per-account message limit, per Telegram second
 	scale            float64       // Telegram time runs this many times faster than real time
@@ -45,10 +45,10 @@ func RunFleet(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.accounts, "accounts", "1,100,1000", "accounts of the idle rows, comma-separated (empty: skip)")
 	fs.IntVar(&f.bringup, "bringup", 1000, "accounts to bring up (Add and a first call) for the bring-up time (0: skip)")
 	fs.BoolVar(&f.exchange, "exchange", true, "also time the bring-up with a key exchange per account (the verified prime kept)")
-	fs.IntVar(&f.send, "send", 1000, "accounts sending messages.sendMessage at their limit (0: skip)")
+	fs.StringVar(&f.send, "send", "1000@0.1,100@1", "send runs, comma-separated: ACCOUNTS sending messages.sendMessage at their limit, @SCALE the run's -scale (default -scale) (empty: skip)")
 	fs.IntVar(&f.chats, "chats", 60, "private chats each sending account spreads its messages over (round robin)")
 	fs.IntVar(&f.rate, "rate", publishedAccountN, "each account's message limit in tgsim and the pacer, per second of Telegram time")
-	fs.Float64Var(&f.scale, "scale", 0.1, "run Telegram's time this many times faster than real time (tgsim's flood clock and the pacers'; below 1: slower, so 1,000 accounts' sum of limits fits the machine)")
+	fs.Float64Var(&f.scale, "scale", 1, "send runs: run Telegram's time this many times faster than real time (tgsim's flood clock and the pacers'; below 1: slower, so 1,000 accounts' sum of limits fits the machine)")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "send run: Telegram time before the measured window (the accounts' first bursts)")
 	fs.DurationVar(&f.duration, "duration", 20*time.Second, "send run: the measured window, Telegram time")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 100*time.Millisecond, "the idle rows' Config.IdleTimeout")
@@ -66,7 +66,11 @@ func RunFleet(args []string, stdout, stderr io.Writer) error {
 			sizes = append(sizes, n)
 		}
 	}
-	if f.bringup < 0 || f.send < 0 || f.chats < 1 || f.rate < 1 || f.scale <= 0 || f.duration <= 0 || f.warmup < 0 || f.idleTimeout <= 0 {
+	runs, err := parseSendRuns(f.send, f.scale)
+	if err != nil {
+		return err
+	}
+	if f.bringup < 0 || f.chats < 1 || f.rate < 1 || f.scale <= 0 || f.duration <= 0 || f.warmup < 0 || f.idleTimeout <= 0 {
 		return cli.Usagef("-bringup and -send must be at least 0, -chats and -rate at least 1, -scale, -duration and -idle-timeout above 0")
 	}
 	rep := fleetReport{
@@ -114,13 +118,13 @@ func RunFleet(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("tgsim process: %w", err)
 		}
 	}
-	if f.send > 0 {
-		logf("fleet: %d accounts sending, %g Telegram s at -scale %g", f.send, f.duration.Seconds(), f.scale)
-		row, err := sendRun(f, logf)
+	for _, r := range runs {
+		logf("fleet: %d accounts sending, %g Telegram s at -scale %g", r.accounts, f.duration.Seconds(), r.scale)
+		row, err := sendRun(f, r.accounts, r.scale, logf)
 		if err != nil {
-			return fmt.Errorf("send run: %w", err)
+			return fmt.Errorf("send run, %d accounts: %w", r.accounts, err)
 		}
-		rep.Send = &row
+		rep.Send = append(rep.Send, row)
 	}
 	table := renderFleet(rep)
 	fmt.Fprint(stdout, table)
@@ -165,6 +169,7 @@ type idleRow struct {
 	Accounts   int
 	State      string
 	HeapBytes  float64 // per account, over the Fleet with no account
+	StackBytes float64 // per account: goroutine stacks in use
 	Goroutines float64 // per account
 	Conns      int64   // connections tgsim accepted while the accounts came up
 }
@@ -176,12 +181,12 @@ const (
 )
 
 // liveSnapshot returns the live heap and the goroutine count after GCs.
-func liveSnapshot() (heap int64, goroutines int) {
+func liveSnapshot() (heap, stack int64, goroutines int) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc), runtime.NumGoroutine()
+	return int64(ms.HeapAlloc), int64(ms.StackInuse), runtime.NumGoroutine()
 }
 
 // idleRows measures n accounts of one Fleet added, then connected; and of
@@ -222,7 +227,7 @@ func idleRows(sim *fleetSim, n int, idle time.Duration) ([]idleRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		heap0, g0 := liveSnapshot()
+		heap0, stack0, g0 := liveSnapshot()
 		clients := make([]*actors.Client, n)
 		for i := range n {
 			if clients[i], err = fleet.Add(ctx, "bot"+strconv.Itoa(i), actors.AccountConfig{Config: actors.Config{Store: stores[i]}}); err != nil {
@@ -231,9 +236,9 @@ func idleRows(sim *fleetSim, n int, idle time.Duration) ([]idleRow, error) {
 			}
 		}
 		row := func(state string) (idleRow, error) {
-			heap, g := liveSnapshot()
+			heap, stack, g := liveSnapshot()
 			c, err := sim.counters()
-			return idleRow{Accounts: n, State: state, HeapBytes: float64(heap-heap0) / float64(n), Goroutines: float64(g-g0) / float64(n),
+			return idleRow{Accounts: n, State: state, HeapBytes: float64(heap-heap0) / float64(n), StackBytes: float64(stack-stack0) / float64(n), Goroutines: float64(g-g0) / float64(n),
 				Conns: c.Connections - c0.Connections}, err
 		}
 		if !withIdle {
@@ -352,7 +357,7 @@ type fleetReport struct {
 	Flags                  fleetFlags
 	Idle                   []idleRow
 	BringUp                []bringUpRow
-	Send                   *sendRunRow
+	Send                   []sendRunRow
 }
 
 func renderFleet(rep fleetReport) string {
@@ -362,10 +367,10 @@ func renderFleet(rep fleetReport) string {
 	if len(rep.Idle) > 0 {
 		b.WriteString("\nIdle accounts of one `actors.Fleet`: live heap (after GC) and goroutines of the bench process per account, over the same Fleet before its accounts were added (its ActorSystem, and what a first account, connected and removed before, made once for the process, not counted); each account a MemoryStore with a key tgsim prepared for it; the first call is help.getConfig; idle-stopped is a second Fleet with IdleTimeout " + f.idleTimeout.String() + ", measured once its connections closed:\n\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-		fmt.Fprintln(tw, "| accounts\t| state\t| heap bytes / account\t| goroutines / account\t| connections opened\t|")
-		fmt.Fprintln(tw, "| ---:\t| ---\t| ---:\t| ---:\t| ---:\t|")
+		fmt.Fprintln(tw, "| accounts\t| state\t| heap bytes / account\t| stack bytes / account\t| goroutines / account\t| connections opened\t|")
+		fmt.Fprintln(tw, "| ---:\t| ---\t| ---:\t| ---:\t| ---:\t| ---:\t|")
 		for _, r := range rep.Idle {
-			fmt.Fprintf(tw, "| %d\t| %s\t| %.0f\t| %.2f\t| %d\t|\n", r.Accounts, r.State, r.HeapBytes, r.Goroutines, r.Conns)
+			fmt.Fprintf(tw, "| %d\t| %s\t| %.0f\t| %.0f\t| %.2f\t| %d\t|\n", r.Accounts, r.State, r.HeapBytes, r.StackBytes, r.Goroutines, r.Conns)
 		}
 		tw.Flush()
 	}
@@ -383,25 +388,46 @@ func renderFleet(rep fleetReport) string {
 		}
 		tw.Flush()
 	}
-	if r := rep.Send; r != nil {
-		fmt.Fprintf(&b, "\nAggregate throughput: %d accounts of one Fleet, each with its own key (its own bot in tgsim) and a limit of %d messages.sendMessage per second in tgsim (sum %d/s), pacing on from the same %d/s, each sending round robin to %d private chats (so at most %.2g/s each, under the 1/s per-chat limit) with %d calls queued; %s. Figures are over a %g s window after %g s of warm-up, in Telegram seconds; delivered is tgsim's count of messages stored:\n\n",
-			r.Accounts, f.rate, r.Accounts*f.rate, f.rate, f.chats, float64(f.rate)/float64(f.chats), r.Queued, fleetScaleNote(f.scale), f.duration.Seconds(), f.warmup.Seconds())
+	if len(rep.Send) > 0 {
+		fmt.Fprintf(&b, "\nAggregate throughput: the accounts of one Fleet, each with its own key (its own bot in tgsim) and a limit of %d messages.sendMessage per second in tgsim, pacing on from the same %d/s, each sending round robin to %d private chats (so at most %.2g/s each, under the 1/s per-chat limit) with %d calls queued. A run at a time scale below 1 runs Telegram's time that much slower in tgsim's flood model and in every account's pacer: limits, waits and figures are in Telegram seconds, and the machine carries that share of the real message rate (real msg/s). Figures are over a %g s window after %g s of warm-up, in Telegram seconds; delivered is tgsim's count of messages stored, goodput delivered over the sum of limits:\n\n",
+			f.rate, f.rate, f.chats, float64(f.rate)/float64(f.chats), 2*f.rate, f.duration.Seconds(), f.warmup.Seconds())
 		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-		fmt.Fprintln(tw, "| accounts\t| sum of limits msg/s\t| delivered msg/s\t| goodput\t| flood waits in window (whole run)\t| failed calls\t| real msg/s\t|")
-		fmt.Fprintln(tw, "| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t|")
-		fmt.Fprintf(tw, "| %d\t| %d\t| %.0f\t| %.1f%%\t| %d (%d)\t| %d\t| %.0f\t|\n",
-			r.Accounts, r.Accounts*f.rate, r.Delivered, 100*r.Goodput, r.WindowWaits, r.Waits, r.Failed, r.RealPerSec)
-		tw.Flush()
-		if len(r.Slowest) > 0 {
-			fmt.Fprintf(&b, "\nThe slowest accounts in the window delivered %s messages.\n", r.Slowest)
+		fmt.Fprintln(tw, "| accounts\t| time scale\t| sum of limits msg/s\t| delivered msg/s\t| goodput\t| flood waits in window (whole run)\t| failed calls\t| real msg/s\t| slowest account / 1st percentile / median msg/s\t|")
+		fmt.Fprintln(tw, "| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t|")
+		for _, r := range rep.Send {
+			fmt.Fprintf(tw, "| %d\t| %g×\t| %d\t| %.0f\t| %.1f%%\t| %d (%d)\t| %d\t| %.0f\t| %s\t|\n",
+				r.Accounts, r.Scale, r.Accounts*f.rate, r.Delivered, 100*r.Goodput, r.WindowWaits, r.Waits, r.Failed, r.RealPerSec, r.Slowest)
 		}
+		tw.Flush()
 	}
 	return b.String()
 }
 
-func fleetScaleNote(scale float64) string {
-	if scale == 1 {
-		return "in real time"
+// sendSpec is one send run of -send.
+type sendSpec struct {
+	accounts int
+	scale    float64
+}
+
+// parseSendRuns parses -send: ACCOUNTS[@SCALE], comma-separated.
+func parseSendRuns(list string, scale float64) ([]sendSpec, error) {
+	var out []sendSpec
+	if list == "" {
+		return nil, nil
 	}
-	return fmt.Sprintf("Telegram time runs %g× as fast as real time in tgsim's flood model and in every account's pacer (-scale %g): limits, waits and figures are in Telegram seconds, and the machine carries %g× the real message rate", scale, scale, scale)
+	for _, e := range strings.Split(list, ",") {
+		n, sc, has := strings.Cut(strings.TrimSpace(e), "@")
+		r := sendSpec{scale: scale}
+		var err error
+		if r.accounts, err = strconv.Atoi(n); err != nil || r.accounts < 1 {
+			return nil, cli.Usagef("-send %q: want ACCOUNTS[@SCALE] like 1000@0.1,100", list)
+		}
+		if has {
+			if r.scale, err = strconv.ParseFloat(sc, 64); err != nil || r.scale <= 0 {
+				return nil, cli.Usagef("-send %q: a scale above 0 after @", list)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

@@ -21,7 +21,7 @@ import (
 // sending at its limit (fleet.go renders it).
 type sendRunRow struct {
 	Accounts int
-	Queued   int // calls each account keeps submitted
+	Scale    float64 // Telegram time's speed over real time
 	// Delivered is the messages tgsim stored per Telegram second of the
 	// window; Goodput is Delivered over the sum of the accounts' limits.
 	Delivered, Goodput float64
@@ -33,14 +33,13 @@ type sendRunRow struct {
 	Slowest            string  // the slowest accounts' deliveries in the window
 }
 
-// sendRun brings up f.send accounts against a tgsim child whose bots each
+// sendRun brings up n accounts against a tgsim child whose bots each
 // have f.rate messages per Telegram second, resolves each account's chats
 // (users.getUsers: access hashes are per viewer), then has every account
 // keep 2×rate sendMessage calls submitted through its pacer, and counts
 // what tgsim stored in the window.
-func sendRun(f fleetFlags, logf func(string, ...any)) (sendRunRow, error) {
-	n := f.send
-	sim, err := startFleetSim(fleetSimFlags{bots: n, users: max(f.chats, 10), prepare: true, rate: f.rate, scale: f.scale})
+func sendRun(f fleetFlags, n int, scale float64, logf func(string, ...any)) (sendRunRow, error) {
+	sim, err := startFleetSim(fleetSimFlags{bots: n, users: max(f.chats, 10), prepare: true, rate: f.rate, scale: scale})
 	if err != nil {
 		return sendRunRow{}, err
 	}
@@ -63,7 +62,7 @@ func sendRun(f fleetFlags, logf func(string, ...any)) (sendRunRow, error) {
 		cfg := actors.Config{
 			Store:     newSeededStore(k, salt, true, nil),
 			Scheduler: scheduler.Config{HomeDC: 2, FloodThreshold: time.Hour, Pacing: pacing},
-			TimeScale: f.scale,
+			TimeScale: scale,
 		}
 		if clients[i], err = fleet.Add(ctx, "bot"+strconv.Itoa(i), actors.AccountConfig{Config: cfg}); err != nil {
 			return sendRunRow{}, err
@@ -141,7 +140,7 @@ func sendRun(f fleetFlags, logf func(string, ...any)) (sendRunRow, error) {
 		}
 		return out
 	}
-	clk := newBenchClock(f.scale)
+	clk := newBenchClock(scale)
 	time.Sleep(clk.real(f.warmup))
 	c1, err1 := sim.counters()
 	s1, t1 := snap(), time.Now()
@@ -154,10 +153,10 @@ func sendRun(f fleetFlags, logf func(string, ...any)) (sendRunRow, error) {
 		return sendRunRow{}, fmt.Errorf("tgsim counters: %v %v", err1, err2)
 	}
 	real := t2.Sub(t1).Seconds()
-	window := real * f.scale // Telegram seconds
+	window := real * scale // Telegram seconds
 	stored := float64(c2.MessagesStored - c1.MessagesStored)
 	row := sendRunRow{
-		Accounts: n, Queued: queued,
+		Accounts: n, Scale: scale,
 		Delivered:   stored / window,
 		WindowWaits: c2.FloodWaits["messages.sendMessage"] - c1.FloodWaits["messages.sendMessage"],
 		Waits:       c2.FloodWaits["messages.sendMessage"] - c0.FloodWaits["messages.sendMessage"],
@@ -170,7 +169,7 @@ func sendRun(f fleetFlags, logf func(string, ...any)) (sendRunRow, error) {
 		per[i] = float64(s2[i]-s1[i]) / window
 	}
 	sort.Float64s(per)
-	row.Slowest = fmt.Sprintf("%.1f/s (the slowest), %.1f/s (the 1st percentile), %.1f/s (the median) each, of %d/s", per[0], per[n/100], per[n/2], f.rate)
+	row.Slowest = fmt.Sprintf("%.1f / %.1f / %.1f", per[0], per[n/100], per[n/2])
 	if e := firstErr.Load(); e != nil {
 		logf("fleet: first failure: %v", *e)
 	}
