@@ -169,7 +169,6 @@ type idleRow struct {
 	Accounts   int
 	State      string
 	HeapBytes  float64 // per account, over the Fleet with no account
-	StackBytes float64 // per account: goroutine stacks in use
 	Goroutines float64 // per account
 	Conns      int64   // connections tgsim accepted while the accounts came up
 }
@@ -181,12 +180,12 @@ const (
 )
 
 // liveSnapshot returns the live heap and the goroutine count after GCs.
-func liveSnapshot() (heap, stack int64, goroutines int) {
+func liveSnapshot() (heap int64, goroutines int) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc), int64(ms.StackInuse), runtime.NumGoroutine()
+	return int64(ms.HeapAlloc), runtime.NumGoroutine()
 }
 
 // idleRows measures n accounts of one Fleet added, then connected; and of
@@ -227,7 +226,7 @@ func idleRows(sim *fleetSim, n int, idle time.Duration) ([]idleRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		heap0, stack0, g0 := liveSnapshot()
+		heap0, g0 := liveSnapshot()
 		clients := make([]*actors.Client, n)
 		for i := range n {
 			if clients[i], err = fleet.Add(ctx, "bot"+strconv.Itoa(i), actors.AccountConfig{Config: actors.Config{Store: stores[i]}}); err != nil {
@@ -236,9 +235,9 @@ func idleRows(sim *fleetSim, n int, idle time.Duration) ([]idleRow, error) {
 			}
 		}
 		row := func(state string) (idleRow, error) {
-			heap, stack, g := liveSnapshot()
+			heap, g := liveSnapshot()
 			c, err := sim.counters()
-			return idleRow{Accounts: n, State: state, HeapBytes: float64(heap-heap0) / float64(n), StackBytes: float64(stack-stack0) / float64(n), Goroutines: float64(g-g0) / float64(n),
+			return idleRow{Accounts: n, State: state, HeapBytes: float64(heap-heap0) / float64(n), Goroutines: float64(g-g0) / float64(n),
 				Conns: c.Connections - c0.Connections}, err
 		}
 		if !withIdle {
@@ -365,12 +364,12 @@ func renderFleet(rep fleetReport) string {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Measured %s on %s, tgsim in a child process (its memory and goroutines not counted):\n`%s`\n", rep.Date, rep.Machine, rep.Command)
 	if len(rep.Idle) > 0 {
-		b.WriteString("\nIdle accounts of one `actors.Fleet`: live heap (after GC) and goroutines of the bench process per account, over the same Fleet before its accounts were added (its ActorSystem, and what a first account, connected and removed before, made once for the process, not counted); each account a MemoryStore with a key tgsim prepared for it; the first call is help.getConfig; idle-stopped is a second Fleet with IdleTimeout " + f.idleTimeout.String() + ", measured once its connections closed:\n\n")
+		b.WriteString("\nIdle accounts of one `actors.Fleet`: live heap (after GC) and goroutines of the bench process per account, over the same Fleet before its accounts were added (its ActorSystem, and what a first account, connected and removed before, made once for the process, not counted); each account a MemoryStore with a key tgsim prepared for it; the first call is help.getConfig; idle-stopped is a second Fleet with IdleTimeout " + f.idleTimeout.String() + ", measured once its connections closed. Goroutine stacks are not in the heap figure (Go's MemStats counts them in spans shared between goroutines, too coarse to divide per account): a connected account's one goroutine, its connection's reader, adds its stack. One account is one sample, so its row varies by several KB from run to run:\n\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-		fmt.Fprintln(tw, "| accounts\t| state\t| heap bytes / account\t| stack bytes / account\t| goroutines / account\t| connections opened\t|")
-		fmt.Fprintln(tw, "| ---:\t| ---\t| ---:\t| ---:\t| ---:\t| ---:\t|")
+		fmt.Fprintln(tw, "| accounts\t| state\t| heap bytes / account\t| goroutines / account\t| connections opened\t|")
+		fmt.Fprintln(tw, "| ---:\t| ---\t| ---:\t| ---:\t| ---:\t|")
 		for _, r := range rep.Idle {
-			fmt.Fprintf(tw, "| %d\t| %s\t| %.0f\t| %.0f\t| %.2f\t| %d\t|\n", r.Accounts, r.State, r.HeapBytes, r.StackBytes, r.Goroutines, r.Conns)
+			fmt.Fprintf(tw, "| %d\t| %s\t| %.0f\t| %.2f\t| %d\t|\n", r.Accounts, r.State, r.HeapBytes, r.Goroutines, r.Conns)
 		}
 		tw.Flush()
 	}
@@ -389,14 +388,14 @@ func renderFleet(rep fleetReport) string {
 		tw.Flush()
 	}
 	if len(rep.Send) > 0 {
-		fmt.Fprintf(&b, "\nAggregate throughput: the accounts of one Fleet, each with its own key (its own bot in tgsim) and a limit of %d messages.sendMessage per second in tgsim, pacing on from the same %d/s, each sending round robin to %d private chats (so at most %.2g/s each, under the 1/s per-chat limit) with %d calls queued. A run at a time scale below 1 runs Telegram's time that much slower in tgsim's flood model and in every account's pacer: limits, waits and figures are in Telegram seconds, and the machine carries that share of the real message rate (real msg/s). Figures are over a %g s window after %g s of warm-up, in Telegram seconds; delivered is tgsim's count of messages stored, goodput delivered over the sum of limits:\n\n",
+		fmt.Fprintf(&b, "\nAggregate throughput: the accounts of one Fleet, each with its own key (its own bot in tgsim) and a limit of %d messages.sendMessage per second in tgsim, pacing on from the same %d/s, each sending round robin to %d private chats (so at most %.2g/s each, under the 1/s per-chat limit) with %d calls queued. A run at a time scale below 1 runs Telegram's time that much slower in tgsim's flood model and in every account's pacer: limits, waits and figures are in Telegram seconds, and the machine carries that share of the real message rate (real msg/s). Figures are over a %g s window after %g s of warm-up, in Telegram seconds; delivered is tgsim's count of messages stored, goodput delivered over the sum of limits; an account cut by its pacer is one whose rate the pacer lowered after a flood wait on the account's budget (to 0.9 of it, for an hour: PacingConfig.AccountCut and ProbeAfter):\n\n",
 			f.rate, f.rate, f.chats, float64(f.rate)/float64(f.chats), 2*f.rate, f.duration.Seconds(), f.warmup.Seconds())
 		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-		fmt.Fprintln(tw, "| accounts\t| time scale\t| sum of limits msg/s\t| delivered msg/s\t| goodput\t| flood waits in window (whole run)\t| failed calls\t| real msg/s\t| slowest account / 1st percentile / median msg/s\t|")
-		fmt.Fprintln(tw, "| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t|")
+		fmt.Fprintln(tw, "| accounts\t| time scale\t| sum of limits msg/s\t| delivered msg/s\t| goodput\t| flood waits in window (whole run)\t| whole run's waits by budget\t| accounts cut by their pacer\t| failed calls\t| real msg/s\t| slowest account / 1st percentile / median msg/s\t|")
+		fmt.Fprintln(tw, "| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---\t| ---:\t| ---:\t| ---:\t| ---:\t|")
 		for _, r := range rep.Send {
-			fmt.Fprintf(tw, "| %d\t| %g×\t| %d\t| %.0f\t| %.1f%%\t| %d (%d)\t| %d\t| %.0f\t| %s\t|\n",
-				r.Accounts, r.Scale, r.Accounts*f.rate, r.Delivered, 100*r.Goodput, r.WindowWaits, r.Waits, r.Failed, r.RealPerSec, r.Slowest)
+			fmt.Fprintf(tw, "| %d\t| %g×\t| %d\t| %.0f\t| %.1f%%\t| %d (%d)\t| %s\t| %d\t| %d\t| %.0f\t| %s\t|\n",
+				r.Accounts, r.Scale, r.Accounts*f.rate, r.Delivered, 100*r.Goodput, r.WindowWaits, r.Waits, r.ByBudget, r.AccountsCut, r.Failed, r.RealPerSec, r.Slowest)
 		}
 		tw.Flush()
 	}

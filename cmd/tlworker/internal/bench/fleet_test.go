@@ -77,7 +77,7 @@ func TestBenchFleetSmoke(t *testing.T) {
 		}
 	}
 	// The throughput row (accounts, time scale, sum of limits, delivered,
-	// goodput, flood waits, failed, …): 10 accounts, sum 50/s, some
+	// goodput, flood waits, by budget, accounts cut, failed, …): 10 accounts, sum 50/s, some
 	// delivered, nothing failed.
 	var sendRow string
 	for _, l := range strings.Split(out.String(), "\n") {
@@ -86,7 +86,7 @@ func TestBenchFleetSmoke(t *testing.T) {
 		}
 	}
 	cells := strings.Split(sendRow, "|")
-	if len(cells) < 9 || strings.TrimSpace(cells[4]) == "0" || strings.TrimSpace(cells[7]) != "0" {
+	if len(cells) < 12 || strings.TrimSpace(cells[4]) == "0" || strings.TrimSpace(cells[9]) != "0" {
 		t.Fatalf("throughput row: delivered none or some failed: %q", sendRow)
 	}
 	if !strings.HasPrefix(string(b), "before\n") || !strings.HasSuffix(string(b), "<!-- bench-fleet:end -->\nafter\n") || strings.Contains(string(b), "old\n") {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,9 +29,14 @@ type sendRunRow struct {
 	// WindowWaits and Waits are the FLOOD_WAIT answers to sendMessage in
 	// the window and over the whole run (warm-up included).
 	WindowWaits, Waits int64
-	Failed             int64   // calls that failed before the run ended
-	RealPerSec         float64 // Delivered in real seconds
-	Slowest            string  // the slowest accounts' deliveries in the window
+	Failed             int64 // calls that failed before the run ended
+	// AccountsCut counts the accounts whose pacer ran below its starting
+	// rate at the window's end (cut after a flood on the account's
+	// budget); ChatCuts sums the chats' cuts.
+	AccountsCut, ChatCuts int64
+	ByBudget              string  // the run's waits by the budget that imposed them
+	RealPerSec            float64 // Delivered in real seconds
+	Slowest               string  // the slowest accounts' deliveries in the window
 }
 
 // sendRun brings up n accounts against a tgsim child whose bots each
@@ -147,10 +153,20 @@ func sendRun(f fleetFlags, n int, scale float64, logf func(string, ...any)) (sen
 	time.Sleep(clk.real(f.duration))
 	c2, err2 := sim.counters()
 	s2, t2 := snap(), time.Now()
+	// What each pacer made of the waits: accounts whose rate it cut.
+	var cut, chatCuts atomic.Int64
+	perr := eachClient(ctx, clients, func(ctx context.Context, _ int, c *actors.Client) error {
+		p, err := c.Pacing(ctx)
+		if p.Account < p.AccountBase {
+			cut.Add(1)
+		}
+		chatCuts.Add(int64(p.Stats.ChatCuts))
+		return err
+	})
 	stop()
 	wg.Wait()
-	if err1 != nil || err2 != nil {
-		return sendRunRow{}, fmt.Errorf("tgsim counters: %v %v", err1, err2)
+	if err1 != nil || err2 != nil || perr != nil {
+		return sendRunRow{}, fmt.Errorf("tgsim counters: %v %v; pacing: %v", err1, err2, perr)
 	}
 	real := t2.Sub(t1).Seconds()
 	window := real * scale // Telegram seconds
@@ -161,6 +177,9 @@ func sendRun(f fleetFlags, n int, scale float64, logf func(string, ...any)) (sen
 		WindowWaits: c2.FloodWaits["messages.sendMessage"] - c1.FloodWaits["messages.sendMessage"],
 		Waits:       c2.FloodWaits["messages.sendMessage"] - c0.FloodWaits["messages.sendMessage"],
 		Failed:      failed.Load(),
+		AccountsCut: cut.Load(),
+		ChatCuts:    chatCuts.Load(),
+		ByBudget:    fmtBudgets(c2.WaitsByBudget, c0.WaitsByBudget),
 		RealPerSec:  stored / real,
 	}
 	row.Goodput = row.Delivered / float64(n*f.rate)
@@ -170,6 +189,8 @@ func sendRun(f fleetFlags, n int, scale float64, logf func(string, ...any)) (sen
 	}
 	sort.Float64s(per)
 	row.Slowest = fmt.Sprintf("%.1f / %.1f / %.1f", per[0], per[n/100], per[n/2])
+	logf("fleet: tgsim over the run: %d resent, %d duplicates suppressed, %d RANDOM_ID_DUPLICATE, %d calls inside an announced wait, flood waits by budget %v, flood seconds %d",
+		c2.Resent-c0.Resent, c2.Duplicates-c0.Duplicates, c2.RandomIDBusy-c0.RandomIDBusy, c2.IgnoredWaits-c0.IgnoredWaits, c2.WaitsByBudget, c2.FloodSeconds-c0.FloodSeconds)
 	if e := firstErr.Load(); e != nil {
 		logf("fleet: first failure: %v", *e)
 	}
@@ -195,4 +216,20 @@ func eachClient(ctx context.Context, clients []*actors.Client, do func(context.C
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// fmtBudgets prints the waits between two counts by budget ("account 12,
+// private 1"), or "none".
+func fmtBudgets(now, before map[string]int64) string {
+	var parts []string
+	for k, v := range now {
+		if d := v - before[k]; d > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, d))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }

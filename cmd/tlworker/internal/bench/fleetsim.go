@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gotd/td/crypto"
@@ -31,7 +33,7 @@ import (
 //     server's public key, its bots and, with -prepare, a key per bot
 //     logged in as that bot (Server.PrepareKeyAs);
 //   - each "counters" line on its stdin is answered with tgsim's Counters
-//     (JSON, one line);
+//     and its flood waits by budget (fleetCounters, JSON, one line);
 //   - it exits when its stdin closes.
 
 // fleetHello is the child's first line.
@@ -88,6 +90,8 @@ func runFleetSim(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		lat = tgsim.Latency{Base: f.latency}
 	}
 	clk := newBenchClock(f.scale)
+	var mu sync.Mutex
+	byBudget := map[string]int64{}
 	srv, err := tgsim.Start(tgsim.Config{
 		Key: key, DCs: []int{2}, Latency: lat,
 		World: tgsim.WorldConfig{Bots: f.bots, Users: f.users},
@@ -95,6 +99,11 @@ func runFleetSim(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 			Messages: tgsim.Rate{N: f.rate, Per: time.Second},
 			Logins:   tgsim.Rate{N: -1},
 			Now:      clk.now,
+			OnWait: func(e tgsim.FloodEvent) {
+				mu.Lock()
+				byBudget[e.Budget]++
+				mu.Unlock()
+			},
 		},
 	})
 	if err != nil {
@@ -124,7 +133,10 @@ func runFleetSim(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	for sc.Scan() {
 		switch strings.TrimSpace(sc.Text()) {
 		case "counters":
-			if err := enc.Encode(srv.Counters()); err != nil {
+			mu.Lock()
+			c := fleetCounters{Counters: srv.Counters(), WaitsByBudget: maps.Clone(byBudget)}
+			mu.Unlock()
+			if err := enc.Encode(c); err != nil {
 				return err
 			}
 		default:
@@ -132,6 +144,13 @@ func runFleetSim(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		}
 	}
 	return sc.Err()
+}
+
+// fleetCounters are tgsim's counters and its flood waits by the budget
+// that imposed them (tgsim.FloodEvent.Budget: "account", "private", …).
+type fleetCounters struct {
+	tgsim.Counters
+	WaitsByBudget map[string]int64
 }
 
 // fleetSim is the parent's handle on the child.
@@ -203,8 +222,8 @@ func (s *fleetSim) read(v any) error {
 }
 
 // counters asks the child for tgsim's counters.
-func (s *fleetSim) counters() (tgsim.Counters, error) {
-	var c tgsim.Counters
+func (s *fleetSim) counters() (fleetCounters, error) {
+	var c fleetCounters
 	if _, err := io.WriteString(s.in, "counters\n"); err != nil {
 		return c, err
 	}
