@@ -32,6 +32,7 @@ type fleetFlags struct {
 	send             string        // the send runs: ACCOUNTS[@SCALE], comma-separated (empty: skip)
 	chats            int           // private chats per sending account
 	rate             int           // per-account message limit, per Telegram second
+	accountBurst     int           // the pacer's account burst
 	scale            float64       // Telegram time runs this many times faster than real time
 	warmup, duration time.Duration // of the send run, Telegram time
 	idleTimeout      time.Duration
@@ -48,6 +49,7 @@ func RunFleet(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.send, "send", "1000@0.1,100@1", "send runs, comma-separated: ACCOUNTS sending messages.sendMessage at their limit, @SCALE the run's -scale (default -scale) (empty: skip)")
 	fs.IntVar(&f.chats, "chats", 60, "private chats each sending account spreads its messages over (round robin)")
 	fs.IntVar(&f.rate, "rate", publishedAccountN, "each account's message limit in tgsim and the pacer, per second of Telegram time")
+	fs.IntVar(&f.accountBurst, "account-burst", publishedAccountN, "send runs: the pacer's burst on the account's rate (PacingConfig.Account.Burst; tgsim's bucket holds -rate)")
 	fs.Float64Var(&f.scale, "scale", 1, "send runs: run Telegram's time this many times faster than real time (tgsim's flood clock and the pacers'; below 1: slower, so 1,000 accounts' sum of limits fits the machine)")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "send run: Telegram time before the measured window (the accounts' first bursts)")
 	fs.DurationVar(&f.duration, "duration", 20*time.Second, "send run: the measured window, Telegram time")
@@ -70,7 +72,7 @@ func RunFleet(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if f.bringup < 0 || f.chats < 1 || f.rate < 1 || f.scale <= 0 || f.duration <= 0 || f.warmup < 0 || f.idleTimeout <= 0 {
+	if f.bringup < 0 || f.chats < 1 || f.rate < 1 || f.accountBurst < 1 || f.scale <= 0 || f.duration <= 0 || f.warmup < 0 || f.idleTimeout <= 0 {
 		return cli.Usagef("-bringup and -send must be at least 0, -chats and -rate at least 1, -scale, -duration and -idle-timeout above 0")
 	}
 	rep := fleetReport{
@@ -388,8 +390,8 @@ func renderFleet(rep fleetReport) string {
 		tw.Flush()
 	}
 	if len(rep.Send) > 0 {
-		fmt.Fprintf(&b, "\nAggregate throughput: the accounts of one Fleet, each with its own key (its own bot in tgsim) and a limit of %d messages.sendMessage per second in tgsim, pacing on from the same %d/s, each sending round robin to %d private chats (so at most %.2g/s each, under the 1/s per-chat limit) with %d calls queued. A run at a time scale below 1 runs Telegram's time that much slower in tgsim's flood model and in every account's pacer: limits, waits and figures are in Telegram seconds, and the machine carries that share of the real message rate (real msg/s). Figures are over a %g s window after %g s of warm-up, in Telegram seconds; delivered is tgsim's count of messages stored, goodput delivered over the sum of limits; an account cut by its pacer is one whose rate the pacer lowered after a flood wait on the account's budget (to 0.9 of it, for an hour: PacingConfig.AccountCut and ProbeAfter):\n\n",
-			f.rate, f.rate, f.chats, float64(f.rate)/float64(f.chats), 2*f.rate, f.duration.Seconds(), f.warmup.Seconds())
+		fmt.Fprintf(&b, "\nAggregate throughput: the accounts of one Fleet, each with its own key (its own bot in tgsim) and a limit of %d messages.sendMessage per second in tgsim, pacing on from the same %d/s in bursts of %d, each sending round robin to %d private chats (so at most %.2g/s each, under the 1/s per-chat limit) with %d calls queued. A run at a time scale below 1 runs Telegram's time that much slower in tgsim's flood model and in every account's pacer: limits, waits and figures are in Telegram seconds, and the machine carries that share of the real message rate (real msg/s). Figures are over a %g s window after %g s of warm-up, in Telegram seconds; delivered is tgsim's count of messages stored, goodput delivered over the sum of limits; an account cut by its pacer is one whose rate the pacer lowered after a flood wait on the account's budget (to 0.9 of it, for an hour: PacingConfig.AccountCut and ProbeAfter):\n\n",
+			f.rate, f.rate, f.accountBurst, f.chats, float64(f.rate)/float64(f.chats), 2*f.rate, f.duration.Seconds(), f.warmup.Seconds())
 		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
 		fmt.Fprintln(tw, "| accounts\t| time scale\t| sum of limits msg/s\t| delivered msg/s\t| goodput\t| flood waits in window (whole run)\t| whole run's waits by budget\t| accounts cut by their pacer\t| failed calls\t| real msg/s\t| slowest account / 1st percentile / median msg/s\t|")
 		fmt.Fprintln(tw, "| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---:\t| ---\t| ---:\t| ---:\t| ---:\t| ---:\t|")

@@ -58,7 +58,7 @@ func sendRun(f fleetFlags, n int, scale float64, logf func(string, ...any)) (sen
 	defer fleet.Close(ctx)
 	pacing := scheduler.PacingConfig{
 		On:      true,
-		Account: scheduler.Rate{N: f.rate, Per: time.Second, Burst: f.rate},
+		Account: scheduler.Rate{N: f.rate, Per: time.Second, Burst: f.accountBurst},
 		Private: scheduler.Rate{N: publishedPrivateN, Per: time.Second, Burst: publishedPrivateBurst},
 		Group:   scheduler.Rate{N: publishedGroupN, Per: time.Minute, Burst: publishedGroupBurst},
 	}
