@@ -226,6 +226,7 @@ func idleRows(sim *fleetSim, n int, idle time.Duration) ([]idleRow, error) {
 		}
 		c0, err := sim.counters()
 		if err != nil {
+			fleet.Close(ctx)
 			return nil, err
 		}
 		heap0, g0 := liveSnapshot()
