@@ -11,7 +11,8 @@
 // table in flood.go, its clients in floodclients.go, its plot in
 // floodplot.go. "bench --fleet" (issue 18: a Fleet's cost per idle
 // account, bring-up time, aggregate throughput under per-account limits)
-// is in fleet.go, its sending run in fleetsend.go, its out-of-process tgsim
+// has the command and its table in fleet.go, the idle rows and bring-up in
+// fleetidle.go, the sending run in fleetsend.go, its out-of-process tgsim
 // in fleetsim.go.
 package bench
 
