@@ -281,3 +281,34 @@ func TestLoginRateDefault(t *testing.T) {
 		t.Fatalf("%d ACCESS_TOKEN_INVALID and %d FLOOD_WAIT_1, want 30 and 1", invalid, waits)
 	}
 }
+
+// A key PrepareKeyAs made acts as its account without a login, under
+// RequireLogin too; an account the world does not have is refused.
+func TestPrepareKeyAs(t *testing.T) {
+	t.Parallel()
+	srv := startSim(t, tgsim.Config{RequireLogin: true, DCs: []int{2}, Latency: tgsim.NoLatency, World: tgsim.WorldConfig{Users: 2, Bots: 3}})
+	if _, _, err := srv.PrepareKeyAs(2, 1); err == nil {
+		t.Fatal("PrepareKeyAs of an unknown account: no error")
+	}
+	b := srv.Bots()[2]
+	key, salt, err := srv.PrepareKeyAs(2, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := mtproto.Dial(ctx, mtproto.DialConfig{Addr: srv.Addr(2), DC: 2, AuthKey: key, Salt: salt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := attachRaw(t, conn)
+	c.init()
+	var users tg.UserClassVector
+	c.ok(c.call(&tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUserSelf{}}}), &users)
+	if me := users.Elems[0].(*tg.User); me.ID != b.ID || !me.Self {
+		t.Fatalf("self = %+v, want bot %d", me, b.ID)
+	}
+	if got := srv.AccountCounters(b.ID).Logins; got != 0 {
+		t.Fatalf("Logins = %d, want 0 (no login was made)", got)
+	}
+}

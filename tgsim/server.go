@@ -319,4 +319,24 @@ func (s *Server) PrepareKey(dc int) (crypto.AuthKey, int64, error) {
 	return k, salt, nil
 }
 
+// PrepareKeyAs is PrepareKey for a key logged in as account id (a bot of
+// WorldConfig.Bots or a user), whatever Config.RequireLogin, as after a
+// login: a benchmark gives each account of a fleet a key of its own, so
+// each spends its own flood budgets. The login is not counted in
+// AccountCounters.Logins. An id the world does not have is an error.
+func (s *Server) PrepareKeyAs(dc int, id int64) (crypto.AuthKey, int64, error) {
+	s.world.mu.Lock()
+	known := s.world.users[id] != nil
+	s.world.mu.Unlock()
+	if !known {
+		return crypto.AuthKey{}, 0, fmt.Errorf("tgsim: PrepareKeyAs: no account %d", id)
+	}
+	k, salt, err := s.PrepareKey(dc)
+	if err != nil {
+		return crypto.AuthKey{}, 0, err
+	}
+	s.dc(dc).lookup(k.ID).setAccount(id)
+	return k, salt, nil
+}
+
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -9,7 +9,11 @@
 // servers in servers.go. "bench --flood" (issue 17: pacing against
 // tgsim's hidden flood limits) has the command, the workload and its
 // table in flood.go, its clients in floodclients.go, its plot in
-// floodplot.go.
+// floodplot.go. "bench --fleet" (issue 18: a Fleet's cost per idle
+// account, bring-up time, aggregate throughput under per-account limits)
+// has the command and its table in fleet.go, the idle rows and bring-up in
+// fleetidle.go, the sending run in fleetsend.go, its out-of-process tgsim
+// in fleetsim.go.
 package bench
 
 import (
@@ -71,12 +75,20 @@ type benchRow struct {
 // Run is "tlworker bench ARGS": the same workload through the actor
 // system, gotd's client and a bare container client, in alternating rounds
 // on fresh servers; it prints medians and ratios (and with --json, --readme
-// writes them). With --flood it is RunFlood (flood.go). Bad arguments are
+// writes them). With --flood it is RunFlood (flood.go), with --fleet
+// RunFleet (fleet.go; --fleet-sim is the tgsim process it starts,
+// fleetsim.go). Bad arguments are
 // *cli.UsageError.
 func Run(args []string, stdout, stderr io.Writer) error {
 	for i, a := range args {
 		if a == "--flood" || a == "-flood" {
 			return RunFlood(append(args[:i:i], args[i+1:]...), stdout, stderr)
+		}
+		if a == "--fleet" || a == "-fleet" {
+			return RunFleet(append(args[:i:i], args[i+1:]...), stdout, stderr)
+		}
+		if a == "--fleet-sim" {
+			return runFleetSim(append(args[:i:i], args[i+1:]...), os.Stdin, stdout, stderr)
 		}
 	}
 	var f benchFlags
