@@ -164,7 +164,7 @@ func (t *pacingTrack) publish(state *scheduler.State) {
 		return
 	}
 	st := state.PacingStats()
-	n := st.ChatCuts + st.BurstCuts + st.AccountCuts + st.Probes
+	n := st.ChatCuts + st.BurstCuts + st.AccountCuts + st.AccountBurstCuts + st.Probes
 	if n == t.learned {
 		return
 	}

@@ -87,7 +87,7 @@ func (a *schedulerActor) noteLimits(force bool) {
 		return
 	}
 	st := a.state.PacingStats()
-	n := st.ChatCuts + st.BurstCuts + st.AccountCuts + st.Probes
+	n := st.ChatCuts + st.BurstCuts + st.AccountCuts + st.AccountBurstCuts + st.Probes
 	if n == a.learned && !force {
 		return
 	}

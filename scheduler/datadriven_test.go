@@ -283,7 +283,7 @@ func pacing(s *State) string {
 	var ls []string
 	for _, k := range keys {
 		unit := "/s"
-		if strings.HasPrefix(k, burstPrefix) {
+		if strings.HasPrefix(k, burstPrefix) || k == accountBurstKey {
 			unit = ""
 		}
 		ls = append(ls, fmt.Sprintf("%s=%.3g%s", k, lim[k], unit))

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -362,6 +363,9 @@ type PacingStats struct {
 	// rates cut after a flood, BurstCuts chats' bursts cut to one, Probes
 	// rates raised; Breaker counts calls failed by the PEER_FLOOD breaker.
 	Paced, FailedFast, ChatCuts, BurstCuts, AccountCuts, Probes, Breaker int
+	// AccountBurstCuts counts floods met while the account spent its
+	// burst: its burst was cut, its rate kept.
+	AccountBurstCuts int
 }
 
 func newPacer(cfg PacingConfig) *pacer {
@@ -664,6 +668,19 @@ func (s *State) pacedFlood(e *entry, fw *tl.FloodWaitError) (chatHit, paced bool
 		}
 		return true, true
 	}
+	if p.account.burst > 1 && p.account.recent(at, time.Second) > p.account.rate+1 {
+		// The account was spending its burst (more writes in the second
+		// before this one than its rate alone allows): the server allows
+		// less of a burst than the pacer assumed, or the burst reached it
+		// bunched with the writes after it (a late start, a busy
+		// machine). Its burst is cut to a quarter, its rate kept: a
+		// burst proves nothing of the rate.
+		p.account.burst = max(1, math.Floor(p.account.burst/4))
+		p.account.tokens = min(p.account.tokens, 0)
+		p.account.cutAt, p.account.calm = s.now, s.now
+		p.stats.AccountBurstCuts++
+		return false, true
+	}
 	if p.account.cut(s.now, p.cfg.AccountCut, p.cfg.FloodInference) {
 		p.stats.AccountCuts++
 	}
@@ -707,14 +724,17 @@ func (s *State) PacingStats() PacingStats {
 
 // Limits returns the rates the pacer uses, in calls per second, by key:
 // "account", the chat keys (Call.Peer) whose rate differs from the
-// configured one, and "burst:" plus a chat key for chats whose burst was
-// cut to 1. Keep them with the account and hand them to SetLimits in
+// configured one, "burst:" plus a chat key for chats whose burst was
+// cut to 1, and "account-burst" when a flood cut the account's burst. Keep them with the account and hand them to SetLimits in
 // the next run.
 func (s *State) Limits() map[string]float64 {
 	if s.pacer == nil {
 		return nil
 	}
 	out := map[string]float64{"account": s.pacer.account.rate}
+	if a := s.pacer.account; a.burst < a.baseBurst {
+		out[accountBurstKey] = a.burst
+	}
 	for k, c := range s.pacer.chats {
 		if c.b.rate != c.b.base {
 			out[k] = c.b.rate
@@ -725,6 +745,9 @@ func (s *State) Limits() map[string]float64 {
 	}
 	return out
 }
+
+// accountBurstKey is the account's burst in Limits, when a flood cut it.
+const accountBurstKey = "account-burst"
 
 // burstPrefix marks a chat whose burst was cut to 1 in Limits.
 const burstPrefix = "burst:"
@@ -740,6 +763,12 @@ func (s *State) SetLimits(limits map[string]float64) {
 		}
 		if k == "account" {
 			s.pacer.account.setLimit(r)
+			continue
+		}
+		if k == accountBurstKey {
+			a := s.pacer.account
+			a.burst = max(1, min(r, a.baseBurst))
+			a.tokens = min(a.tokens, a.burst)
 			continue
 		}
 		if chat, ok := strings.CutPrefix(k, burstPrefix); ok {

@@ -56,3 +56,22 @@ func TestPacerView(t *testing.T) {
 		t.Fatal("PrivateChat")
 	}
 }
+
+// An account burst a flood cut is kept with the limits and given back by
+// SetLimits, never above the configured burst.
+func TestLimitsKeepAccountBurst(t *testing.T) {
+	cfg := Config{HomeDC: 2, Pacing: PacingConfig{On: true, Headroom: 1, Account: Rate{N: 30, Per: time.Second, Burst: 30}}}
+	s := New(cfg)
+	if _, ok := s.Limits()[accountBurstKey]; ok {
+		t.Fatalf("uncut burst in the limits: %v", s.Limits())
+	}
+	s.SetLimits(map[string]float64{accountBurstKey: 7, "account": 25})
+	if l := s.Limits(); l[accountBurstKey] != 7 || l["account"] != 25 {
+		t.Fatalf("limits after SetLimits: %v", l)
+	}
+	s = New(cfg)
+	s.SetLimits(map[string]float64{accountBurstKey: 300})
+	if _, ok := s.Limits()[accountBurstKey]; ok {
+		t.Fatalf("a burst above the configured one was taken: %v", s.Limits())
+	}
+}
