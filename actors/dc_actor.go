@@ -139,6 +139,11 @@ func (a *dcActor) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.saveSession()
 		a.shutdown()
+		// Stopped for good (an idle stop, a Close): nothing reads the
+		// session or the queue again. Whatever still reaches this actor
+		// (a PID kept somewhere) no longer keeps them: the session's
+		// msg_id window alone is about 16 KB per idle account.
+		a.session, a.conn, a.queue, a.rc = nil, nil, nil, nil
 	}
 }
 

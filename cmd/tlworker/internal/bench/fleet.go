@@ -26,6 +26,7 @@ type fleetFlags struct {
 	chats            int           // private chats per sending account
 	rate             int           // per-account message limit, per Telegram second
 	accountBurst     int           // the pacer's account burst
+	conns            float64       // FleetConfig.ConnsPerSecond
 	scale            float64       // Telegram time runs this many times faster than real time
 	warmup, duration time.Duration // of the send run, Telegram time
 	idleTimeout      time.Duration
@@ -43,6 +44,7 @@ func RunFleet(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.chats, "chats", 60, "private chats each sending account spreads its messages over (round robin)")
 	fs.IntVar(&f.rate, "rate", publishedAccountN, "each account's message limit in tgsim and the pacer, per second of Telegram time")
 	fs.IntVar(&f.accountBurst, "account-burst", publishedAccountN, "send runs: the pacer's burst on the account's rate (PacingConfig.Account.Burst; tgsim's bucket holds -rate)")
+	fs.Float64Var(&f.conns, "conns-per-second", -1, "FleetConfig.ConnsPerSecond of the bench's Fleets (-1: connections not paced, as tgsim's per-address limit is off; 0: the library's default, 10/s)")
 	fs.Float64Var(&f.scale, "scale", 1, "send runs: run Telegram's time this many times faster than real time (tgsim's flood clock and the pacers'; below 1: slower, so 1,000 accounts' sum of limits fits the machine)")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "send run: Telegram time before the measured window (the accounts' first bursts)")
 	fs.DurationVar(&f.duration, "duration", 20*time.Second, "send run: the measured window, Telegram time")
@@ -79,6 +81,9 @@ func RunFleet(args []string, stdout, stderr io.Writer) error {
 			most = max(most, n)
 		}
 		sim, err := startFleetSim(fleetSimFlags{bots: most, users: 10, prepare: true, rate: f.rate, scale: 1})
+		if sim != nil {
+			sim.conns = f.conns
+		}
 		if err != nil {
 			return err
 		}
@@ -140,7 +145,7 @@ type fleetReport struct {
 func renderFleet(rep fleetReport) string {
 	f := rep.Flags
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "Measured %s on %s, tgsim in a child process (its memory and goroutines not counted):\n`%s`\n", rep.Date, rep.Machine, rep.Command)
+	fmt.Fprintf(&b, "Measured %s on %s, tgsim in a child process (its memory and goroutines not counted), %s:\n`%s`\n", rep.Date, rep.Machine, connsText(f.conns), rep.Command)
 	if len(rep.Idle) > 0 {
 		b.WriteString("\nIdle accounts of one `actors.Fleet`: live heap (after GC) and goroutines of the bench process per account, over the same Fleet before its accounts were added (its ActorSystem, and what a first account, connected and removed before, made once for the process, not counted); each account a MemoryStore with a key tgsim prepared for it; the first call is help.getConfig; idle-stopped is a second Fleet with IdleTimeout " + f.idleTimeout.String() + ", measured once its connections closed. Goroutine stacks are not in the heap figure (Go's MemStats counts them in spans shared between goroutines, too coarse to divide per account): a connected account's one goroutine, its connection's reader, adds its stack. One account is one sample, so its row varies by several KB from run to run:\n\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
@@ -207,4 +212,15 @@ func parseSendRuns(list string, scale float64) ([]sendSpec, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// connsText says how the bench's Fleets paced new connections.
+func connsText(c float64) string {
+	switch {
+	case c < 0:
+		return "new connections not paced (FleetConfig.ConnsPerSecond -1: tgsim's per-address limit is off; the library's default of 10/s would spread 1,000 first connections over 100 s)"
+	case c == 0:
+		return "new connections paced at the library's default (FleetConfig.ConnsPerSecond, 10/s)"
+	}
+	return fmt.Sprintf("new connections paced at %g/s (FleetConfig.ConnsPerSecond)", c)
 }

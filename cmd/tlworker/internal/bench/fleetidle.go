@@ -83,7 +83,7 @@ func idleRows(sim *fleetSim, n int, idle time.Duration) ([]idleRow, error) {
 			k, salt := sim.authKey(i)
 			stores[i] = newSeededStore(k, salt, true, nil)
 		}
-		cfg := actors.FleetConfig{DCs: map[int]string{2: sim.hello.Addr}, PublicKeys: []exchange.PublicKey{sim.key}}
+		cfg := actors.FleetConfig{DCs: map[int]string{2: sim.hello.Addr}, PublicKeys: []exchange.PublicKey{sim.key}, ConnsPerSecond: sim.conns}
 		if withIdle {
 			cfg.IdleTimeout = idle
 		}
@@ -184,7 +184,7 @@ type bringUpRow struct {
 // verified (as a Fleet's BoltDB keeps it).
 func bringUp(sim *fleetSim, n int, withExchange bool) (bringUpRow, error) {
 	ctx := context.Background()
-	cfg := actors.FleetConfig{DCs: map[int]string{2: sim.hello.Addr}, PublicKeys: []exchange.PublicKey{sim.key}}
+	cfg := actors.FleetConfig{DCs: map[int]string{2: sim.hello.Addr}, PublicKeys: []exchange.PublicKey{sim.key}, ConnsPerSecond: sim.conns}
 	var primes [][]byte
 	if withExchange {
 		// One exchange first, outside the timing, verifies the prime.

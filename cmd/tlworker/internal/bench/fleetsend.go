@@ -51,7 +51,7 @@ func sendRun(f fleetFlags, n int, scale float64, logf func(string, ...any)) (sen
 	}
 	defer sim.stop()
 	ctx := context.Background()
-	fleet, err := actors.NewFleet(ctx, actors.FleetConfig{DCs: map[int]string{2: sim.hello.Addr}, PublicKeys: []exchange.PublicKey{sim.key}})
+	fleet, err := actors.NewFleet(ctx, actors.FleetConfig{DCs: map[int]string{2: sim.hello.Addr}, PublicKeys: []exchange.PublicKey{sim.key}, ConnsPerSecond: f.conns})
 	if err != nil {
 		return sendRunRow{}, err
 	}

@@ -155,6 +155,8 @@ type fleetCounters struct {
 
 // fleetSim is the parent's handle on the child.
 type fleetSim struct {
+	// conns is the bench's FleetConfig.ConnsPerSecond (-conns-per-second).
+	conns float64
 	hello fleetHello
 	key   exchange.PublicKey
 	cmd   *exec.Cmd
