@@ -669,6 +669,11 @@ func (s *State) pacedFlood(e *entry, fw *tl.FloodWaitError) (chatHit, paced bool
 		return true, true
 	}
 	if p.account.burst > 1 && p.account.recent(at, time.Second) > p.account.rate+1 {
+		if !p.account.cutAt.IsZero() && s.now.Sub(p.account.cutAt) < p.cfg.FloodInference {
+			// The floods of one bunched burst are one event: its first
+			// cut the burst already.
+			return false, true
+		}
 		// The account was spending its burst (more writes in the second
 		// before this one than its rate alone allows): the server allows
 		// less of a burst than the pacer assumed, or the burst reached it
