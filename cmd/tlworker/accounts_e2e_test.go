@@ -430,29 +430,32 @@ func TestSendAccountsPacingSummary(t *testing.T) {
 }
 
 // An account whose login fails is left out: the run goes on with the
-// others, the jobs that name it fail with its login error, and every job
-// has its one result line.
+// others, the jobs that name it are not sent ("not_sent"), every job has
+// its one result line, and the run exits 1 saying so. With the account
+// fixed, --resume --retry-not-sent sends them through it.
 func TestSendAccountsOneLoginFails(t *testing.T) {
 	bin := buildBinary(t)
 	srv, conn, ids, _ := accountsWorld(t)
 	bots := srv.Bots()
 	dir := t.TempDir()
-	accounts := filepath.Join(dir, "accounts.txt")
-	bad := fmt.Sprintf("%d:wrongsecret", bots[2].ID)
-	if err := os.WriteFile(accounts, []byte(fmt.Sprintf("a %s\nb %s\nc %s\n", bots[0].Token, bots[1].Token, bad)), 0o600); err != nil {
-		t.Fatal(err)
+	accounts := func(cToken string) string {
+		p := filepath.Join(dir, "accounts.txt")
+		if err := os.WriteFile(p, []byte(fmt.Sprintf("a %s\nb %s\nc %s\n", bots[0].Token, bots[1].Token, cToken)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 	const users, rounds = 10, 2
 	js := append(broadcastJobs(users, rounds),
-		`{"id":"to-c","method":"messages.sendMessage","params":{"peer":"@user20","message":"x"},"account":"c"}`)
+		`{"id":"to-c","method":"messages.sendMessage","params":{"peer":"@user20","message":"to c"},"account":"c"}`)
+	jobsFile := writeJobs(t, js)
 	out := filepath.Join(dir, "out.jsonl")
-	cmd := exec.Command(bin, append([]string{"send", "--accounts", accounts, "--jobs", writeJobs(t, js), "--out", out, "--progress", "none"}, conn...)...)
+	cmd := exec.Command(bin, append([]string{"send", "--accounts", accounts(fmt.Sprintf("%d:wrongsecret", bots[2].ID)), "--jobs", jobsFile, "--out", out, "--progress", "none"}, conn...)...)
 	b, _ := cmd.CombinedOutput()
-	// Every job has its line: exit 0, as with RPC errors.
-	if code := cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("exit %d, want 0\n%s", code, b)
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(b), "1 jobs not sent: account(s) c could not log in") {
+		t.Fatalf("exit %d, want 1 and the reason\n%s", code, b)
 	}
-	if !strings.Contains(string(b), "account c cannot send") {
+	if !strings.Contains(string(b), "account c cannot send") || !strings.Contains(string(b), "  c  0 ok, 1 failed") {
 		t.Errorf("no word on account c:\n%s", b)
 	}
 	got := readAccountsOut(t, out)
@@ -466,7 +469,17 @@ func TestSendAccountsOneLoginFails(t *testing.T) {
 			t.Errorf("user%d sent by %q", u, a)
 		}
 	}
-	if l := got["to-c"]; len(l) != 1 || l[0].OK || l[0].Error == nil || !strings.Contains(l[0].Error.Message, `account "c" cannot send`) {
-		t.Errorf("job naming the account that could not log in: %+v", l)
+	if l := got["to-c"]; len(l) != 1 || l[0].OK || l[0].Error == nil || l[0].Error.Kind != jobs.KindNotSent || !strings.Contains(l[0].Error.Message, `account "c" cannot send`) {
+		t.Fatalf("job naming the account that could not log in: %+v", l)
+	}
+	// c's token fixed: the job left unsent goes, through c.
+	cmd = exec.Command(bin, append([]string{"send", "--accounts", accounts(bots[2].Token), "--jobs", jobsFile, "--out", out, "--progress", "none", "--resume", "--retry-not-sent"}, conn...)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("--resume --retry-not-sent: %v\n%s", err, b)
+	}
+	got = readAccountsOut(t, out)
+	if l := got["to-c"]; len(l) != 2 || !l[1].OK || l[1].Account != "c" ||
+		!slices.Equal(srv.HistoryTexts(bots[2].ID, &tg.PeerUser{UserID: srv.Users()[19].ID}), []string{"to c"}) {
+		t.Errorf("job to c after the retry: %+v", l)
 	}
 }

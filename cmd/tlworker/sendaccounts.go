@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/tlsched/tlsched/actors"
@@ -61,7 +62,11 @@ func (f *sendFlags) sendAccounts(ctx context.Context, cfg actors.Config, account
 		Expect:   files.total,
 	})
 	prog.finish()
-	printAccountCounts(stderr, pool.Counts())
+	counts := pool.Counts()
+	printAccountCounts(stderr, counts)
+	if err == nil {
+		err = downError(run.members, counts)
+	}
 	if f.progress != "none" {
 		for i, w := range watches {
 			if r, ok := w.report(); ok {
@@ -71,4 +76,22 @@ func (f *sendFlags) sendAccounts(ctx context.Context, cfg actors.Config, account
 		}
 	}
 	return err
+}
+
+// downError is the run's error when accounts that could not log in had
+// jobs: those were not sent (their lines say "not_sent"), and the run
+// exits 1 saying how to send them once the accounts are back.
+func downError(members []accountpool.Member, counts []accountpool.Count) error {
+	var names []string
+	jobs := 0
+	for i, m := range members {
+		if m.Down != nil && counts[i].Failed > 0 {
+			names = append(names, m.Name)
+			jobs += counts[i].Failed
+		}
+	}
+	if jobs == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d jobs not sent: account(s) %s could not log in; fix them and run again with --resume --retry-not-sent", jobs, strings.Join(names, ", "))
 }

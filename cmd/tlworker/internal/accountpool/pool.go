@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/jobs"
+	"github.com/tlsched/tlsched/scheduler"
 )
 
 // Member is one account of a Pool.
@@ -37,7 +38,9 @@ type Member struct {
 	// Down, if set, is why the account cannot send this run (its login
 	// failed): it gets no new chat, and the jobs that must go to it (its
 	// chats of earlier runs, jobs naming it, chains after its jobs) fail
-	// with this error rather than move to another account.
+	// with this error, as not sent (scheduler.ErrNotSent: --resume
+	// --retry-not-sent runs them again), rather than move to another
+	// account. They count as its failed jobs.
 	Down error
 }
 
@@ -123,7 +126,10 @@ func (p *Pool) Route(r jobs.Route) (jobs.Account, error) {
 		return jobs.Account{}, err
 	}
 	if m.Down != nil {
-		return jobs.Account{}, fmt.Errorf("account %q cannot send (%w); the job stays with it", m.Name, m.Down)
+		// Not sent, and kept for this account: --resume
+		// --retry-not-sent runs it again once the account is back.
+		m.count.Failed++
+		return jobs.Account{}, fmt.Errorf("account %q cannot send (%w); the job stays with it: %w", m.Name, m.Down, scheduler.ErrNotSent)
 	}
 	if err := p.bind(r, m); err != nil {
 		return jobs.Account{}, err
@@ -188,7 +194,7 @@ func (p *Pool) bind(r jobs.Route, m *member) error {
 		return nil
 	}
 	if err := p.journal.write(r.Chat, r.ID, m.Name); err != nil {
-		return fmt.Errorf("recording the job's account: %w", err)
+		return fmt.Errorf("recording the job's account: %w: %w", err, scheduler.ErrNotSent)
 	}
 	if r.Chat == "" {
 		p.jobs[r.ID] = m

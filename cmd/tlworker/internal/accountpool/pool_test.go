@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/jobs"
+	"github.com/tlsched/tlsched/scheduler"
 )
 
 func members(names ...string) []Member {
@@ -176,7 +177,7 @@ func TestPoolDownAccount(t *testing.T) {
 		{ID: "2", Chat: "@y", Account: "a"}, // names a
 		{ID: "3", Chat: "@z", After: "a"},   // chained after a job a sent
 	} {
-		if _, err := p.Route(r); !errors.Is(err, down) || !strings.Contains(err.Error(), `account "a" cannot send`) {
+		if _, err := p.Route(r); !errors.Is(err, down) || !errors.Is(err, scheduler.ErrNotSent) || !strings.Contains(err.Error(), `account "a" cannot send`) {
 			t.Errorf("Route(%+v): %v; want a's error", r, err)
 		}
 	}
@@ -184,6 +185,9 @@ func TestPoolDownAccount(t *testing.T) {
 		if got := route(t, p, jobs.Route{ID: fmt.Sprint(10 + i), Chat: fmt.Sprint("@new", i)}); got != "b" {
 			t.Errorf("new chat %d went to %s", i, got)
 		}
+	}
+	if c := p.Counts()[0]; c.Failed != 3 {
+		t.Errorf("a's counts %+v, want its 3 jobs failed", c)
 	}
 	ms[1].Down = down
 	if _, err := New(ms, nil); !errors.Is(err, down) {

@@ -272,9 +272,17 @@ func (r *runner) readLine(ctx context.Context) (t task, ok, end bool) {
 		}
 		a, err := r.router.Route(rt)
 		if err != nil {
-			st.end(failed)
+			// Never sent: a Router's ErrNotSent (an account that cannot
+			// send) marks the line for --retry-not-sent.
+			kind := ""
+			if unanswered(err) == KindNotSent {
+				kind = KindNotSent
+				st.end(unsent)
+			} else {
+				st.end(failed)
+			}
 			r.started.Add(1)
-			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: %v", line, err)}})
+			r.result(Result{ID: j.ID, Error: &Error{Message: fmt.Sprintf("line %d: %v", line, err), Kind: kind}})
 			return task{}, false, false
 		}
 		acct = a

@@ -19,7 +19,9 @@ import (
 // runs, say).
 type Router interface {
 	// Route returns the account that sends the job r describes, or an
-	// error that becomes the job's result line (an unknown account name).
+	// error that becomes the job's result line (an unknown account name);
+	// an error matching scheduler.ErrNotSent marks the line "not_sent",
+	// which --resume --retry-not-sent runs again.
 	Route(r Route) (Account, error)
 	// Finished is called once for each job Route gave an account: with
 	// its result line, or nil when the job got none (dropped: a rerun
