@@ -8,9 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gotd/td/tg"
+	"github.com/gotd/td/tgerr"
 
 	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/accountpool"
@@ -206,8 +210,8 @@ func pacedRate(c *actors.Client) func(ctx context.Context) float64 {
 	}
 }
 
-// loginConcurrency is how many session accounts are probed at once.
-const loginConcurrency = 4
+// loginConcurrency is how many accounts are probed at once.
+const loginConcurrency = 16
 
 // loginAccounts logs the fleet's token accounts in with Fleet.LoginAll
 // (paced fleet-wide under Telegram's login and connection rates; a key its
@@ -226,22 +230,40 @@ func loginAccounts(ctx context.Context, fleet *actors.Fleet, accounts []accountL
 		}
 	}
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, loginConcurrency)
 	if len(tokens) > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// LoginAll paces at FleetConfig.LoginsPerSecond (20/s by
-			// default): give the logins the time their pacing takes.
-			lctx, cancel := context.WithTimeout(ctx, timeout+time.Duration(len(tokens))*time.Second/10)
+			// Logins are paced (LoginsPerSecond), and so are the one or
+			// two connections each opens (ConnsPerSecond, 10/s; a second
+			// after a USER_MIGRATE); a FLOOD_WAIT pauses them all for up
+			// to LoginMaxWait (1 min).
+			budget := timeout + time.Minute + time.Duration(len(tokens))*300*time.Millisecond
+			lctx, cancel := context.WithTimeout(ctx, budget)
 			defer cancel()
+			var swg sync.WaitGroup
 			for j, r := range fleet.LoginAll(lctx, tokens...) {
-				if r.Err != nil {
-					errs[at[j]] = fmt.Errorf("log in: %w", r.Err)
+				i := at[j]
+				switch {
+				case r.Err != nil:
+					errs[i] = fmt.Errorf("log in: %w", r.Err)
+				case r.Skipped:
+					// Logged in in an earlier run, by the Store's record:
+					// checked, as the authorization may have been revoked
+					// since (then it logs in again).
+					swg.Add(1)
+					sem <- struct{}{}
+					go func() {
+						defer swg.Done()
+						defer func() { <-sem }()
+						errs[i] = checkLogin(lctx, fleet, accounts[i], timeout)
+					}()
 				}
 			}
+			swg.Wait()
 		}()
 	}
-	sem := make(chan struct{}, loginConcurrency)
 	for i, a := range accounts {
 		if a.token != "" {
 			continue
@@ -260,6 +282,34 @@ func loginAccounts(ctx context.Context, fleet *actors.Fleet, accounts []accountL
 	}
 	wg.Wait()
 	return errs
+}
+
+// checkLogin checks that a token account whose Store says it is logged
+// in still is, as its bot (users.getUsers(self)); an authorization
+// revoked since (AUTH_KEY_UNREGISTERED) logs in again.
+func checkLogin(ctx context.Context, fleet *actors.Fleet, a accountLine, timeout time.Duration) error {
+	c, err := fleet.Client(a.name)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var users tg.UserClassVector
+	err = c.Invoke(cctx, &tg.UsersGetUsersRequest{ID: []tg.InputUserClass{&tg.InputUserSelf{}}}, &users)
+	if tgerr.Is(err, "AUTH_KEY_UNREGISTERED", "SESSION_REVOKED", "SESSION_EXPIRED") {
+		if _, err := fleet.Login(ctx, a.name); err != nil {
+			return fmt.Errorf("log in again (the kept authorization was revoked): %w", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check the kept login: %w", err)
+	}
+	u, ok := tg.UserClassArray(users.Elems).FirstAsNotEmpty()
+	if m := botToken.FindStringSubmatch(a.token); !ok || m == nil || strconv.FormatInt(u.ID, 10) != m[1] {
+		return fmt.Errorf("the kept key is not the token's bot's")
+	}
+	return nil
 }
 
 // close closes the Fleet (each account's calls in flight get d to

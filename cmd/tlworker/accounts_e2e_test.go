@@ -483,3 +483,42 @@ func TestSendAccountsOneLoginFails(t *testing.T) {
 		t.Errorf("job to c after the retry: %+v", l)
 	}
 }
+
+// A token account kept logged in with --session whose authorization was
+// revoked since (terminated from another device) logs in again at start,
+// instead of failing every job of its chats.
+func TestSendAccountsKeptLoginRevoked(t *testing.T) {
+	bin := buildBinary(t)
+	srv, conn, ids, accountsFile := accountsWorld(t)
+	dir := t.TempDir()
+	store := filepath.Join(dir, "fleet.db")
+	accounts := accountsFile("a", "b", "c")
+	for run := range 2 {
+		if run == 1 {
+			srv.RevokeAuthorizations(ids["b"])
+		}
+		var js []string
+		for _, name := range []string{"a", "b", "c"} {
+			js = append(js, fmt.Sprintf(`{"id":"%s%d","method":"messages.sendMessage","params":{"peer":"@user2","message":"%s %d"},"account":%q}`, name, run, name, run, name))
+		}
+		out := filepath.Join(dir, fmt.Sprintf("out%d.jsonl", run))
+		b, err := exec.Command(bin, append([]string{"send", "--accounts", accounts, "--session", store, "--jobs", writeJobs(t, js), "--out", out, "--progress", "none"}, conn...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", run, err, b)
+		}
+		for id, ls := range readAccountsOut(t, out) {
+			if len(ls) != 1 || !ls[0].OK {
+				t.Fatalf("run %d, job %s: %+v\n%s", run, id, ls, b)
+			}
+		}
+	}
+	for name, id := range ids {
+		want := int64(1)
+		if name == "b" {
+			want = 2
+		}
+		if n := srv.AccountCounters(id).Logins; n != want {
+			t.Errorf("bot %s logged in %d times, want %d", name, n, want)
+		}
+	}
+}

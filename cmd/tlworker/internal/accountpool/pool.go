@@ -33,7 +33,8 @@ type Member struct {
 	jobs.Account
 	// Rate, if set, returns the account's paced rate now (sends per
 	// second, actors.Client.Pacing's PacerView.Account), or 0 when it is
-	// not paced or cannot say. The Pool asks at most once per RateEvery.
+	// not paced or cannot say (the Pool keeps the last rate it was told).
+	// The Pool asks at most once per RateEvery, every member at once.
 	Rate func(ctx context.Context) float64
 	// Down, if set, is why the account cannot send this run (its login
 	// failed): it gets no new chat, and the jobs that must go to it (its
@@ -238,18 +239,31 @@ func (p *Pool) refreshRates() {
 	}
 	p.rateBusy = true
 	p.mu.Unlock()
+	// Asked at once, each with its own time: a busy account's slow answer
+	// does not cost the others theirs, and an account that does not
+	// answer keeps the rate it had (0, unknown, would make it look 30×
+	// fuller than its peers).
 	rates := make([]float64, len(p.members))
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
+	var wg sync.WaitGroup
 	for i, m := range p.members {
-		if m.Rate != nil {
-			rates[i] = m.Rate(ctx)
+		if m.Rate == nil {
+			continue
 		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			rates[i] = m.Rate(ctx)
+		}()
 	}
+	wg.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, m := range p.members {
-		m.rate = rates[i]
+		if rates[i] > 0 {
+			m.rate = rates[i]
+		}
 	}
 	p.rateAt, p.rateBusy = time.Now(), false
 }
