@@ -182,6 +182,10 @@ func (s span) set() bool { return s.to > s.from }
 func (m *requestMeta) note(p *Param, from, to int) {
 	s := span{from, to}
 	switch {
+	case p.Optional() && p.Name != "random_id":
+		// gotd's getter of an optional peer or channel answers (v, ok),
+		// which the chat key of a gotd object (actors' peerKey) does not
+		// read: none of them names the call's chat here either.
 	case p.Name == "to_peer" && p.Type == "InputPeer":
 		m.toPeer = s
 	case p.Name == "peer" && p.Type == "InputPeer":

@@ -22,6 +22,7 @@ var requestCases = []struct {
 	{"self", "messages.sendMessage", `{"peer":"me","message":"hi","random_id":"7"}`, "self", false, false},
 	{"derived random_id", "messages.sendMessage", `{"peer":"@alice","message":"hi"}`, "user:42", false, false},
 	{"zero random_id", "messages.sendMessage", `{"peer":{"_":"inputPeerChat","chat_id":"5"},"message":"hi","random_id":0}`, "chat:5", true, false},
+	{"optional peer names no chat", "messages.translateText", `{"peer":"me","id":[1],"to_lang":"en"}`, "", false, false},
 	{"paid", "messages.sendMessage", `{"peer":{"_":"inputPeerChannel","channel_id":"6","access_hash":"1"},"message":"hi","allow_paid_floodskip":true}`, "channel:6", false, true},
 	{"paid false", "messages.sendMessage", `{"peer":"me","message":"hi","allow_paid_floodskip":false}`, "self", false, false},
 	{"forward", "messages.forwardMessages", `{"from_peer":"@alice","to_peer":{"_":"inputPeerChat","chat_id":"9"},"id":[1,2],"random_id":["3","4"],"allow_paid_floodskip":true}`, "chat:9", false, true},
