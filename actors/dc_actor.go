@@ -46,6 +46,10 @@ type dcActor struct {
 	bgCancel  context.CancelFunc
 	forgetKey bool // the server does not know the stored key
 	closeOnce sync.Once
+	// unclaimed is a dialled connection whose connectedMsg the actor has
+	// not handled yet; shutdown closes it (handoff guards it).
+	handoff   sync.Mutex
+	unclaimed *mtproto.Conn
 
 	rc        *reconnect // reconnect pacing (reconnect.go)
 	downSince time.Time  // the DC is unreachable since (dc_session.go)
@@ -86,6 +90,7 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		a.queue = append(a.queue, m.batch)
 		a.send(ctx)
 	case *connectedMsg:
+		a.claim(m.conn)
 		if m.gen != a.gen {
 			_ = m.conn.Close()
 			return
@@ -167,6 +172,14 @@ func (a *dcActor) shutdown() {
 			a.tickStop()
 		}
 		a.bg.Wait()
+		// A connection dialled but not yet taken: its message will not
+		// be.
+		a.handoff.Lock()
+		if a.unclaimed != nil {
+			_ = a.unclaimed.Close()
+			a.unclaimed = nil
+		}
+		a.handoff.Unlock()
 	})
 }
 
@@ -213,8 +226,23 @@ func (a *dcActor) dial(ctx actor.Context) {
 			_ = conn.Close()
 			return
 		}
+		// Held until the actor takes it (connected): a stop that comes
+		// first (the message then goes to dead letters) closes it.
+		a.handoff.Lock()
+		a.unclaimed = conn
+		a.handoff.Unlock()
 		root.Send(self, &connectedMsg{gen: gen, conn: conn})
 	}()
+}
+
+// claim takes a dialled connection from the handoff (its connectedMsg is
+// being handled).
+func (a *dcActor) claim(conn *mtproto.Conn) {
+	a.handoff.Lock()
+	if a.unclaimed == conn {
+		a.unclaimed = nil
+	}
+	a.handoff.Unlock()
 }
 
 func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
