@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 
 	"github.com/go-faster/jx"
 
@@ -58,7 +59,7 @@ type Account struct {
 
 // chatParams are the params that name the chat a job writes to, in the
 // order looked at.
-var chatParams = []string{"peer", "to_peer", "channel"}
+var chatParams = [...]string{"peer", "to_peer", "channel"}
 
 // Chat returns the chat a job's params write to: the value of its first
 // param among "peer", "to_peer" and "channel" (a shorthand in its
@@ -67,20 +68,16 @@ var chatParams = []string{"peer", "to_peer", "channel"}
 // username and the id of one chat are two chats to it: telling needs a
 // lookup, through some account.
 func Chat(params json.RawMessage) string {
-	found := map[string]string{}
+	var found [len(chatParams)]string // by chatParams' order
 	d := jx.DecodeBytes(params)
 	err := d.ObjBytes(func(d *jx.Decoder, key []byte) error {
-		k := string(key)
-		want := false
-		for _, p := range chatParams {
-			want = want || p == k
-		}
-		if !want {
+		i := slices.Index(chatParams[:], string(key))
+		if i < 0 {
 			return d.Skip()
 		}
 		if d.Next() == jx.String {
 			s, err := d.Str()
-			found[k], _ = entitycache.Canonical(s)
+			found[i], _ = entitycache.Canonical(s)
 			return err
 		}
 		raw, err := d.Raw()
@@ -89,15 +86,15 @@ func Chat(params json.RawMessage) string {
 		}
 		var b bytes.Buffer
 		if json.Compact(&b, raw) == nil {
-			found[k] = b.String()
+			found[i] = b.String()
 		}
 		return nil
 	})
 	if err != nil {
 		return ""
 	}
-	for _, p := range chatParams {
-		if c, ok := found[p]; ok && c != "" {
+	for _, c := range found {
+		if c != "" {
 			return c
 		}
 	}
