@@ -165,3 +165,78 @@ func InvokeAllAs[T any, PT Decodable[T], R bin.Encoder](ctx context.Context, c *
 	}
 	return out, merr
 }
+
+// BatchCall is one call of GoBatch: its request, where it goes, and, once
+// GoBatch returns, its Future or why it was not submitted.
+type BatchCall struct {
+	Req bin.Encoder
+	// DC is the DC the call goes to (OnDC); 0 is the home DC.
+	DC int
+	// After, if set, is the call this one runs strictly after (After): a
+	// Future of this Client (from Go or an earlier GoBatch).
+	After *Future
+	// Notify, if set, is called once with the call's Future when its
+	// outcome is set, on the goroutine that sets it (the scheduler actor's,
+	// mostly): it must return at once, and never call the Client. It is
+	// not called for a call GoBatch did not submit.
+	Notify func(*Future)
+
+	// Future is set by GoBatch for a call it submitted.
+	Future *Future
+	// Err is set by GoBatch for a call it did not submit: its request
+	// could not be encoded, or its After names another client's call.
+	Err error
+}
+
+// GoBatch submits many calls at once, each as Go would with its own DC and
+// predecessor, in one message to the scheduler actor (InvokeAll's cost for
+// calls that are not alike): a bulk sender pays the hand-off to the actor
+// once per batch, not once per call, and need not park a goroutine per call
+// (Notify, called with the very Future GoBatch set). Calls are queued in slice order. A call that cannot be
+// submitted gets its Err and the others go; an error returned means none
+// was submitted (ctx has ended, the client is closed, the queue is full
+// and the ctx ended waiting for room). ctx and opts apply to every call as
+// they do to Go's (WithOptions, FloodBudget); their DC and After are each
+// call's own. Like Go, GoBatch goes straight to the scheduler: the
+// middlewares (Use) do not see it.
+func (c *Client) GoBatch(ctx context.Context, calls []BatchCall, opts ...Option) error {
+	for i := range calls {
+		calls[i].Future, calls[i].Err = nil, nil
+	}
+	switch {
+	case c.closed.Load():
+		return ErrClosed
+	case c.stopped.Load():
+		return errStoppedNotSent
+	}
+	o := options(ctx, opts)
+	ps := make([]*pending, 0, len(calls))
+	for i := range calls {
+		bc := &calls[i]
+		co := o
+		co.dc = bc.DC
+		p, err := c.newPending(bc.Req, co)
+		if err == nil && bc.After != nil {
+			err = c.chain(p, bc.After.p)
+		}
+		if err != nil {
+			bc.Err = err
+			continue
+		}
+		bc.Future = &Future{p: p}
+		if bc.Notify != nil {
+			p.notify, p.fut = bc.Notify, bc.Future
+		}
+		ps = append(ps, p)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	if err := c.submit(ctx, ps); err != nil {
+		for i := range calls {
+			calls[i].Future = nil
+		}
+		return err
+	}
+	return nil
+}

@@ -254,3 +254,76 @@ func TestOnResultAfterStart(t *testing.T) {
 		t.Fatalf("hook saw %v", seen)
 	}
 }
+
+// GoBatch submits calls with their own DC and predecessor in one message:
+// a call that cannot be submitted gets its Err and the others go, each
+// submitted call's Notify comes once with its very Future (done by then),
+// and a closed client submits none.
+func TestGoBatch(t *testing.T) {
+	_, c := startSim(t, tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Off: true}})
+	ctx := testCtx(t)
+	notified := make(chan *Future, 8)
+	notify := func(f *Future) {
+		select {
+		case <-f.Done():
+		default:
+			t.Error("notified before the outcome was set")
+		}
+		notified <- f
+	}
+	bad := &tg.MessagesSendMessageRequest{Peer: &tg.InputPeerUser{UserID: 1, AccessHash: 1}, Message: "x", RandomID: 31}
+	calls := []BatchCall{
+		{Req: send(32), Notify: notify},
+		{Req: send(33), DC: 9, Notify: notify},
+		{Req: nil, Notify: notify},
+		{Req: bad, Notify: notify},
+	}
+	if err := c.GoBatch(ctx, calls); err != nil {
+		t.Fatal(err)
+	}
+	if calls[2].Future != nil || calls[2].Err == nil || !strings.Contains(calls[2].Err.Error(), "nil request") {
+		t.Fatalf("a nil request: future %v, err %v", calls[2].Future, calls[2].Err)
+	}
+	got := map[*Future]int{}
+	for range 3 {
+		got[<-notified]++
+	}
+	for i, bc := range []BatchCall{calls[0], calls[1], calls[3]} {
+		if bc.Err != nil || got[bc.Future] != 1 {
+			t.Fatalf("call %d: err %v, notified %d times", i, bc.Err, got[bc.Future])
+		}
+	}
+	if _, err := calls[0].Future.Wait(ctx); err != nil {
+		t.Fatalf("home DC call: %v", err)
+	}
+	if _, err := calls[1].Future.Wait(ctx); err == nil || !strings.Contains(err.Error(), "unknown dc 9") {
+		t.Fatalf("DC 9 call: %v, want unknown dc 9", err)
+	}
+
+	// After a call of an earlier GoBatch: a failed predecessor fails its
+	// dependent, a good one orders it.
+	next := []BatchCall{{Req: send(34), After: calls[3].Future}, {Req: send(35), After: calls[0].Future}}
+	if err := c.GoBatch(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	var broken *scheduler.ChainBrokenError
+	if _, err := next[0].Future.Wait(ctx); !errors.As(err, &broken) {
+		t.Fatalf("after a failed call: %v, want a ChainBrokenError", err)
+	}
+	if _, err := next[1].Future.Wait(ctx); err != nil {
+		t.Fatalf("after a call that succeeded: %v", err)
+	}
+	select {
+	case f := <-notified:
+		t.Fatalf("a notify for %d, whose call had none", f.ID())
+	default:
+	}
+
+	if err := c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	last := []BatchCall{{Req: send(36), Notify: notify}}
+	if err := c.GoBatch(ctx, last); err == nil || last[0].Future != nil {
+		t.Fatalf("GoBatch on a closed client: %v, future %v", err, last[0].Future)
+	}
+}

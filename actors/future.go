@@ -43,6 +43,10 @@ type pending struct {
 	body []byte // TL result, once done without error
 	err  error
 	tel  *telemetry.Call // nil without telemetry
+	// notify, if set, is called with fut once the outcome is set
+	// (BatchCall.Notify).
+	notify func(*Future)
+	fut    *Future
 }
 
 func (p *pending) resolve(body []byte, err error) {
@@ -53,6 +57,9 @@ func (p *pending) resolve(body []byte, err error) {
 		p.tel.End(err)
 		p.body, p.err = body, err
 		close(p.done)
+		if p.notify != nil {
+			p.notify(p.fut)
+		}
 	})
 }
 

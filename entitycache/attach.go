@@ -64,8 +64,8 @@ func (c *Cache) quiet(ctx context.Context) context.Context {
 	// Only a comparable context is kept, so comparing with it cannot panic
 	// (an interface comparison panics only on two values of the same
 	// incomparable type).
-	if q := c.lastQuiet.Load(); q != nil && q.parent == ctx {
-		return q.quiet
+	if q := c.lastQuiet.Load(); q != nil && (q.parent == ctx || q.quiet == ctx) {
+		return q.quiet // (quiet already: Invoke's steps, Build and Retry)
 	}
 	quiet := context.WithValue(ctx, refreshingKey{c}, true)
 	if reflect.TypeOf(ctx).Comparable() {

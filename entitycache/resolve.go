@@ -361,34 +361,77 @@ func peerInvalid(err error) bool {
 // cannot help (the server does not know the peer either, or did not a
 // moment ago: Config.NegativeTTL), the error returned wraps the server's
 // answer to the call (tgerr.As finds it), not a *NotFoundError, and no
-// further call is sent.
+// further call is sent. Build and Prepared.Retry are the same steps for a
+// caller that sends the request itself.
 func (c *Cache) Invoke(ctx context.Context, inv Invoker, build func(ctx context.Context, r tl.Resolver) (bin.Encoder, error), res bin.Decoder) error {
 	// Its calls are refreshed here, by name, not by the Middleware too.
 	ctx = c.quiet(ctx)
-	rec := &recorder{c: c}
-	rec.used = rec.usedBuf[:0]
-	req, err := build(ctx, rec)
+	p, err := c.Build(ctx, build)
 	if err != nil {
 		return err
 	}
-	err = inv.Invoke(ctx, req, res)
-	if err == nil || !peerInvalid(err) || len(rec.used) == 0 {
-		return err
+	req := p.Req
+	for {
+		err = inv.Invoke(ctx, req, res)
+		if req, err = p.Retry(ctx, err); req == nil {
+			return err
+		}
 	}
-	c.count(func(s *Stats) { s.Refreshes++ })
-	fresh := &recorder{c: c, fresh: true}
-	req, berr := build(ctx, fresh)
+}
+
+// Prepared is a request built by Build, with what Retry needs to build it
+// again.
+type Prepared struct {
+	// Req is the request, its peers resolved from the cache (or over the
+	// network for those it did not hold).
+	Req     bin.Encoder
+	c       *Cache
+	build   func(ctx context.Context, r tl.Resolver) (bin.Encoder, error)
+	rec     recorder
+	retried bool
+}
+
+// Build builds a request with the cache as its resolver, for a caller that
+// sends it itself (Invoke sends it through an Invoker) and then hands the
+// call's outcome to Retry.
+func (c *Cache) Build(ctx context.Context, build func(ctx context.Context, r tl.Resolver) (bin.Encoder, error)) (*Prepared, error) {
+	p := &Prepared{c: c, build: build}
+	p.rec.c = c
+	p.rec.used = p.rec.usedBuf[:0]
+	req, err := build(c.quiet(ctx), &p.rec)
+	if err != nil {
+		return nil, err
+	}
+	p.Req = req
+	return p, nil
+}
+
+// Retry takes the outcome of sending the request: when err says the
+// server rejected a peer the cache supplied, it resolves the peers the
+// request used again over the network and returns the request built
+// anew, to send once more (once: a second Retry returns its err as it
+// is). Otherwise req is nil and err is the call's outcome: as it was, or
+// wrapping the server's answer when the refresh could not help (see
+// Invoke).
+func (p *Prepared) Retry(ctx context.Context, err error) (req bin.Encoder, _ error) {
+	if err == nil || p.retried || !peerInvalid(err) || len(p.rec.used) == 0 {
+		return nil, err
+	}
+	p.retried = true
+	p.c.count(func(s *Stats) { s.Refreshes++ })
+	fresh := &recorder{c: p.c, fresh: true}
+	req, berr := p.build(p.c.quiet(ctx), fresh)
 	if berr != nil {
 		var nf *NotFoundError
 		if errors.As(berr, &nf) {
 			// The refresh could not help (a numeric id the server will not
 			// look up without a hash, say): the server's own answer is
 			// what the caller needs.
-			return fmt.Errorf("%w (refreshing the peer did not help: %v)", err, berr)
+			return nil, fmt.Errorf("%w (refreshing the peer did not help: %v)", err, berr)
 		}
-		return berr
+		return nil, berr
 	}
-	return inv.Invoke(ctx, req, res)
+	return req, nil
 }
 
 // recorder is the resolver Invoke hands to build: it notes what was

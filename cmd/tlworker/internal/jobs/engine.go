@@ -55,8 +55,9 @@ type Config struct {
 	Done map[string]bool
 	// Rate caps jobs started per second; 0 is no cap.
 	Rate float64
-	// Concurrency is how many jobs are in flight at once (workers); 0 is
-	// DefaultConcurrency.
+	// Concurrency is how many jobs are in flight at once; 0 is
+	// DefaultConcurrency. Workers take up to 32 jobs at a time, and
+	// submit them together.
 	Concurrency int
 	// DrainTimeout is how long, once ctx has ended (a signal), the jobs
 	// already read may take before Close is called; 0 closes at once.
@@ -103,9 +104,9 @@ func Run(ctx context.Context, cfg Config) error {
 	stopFlush := r.w.flushEvery(100 * time.Millisecond)
 	r.in = bufio.NewScanner(cfg.Jobs)
 	r.in.Buffer(make([]byte, 1<<20), 16<<20)
-	r.readDone = make(chan struct{})
-	waitWorkers := r.workers(ctx, n)
-	<-r.readDone
+	tasks := make(chan task, 256)
+	waitWorkers := r.workers(ctx, n, tasks)
+	r.read(ctx, tasks)
 	readErr := r.readErr
 	interrupted := ctx.Err() != nil
 
@@ -154,51 +155,43 @@ type runner struct {
 	onResult func(ok bool)
 	json     tl.EncodeOptions // how results are written
 	done     map[string]bool  // from --resume
-	// Reading, by whichever worker takes the next job (take), under readMu.
-	readMu    sync.Mutex
-	in        *bufio.Scanner
-	line      int               // the last line read, 1-based
-	jobs      *idTable          // by id, for "after"
-	methods   map[string]method // by name
-	readEnded bool              // EOF, ctx ended or a read error
-	readErr   error
-	readDone  chan struct{}  // closed when reading has ended
-	wg        sync.WaitGroup // jobs handed to workers and not finished
-	closing   atomic.Bool    // the sender is being closed: its errors are not results
-	started   atomic.Int64
-	written   atomic.Int64
+	// Reading, by Run's goroutine (read).
+	in      *bufio.Scanner
+	line    int               // the last line read, 1-based
+	jobs    *idTable          // by id, for "after"
+	methods map[string]method // by name
+	readErr error
+	wg      sync.WaitGroup // jobs handed to workers and not finished
+	closing atomic.Bool    // the sender is being closed: its errors are not results
+	started atomic.Int64
+	written atomic.Int64
 	// unreachable counts the jobs that failed because their DC stayed
 	// unreachable (unreachable.go).
 	unreachable unreachable
 }
 
-// take reads jobs lines until one a worker can run, and returns it; false
-// when reading has ended (EOF, ctx ended, a read error: r.readDone is
-// closed). Workers take jobs themselves, one at a time in input order (so a
-// job's predecessor is always taken before it): no goroutine hand-off per
-// job. Lines that cannot run (not a job, a duplicate id, an unknown
-// "after") get their result line here.
-func (r *runner) take(ctx context.Context) (task, bool) {
-	r.readMu.Lock()
-	defer r.readMu.Unlock()
-	for !r.readEnded {
+// read reads jobs lines and hands the jobs to run to the workers, in
+// input order (so a job's predecessor is always handed out before it),
+// until EOF, a read error or the end of ctx; then it closes tasks. Lines
+// that cannot run (not a job, a duplicate id, an unknown "after") get
+// their result line here.
+func (r *runner) read(ctx context.Context, tasks chan<- task) {
+	defer close(tasks)
+	for {
 		t, ok, end := r.readLine(ctx)
 		if end {
-			r.readEnded = true
-			close(r.readDone)
-			break
+			return
 		}
 		if ok {
-			return t, true
+			tasks <- t
 		}
 	}
-	return task{}, false
 }
 
 // readLine reads one line: a task to run (ok), nothing to run (a blank
 // line, a line whose result is written here, a job done in an earlier
 // run), or the end of reading (end; r.readErr says if it was an error). It
-// stops at EOF or when ctx is cancelled. r.readMu is held.
+// stops at EOF or when ctx is cancelled.
 func (r *runner) readLine(ctx context.Context) (t task, ok, end bool) {
 	if !r.in.Scan() {
 		r.readErr = r.in.Err()
@@ -315,7 +308,7 @@ type method struct {
 }
 
 // method looks up a job's method, once per name for the names of a run
-// (a run has few methods and many lines). r.readMu is held.
+// (a run has few methods and many lines). Called by read only.
 func (r *runner) method(name string) method {
 	if m, ok := r.methods[name]; ok {
 		return m
@@ -328,28 +321,23 @@ func (r *runner) method(name string) method {
 	return m
 }
 
-// workers run jobs: a fixed pool, so each goroutine's stack grows once, not
-// once per job. A job waits for its result on its worker, so n bounds the
-// jobs in flight. Each worker takes its next job itself (take). The
-// returned func waits for the pool to end, which it does once reading has
-// ended and each worker's last job is done.
-func (r *runner) workers(ctx context.Context, n int) func() {
+// workers run jobs: a fixed pool of workers, each with up to batchSize
+// jobs in flight (batch), so n bounds the jobs in flight and each
+// goroutine's stack grows once, not once per job. The returned func waits
+// for the pool to end, which it does once tasks is closed and each
+// worker's last jobs are done.
+func (r *runner) workers(ctx context.Context, n int, tasks <-chan task) func() {
 	// A signal stops reading, not the jobs already read: they run on a
 	// context it does not cancel, until the drain timeout closes the
 	// sender.
 	jobCtx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
-	for range n {
+	for ; n > 0; n -= batchSize {
+		b := newBatch(r, min(n, batchSize))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				t, ok := r.take(ctx)
-				if !ok {
-					return
-				}
-				r.run(jobCtx, t)
-			}
+			b.work(jobCtx, tasks)
 		}()
 	}
 	return wg.Wait

@@ -69,7 +69,58 @@ type fakeCall struct {
 	text string
 }
 
-func (f *fakeSender) Send(_ context.Context, req bin.Encoder, dc int, after Call) (Call, error) {
+func (f *fakeSender) Send(ctx context.Context, subs []Submit, notify func(Call)) error {
+	return sendEach(ctx, f, subs, notify)
+}
+
+// oneSender is the shape of the fakes here: one call at a time, whose Wait
+// blocks until its outcome.
+type oneSender interface {
+	send1(ctx context.Context, req bin.Encoder, dc int, after Call) (Call, error)
+}
+
+// sendEach is Sender.Send for a oneSender: each call goes alone, in order,
+// and a goroutine waits for its outcome and notifies.
+func sendEach(ctx context.Context, s oneSender, subs []Submit, notify func(Call)) error {
+	for i := range subs {
+		after := subs[i].After
+		if w, ok := after.(*waited); ok {
+			after = w.c
+		}
+		c, err := s.send1(ctx, subs[i].Req, subs[i].DC, after)
+		if err != nil {
+			subs[i].Err = err
+			continue
+		}
+		w := &waited{c: c, done: make(chan struct{})}
+		subs[i].Call = w
+		go func() {
+			w.body, w.err = c.Wait(ctx)
+			close(w.done)
+			notify(w)
+		}()
+	}
+	return nil
+}
+
+// waited is a oneSender's call whose outcome has been waited for.
+type waited struct {
+	c    Call
+	done chan struct{}
+	body []byte
+	err  error
+}
+
+func (w *waited) Wait(ctx context.Context) ([]byte, error) {
+	select {
+	case <-w.done:
+		return w.body, w.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (f *fakeSender) send1(_ context.Context, req bin.Encoder, dc int, after Call) (Call, error) {
 	m, ok := sendMessage(req)
 	if !ok {
 		return nil, fmt.Errorf("fake: unexpected request %T", req)
@@ -536,13 +587,17 @@ type closingSender struct {
 	sent    chan string
 }
 
-func (c *closingSender) Send(ctx context.Context, req bin.Encoder, dc int, after Call) (Call, error) {
+func (c *closingSender) Send(ctx context.Context, subs []Submit, notify func(Call)) error {
+	return sendEach(ctx, c, subs, notify)
+}
+
+func (c *closingSender) send1(ctx context.Context, req bin.Encoder, dc int, after Call) (Call, error) {
 	if m, ok := sendMessage(req); ok && m.Message == c.block {
 		close(c.arrived)
 		<-c.closed
 		return nil, actors.ErrClosed
 	}
-	call, err := c.fakeSender.Send(ctx, req, dc, after)
+	call, err := c.fakeSender.send1(ctx, req, dc, after)
 	if m, ok := sendMessage(req); ok {
 		c.sent <- m.Message
 	}
@@ -567,5 +622,68 @@ func TestResultLongs(t *testing.T) {
 		if l := resultLines(t, out.Bytes()); len(l) != 1 || !l[0].OK || !strings.Contains(string(l[0].Result), tc.want) {
 			t.Errorf("%+v: %s, want %s", tc.opts, out.Bytes(), tc.want)
 		}
+	}
+}
+
+// batchingSender records the texts of each Send's calls; its first Send
+// lasts until the jobs' reader has hit EOF, so every later job is waiting
+// for the worker by then.
+type batchingSender struct {
+	*fakeSender
+	eof     chan struct{}
+	first   sync.Once
+	batches [][]string
+}
+
+func (s *batchingSender) Send(ctx context.Context, subs []Submit, notify func(Call)) error {
+	s.first.Do(func() { <-s.eof })
+	var texts []string
+	for _, sub := range subs {
+		m, _ := sendMessage(sub.Req)
+		texts = append(texts, m.Message)
+	}
+	s.mu.Lock()
+	s.batches = append(s.batches, texts)
+	s.mu.Unlock()
+	return sendEach(ctx, s.fakeSender, subs, notify)
+}
+
+// eofReader closes eof when its reader returns io.EOF.
+type eofReader struct {
+	io.Reader
+	eof  chan struct{}
+	once sync.Once
+}
+
+func (r *eofReader) Read(p []byte) (int, error) {
+	n, err := r.Reader.Read(p)
+	if err == io.EOF {
+		r.once.Do(func() { close(r.eof) })
+	}
+	return n, err
+}
+
+// A worker submits the jobs waiting for it together, in input order, and
+// a job chained after one it holds unsubmitted sends that one first: no
+// job waits for its own worker.
+func TestRunSubmitsWaitingJobsTogether(t *testing.T) {
+	eof := make(chan struct{})
+	s := &batchingSender{fakeSender: &fakeSender{}, eof: eof}
+	lines := []string{msg("a", "A"), msg("b", "B", `,"after":"a"`), msg("c", "C"), msg("d", "D", `,"after":"b"`), msg("e", "E"), msg("f", "F")}
+	var out bytes.Buffer
+	err := Run(context.Background(), Config{Sender: s, Peers: memoryCache(t), Jobs: &eofReader{Reader: strings.NewReader(strings.Join(lines, "\n")), eof: eof}, Results: &out, Concurrency: batchSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"A"}, {"B", "C"}, {"D", "E", "F"}}
+	if !slices.EqualFunc(s.batches, want, slices.Equal) {
+		t.Fatalf("Sends %q, want %q", s.batches, want)
+	}
+	sends := s.sends()
+	if sends["B"].after != "A" || sends["D"].after != "B" || sends["C"].after != "" {
+		t.Fatalf("chains: %+v", sends)
+	}
+	if n := strings.Count(out.String(), `"ok":true`); n != len(lines) {
+		t.Fatalf("%d jobs ok of %d:\n%s", n, len(lines), out.String())
 	}
 }

@@ -8,7 +8,7 @@ import "hash/maphash"
 // absent hashes each line's id once, where a Go map hashes it for the
 // lookup and again for the insert (and grows by rehashing every key; here
 // the hashes are kept). Ids are never removed. Not safe for concurrent use
-// (the engine's reading holds readMu).
+// (the engine reads and adds on one goroutine).
 type idTable struct {
 	seed  maphash.Seed
 	slots []idSlot // a power of two long, at most half full

@@ -48,6 +48,14 @@ func (s *jobState) submitLocked(c Call) {
 	}
 }
 
+// isSubmitted reports whether the job has had its first attempt or has
+// ended: await would not wait.
+func (s *jobState) isSubmitted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.submitted
+}
+
 // end records the job's outcome before its line is written (or dropped),
 // and wakes dependents still waiting for a job that was never sent. A job
 // that succeeded lets go of its call: the scheduler has nothing to order
