@@ -1,7 +1,6 @@
 package mtproto
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -81,7 +80,7 @@ func Dial(ctx context.Context, cfg DialConfig) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial dc %d at %s: %w", cfg.DC, cfg.Addr, err)
 	}
-	conn, err := proto.Handshake(bufferReads(raw))
+	conn, err := proto.Handshake(raw)
 	if err != nil {
 		_ = raw.Close()
 		return nil, fmt.Errorf("dial dc %d at %s: transport handshake: %w", cfg.DC, cfg.Addr, err)
@@ -122,20 +121,3 @@ func exchangeKey(ctx context.Context, conn transport.Conn, cfg DialConfig) (cryp
 		Run(ctx)
 	return res.AuthKey, res.ServerSalt, err
 }
-
-// readBuffer is how much of what the server sent one read takes in: a
-// burst of small frames (rpc_results) is read with one system call, not
-// two per frame (the codec reads a frame's length, then its body).
-const readBuffer = 4 << 10
-
-// bufferedConn is a net.Conn whose reads go through a buffer.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func bufferReads(c net.Conn) net.Conn {
-	return &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, readBuffer)}
-}
-
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
