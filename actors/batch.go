@@ -225,7 +225,7 @@ func (c *Client) GoBatch(ctx context.Context, calls []BatchCall, opts ...Option)
 		}
 		bc.Future = &Future{p: p}
 		if bc.Notify != nil {
-			p.notify, p.fut = bc.Notify, bc.Future
+			p.notify = &notify{f: bc.Notify, fut: bc.Future}
 		}
 		ps = append(ps, p)
 	}
