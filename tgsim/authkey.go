@@ -28,6 +28,10 @@ type authKey struct {
 	sessions map[int64]*session
 	// connTimes are when the key's recent connections opened (ConnRate).
 	connTimes []time.Time
+	// users are the open connections that have sent a frame under the
+	// key, by source IP (dupcheck.go).
+	users      map[*conn]string
+	duplicated bool // used at once from two IPs: every call gets 406
 }
 
 func (k *authKey) account() int64 {

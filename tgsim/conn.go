@@ -29,9 +29,12 @@ type conn struct {
 	closeOnce sync.Once
 	signal    chan struct{} // cap 1: something to flush
 
+	ip string // the source IP (dupcheck.go)
+
 	mu        sync.Mutex
 	sessions  map[*session]struct{}
 	pingTimer *time.Timer
+	keys      []*authKey // the keys it has sent frames under (dupcheck.go)
 
 	frames   int      // encrypted frames read; the reader's only
 	admitted bool     // the first frame passed Config.AddrConnRate; the reader's only
@@ -39,12 +42,14 @@ type conn struct {
 }
 
 func newConn(d *dcServer, raw net.Conn) *conn {
-	return &conn{
+	c := &conn{
 		dc: d, srv: d.srv, raw: raw,
 		done:     make(chan struct{}),
 		signal:   make(chan struct{}, 1),
 		sessions: map[*session]struct{}{},
 	}
+	c.ip = sourceIP(c)
+	return c
 }
 
 func (c *conn) close() {
@@ -235,6 +240,7 @@ func (c *conn) encrypted(k *authKey, data []byte) bool {
 	}
 	s.count.framesIn.Add(1)
 	c.frames++
+	k.use(c)
 	sess := k.session(msg.SessionID, c)
 	sess.receive(c, msg.Salt, msg.MessageID, msg.SeqNo, msg.Data())
 	return true
@@ -251,12 +257,17 @@ func (c *conn) unbind() {
 	c.mu.Lock()
 	ss := c.sessions
 	c.sessions = map[*session]struct{}{}
+	keys := c.keys
+	c.keys = nil
 	if c.pingTimer != nil {
 		c.pingTimer.Stop()
 	}
 	c.mu.Unlock()
 	for sess := range ss {
 		sess.detach(c)
+	}
+	for _, k := range keys {
+		k.left(c)
 	}
 }
 

@@ -36,6 +36,7 @@ type Counters struct {
 	Errors          map[string]int64 // errors by type: "bad_msg_16", "bad_server_salt", "FLOOD_WAIT", "PEER_ID_INVALID", "decrypt", …
 	MessagesStored  int64            // messages in the world's histories
 	UnknownAuthKeys int64            // frames with an unknown auth key (answered -404)
+	DuplicatedKeys  int64            // auth keys revoked for use from two IPs at once (406 AUTH_KEY_DUPLICATED)
 
 	BlackholedFrames int64 // frames discarded unread under Faults.Blackhole
 	DroppedResults   int64 // answers generated but not sent (Faults.DropResults, forgotten sessions)
@@ -63,7 +64,7 @@ type counters struct {
 	replayedFrames, detailedInfos, randomIDBusy           atomic.Int64
 	stateReqsOut, stateInfosIn                            atomic.Int64
 	paidSends, peerFloods, preparedKeys                   atomic.Int64
-	updatesPushed, updatesDropped                         atomic.Int64
+	updatesPushed, updatesDropped, duplicatedKeys         atomic.Int64
 
 	mu         sync.Mutex
 	calls      map[string]int64
@@ -172,5 +173,6 @@ func (c *counters) snapshot() Counters {
 		DetailedInfos: c.detailedInfos.Load(), StateReqsOut: c.stateReqsOut.Load(), StateInfosIn: c.stateInfosIn.Load(), RandomIDBusy: c.randomIDBusy.Load(),
 		PaidSends: c.paidSends.Load(), PeerFloods: c.peerFloods.Load(),
 		UpdatesPushed: c.updatesPushed.Load(), UpdatesDropped: c.updatesDropped.Load(),
+		DuplicatedKeys: c.duplicatedKeys.Load(),
 	}
 }

@@ -30,9 +30,12 @@
 // auth.importBotAuthorization calls per client address (30/s with a burst of
 // 30 by default, tgsim's choice: Telegram publishes no figure) and
 // FloodConfig.TokenLogins, when set, logins per token; Config.AddrConnRate
-// bounds new connections per client address (transport error -429). Every
-// tgsim client comes from 127.0.0.1, so the per-address budgets are the
-// server's. PrepareKey makes auth keys without a key exchange, so tests of
+// bounds new connections per client address (transport error -429).
+// Clients come from 127.0.0.1 unless they bind another loopback address
+// (127.0.0.2, …), so the per-address budgets are mostly the server's. An
+// auth key used at once from two source IPs is revoked as Telegram does:
+// every call under it gets 406 AUTH_KEY_DUPLICATED (dupcheck.go;
+// Counters.DuplicatedKeys). PrepareKey makes auth keys without a key exchange, so tests of
 // thousands of accounts do not spend seconds of CPU on exchanges.
 //
 // Start one with Start; Close stops it and waits for its goroutines.
@@ -98,6 +101,8 @@
 //   - session.go, authkey.go: sessions of an auth key (ForgetSessions);
 //     salts (RotateSalts in server.go).
 //   - conn.go, server.go: connections, key exchange, listeners, SetFaults.
+//   - dupcheck.go: an auth key used at once from two IPs
+//     (AUTH_KEY_DUPLICATED).
 //   - faults_conn.go: faults on connections and frames: Blackhole,
 //     DuplicateFrames, ReplayFrames, NotFoundKeys (-404), Config.ConnRate
 //     and Config.AddrConnRate (-429).

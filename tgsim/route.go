@@ -40,6 +40,9 @@ func (e encoded) Encode(b *bin.Buffer) error { b.Put(e); return nil }
 // gotd's Encode writes flag fields.
 func (w *world) invoke(r *request) (bin.Encoder, error) {
 	s := w.srv
+	if r.key.isDuplicated() {
+		return nil, errAuthKeyDuplicated
+	}
 	if r.method == "" {
 		return nil, tgerr.New(400, fmt.Sprintf("INPUT_METHOD_INVALID_%d", r.typeID))
 	}
