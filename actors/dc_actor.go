@@ -45,6 +45,7 @@ type dcActor struct {
 	bgCtx     context.Context
 	bgCancel  context.CancelFunc
 	forgetKey bool // the server does not know the stored key
+	revoked   bool // the server revoked the key (406): write nothing more
 	closeOnce sync.Once
 	// unclaimed is a dialled connection whose connectedMsg the actor has
 	// not handled yet; shutdown closes it (handoff guards it).
@@ -120,6 +121,10 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		}
 	case *connLostMsg:
 		if m.gen == a.gen && a.conn != nil {
+			a.lost(ctx, m.err)
+		}
+	case *keyRevokedMsg:
+		if a.keyLost == nil {
 			a.lost(ctx, m.err)
 		}
 	case *outageMsg:
@@ -315,7 +320,7 @@ func (a *dcActor) connected(ctx actor.Context, conn *mtproto.Conn) {
 // send packs the queued batches, one Pack per batch so each stays one
 // container, and writes the frames.
 func (a *dcActor) send(ctx actor.Context) {
-	if a.session == nil || a.conn == nil {
+	if a.session == nil || a.conn == nil || a.revoked {
 		return
 	}
 	now := time.Now()

@@ -84,6 +84,15 @@ func (a *dcActor) report(ctx actor.Context, rs []mtproto.Result) {
 	if len(held.NotSent) > 0 {
 		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: held, err: mtproto.ErrPredecessorUnknown})
 	}
+	for _, r := range keep {
+		if keyRevoked(r.Err) && a.keyLost == nil && !a.revoked {
+			// The 406 policy (authkey.go): nothing more is written under
+			// the key, and the actor ends it once this message is done.
+			a.revoked = true
+			ctx.Send(ctx.Self(), &keyRevokedMsg{err: r.Err})
+			break
+		}
+	}
 }
 
 // cancelCall forgets a call cancelled by its owner, wherever this actor

@@ -83,8 +83,11 @@ type (
 		err error
 	}
 	redialMsg struct{ gen int }
-	dcTickMsg struct{}
-	panicMsg  struct{} // tests: make the DC actor fail
+	// keyRevokedMsg: a call was answered 406 AUTH_KEY_DUPLICATED (the
+	// 406 policy, authkey.go).
+	keyRevokedMsg struct{ err error }
+	dcTickMsg     struct{}
+	panicMsg      struct{} // tests: make the DC actor fail
 )
 
 // statsMsg asks the scheduler actor for its counters (reply), or the
