@@ -126,6 +126,11 @@ func (o *Owners) Acquire(ctx context.Context, account string) (*Ownership, error
 	defer context.AfterFunc(o.closing, cancel)()
 	key := o.cfg.Prefix + account
 	for {
+		if err := o.cli.Ctx().Err(); err != nil {
+			// A closed client retries each request for seconds before
+			// failing; say so at once.
+			return nil, fmt.Errorf("acquire %q: etcd client closed: %w", account, err)
+		}
 		w, rev, err := o.try(ctx, account, key)
 		if err == nil && w == nil {
 			err = o.waitDeleted(ctx, account, key, rev)
@@ -181,6 +186,7 @@ func (o *Owners) try(ctx context.Context, account, key string) (*Ownership, int6
 	}
 	ttl := time.Duration(g.TTL) * time.Second
 	w := &Ownership{
+		acquiredAt: t0,
 		owners:     o,
 		account:    account,
 		key:        key,
@@ -270,6 +276,11 @@ type Ownership struct {
 	err        error     // why lost, set before lost is closed
 	validUntil time.Time // conservative lease expiry; the owner stops Margin earlier
 
+	// For tests, which check the order of one owner's end and the next
+	// one's start: when the winning lease was asked for, when Lost closed.
+	acquiredAt time.Time
+	lostAt     time.Time
+
 	releaseMu sync.Mutex
 	released  bool // the key is deleted and the lease revoked
 }
@@ -320,6 +331,11 @@ func (w *Ownership) Release(ctx context.Context) error {
 		return nil
 	}
 	cli := w.owners.cli
+	if err := cli.Ctx().Err(); err != nil {
+		// A closed client retries for seconds before failing. The lease
+		// expires by itself.
+		return fmt.Errorf("release %q: etcd client closed: %w", w.account, err)
+	}
 	// Guarded: once our lease is gone the key may belong to a new owner.
 	_, err := cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.LeaseValue(w.key), "=", w.lease),
@@ -344,7 +360,7 @@ func (w *Ownership) Release(ctx context.Context) error {
 func (w *Ownership) lose(err error) {
 	w.lostOnce.Do(func() {
 		w.mu.Lock()
-		w.err = err
+		w.err, w.lostAt = err, time.Now()
 		w.mu.Unlock()
 		close(w.lost)
 	})

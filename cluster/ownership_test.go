@@ -197,15 +197,22 @@ func TestPartitionedOwnerStopsFirst(t *testing.T) {
 	if !lost.Before(r.at) {
 		t.Fatalf("a lost at +%v, not before b acquired at +%v", lost.Sub(start), r.at.Sub(start))
 	}
+	// The strict order: a closed Lost before b even asked for its lease.
+	wa.mu.Lock()
+	aLost := wa.lostAt
+	wa.mu.Unlock()
+	if !aLost.Before(r.w.acquiredAt) {
+		t.Fatalf("a lost at +%v, not before b's winning grant at +%v", aLost.Sub(start), r.w.acquiredAt.Sub(start))
+	}
 	if !errors.Is(wa.Err(), ErrExpired) {
 		t.Fatalf("a.Err = %v, want ErrExpired", wa.Err())
 	}
 	if lost.Before(wa.Deadline()) {
 		t.Fatalf("a lost at %v, before its deadline %v", lost, wa.Deadline())
 	}
-	t.Logf("after the partition: a stopped at +%v, b owns from +%v (gap %v); a: %v",
-		lost.Sub(start).Round(time.Millisecond), r.at.Sub(start).Round(time.Millisecond),
-		r.at.Sub(lost).Round(time.Millisecond), wa.Err())
+	t.Logf("after the partition: a stopped at +%v, b asked for its lease at +%v (gap %v); a: %v",
+		aLost.Sub(start).Round(time.Millisecond), r.w.acquiredAt.Sub(start).Round(time.Millisecond),
+		r.w.acquiredAt.Sub(aLost).Round(time.Millisecond), wa.Err())
 
 	_ = aCli.Close() // so a's cleanup Release fails fast instead of hanging on the partition
 }
