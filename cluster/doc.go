@@ -10,18 +10,19 @@
 // Its rules live in ownership.go (acquire, release) and renew.go (renewal and
 // when ownership is lost).
 //
-// What the lease guarantees: while etcd is healthy, at most one live
-// [Ownership] per key exists at a time, and a new owner gets the key only
-// after the previous one released it or after its lease expired in etcd. An
-// owner that cannot renew stops on its own, before etcd can expire its lease:
-// every renewal is stamped with the local time t0 taken before the request is
-// sent, the lease is then valid until t0+TTL (etcd counts the TTL from when
-// it received the request, which is later), and [Ownership.Lost] is closed at
-// that time minus Margin. So the old owner has stopped at least Margin before
-// anybody else can acquire the account, as long as the local clock does not
-// run slower than etcd's by more than Margin/TTL (20% with the default
-// Margin = TTL/5), and as long as the owner stops using the account promptly
-// when Lost is closed (it must not start a send after [Ownership.Deadline]).
+// What the lease guarantees: a new owner gets the key only after the
+// previous one released it or after etcd expired its lease, and an owner that
+// cannot renew stops on its own before etcd can expire its lease. Every
+// renewal is stamped with the local time t0 taken before the request is sent;
+// the lease is then valid at least until t0+TTL (etcd counts the TTL from when
+// it received the request, which is later), and [Ownership.Deadline] is that
+// time minus Margin; [Ownership.Lost] is closed when it passes. So no two
+// ownerships of an account are ever both before their Deadline, and the old
+// owner's Deadline passes at least Margin before anybody else can acquire the
+// account, provided the local clock does not run slower than etcd's by more
+// than Margin/TTL (20% with the default Margin = TTL/5) and the owner stops
+// promptly: it must not start a send after Deadline, and must stop when Lost
+// is closed.
 //
 // What it does not guarantee: Telegram checks no fencing token, so nothing
 // stops a stalled owner (a long GC pause, a suspended VM, a process stopped
