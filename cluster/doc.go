@@ -34,4 +34,14 @@
 // stop: the owner must close its sockets when Lost is closed. And the
 // ownership is only as available as etcd: an owner cut off from etcd loses
 // its accounts even if Telegram is reachable.
+//
+// # The account's state in etcd
+//
+// [Store] keeps an account's auth keys, salts, home DC, learned limits and
+// login in etcd, which every member reaches (actors.Store and its optional
+// interfaces; store.go). Auth keys are sealed at rest with AES-256-GCM
+// ([Sealer], seal.go) under a key each member reads from TLSCHED_SEAL_KEY
+// or a file, and every write is fenced by the account's [Ownership]: a
+// write after the account passed to another member is refused
+// ([ErrFenced]).
 package cluster
