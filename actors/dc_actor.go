@@ -147,8 +147,11 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		a.shutdown()
 		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: lost, err: errors.New("dc actor restarted")})
 	case *actor.Stopping:
-		a.saveSession()
+		// The connection closes first: saving may wait on a remote store
+		// (etcd in cluster mode), and an account whose ownership is ending
+		// must not keep its socket meanwhile.
 		a.shutdown()
+		a.saveSession()
 		// Stopped for good (an idle stop, a Close): nothing reads the
 		// session or the queue again. Whatever still reaches this actor
 		// (a PID kept somewhere) no longer keeps them: the session's
@@ -403,7 +406,7 @@ func (a *dcActor) receive(ctx actor.Context, frame []byte) {
 // flush writes resends, acks and pings the session asks for, and arms the
 // timer for the next time it will.
 func (a *dcActor) flush(ctx actor.Context) {
-	if a.session == nil || a.conn == nil {
+	if a.session == nil || a.conn == nil || a.revoked {
 		return
 	}
 	a.session.RefreshSalts(time.Now())

@@ -224,7 +224,6 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		}
 		a.checkDrained()
 	case *actor.Stopping:
-		a.noteLimits(true)
 		if a.d.closed.Load() {
 			a.failPending(ErrClosed)
 		} else {
@@ -234,6 +233,11 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		}
 		a.stopping = true
 		a.checkDrained()
+	case *actor.Stopped:
+		// Saved once the DC actors (children) have stopped and closed
+		// their connections: saving may wait on a remote store (etcd in
+		// cluster mode).
+		a.noteLimits(true)
 	}
 	a.checkIdle(ctx)
 }

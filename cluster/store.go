@@ -60,7 +60,8 @@ type StoreConfig struct {
 }
 
 // ErrFenced means a write was refused because the account's ownership key
-// is no longer this Store's Ownership (another member owns the account).
+// is no longer this Store's Ownership (another member owns the account),
+// or the Ownership was lost.
 var ErrFenced = errors.New("cluster: the account has another owner now: write refused")
 
 // NewStore returns the Store of one account over cli, which the caller
@@ -144,6 +145,9 @@ func (s *Store) get(name string) ([]byte, int64, error) {
 // modRev < 0: the key must not exist), by the key's own revision.
 func (s *Store) put(name string, value []byte, modRev int64) error {
 	var conds []clientv3.Cmp
+	if err := s.lost(name); err != nil {
+		return err
+	}
 	if s.own != nil {
 		conds = append(conds, clientv3.Compare(clientv3.CreateRevision(s.own.key), "=", s.own.rev))
 	}
@@ -166,6 +170,21 @@ func (s *Store) put(name string, value []byte, modRev int64) error {
 		return fmt.Errorf("cluster: write %s: changed since it was read", name)
 	}
 	return nil
+}
+
+// lost refuses a write to name once the Ownership is lost, without asking
+// etcd, which may be cut off (a partition ends ownerships): a write, or
+// the read before it, must not hold up the account's stop.
+func (s *Store) lost(name string) error {
+	if s.own == nil {
+		return nil
+	}
+	select {
+	case <-s.own.Lost():
+		return fmt.Errorf("%w (%s: the ownership was lost: %v)", ErrFenced, name, s.own.Err())
+	default:
+		return nil
+	}
 }
 
 // stillOwner reports whether the ownership key is still this Store's.
@@ -250,6 +269,9 @@ func (s *Store) LoadSession(dc string, keyID [8]byte) (actors.SessionState, bool
 // SaveSession implements actors.SessionStore: it writes nothing when the
 // key stored for dc is not keyID.
 func (s *Store) SaveSession(dc string, keyID [8]byte, st actors.SessionState) error {
+	if err := s.lost(s.keyName(dc)); err != nil {
+		return err
+	}
 	rec, modRev, ok, err := s.loadRecord(dc)
 	if err != nil || !ok || authKeyOf(rec.Key).ID != keyID {
 		return err
@@ -315,6 +337,9 @@ func (s *Store) LoadLogin() (actors.Account, bool, error) {
 // SaveLogin implements actors.LoginStore. With no key stored for dc it
 // records nothing and says so.
 func (s *Store) SaveLogin(dc string, acc actors.Account) error {
+	if err := s.lost(s.base + "login"); err != nil {
+		return err
+	}
 	key, _, ok, err := s.Load(dc)
 	if err != nil {
 		return err

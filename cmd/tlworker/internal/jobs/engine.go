@@ -81,8 +81,9 @@ type Config struct {
 }
 
 // Run reads jobs from cfg.Jobs and runs them until EOF, then waits for
-// them and writes their results. When ctx ends it stops reading, gives the
-// jobs in flight cfg.DrainTimeout, and returns an error saying how many
+// them and writes their results. When ctx ends it stops reading and
+// starting jobs (those read ahead get no line), gives the jobs in flight
+// cfg.DrainTimeout, and returns an error saying how many
 // jobs read have no result line. Jobs run on a context ctx's end does not
 // cancel. An error means not every job read has a result line, or the
 // results could not be written; failed jobs are result lines, not errors,
@@ -104,22 +105,32 @@ func Run(ctx context.Context, cfg Config) error {
 	stopFlush := r.w.flushEvery(100 * time.Millisecond)
 	r.in = bufio.NewScanner(cfg.Jobs)
 	r.in.Buffer(make([]byte, 1<<20), 16<<20)
-	tasks := make(chan task, 256)
+	// Jobs are read ahead of the workers, so that a worker finds many
+	// waiting and submits them together; with --rate they are read at
+	// the rate and handed over one by one (no read-ahead to burst after
+	// a stall).
+	ahead := 256
+	if r.limiter != nil {
+		ahead = 0
+	}
+	tasks := make(chan task, ahead)
 	waitWorkers := r.workers(ctx, n, tasks)
 	r.read(ctx, tasks)
 	readErr := r.readErr
-	interrupted := ctx.Err() != nil
+	// Reading stopped for a signal: more lines may be unread.
+	cutOff := ctx.Err() != nil
 
-	// Wait for what is in flight; on a signal, not forever.
+	// Wait for what is in flight; on a signal (during reading or after
+	// it), not forever.
 	waited := make(chan struct{})
 	go func() { r.wg.Wait(); close(waited) }()
-	if interrupted {
+	select {
+	case <-waited:
+	case <-ctx.Done():
 		select {
 		case <-waited:
 		case <-time.After(cfg.DrainTimeout):
 		}
-	} else {
-		<-waited
 	}
 	r.closing.Store(true)
 	if cfg.Close != nil {
@@ -135,8 +146,10 @@ func Run(ctx context.Context, cfg Config) error {
 	switch {
 	case readErr != nil:
 		return fmt.Errorf("reading jobs: %w", readErr)
-	case interrupted:
+	case cutOff:
 		return fmt.Errorf("interrupted: %d jobs read have no result line and more may be unread; run again with --resume", missing)
+	case missing > 0 && ctx.Err() != nil:
+		return fmt.Errorf("interrupted: %d jobs read have no result line; run again with --resume", missing)
 	case missing > 0:
 		return fmt.Errorf("%d jobs have no result line", missing)
 	}
@@ -327,13 +340,13 @@ func (r *runner) method(name string) method {
 // for the pool to end, which it does once tasks is closed and each
 // worker's last jobs are done.
 func (r *runner) workers(ctx context.Context, n int, tasks <-chan task) func() {
-	// A signal stops reading, not the jobs already read: they run on a
-	// context it does not cancel, until the drain timeout closes the
-	// sender.
+	// A signal stops reading and starting jobs, not the jobs started:
+	// they run on a context it does not cancel, until the drain timeout
+	// closes the sender. Jobs read ahead and not started are dropped.
 	jobCtx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	for ; n > 0; n -= batchSize {
-		b := newBatch(r, min(n, batchSize))
+		b := newBatch(r, min(n, batchSize), ctx)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/tg"
@@ -685,5 +686,86 @@ func TestRunSubmitsWaitingJobsTogether(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), `"ok":true`); n != len(lines) {
 		t.Fatalf("%d jobs ok of %d:\n%s", n, len(lines), out.String())
+	}
+}
+
+// A signal stops the jobs read ahead of the workers too: with one job in
+// flight and 199 read, only the one in flight was sent, and the rest
+// have no line (--resume runs them).
+func TestRunInterruptedSendsNoJobReadAhead(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	s := &fakeSender{gate: func(ctx context.Context, c *fakeCall) error {
+		if c.text == "m0" {
+			arrived <- struct{}{}
+			<-release
+		}
+		return nil
+	}}
+	var lines []string
+	for i := range 200 { // fewer than the reader reads ahead
+		lines = append(lines, msg(fmt.Sprint("j", i), fmt.Sprint("m", i)))
+	}
+	eof := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, Config{Sender: s, Peers: memoryCache(t), Jobs: &eofReader{Reader: strings.NewReader(strings.Join(lines, "\n")), eof: eof}, Results: &out, Concurrency: 1, DrainTimeout: time.Minute})
+	}()
+	<-arrived
+	<-eof // every line is read, most of them waiting for the worker
+	cancel()
+	close(release)
+	err := <-errc
+	// 199 read, or 198 when the signal came before the last line was
+	// handed out.
+	if err == nil || !strings.Contains(err.Error(), "interrupted: 19") || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := len(s.sends()); n != 1 {
+		t.Fatalf("%d jobs sent after the signal, want only the one in flight", n)
+	}
+	if strings.Count(out.String(), "\n") != 1 {
+		t.Fatalf("lines:\n%s", out.String())
+	}
+}
+
+// --rate caps the jobs started per second even after calls were held up
+// for a while: no jobs pile up read ahead to start in a burst.
+func TestRunRateCapsStartsAfterAStall(t *testing.T) {
+	const n = 12
+	perSecond := 40.0
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var starts []time.Time
+	s := &fakeSender{gate: func(ctx context.Context, c *fakeCall) error {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		mu.Unlock()
+		if c.text == "m0" {
+			<-release
+		}
+		return nil
+	}}
+	var lines []string
+	for i := range n {
+		lines = append(lines, msg(fmt.Sprint("j", i), fmt.Sprint("m", i)))
+	}
+	// The stall: the first call is held for a while (how long does not
+	// matter to the outcome: jobs must not pile up however long it is).
+	time.AfterFunc(300*time.Millisecond, func() { close(release) })
+	var out bytes.Buffer
+	err := Run(context.Background(), Config{Sender: s, Peers: memoryCache(t), Jobs: strings.NewReader(strings.Join(lines, "\n")), Results: &out, Concurrency: 1, Rate: perSecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A lower bound only (a slow machine spaces them more): n starts at
+	// perSecond take at least (n-1)/perSecond.
+	if len(starts) != n {
+		t.Fatalf("%d calls, want %d", len(starts), n)
+	}
+	if d, least := starts[n-1].Sub(starts[0]), time.Duration(float64(n-1)/perSecond*0.9*float64(time.Second)); d < least {
+		t.Fatalf("%d jobs started within %v, want at least %v at %v/s", n, d, least, perSecond)
 	}
 }

@@ -90,7 +90,10 @@ const batchSize = 32
 
 // batch is one worker and its jobs in flight.
 type batch struct {
-	r      *runner
+	r *runner
+	// signal ends when the run is interrupted: jobs read and not yet
+	// started are then dropped (no line: --resume runs them), not sent.
+	signal context.Context
 	size   int        // jobs in flight at most
 	groups []group    // per account, the jobs built and not yet submitted
 	flying []*jobRun  // submitted, waiting for their notify
@@ -105,8 +108,8 @@ type group struct {
 	subs []Submit
 }
 
-func newBatch(r *runner, size int) *batch {
-	b := &batch{r: r, size: size, done: make(chan Call, size)}
+func newBatch(r *runner, size int, signal context.Context) *batch {
+	b := &batch{r: r, signal: signal, size: size, done: make(chan Call, size)}
 	b.notify = func(c Call) { b.done <- c }
 	return b
 }
@@ -174,6 +177,12 @@ func (b *batch) work(ctx context.Context, tasks <-chan task) {
 func (b *batch) start(ctx context.Context, t task) {
 	r := b.r
 	j, st, pred := t.j, t.st, t.pred
+	if b.signal.Err() != nil {
+		// Interrupted: a job read ahead and not started is not sent.
+		st.end(dropped)
+		r.over(t, nil)
+		return
+	}
 	var after Call
 	if pred != nil {
 		switch ok, earlier := r.done[j.After]; {
