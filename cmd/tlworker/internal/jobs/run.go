@@ -177,11 +177,13 @@ func (b *batch) work(ctx context.Context, tasks <-chan task) {
 func (b *batch) start(ctx context.Context, t task) {
 	r := b.r
 	j, st, pred := t.j, t.st, t.pred
-	if b.signal.Err() != nil {
+	select {
+	case <-b.signal.Done(): // a channel receive, not Err's lock, per job
 		// Interrupted: a job read ahead and not started is not sent.
 		st.end(dropped)
 		r.over(t, nil)
 		return
+	default:
 	}
 	var after Call
 	if pred != nil {
