@@ -439,21 +439,22 @@ func (c *Client) submit(ctx context.Context, ps []*pending) error {
 	}
 	if c.room != nil {
 		if err := c.takeRoom(ctx, len(ps)); err != nil {
-			abandon(ps)
+			abandon(ps, err)
 			return err
 		}
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed.Load() || c.stopped.Load() {
-		abandon(ps)
+		err := ErrClosed
+		if c.stopped.Load() {
+			err = errStoppedNotSent
+		}
+		abandon(ps, err)
 		for range ps {
 			c.released()
 		}
-		if c.stopped.Load() {
-			return errStoppedNotSent
-		}
-		return ErrClosed
+		return err
 	}
 	if testHookSubmit != nil {
 		testHookSubmit()
@@ -462,13 +463,15 @@ func (c *Client) submit(ctx context.Context, ps []*pending) error {
 	return nil
 }
 
-// abandon forgets calls refused before they reached the scheduler actor:
-// the end of their context has nothing to cancel.
-func abandon(ps []*pending) {
+// abandon forgets calls refused before they reached the scheduler actor
+// for err: the end of their context has nothing to cancel, and their spans
+// end (telemetry).
+func abandon(ps []*pending, err error) {
 	for _, p := range ps {
 		if p.stop != nil {
 			p.stop()
 		}
+		p.tel.End(err)
 	}
 }
 
