@@ -44,4 +44,26 @@
 // or a file, and every write is fenced by the account's [Ownership]: a
 // write after the account passed to another member is refused
 // ([ErrFenced]).
+//
+// # Accounts as virtual actors
+//
+// [Host.Kind] is the protoactor-go cluster kind of account grains: one
+// virtual actor per account, its identity the account's name, activated on
+// first use on the member protoactor's identity lookup (disthash) picks.
+// A grain acquires its account ([Host.Run]) before it sends anything, so
+// the ownership lease, not the lookup, decides who talks to Telegram: two
+// activations of one account (a lookup that changed its mind while members
+// came and went) never both connect; the second waits for the lease.
+// Members find each other through etcd ([Membership], membership.go, a
+// cluster.ClusterProvider with its own lease).
+//
+// [Submitter] (submitter.go) sends calls to grains from any member or
+// cluster client: TL requests already encoded (peers resolved and
+// random_ids filled by the submitter), in one clusterpb.Invoke per batch,
+// each answered by a clusterpb.Answer to the submitter's own actor. A call
+// crosses the cluster at most once: no protoactor Request (it retries),
+// and a grain that terminates before answering fails its calls with
+// scheduler.ErrMayHaveRun. The messages that cross the network are the
+// protobuf ones of package clusterpb; what stays on a member stays Go
+// values. The grain's rules live in grain.go.
 package cluster

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	pacluster "github.com/asynkron/protoactor-go/cluster"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -51,6 +52,12 @@ type Membership struct {
 	ttl  time.Duration
 	key  string
 	self memberRecord
+
+	// topology is held while the cluster takes a new member list, and
+	// shared by identity lookups (Submitter): protoactor's disthash lookup
+	// reads its member table without a lock while a topology update
+	// replaces it (a data race the race detector reports).
+	topology sync.RWMutex
 
 	mu       sync.Mutex
 	cluster  *pacluster.Cluster
@@ -210,7 +217,9 @@ func (m *Membership) update(ctx context.Context, c *pacluster.Cluster) (int64, e
 		}
 		members = append(members, &pacluster.Member{Id: r.ID, Host: r.Host, Port: r.Port, Kinds: r.Kinds})
 	}
+	m.topology.Lock()
 	c.MemberList.UpdateClusterTopology(members)
+	m.topology.Unlock()
 	return resp.Header.Revision, nil
 }
 
@@ -269,3 +278,12 @@ func (m *Membership) Shutdown(graceful bool) error {
 }
 
 var _ pacluster.ClusterProvider = (*Membership)(nil)
+
+// lookup is c.Get(identity, kind), never at once with a topology update.
+func lookup(c *pacluster.Cluster, identity, kind string) *actor.PID {
+	if m, ok := c.Config.ClusterProvider.(*Membership); ok {
+		m.topology.RLock()
+		defer m.topology.RUnlock()
+	}
+	return c.Get(identity, kind)
+}

@@ -179,7 +179,7 @@ func (s *Submitter) grain(ctx context.Context, account string) (*actor.PID, erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	pid = s.cluster.Get(account, AccountKind)
+	pid = lookup(s.cluster, account, AccountKind)
 	if pid == nil {
 		return nil, fmt.Errorf("cluster: account %q: no member activated its grain (no member with kind %s?)", account, AccountKind)
 	}

@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -23,7 +25,6 @@ import (
 
 	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/cluster"
-	"github.com/tlsched/tlsched/cluster/internal/etcdtest"
 	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/tgsim"
 	"github.com/tlsched/tlsched/tl"
@@ -68,7 +69,7 @@ func startMember(t *testing.T, cli *clientv3.Client, name, ip string, srv *tgsim
 	if err != nil {
 		t.Fatal(err)
 	}
-	system := actor.NewActorSystem()
+	system := newSystem(testing.Verbose())
 	cfg := pacluster.Configure("membertest", mem, disthash.New(), remote.Configure(ip, 0), pacluster.WithKinds(host.Kind()))
 	c := pacluster.New(system, cfg)
 	c.StartMember()
@@ -108,7 +109,10 @@ func wait(t *testing.T, ctx context.Context, c *cluster.RemoteCall) ([]byte, err
 // Invokes arrives whole and in order; an RPC error comes back as
 // Telegram's error, and a body that is no call fails without being sent.
 func TestGrainSendsCallsInOrder(t *testing.T) {
-	e := etcdtest.Start(t)
+	if !isolate(t) {
+		return
+	}
+	e := startEtcd(t)
 	cli := e.Client(t)
 	srv, err := tgsim.Start(tgsim.Config{Flood: tgsim.FloodConfig{Off: true}})
 	if err != nil {
@@ -193,4 +197,23 @@ func mustMethod(t *testing.T, name string) *tl.Definition {
 		t.Fatal(err)
 	}
 	return d
+}
+
+type tlRequest = tl.Request
+
+func clientv3New(endpoint string) (*clientv3.Client, error) {
+	return clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second})
+}
+
+// newSystem is an actor system that logs protoactor's warnings and errors
+// to stderr when loud (a member process, whose stderr a failed test
+// shows; this process under -v), else nothing.
+func newSystem(loud bool) *actor.ActorSystem {
+	level := slog.LevelWarn
+	if !loud {
+		level = slog.LevelError + 100
+	}
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(system *actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("system", system.ID)
+	}))
 }

@@ -6,6 +6,7 @@
 package etcdtest
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -33,9 +34,20 @@ type Etcd struct {
 // server is not ready within 30 s. The server is closed in t.Cleanup.
 func Start(t *testing.T) *Etcd {
 	t.Helper()
+	e, stop, err := Serve(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return e
+}
+
+// Serve is Start for a process that is not a test (a test's helper
+// process): the data lives in dir, and stop closes the server.
+func Serve(dir string) (*Etcd, func(), error) {
 	cfg := embed.NewConfig()
 	cfg.Name = "etcdtest"
-	cfg.Dir = t.TempDir()
+	cfg.Dir = dir
 	// Port 0: the kernel picks free ports, so parallel test binaries do not
 	// collide. The peer URL is never dialled in a one-member cluster.
 	peer := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
@@ -48,17 +60,18 @@ func Start(t *testing.T) *Etcd {
 
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
-		t.Fatalf("etcdtest: start etcd: %v", err)
+		return nil, nil, fmt.Errorf("etcdtest: start etcd: %w", err)
 	}
-	t.Cleanup(e.Close)
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
-		t.Fatalf("etcdtest: etcd failed before ready: %v", err)
+		e.Close()
+		return nil, nil, fmt.Errorf("etcdtest: etcd failed before ready: %w", err)
 	case <-time.After(readyTimeout):
-		t.Fatalf("etcdtest: etcd not ready after %v", readyTimeout)
+		e.Close()
+		return nil, nil, fmt.Errorf("etcdtest: etcd not ready after %v", readyTimeout)
 	}
-	return &Etcd{Endpoint: "http://" + e.Clients[0].Addr().String()}
+	return &Etcd{Endpoint: "http://" + e.Clients[0].Addr().String()}, e.Close, nil
 }
 
 // Client returns a new client of the server; it is closed in t.Cleanup
