@@ -274,7 +274,26 @@ func TestMemberPartitionedMidRun(t *testing.T) {
 	}
 	var proxy *etcdtest.Proxy
 	broadcast(t, func(t *testing.T, w *world) {
+		// The rest of the messages go once the cluster has seen m1 leave
+		// (its member key expired): its accounts are elsewhere by then.
+		left := make(chan struct{})
+		var once sync.Once
+		sub := w.c.ActorSystem.EventStream.Subscribe(func(evt any) {
+			if tp, ok := evt.(*pacluster.ClusterTopology); ok {
+				for _, m := range tp.Left {
+					if m.Address() == w.procs[0].addr {
+						once.Do(func() { close(left) })
+					}
+				}
+			}
+		})
+		defer w.c.ActorSystem.EventStream.Unsubscribe(sub)
 		proxy.Partition()
+		select {
+		case <-left:
+		case <-time.After(patience):
+			t.Fatalf("m1 still a member %v after its etcd was cut off", patience)
+		}
 	}, func(t *testing.T, w *world, i int) string {
 		if i == 0 {
 			proxy = w.etcd.NewProxy(t)
@@ -286,6 +305,7 @@ func TestMemberPartitionedMidRun(t *testing.T) {
 
 // world is a broadcast's cluster: etcd, tgsim and member processes.
 type world struct {
+	c       *pacluster.Cluster // this process's cluster client
 	etcd    *etcdtest.Etcd
 	srv     *tgsim.Server
 	keyFile string
@@ -331,6 +351,7 @@ func broadcast(t *testing.T, disrupt func(*testing.T, *world), endpoint ...func(
 	}
 	c := pacluster.New(newSystem(testing.Verbose()), pacluster.Configure("membertest", mem, disthash.New(), remote.Configure("127.0.0.1", 0)))
 	c.StartClient()
+	w.c = c
 	sub := cluster.NewSubmitter(c)
 	defer func() {
 		sub.Close()
