@@ -381,9 +381,9 @@ func (c *Client) newPending(req bin.Encoder, o callOptions) (*pending, error) {
 		raw:        rawRequest(b.Buf),
 		method:     def,
 		resendable: resendable(def, req),
-		peer:       peerKey(req),
+		peer:       tl.RequestPeer(req),
 		writes:     tl.WritesToChat(def),
-		paid:       paidFloodskip(req),
+		paid:       tl.PaidFloodskip(req),
 		size:       b.Len(),
 		dc:         o.dc,
 		budget:     o.budget,
@@ -521,34 +521,6 @@ type rawRequest []byte
 func (r rawRequest) Encode(b *bin.Buffer) error {
 	b.Put(r)
 	return nil
-}
-
-// peerKey names the chat a request is about, for slow-mode gates: the
-// chat it posts to (ToPeer of messages.forwardMessages), else its Peer,
-// else its Channel (channels.*), as tl.PeerKey names it. A *tl.Request
-// says so itself (Request.Peer), the same way.
-func peerKey(req bin.Encoder) string {
-	if g, ok := req.(interface{ GetToPeer() tg.InputPeerClass }); ok {
-		if k := tl.PeerKey(g.GetToPeer()); k != "" {
-			return k
-		}
-	}
-	if g, ok := req.(interface{ GetPeer() tg.InputPeerClass }); ok {
-		if k := tl.PeerKey(g.GetPeer()); k != "" {
-			return k
-		}
-	}
-	if g, ok := req.(interface{ GetChannel() tg.InputChannelClass }); ok {
-		return tl.ChannelKey(g.GetChannel())
-	}
-	return ""
-}
-
-// paidFloodskip reports whether a request pays to skip flood limits
-// (allow_paid_floodskip on messages.sendMessage and its kin).
-func paidFloodskip(req bin.Encoder) bool {
-	g, ok := req.(interface{ GetAllowPaidFloodskip() bool })
-	return ok && g.GetAllowPaidFloodskip()
 }
 
 // Stats returns the scheduler's counters.

@@ -379,7 +379,7 @@ func TestPeerKeys(t *testing.T) {
 		{&tg.ChannelsJoinChannelRequest{Channel: &tg.InputChannelFromMessage{ChannelID: 8}}, "channel:8", false},
 		{&tg.UsersGetUsersRequest{}, "", false},
 	} {
-		if got := peerKey(c.req); got != c.key {
+		if got := tl.RequestPeer(c.req); got != c.key {
 			t.Errorf("%T: key %q, want %q", c.req, got, c.key)
 		}
 		def, _ := tl.ByID(c.req.(interface{ TypeID() uint32 }).TypeID())

@@ -87,7 +87,7 @@ type (
 		acct *Account
 		err  error
 	}
-	grainStopped struct{} // the account's Client closed (ownership lost)
+	grainStopped struct{ acct *Account } // the account's Client closed (ownership lost)
 	grainDone    struct {
 		key callKey
 		fut *actors.Future
@@ -102,6 +102,9 @@ func (g *grain) Receive(ctx actor.Context) {
 	case *grainStarted:
 		g.run(ctx, m)
 	case *clusterpb.Invoke:
+		if m.ReplyTo == nil {
+			return // nobody to answer: a malformed Invoke, not run
+		}
 		if g.acct == nil {
 			g.held = append(g.held, m)
 			return
@@ -113,10 +116,17 @@ func (g *grain) Receive(ctx actor.Context) {
 		g.flushing = false
 		g.flush(ctx)
 	case *grainStopped:
+		if m.acct != g.acct {
+			return // an earlier instance's (a restart)
+		}
 		// Every call in flight has its outcome now (a closed Client
 		// fails them), and their notifies are queued before this.
 		ctx.Poison(ctx.Self())
 	case *actor.Stopping:
+		g.stopping(ctx)
+	case *actor.Restarting:
+		// A panic: the instance is replaced, so it gives its account
+		// back and answers its calls, as a stopping one does.
 		g.stopping(ctx)
 	}
 }
@@ -125,7 +135,11 @@ func (g *grain) started(ctx actor.Context) {
 	g.account = pacluster.GetClusterIdentity(ctx).Identity
 	g.self, g.system = ctx.Self(), ctx.ActorSystem()
 	g.calls, g.ended, g.out = map[callKey]*grainCall{}, map[callKey]bool{}, map[string]*replyBatch{}
-	rctx, cancel := context.WithCancel(context.Background())
+	// A grain activated on a member that lost the lookup's race (a
+	// stale topology) may wait for an account another member keeps:
+	// bounded, it fails its calls as not sent and stops, and the next
+	// Invoke finds the account's grain where it is.
+	rctx, cancel := context.WithTimeout(context.Background(), g.host.startTimeout())
 	g.cancel = cancel
 	self, root := g.self, g.system.Root
 	go func() {
@@ -152,12 +166,7 @@ func (g *grain) started(ctx actor.Context) {
 func (g *grain) run(ctx actor.Context, m *grainStarted) {
 	if m.err != nil {
 		why := fmt.Errorf("account %q could not start on this member: %w", g.account, m.err)
-		for _, inv := range g.held {
-			for _, c := range inv.Calls {
-				g.answer(ctx, inv.ReplyTo, failed(c.Id, why, clusterpb.Sent_SENT_NOT, ctx))
-			}
-		}
-		g.held = nil
+		g.failHeld(ctx, why)
 		g.flush(ctx)
 		ctx.Poison(ctx.Self())
 		return
@@ -166,7 +175,7 @@ func (g *grain) run(ctx actor.Context, m *grainStarted) {
 	self, root := g.self, g.system.Root
 	go func() {
 		<-m.acct.Stopped()
-		root.Send(self, &grainStopped{})
+		root.Send(self, &grainStopped{acct: m.acct})
 	}()
 	for _, inv := range g.held {
 		g.invoke(ctx, inv)
@@ -174,11 +183,18 @@ func (g *grain) run(ctx actor.Context, m *grainStarted) {
 	g.held = nil
 }
 
+// failHeld fails the calls of the Invokes held, not sent.
+func (g *grain) failHeld(ctx actor.Context, why error) {
+	for _, inv := range g.held {
+		for _, c := range inv.Calls {
+			g.answer(ctx, inv.ReplyTo, failed(c.Id, why, clusterpb.Sent_SENT_NOT, ctx))
+		}
+	}
+	g.held = nil
+}
+
 // invoke submits an Invoke's calls in one GoBatch.
 func (g *grain) invoke(ctx actor.Context, m *clusterpb.Invoke) {
-	if m.ReplyTo == nil {
-		return // nobody to answer: a malformed Invoke, not run
-	}
 	to := m.ReplyTo.String()
 	batch := make([]actors.BatchCall, 0, len(m.Calls))
 	keys := make([]callKey, 0, len(m.Calls))
@@ -322,13 +338,7 @@ func (g *grain) stopping(ctx actor.Context) {
 		}
 		delete(g.calls, key)
 	}
-	why := errors.New("the account's grain stopped before starting it")
-	for _, inv := range g.held {
-		for _, c := range inv.Calls {
-			g.answer(ctx, inv.ReplyTo, failed(c.Id, why, clusterpb.Sent_SENT_NOT, ctx))
-		}
-	}
-	g.held = nil
+	g.failHeld(ctx, errors.New("the account's grain stopped before starting it"))
 	g.flush(ctx)
 }
 

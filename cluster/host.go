@@ -26,6 +26,21 @@ type HostConfig struct {
 	// Client returns the Config of an account's Client; the host sets its
 	// Store. Nil: a zero Config.
 	Client func(account string) actors.Config
+	// StartTimeout bounds how long an account grain (Kind) waits for its
+	// account, held by another member, before it fails its calls as not
+	// sent and stops. 0 is DefaultStartTimeout.
+	StartTimeout time.Duration
+}
+
+// DefaultStartTimeout is HostConfig.StartTimeout's default: long enough
+// for an owner that died to lose its lease (the ownership TTL).
+const DefaultStartTimeout = 2 * time.Minute
+
+func (h *Host) startTimeout() time.Duration {
+	if h.cfg.StartTimeout > 0 {
+		return h.cfg.StartTimeout
+	}
+	return DefaultStartTimeout
 }
 
 // Host runs accounts on this member, each only while the member owns it:

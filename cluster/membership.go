@@ -163,12 +163,15 @@ func (m *Membership) follow(ctx context.Context, c *pacluster.Cluster) error {
 	m.mu.Unlock()
 	go func() {
 		defer close(done)
+		pause := 200 * time.Millisecond
 		for ctx.Err() == nil {
 			w := m.cfg.Etcd.Watch(clientv3.WithRequireLeader(ctx), m.prefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+			var werr error
 			for resp := range w {
-				if resp.Err() != nil {
+				if werr = resp.Err(); werr != nil {
 					break
 				}
+				pause = 200 * time.Millisecond
 				if len(resp.Events) == 0 {
 					continue
 				}
@@ -184,13 +187,16 @@ func (m *Membership) follow(ctx context.Context, c *pacluster.Cluster) error {
 			if ctx.Err() != nil {
 				return
 			}
-			// The watch broke (no leader, compaction, a cut connection):
-			// list again and watch from there.
+			// The watch broke (no leader, compaction, a cut connection, a
+			// closed client): list again and watch from there, pausing
+			// longer each time it breaks at once.
+			m.log(fmt.Sprintf("watching members broke; again in %v", pause), werr)
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(pause):
 			}
+			pause = min(2*pause, 5*time.Second)
 			lctx, cancel := context.WithTimeout(ctx, m.ttl)
 			if r, err := m.update(lctx, c); err == nil {
 				rev = r

@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	pacluster "github.com/asynkron/protoactor-go/cluster"
@@ -38,20 +40,42 @@ type Submitter struct {
 	inbox   *actor.PID
 	next    atomic.Uint64
 
-	mu    sync.Mutex
-	calls map[uint64]*RemoteCall            // in flight, by id
-	byPID map[string]map[uint64]*RemoteCall // in flight, by grain
-	dead  map[string]bool                   // grains that terminated
-	pids  map[string]*actor.PID             // account → its grain
+	timeout time.Duration
+
+	mu     sync.Mutex
+	closed bool
+	calls  map[uint64]*RemoteCall            // in flight, by id
+	byPID  map[string]map[uint64]*RemoteCall // in flight, by grain
+	pids   map[string]*actor.PID             // account → its grain
 }
+
+// DefaultCallTimeout is SubmitterConfig.CallTimeout's default.
+const DefaultCallTimeout = 5 * time.Minute
+
+// SubmitterConfig configures a Submitter; the zero value is the defaults.
+type SubmitterConfig struct {
+	// CallTimeout bounds how long a call may go without an answer: after
+	// it the call fails as one that may have run (its answer may have
+	// been lost with a connection between members, or its grain may wait
+	// for an account another member holds). It covers a grain's wait for
+	// its account and the account's flood waits and queue too, so it is
+	// long. 0 is DefaultCallTimeout.
+	CallTimeout time.Duration
+}
+
+// ErrSubmitterClosed is Send's error once the Submitter is closed.
+var ErrSubmitterClosed = errors.New("cluster: submitter closed")
 
 // NewSubmitter starts a Submitter on a started cluster (StartMember or
 // StartClient).
-func NewSubmitter(c *pacluster.Cluster) *Submitter {
+func NewSubmitter(c *pacluster.Cluster, cfg ...SubmitterConfig) *Submitter {
 	s := &Submitter{
-		cluster: c, root: c.ActorSystem.Root,
+		cluster: c, root: c.ActorSystem.Root, timeout: DefaultCallTimeout,
 		calls: map[uint64]*RemoteCall{}, byPID: map[string]map[uint64]*RemoteCall{},
-		dead: map[string]bool{}, pids: map[string]*actor.PID{},
+		pids: map[string]*actor.PID{},
+	}
+	if len(cfg) > 0 && cfg[0].CallTimeout > 0 {
+		s.timeout = cfg[0].CallTimeout
 	}
 	s.inbox = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &inbox{s: s, watched: map[string]bool{}} }))
 	return s
@@ -152,19 +176,33 @@ func (e *RemoteError) Unwrap() error {
 // gets its outcome through its RemoteCall; the error is for calls none of
 // which was sent (the grain could not be found).
 func (s *Submitter) Send(ctx context.Context, account string, specs []RemoteSpec) ([]*RemoteCall, error) {
-	for attempt := 0; ; attempt++ {
-		pid, err := s.grain(ctx, account)
-		if err != nil {
-			return nil, err
+	pid, err := s.grain(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	calls, inv, err := s.register(account, pid, specs)
+	if err != nil {
+		return nil, err
+	}
+	s.root.Send(s.inbox, &outgoing{pid: pid, inv: inv})
+	time.AfterFunc(s.timeout, func() { s.expire(calls) })
+	return calls, nil
+}
+
+// expire fails the calls that still have no answer (CallTimeout).
+func (s *Submitter) expire(calls []*RemoteCall) {
+	var late []*RemoteCall
+	s.mu.Lock()
+	for _, c := range calls {
+		if s.calls[c.id] == c {
+			delete(s.calls, c.id)
+			delete(s.byPID[c.pid], c.id)
+			late = append(late, c)
 		}
-		calls, inv, ok := s.register(account, pid, specs)
-		if ok {
-			s.root.Send(s.inbox, &outgoing{pid: pid, inv: inv})
-			return calls, nil
-		}
-		if attempt == 1 {
-			return nil, fmt.Errorf("cluster: account %q: its grain terminated twice while sending", account)
-		}
+	}
+	s.mu.Unlock()
+	for _, c := range late {
+		c.resolve(nil, &RemoteError{Account: c.account, Message: fmt.Sprintf("no answer within %v (its grain may wait for the account, or its answer was lost)", s.timeout), Sent: clusterpb.Sent_SENT_MAYBE})
 	}
 }
 
@@ -184,24 +222,20 @@ func (s *Submitter) grain(ctx context.Context, account string) (*actor.PID, erro
 		return nil, fmt.Errorf("cluster: account %q: no member activated its grain (no member with kind %s?)", account, AccountKind)
 	}
 	s.mu.Lock()
-	if !s.dead[pid.String()] {
-		s.pids[account] = pid
-	}
+	s.pids[account] = pid
 	s.mu.Unlock()
 	return pid, nil
 }
 
-// register records the calls as in flight on pid, unless pid has
-// terminated (ok false: look the grain up again).
-func (s *Submitter) register(account string, pid *actor.PID, specs []RemoteSpec) ([]*RemoteCall, *clusterpb.Invoke, bool) {
+// register records the calls as in flight on pid. A call registered on a
+// grain that has terminated meanwhile is not lost: the inbox watches the
+// grain again before it sends, and a grain gone terminates again.
+func (s *Submitter) register(account string, pid *actor.PID, specs []RemoteSpec) ([]*RemoteCall, *clusterpb.Invoke, error) {
 	key := pid.String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.dead[key] {
-		if s.pids[account] == pid {
-			delete(s.pids, account)
-		}
-		return nil, nil, false
+	if s.closed {
+		return nil, nil, ErrSubmitterClosed
 	}
 	inv := &clusterpb.Invoke{ReplyTo: s.inbox, Calls: make([]*clusterpb.Call, len(specs))}
 	calls := make([]*RemoteCall, len(specs))
@@ -221,7 +255,7 @@ func (s *Submitter) register(account string, pid *actor.PID, specs []RemoteSpec)
 		s.calls[c.id] = c
 		on[c.id] = c
 	}
-	return calls, inv, true
+	return calls, inv, nil
 }
 
 // answered resolves the calls answered.
@@ -253,11 +287,12 @@ func (s *Submitter) answered(m *clusterpb.Answers) {
 	}
 }
 
-// terminated fails the calls in flight on a grain that terminated.
+// terminated fails the calls in flight on a grain that terminated, or
+// whose member's connection broke (the grain may live on: the next Send
+// looks it up and watches it again).
 func (s *Submitter) terminated(t *actor.Terminated) {
 	key := t.Who.String()
 	s.mu.Lock()
-	s.dead[key] = true
 	accounts := map[string]bool{}
 	for acct, pid := range s.pids {
 		if pid.String() == key {
@@ -284,6 +319,9 @@ func (s *Submitter) terminated(t *actor.Terminated) {
 
 // Close fails the calls in flight (they may have run) and stops the inbox.
 func (s *Submitter) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	_ = s.root.StopFuture(s.inbox).Wait()
 	s.mu.Lock()
 	calls := s.calls
@@ -319,7 +357,14 @@ func (b *inbox) Receive(ctx actor.Context) {
 	case *clusterpb.Answers:
 		b.s.answered(m)
 	case *actor.Terminated:
+		// System messages overtake user messages in a mailbox: the
+		// grain's last Answers, sent before it terminated, may still be
+		// queued. Taken again behind them.
 		delete(b.watched, m.Who.String())
-		b.s.terminated(m)
+		ctx.Send(ctx.Self(), &grainGone{m})
+	case *grainGone:
+		b.s.terminated(m.t)
 	}
 }
+
+type grainGone struct{ t *actor.Terminated }
