@@ -183,11 +183,14 @@ func (g *grain) run(ctx actor.Context, m *grainStarted) {
 	g.held = nil
 }
 
-// failHeld fails the calls of the Invokes held, not sent.
+// failHeld fails the calls of the Invokes held, not sent: lost to the
+// cluster (the account did not start here), so they may go again.
 func (g *grain) failHeld(ctx actor.Context, why error) {
 	for _, inv := range g.held {
 		for _, c := range inv.Calls {
-			g.answer(ctx, inv.ReplyTo, failed(c.Id, why, clusterpb.Sent_SENT_NOT, ctx))
+			a := failed(c.Id, why, clusterpb.Sent_SENT_NOT, ctx)
+			a.Failure.Lost = true
+			g.answer(ctx, inv.ReplyTo, a)
 		}
 	}
 	g.held = nil
@@ -345,9 +348,11 @@ func (g *grain) stopping(ctx actor.Context) {
 // stopTimeout bounds how long a stopping grain drains its account's calls.
 const stopTimeout = 10 * time.Second
 
-// failed is the Answer of a call that failed with err.
+// failed is the Answer of a call that failed with err. A call failed
+// because its account closed (its grain stops, its ownership is lost) is
+// lost to the cluster: it may go again.
 func failed(id uint64, err error, sent clusterpb.Sent, ctx actor.Context) *clusterpb.Answer {
-	f := &clusterpb.Failure{Message: err.Error(), Sent: sent, Member: ctx.ActorSystem().Address()}
+	f := &clusterpb.Failure{Message: err.Error(), Sent: sent, Member: ctx.ActorSystem().Address(), Lost: errors.Is(err, actors.ErrClosed)}
 	var rpc *tgerr.Error
 	if errors.As(err, &rpc) {
 		f.Code, f.Message = int32(rpc.Code), rpc.Message

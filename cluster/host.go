@@ -51,6 +51,9 @@ func (h *Host) startTimeout() time.Duration {
 // at once (AUTH_KEY_DUPLICATED).
 type Host struct {
 	cfg HostConfig
+
+	mu      sync.Mutex
+	running map[*Account]struct{} // started and not yet stopped
 }
 
 // NewHost returns a Host.
@@ -58,7 +61,7 @@ func NewHost(cfg HostConfig) (*Host, error) {
 	if cfg.Owners == nil || cfg.Etcd == nil || cfg.Prefix == "" || cfg.Sealer == nil {
 		return nil, errors.New("cluster: NewHost: Owners, Etcd, Prefix and Sealer are required")
 	}
-	return &Host{cfg: cfg}, nil
+	return &Host{cfg: cfg, running: map[*Account]struct{}{}}, nil
 }
 
 // Account is an account running on this member.
@@ -106,6 +109,15 @@ func (h *Host) Run(ctx context.Context, account string) (*Account, error) {
 		return fail(err)
 	}
 	a := &Account{Client: c, Ownership: own, stopped: make(chan struct{})}
+	h.mu.Lock()
+	h.running[a] = struct{}{}
+	h.mu.Unlock()
+	go func() {
+		<-a.stopped
+		h.mu.Lock()
+		delete(h.running, a)
+		h.mu.Unlock()
+	}()
 	go func() {
 		select {
 		case <-own.Lost():
@@ -159,4 +171,28 @@ func (a *Account) Stop(ctx context.Context) error {
 		err = rerr
 	}
 	return err
+}
+
+// StopAll stops every account running on this member (Stop: the calls in
+// flight are answered or ctx ends, then each ownership is released), so a
+// member leaving on purpose hands its accounts over at once rather than
+// after their leases' TTL.
+func (h *Host) StopAll(ctx context.Context) error {
+	h.mu.Lock()
+	accts := make([]*Account, 0, len(h.running))
+	for a := range h.running {
+		accts = append(accts, a)
+	}
+	h.mu.Unlock()
+	errs := make([]error, len(accts))
+	var wg sync.WaitGroup
+	for i, a := range accts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = a.Stop(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

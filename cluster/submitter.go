@@ -63,6 +63,12 @@ type SubmitterConfig struct {
 	CallTimeout time.Duration
 }
 
+// ErrNoGrain is Send's error when no member activated the account's grain:
+// no member runs the kind, or the member the lookup picked did not answer
+// (it died, and the cluster has not yet seen it leave). Nothing was sent;
+// while members come and go, trying again later is the remedy.
+var ErrNoGrain = errors.New("no member activated its grain (a member died and the cluster has not seen it leave yet, or no member runs " + AccountKind + ")")
+
 // ErrSubmitterClosed is Send's error once the Submitter is closed.
 var ErrSubmitterClosed = errors.New("cluster: submitter closed")
 
@@ -139,6 +145,12 @@ type RemoteError struct {
 	Code    int
 	Message string
 	Sent    clusterpb.Sent
+	// Lost: the cluster lost the call (its grain or member ended, no
+	// answer came in time, its account stopped or could not start);
+	// neither Telegram nor the account refused it. It may go again as
+	// Sent allows: always when never sent, else when its method is
+	// resendable (tl.Resendable).
+	Lost bool
 }
 
 func (e *RemoteError) Error() string {
@@ -202,7 +214,7 @@ func (s *Submitter) expire(calls []*RemoteCall) {
 	}
 	s.mu.Unlock()
 	for _, c := range late {
-		c.resolve(nil, &RemoteError{Account: c.account, Message: fmt.Sprintf("no answer within %v (its grain may wait for the account, or its answer was lost)", s.timeout), Sent: clusterpb.Sent_SENT_MAYBE})
+		c.resolve(nil, &RemoteError{Account: c.account, Message: fmt.Sprintf("no answer within %v (its grain may wait for the account, or its answer was lost)", s.timeout), Sent: clusterpb.Sent_SENT_MAYBE, Lost: true})
 	}
 }
 
@@ -219,7 +231,7 @@ func (s *Submitter) grain(ctx context.Context, account string) (*actor.PID, erro
 	}
 	pid = lookup(s.cluster, account, AccountKind)
 	if pid == nil {
-		return nil, fmt.Errorf("cluster: account %q: no member activated its grain (no member with kind %s?)", account, AccountKind)
+		return nil, fmt.Errorf("cluster: account %q: %w", account, ErrNoGrain)
 	}
 	s.mu.Lock()
 	s.pids[account] = pid
@@ -276,7 +288,7 @@ func (s *Submitter) answered(m *clusterpb.Answers) {
 		delete(s.byPID[c.pid], a.Id)
 		if a.Failure != nil {
 			f := a.Failure
-			outs = append(outs, outcome{c: c, err: &RemoteError{Account: c.account, Member: f.Member, Code: int(f.Code), Message: f.Message, Sent: f.Sent}})
+			outs = append(outs, outcome{c: c, err: &RemoteError{Account: c.account, Member: f.Member, Code: int(f.Code), Message: f.Message, Sent: f.Sent, Lost: f.Lost}})
 		} else {
 			outs = append(outs, outcome{c: c, body: a.Body})
 		}
@@ -313,7 +325,7 @@ func (s *Submitter) terminated(t *actor.Terminated) {
 	}
 	why := fmt.Sprintf("its grain %s ended (%s) before answering", t.Who.Id, t.Why)
 	for _, c := range on {
-		c.resolve(nil, &RemoteError{Account: c.account, Member: t.Who.Address, Message: why, Sent: clusterpb.Sent_SENT_MAYBE})
+		c.resolve(nil, &RemoteError{Account: c.account, Member: t.Who.Address, Message: why, Sent: clusterpb.Sent_SENT_MAYBE, Lost: true})
 	}
 }
 

@@ -343,7 +343,11 @@ type Failure struct {
 	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	Sent    Sent   `protobuf:"varint,3,opt,name=sent,proto3,enum=tlsched.cluster.Sent" json:"sent,omitempty"`
 	// member is the member that answered (its address).
-	Member        string `protobuf:"bytes,4,opt,name=member,proto3" json:"member,omitempty"`
+	Member string `protobuf:"bytes,4,opt,name=member,proto3" json:"member,omitempty"`
+	// lost: the cluster lost the call (its grain or its account stopped,
+	// moved, or could not start), neither Telegram nor the account refused
+	// it: the same call may go again where sent allows.
+	Lost          bool `protobuf:"varint,5,opt,name=lost,proto3" json:"lost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -406,6 +410,13 @@ func (x *Failure) GetMember() string {
 	return ""
 }
 
+func (x *Failure) GetLost() bool {
+	if x != nil {
+		return x.Lost
+	}
+	return false
+}
+
 var File_account_proto protoreflect.FileDescriptor
 
 const file_account_proto_rawDesc = "" +
@@ -427,12 +438,13 @@ const file_account_proto_rawDesc = "" +
 	"\x06Answer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\x122\n" +
-	"\afailure\x18\x03 \x01(\v2\x18.tlsched.cluster.FailureR\afailure\"z\n" +
+	"\afailure\x18\x03 \x01(\v2\x18.tlsched.cluster.FailureR\afailure\"\x8e\x01\n" +
 	"\aFailure\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12)\n" +
 	"\x04sent\x18\x03 \x01(\x0e2\x15.tlsched.cluster.SentR\x04sent\x12\x16\n" +
-	"\x06member\x18\x04 \x01(\tR\x06member*7\n" +
+	"\x06member\x18\x04 \x01(\tR\x06member\x12\x12\n" +
+	"\x04lost\x18\x05 \x01(\bR\x04lost*7\n" +
 	"\x04Sent\x12\x11\n" +
 	"\rSENT_ANSWERED\x10\x00\x12\f\n" +
 	"\bSENT_NOT\x10\x01\x12\x0e\n" +

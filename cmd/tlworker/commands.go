@@ -21,8 +21,10 @@ type command struct {
 // own.
 var commands = []command{
 	{"demo", "[-n 20000] [--realistic] [--accounts N]", "run the built-in simulator and send N messages through it", demo},
-	{"send", "--jobs FILE --out FILE [--accounts FILE] [...]", `run JSON-lines jobs (see "tlworker send -h")`, send},
+	{"send", "--jobs FILE --out FILE [--accounts FILE] [...]", `run JSON-lines jobs (see "tlworker send -h"; --cluster NAME: through a cluster)`, send},
 	{"sim", "[--key-out FILE]", "run the simulator standalone", sim},
+	{"etcd", "[--dir DIR] [--listen HOST:PORT]", "run a one-member etcd, to try cluster mode on one machine", etcd},
+	{"node", "--cluster NAME [--etcd E] [--bind IP] [...]", "run a cluster member: it sends for the accounts it owns", node},
 	{"methods", "[QUERY]", "list API methods (matching QUERY)", methods},
 	{"describe", "METHOD", "a method's parameters and result", describe},
 	{"login", "--session FILE [...]", "log in to Telegram and write the session file", login},

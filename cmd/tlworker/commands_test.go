@@ -2,13 +2,14 @@ package main
 
 import "testing"
 
-// The usage text is made from the command table: the text it replaced, but
-// for the note that bench needs -tags bench.
+// The usage text is made from the command table.
 const usageBefore = `tlworker: send Telegram API calls fast and safely
 
   tlworker demo [-n 20000] [--realistic] [--accounts N]         run the built-in simulator and send N messages through it
-  tlworker send --jobs FILE --out FILE [--accounts FILE] [...]  run JSON-lines jobs (see "tlworker send -h")
+  tlworker send --jobs FILE --out FILE [--accounts FILE] [...]  run JSON-lines jobs (see "tlworker send -h"; --cluster NAME: through a cluster)
   tlworker sim [--key-out FILE]                                 run the simulator standalone
+  tlworker etcd [--dir DIR] [--listen HOST:PORT]                run a one-member etcd, to try cluster mode on one machine
+  tlworker node --cluster NAME [--etcd E] [--bind IP] [...]     run a cluster member: it sends for the accounts it owns
   tlworker methods [QUERY]                                      list API methods (matching QUERY)
   tlworker describe METHOD                                      a method's parameters and result
   tlworker login --session FILE [...]                           log in to Telegram and write the session file

@@ -41,6 +41,7 @@ type sendFlags struct {
 	concurrency    int
 	pacing         optBool
 	accounts       string
+	cluster        clusterFlags
 }
 
 // send is "tlworker send": its flags become an actors.Config and a
@@ -100,6 +101,9 @@ func send(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg.Telemetry = tel
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.cluster.name != "" {
+		return f.sendCluster(ctx, cfg, accounts, files, stderr)
+	}
 	if accounts != nil {
 		return f.sendAccounts(ctx, cfg, accounts, files, tel, stderr)
 	}
@@ -158,6 +162,7 @@ func (f *sendFlags) parse(args []string, stderr io.Writer) ([]string, error) {
 	fs.IntVar(&f.concurrency, "concurrency", 2000, "jobs in flight at once")
 	fs.Var(&f.pacing, "pacing", "pace writes to chats below Telegram's flood limits (30/s per account, 1/s per private chat, 20/min per group), learning each chat's from its flood waits and keeping them with the session (default: on against Telegram, off with --dc; --pacing=false turns it off)")
 	fs.StringVar(&f.accounts, "accounts", "", accountsUsage)
+	f.cluster.register(fs, false)
 	fs.BoolVar(&f.longAsNumber, "long-as-number", false, `write 64-bit integers in results as JSON numbers, not strings ("access_hash":"-807…"); only for readers that keep them exact (not JavaScript)`)
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return nil, err
@@ -184,6 +189,10 @@ func (f *sendFlags) check(rest []string) error {
 		return cli.Usagef("--rate and --max-container cannot be negative")
 	case f.concurrency < 1:
 		return cli.Usagef("--concurrency must be at least 1")
+	case f.cluster.name != "" && f.accounts == "":
+		return cli.Usagef("--cluster needs --accounts: the bot tokens of the accounts to send with")
+	case f.cluster.name != "":
+		return f.cluster.check()
 	}
 	return nil
 }

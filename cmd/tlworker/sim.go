@@ -18,12 +18,15 @@ func sim(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	keyOut := fs.String("key-out", "tgsim-key.pem", "where to write the server's public key (PEM)")
 	realistic := fs.Bool("realistic", true, "Telegram's bot flood limits; false turns the flood model off")
 	login := fs.Bool("require-login", false, "new keys must log in (by default they act as the bot)")
+	bots := fs.Int("bots", 1, "how many bot accounts the world has")
+	accountsOut := fs.String("accounts-out", "", "write the bots' tokens here, one \"NAME TOKEN\" line each (a tlworker send --accounts file)")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	srv, err := tgsim.Start(tgsim.Config{
 		Flood:        tgsim.FloodConfig{Off: !*realistic},
 		RequireLogin: *login,
+		World:        tgsim.WorldConfig{Bots: *bots},
 		Logf:         func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) },
 	})
 	if err != nil {
@@ -34,6 +37,16 @@ func sim(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "tgsim is running; public key in %s\n", *keyOut)
+	if *accountsOut != "" {
+		var lines string
+		for i, b := range srv.Bots() {
+			lines += fmt.Sprintf("bot%d %s\n", i+1, b.Token)
+		}
+		if err := os.WriteFile(*accountsOut, []byte(lines), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d bots' tokens in %s\n", *bots, *accountsOut)
+	}
 	var dcArgs string
 	for _, d := range srv.DCs() {
 		dcArgs += fmt.Sprintf(" --dc %d=%s", d.ID, d.Addr)
