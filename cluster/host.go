@@ -26,6 +26,10 @@ type HostConfig struct {
 	// Client returns the Config of an account's Client; the host sets its
 	// Store. Nil: a zero Config.
 	Client func(account string) actors.Config
+	// Notify, if set, hears of each account this member starts (err nil)
+	// and stops (err why: ErrReleased when stopped on purpose), from a
+	// goroutine of the Host's. For logs and tests.
+	Notify func(account string, err error)
 	// StartTimeout bounds how long an account grain (Kind) waits for its
 	// account, held by another member, before it fails its calls as not
 	// sent and stops. 0 is DefaultStartTimeout.
@@ -112,11 +116,17 @@ func (h *Host) Run(ctx context.Context, account string) (*Account, error) {
 	h.mu.Lock()
 	h.running[a] = struct{}{}
 	h.mu.Unlock()
+	if h.cfg.Notify != nil {
+		h.cfg.Notify(account, nil)
+	}
 	go func() {
 		<-a.stopped
 		h.mu.Lock()
 		delete(h.running, a)
 		h.mu.Unlock()
+		if h.cfg.Notify != nil {
+			h.cfg.Notify(account, a.err)
+		}
 	}()
 	go func() {
 		select {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	pacluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -53,11 +54,13 @@ type Membership struct {
 	key  string
 	self memberRecord
 
-	// topology is held while the cluster takes a new member list, and
-	// shared by identity lookups (Submitter): protoactor's disthash lookup
-	// reads its member table without a lock while a topology update
-	// replaces it (a data race the race detector reports).
+	// topology guards rdv, the members as last listed, for lookups
+	// (Submitter). protoactor's own lookup (disthash's Manager.Get) reads
+	// its member table without a lock while a topology update replaces it
+	// (a data race the race detector reports), and holds the caller for
+	// 5 s when the member it picks is dead.
 	topology sync.RWMutex
+	rdv      *pacluster.Rendezvous
 
 	mu       sync.Mutex
 	cluster  *pacluster.Cluster
@@ -223,9 +226,12 @@ func (m *Membership) update(ctx context.Context, c *pacluster.Cluster) (int64, e
 		}
 		members = append(members, &pacluster.Member{Id: r.ID, Host: r.Host, Port: r.Port, Kinds: r.Kinds})
 	}
+	rdv := pacluster.NewRendezvous()
+	rdv.UpdateMembers(members)
 	m.topology.Lock()
-	c.MemberList.UpdateClusterTopology(members)
+	m.rdv = rdv
 	m.topology.Unlock()
+	c.MemberList.UpdateClusterTopology(members)
 	return resp.Header.Revision, nil
 }
 
@@ -285,11 +291,36 @@ func (m *Membership) Shutdown(graceful bool) error {
 
 var _ pacluster.ClusterProvider = (*Membership)(nil)
 
-// lookup is c.Get(identity, kind), never at once with a topology update.
+// activationTimeout bounds a lookup's activation request: a live member
+// answers at once (a grain starts its account in the background).
+const activationTimeout = 2 * time.Second
+
+// lookup is the PID of the grain identity of kind, activating it if needed,
+// or nil when no member answers. With a Membership it asks the member that
+// protoactor's rendezvous hashing picks over the members the Membership
+// last listed, as protoactor's disthash lookup does, without its data race
+// and in activationTimeout rather than 5 s; else it is c.Get.
 func lookup(c *pacluster.Cluster, identity, kind string) *actor.PID {
-	if m, ok := c.Config.ClusterProvider.(*Membership); ok {
-		m.topology.RLock()
-		defer m.topology.RUnlock()
+	m, ok := c.Config.ClusterProvider.(*Membership)
+	if !ok {
+		return c.Get(identity, kind)
 	}
-	return c.Get(identity, kind)
+	ci := pacluster.NewClusterIdentity(identity, kind)
+	m.topology.RLock()
+	var addr string
+	if m.rdv != nil {
+		addr = m.rdv.GetByClusterIdentity(ci)
+	}
+	m.topology.RUnlock()
+	if addr == "" {
+		return nil
+	}
+	res, err := c.ActorSystem.Root.RequestFuture(actor.NewPID(addr, disthash.PartitionActivatorActorName), &pacluster.ActivationRequest{ClusterIdentity: ci}, activationTimeout).Result()
+	if err != nil {
+		return nil
+	}
+	if r, ok := res.(*pacluster.ActivationResponse); ok && !r.Failed {
+		return r.Pid
+	}
+	return nil
 }

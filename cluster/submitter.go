@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 	pacluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/gotd/td/tgerr"
 
@@ -40,7 +41,8 @@ type Submitter struct {
 	inbox   *actor.PID
 	next    atomic.Uint64
 
-	timeout time.Duration
+	timeout  time.Duration
+	topology *eventstream.Subscription
 
 	mu     sync.Mutex
 	closed bool
@@ -83,7 +85,17 @@ func NewSubmitter(c *pacluster.Cluster, cfg ...SubmitterConfig) *Submitter {
 	if len(cfg) > 0 && cfg[0].CallTimeout > 0 {
 		s.timeout = cfg[0].CallTimeout
 	}
-	s.inbox = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &inbox{s: s, watched: map[string]bool{}} }))
+	s.inbox = s.root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &inbox{s: s, watched: map[string]*actor.PID{}} }))
+	// A member that left the cluster's view (dead, cut off) takes its
+	// grains' calls with it now, not once the remote gives up on its
+	// address (seconds of reconnecting later).
+	s.topology = c.ActorSystem.EventStream.Subscribe(func(evt any) {
+		if tp, ok := evt.(*pacluster.ClusterTopology); ok {
+			for _, m := range tp.Left {
+				s.root.Send(s.inbox, &memberLeft{address: m.Address()})
+			}
+		}
+	})
 	return s
 }
 
@@ -332,8 +344,13 @@ func (s *Submitter) terminated(t *actor.Terminated) {
 // Close fails the calls in flight (they may have run) and stops the inbox.
 func (s *Submitter) Close() {
 	s.mu.Lock()
+	already := s.closed
 	s.closed = true
 	s.mu.Unlock()
+	if already {
+		return
+	}
+	s.cluster.ActorSystem.EventStream.Unsubscribe(s.topology)
 	_ = s.root.StopFuture(s.inbox).Wait()
 	s.mu.Lock()
 	calls := s.calls
@@ -348,8 +365,11 @@ func (s *Submitter) Close() {
 // first) and takes Answers and grains' terminations.
 type inbox struct {
 	s       *Submitter
-	watched map[string]bool
+	watched map[string]*actor.PID
 }
+
+// memberLeft: the member at address left the cluster's view.
+type memberLeft struct{ address string }
 
 type outgoing struct {
 	pid *actor.PID
@@ -359,8 +379,8 @@ type outgoing struct {
 func (b *inbox) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *outgoing:
-		if k := m.pid.String(); !b.watched[k] {
-			b.watched[k] = true
+		if k := m.pid.String(); b.watched[k] == nil {
+			b.watched[k] = m.pid
 			ctx.Watch(m.pid)
 		}
 		// The inbox is the sender: a grain gone gives a dead letter
@@ -376,6 +396,15 @@ func (b *inbox) Receive(ctx actor.Context) {
 		ctx.Send(ctx.Self(), &grainGone{m})
 	case *grainGone:
 		b.s.terminated(m.t)
+	case *memberLeft:
+		for k, pid := range b.watched {
+			if pid.Address == m.address {
+				delete(b.watched, k)
+				ctx.Unwatch(pid)
+				// Behind the answers already queued, as a Terminated.
+				ctx.Send(ctx.Self(), &grainGone{&actor.Terminated{Who: pid, Why: actor.TerminatedReason_AddressTerminated}})
+			}
+		}
 	}
 }
 

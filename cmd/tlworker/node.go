@@ -174,6 +174,13 @@ func node(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	defer owners.Close()
 	host, err := cluster.NewHost(cluster.HostConfig{
 		Owners: owners, Etcd: etcd, Prefix: cf.prefix(), Sealer: sealer,
+		Notify: func(account string, err error) {
+			if err == nil {
+				fmt.Fprintf(stdout, "tlworker node: account %s active here\n", account)
+			} else {
+				fmt.Fprintf(stdout, "tlworker node: account %s stopped here: %v\n", account, err)
+			}
+		},
 		Client: func(string) actors.Config {
 			cfg := base
 			// Every account of this member dials Telegram from --bind.
