@@ -13,6 +13,9 @@ type Config struct {
 	// DCs lists the DC ids to serve, each on its own 127.0.0.1 listener.
 	// Default 1, 2, 3.
 	DCs []int
+	// BasePort, if set, makes DC id listen on 127.0.0.1:BasePort+id (a
+	// fixed address for a README to name); 0 takes free ports.
+	BasePort int
 	// Key is the server's RSA key. Default: a fresh 2048-bit key.
 	Key *rsa.PrivateKey
 	// Now is the server's clock (msg_id windows, salts, the flood model).

@@ -104,7 +104,11 @@ func Start(cfg Config) (*Server, error) {
 	s.world = newWorld(s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, id := range cfg.DCs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		addr := "127.0.0.1:0"
+		if cfg.BasePort > 0 {
+			addr = fmt.Sprintf("127.0.0.1:%d", cfg.BasePort+id)
+		}
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("tgsim: listen for DC %d: %w", id, err)

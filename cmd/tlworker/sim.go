@@ -19,6 +19,7 @@ func sim(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	realistic := fs.Bool("realistic", true, "Telegram's bot flood limits; false turns the flood model off")
 	login := fs.Bool("require-login", false, "new keys must log in (by default they act as the bot)")
 	bots := fs.Int("bots", 1, "how many bot accounts the world has")
+	port := fs.Int("port", 0, "DC N listens on 127.0.0.1:PORT+N (0: free ports)")
 	accountsOut := fs.String("accounts-out", "", "write the bots' tokens here, one \"NAME TOKEN\" line each (a tlworker send --accounts file)")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
@@ -27,6 +28,7 @@ func sim(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		Flood:        tgsim.FloodConfig{Off: !*realistic},
 		RequireLogin: *login,
 		World:        tgsim.WorldConfig{Bots: *bots},
+		BasePort:     *port,
 		Logf:         func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) },
 	})
 	if err != nil {

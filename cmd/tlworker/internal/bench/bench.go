@@ -77,7 +77,7 @@ type benchRow struct {
 // on fresh servers; it prints medians and ratios (and with --json, --readme
 // writes them). With --flood it is RunFlood (flood.go), with --fleet
 // RunFleet (fleet.go; --fleet-sim is the tgsim process it starts,
-// fleetsim.go). Bad arguments are
+// fleetsim.go), with --cluster RunCluster (cluster.go). Bad arguments are
 // *cli.UsageError.
 func Run(args []string, stdout, stderr io.Writer) error {
 	for i, a := range args {
@@ -86,6 +86,9 @@ func Run(args []string, stdout, stderr io.Writer) error {
 		}
 		if a == "--fleet" || a == "-fleet" {
 			return RunFleet(append(args[:i:i], args[i+1:]...), stdout, stderr)
+		}
+		if a == "--cluster" || a == "-cluster" {
+			return RunCluster(append(args[:i:i], args[i+1:]...), stdout, stderr)
 		}
 		if a == "--fleet-sim" {
 			return runFleetSim(append(args[:i:i], args[i+1:]...), os.Stdin, stdout, stderr)
