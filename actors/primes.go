@@ -18,8 +18,8 @@ var processPrimes mtproto.PrimeCache
 // verifies joins the process's cache; savePrimes writes them to the store
 // after a key exchange. A store that cannot be read costs only the check.
 func newPrimeCache(store Store, log *slog.Logger) *mtproto.PrimeCache {
-	c := &mtproto.PrimeCache{OnVerified: func(p []byte) { processPrimes.Import(p) }}
-	c.Import(processPrimes.Export()...)
+	// Shared: accounts that start together check a new prime once.
+	c := &mtproto.PrimeCache{Shared: &processPrimes}
 	if ps, ok := store.(PrimeStore); ok {
 		saved, err := ps.LoadPrimes()
 		if err != nil {

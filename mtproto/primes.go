@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/gotd/td/crypto"
+	"golang.org/x/sync/singleflight"
 )
 
 // PrimeCache remembers the DH primes that passed the full safe-prime check of
@@ -30,6 +31,15 @@ type PrimeCache struct {
 	// key exchanges; it must not call back into the cache. The slice is the
 	// callee's.
 	OnVerified func(prime []byte)
+	// Shared, if set, is a cache this one also consults and feeds (a
+	// process's, for every Client): a prime either knows is known, and
+	// concurrent checks of one prime through caches that share one run
+	// the full check once, the others waiting for it.
+	Shared *PrimeCache
+
+	// flight runs one full check per prime at a time (singleflight):
+	// accounts that start together all meet the same prime at once.
+	flight singleflight.Group
 
 	mu     sync.Mutex
 	primes map[string]struct{} // big-endian bytes of each verified prime
@@ -71,11 +81,17 @@ func (c *PrimeCache) Len() int {
 	return len(c.primes)
 }
 
+// has reports whether key is verified, here or in Shared (which this cache
+// then keeps too, for its owner to persist).
 func (c *PrimeCache) has(key string) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	_, ok := c.primes[key]
-	return ok
+	c.mu.Unlock()
+	if ok || c.Shared == nil || !c.Shared.has(key) {
+		return ok
+	}
+	c.Import([]byte(key))
+	return true
 }
 
 // checkDH checks the server's DH parameters g and dh_prime. The cheap
@@ -99,7 +115,22 @@ func (c *PrimeCache) checkDH(g int, p *big.Int) error {
 	if check == nil {
 		check = crypto.CheckDH
 	}
-	if err := check(g, p); err != nil {
+	owner := c // where the check in flight is shared, and the result kept
+	if c.Shared != nil {
+		owner = c.Shared
+	}
+	if _, err, _ := owner.flight.Do(key, func() (any, error) {
+		if owner.has(key) {
+			return nil, nil // verified by another cache sharing it
+		}
+		if err := check(g, p); err != nil {
+			return nil, err
+		}
+		if owner != c {
+			owner.Import([]byte(key))
+		}
+		return nil, nil
+	}); err != nil {
 		return err
 	}
 	c.mu.Lock()

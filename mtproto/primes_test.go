@@ -3,6 +3,8 @@ package mtproto
 import (
 	"math/big"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -121,5 +123,56 @@ func TestPrimeCacheImportExport(t *testing.T) {
 	d.Import(got...)
 	if d.Len() != 2 || !d.has(string(safe.Bytes())) || !d.has(string(other.Bytes())) {
 		t.Fatal("export and import lost a prime")
+	}
+}
+
+// Accounts that start together meet one new prime at once: through caches
+// sharing a process's, the full check runs once, the others wait for it,
+// and every cache then knows the prime.
+func TestPrimeCacheSharedChecksOnce(t *testing.T) {
+	var shared PrimeCache
+	var checks atomic.Int32
+	release := make(chan struct{})
+	caches := make([]*PrimeCache, 8)
+	for i := range caches {
+		caches[i] = &PrimeCache{Shared: &shared}
+		SetPrimeCheck(caches[i], func(g int, p *big.Int) error {
+			checks.Add(1)
+			<-release // held until every cache is asking
+			return nil
+		})
+	}
+	safe := hexInt(t, telegramPrime)
+	var started, done sync.WaitGroup
+	errs := make([]error, len(caches))
+	for i, c := range caches {
+		started.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			started.Done()
+			errs[i] = c.checkDH(3, safe)
+		}()
+	}
+	started.Wait()
+	close(release)
+	done.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("cache %d: %v", i, err)
+		}
+	}
+	// A goroutine may reach checkDH after the first check ended: it finds
+	// the prime in the shared cache. Either way, one check.
+	if n := checks.Load(); n != 1 {
+		t.Fatalf("%d full checks for one prime, want 1", n)
+	}
+	for i, c := range caches {
+		if c.Len() != 1 {
+			t.Fatalf("cache %d knows %d primes, want 1", i, c.Len())
+		}
+	}
+	if later := (&PrimeCache{Shared: &shared}); later.checkDH(3, safe) != nil || later.Len() != 1 {
+		t.Fatalf("a later cache sharing the process's does not know the prime")
 	}
 }
