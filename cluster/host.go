@@ -56,9 +56,14 @@ func (h *Host) startTimeout() time.Duration {
 type Host struct {
 	cfg HostConfig
 
-	mu      sync.Mutex
-	running map[*Account]struct{} // started and not yet stopped
+	mu       sync.Mutex
+	running  map[*Account]struct{} // started and not yet stopped
+	stopping bool                  // StopAll was called: Run starts nothing
 }
+
+// ErrHostStopping is Run's error once StopAll was called: the member is
+// handing its accounts over, not taking any.
+var ErrHostStopping = errors.New("cluster: this member is leaving and starts no account")
 
 // NewHost returns a Host.
 func NewHost(cfg HostConfig) (*Host, error) {
@@ -85,6 +90,9 @@ type Account struct {
 // ends), and starts its Client. The account runs until its ownership is
 // lost (Stopped, Err) or Stop is called.
 func (h *Host) Run(ctx context.Context, account string) (*Account, error) {
+	if h.isStopping() {
+		return nil, fmt.Errorf("cluster: account %q: %w", account, ErrHostStopping)
+	}
 	own, err := h.cfg.Owners.Acquire(ctx, account)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: account %q: %w", account, err)
@@ -114,6 +122,14 @@ func (h *Host) Run(ctx context.Context, account string) (*Account, error) {
 	}
 	a := &Account{Client: c, Ownership: own, stopped: make(chan struct{})}
 	h.mu.Lock()
+	if h.stopping {
+		// StopAll began while this one started: it would not see it.
+		h.mu.Unlock()
+		rctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		_ = a.Stop(rctx)
+		return nil, fmt.Errorf("cluster: account %q: %w", account, ErrHostStopping)
+	}
 	h.running[a] = struct{}{}
 	h.mu.Unlock()
 	if h.cfg.Notify != nil {
@@ -186,9 +202,12 @@ func (a *Account) Stop(ctx context.Context) error {
 // StopAll stops every account running on this member (Stop: the calls in
 // flight are answered or ctx ends, then each ownership is released), so a
 // member leaving on purpose hands its accounts over at once rather than
-// after their leases' TTL.
+// after their leases' TTL. From then on Run starts nothing
+// (ErrHostStopping): a grain activated here meanwhile fails its calls as
+// lost, and they go to the account's next member.
 func (h *Host) StopAll(ctx context.Context) error {
 	h.mu.Lock()
+	h.stopping = true
 	accts := make([]*Account, 0, len(h.running))
 	for a := range h.running {
 		accts = append(accts, a)
@@ -205,4 +224,10 @@ func (h *Host) StopAll(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+func (h *Host) isStopping() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stopping
 }

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/gotd/td/tgerr"
 
+	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/cluster/clusterpb"
 	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/tl"
@@ -67,12 +67,23 @@ type SubmitterConfig struct {
 
 // ErrNoGrain is Send's error when no member activated the account's grain:
 // no member runs the kind, or the member the lookup picked did not answer
-// (it died, and the cluster has not yet seen it leave). Nothing was sent;
-// while members come and go, trying again later is the remedy.
-var ErrNoGrain = errors.New("no member activated its grain (a member died and the cluster has not seen it leave yet, or no member runs " + AccountKind + ")")
+// (it died, and the cluster has not yet seen it leave). Nothing was sent
+// (it matches scheduler.ErrNotSent); while members come and go, trying
+// again later is the remedy.
+var ErrNoGrain error = noGrainError{}
 
-// ErrSubmitterClosed is Send's error once the Submitter is closed.
-var ErrSubmitterClosed = errors.New("cluster: submitter closed")
+type noGrainError struct{}
+
+func (noGrainError) Error() string {
+	return "no member activated its grain (a member died and the cluster has not seen it leave yet, or no member runs " + AccountKind + ")"
+}
+
+func (noGrainError) Is(target error) bool { return target == scheduler.ErrNotSent }
+
+// ErrSubmitterClosed is Send's error once the Submitter is closed, and the
+// cause of the calls Close fails; it matches actors.ErrClosed, as a closed
+// Client's calls do.
+var ErrSubmitterClosed = fmt.Errorf("cluster: submitter closed: %w", actors.ErrClosed)
 
 // NewSubmitter starts a Submitter on a started cluster (StartMember or
 // StartClient).
@@ -163,6 +174,8 @@ type RemoteError struct {
 	// Sent allows: always when never sent, else when its method is
 	// resendable (tl.Resendable).
 	Lost bool
+	// Err, if set, is the cause (ErrSubmitterClosed).
+	Err error
 }
 
 func (e *RemoteError) Error() string {
@@ -188,8 +201,12 @@ func (e *RemoteError) Is(target error) bool {
 	return false
 }
 
-// Unwrap is Telegram's error, for an error it answered.
+// Unwrap is the cause (Err), else Telegram's error for an error it
+// answered.
 func (e *RemoteError) Unwrap() error {
+	if e.Err != nil {
+		return e.Err
+	}
 	if e.Sent == clusterpb.Sent_SENT_ANSWERED && e.Code != 0 {
 		return tgerr.New(e.Code, e.Message)
 	}
@@ -233,8 +250,11 @@ func (s *Submitter) expire(calls []*RemoteCall) {
 // grain is account's grain: the one cached, or looked up.
 func (s *Submitter) grain(ctx context.Context, account string) (*actor.PID, error) {
 	s.mu.Lock()
-	pid := s.pids[account]
+	pid, closed := s.pids[account], s.closed
 	s.mu.Unlock()
+	if closed {
+		return nil, ErrSubmitterClosed
+	}
 	if pid != nil {
 		return pid, nil
 	}
@@ -357,7 +377,7 @@ func (s *Submitter) Close() {
 	s.calls, s.byPID = map[uint64]*RemoteCall{}, map[string]map[uint64]*RemoteCall{}
 	s.mu.Unlock()
 	for _, c := range calls {
-		c.resolve(nil, &RemoteError{Account: c.account, Message: "the submitter closed before its answer came", Sent: clusterpb.Sent_SENT_MAYBE})
+		c.resolve(nil, &RemoteError{Account: c.account, Message: "the submitter closed before its answer came", Sent: clusterpb.Sent_SENT_MAYBE, Err: ErrSubmitterClosed})
 	}
 }
 

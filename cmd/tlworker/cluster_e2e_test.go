@@ -115,10 +115,16 @@ func (p *clusterProc) active(since time.Time) map[string]time.Time {
 // random_id), no key is ever used from two IPs at once, and the dead
 // node's accounts become active on other nodes.
 func TestClusterSendSurvivesKilledNode(t *testing.T) {
+	// TLSCHED_CLUSTER_E2E_FULL=1 runs the size (100 bots, 50,000
+	// jobs; minutes under -race); CI runs 5 bots and 1,600 jobs.
+	bots, users, rounds, rate := 5, 40, 40, "400"
+	if os.Getenv("TLSCHED_CLUSTER_E2E_FULL") == "1" {
+		bots, users, rounds, rate = 100, 1000, 50, "0"
+	}
 	bin := buildBinary(t)
 	srv, conn := simFor(t, tgsim.Config{
 		Flood: tgsim.FloodConfig{Off: true}, RequireLogin: true,
-		World: tgsim.WorldConfig{Users: 40, Bots: 5},
+		World: tgsim.WorldConfig{Users: users, Bots: bots},
 	})
 	dir := t.TempDir()
 	client := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -131,16 +137,14 @@ func TestClusterSendSurvivesKilledNode(t *testing.T) {
 		nodes = append(nodes, startClusterProc(t, fmt.Sprintf("node%d", i+1), bin, "is ready", nodeArgs(ip)...))
 	}
 
-	bots := srv.Bots()
 	accounts := filepath.Join(dir, "accounts.txt")
 	var b strings.Builder
-	for i, bot := range bots {
+	for i, bot := range srv.Bots() {
 		fmt.Fprintf(&b, "bot%d %s\n", i+1, bot.Token)
 	}
 	if err := os.WriteFile(accounts, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const users, rounds = 40, 40
 	var js, ids []string
 	for r := range rounds {
 		for u := 1; u <= users; u++ {
@@ -149,7 +153,7 @@ func TestClusterSendSurvivesKilledNode(t *testing.T) {
 		}
 	}
 	out := filepath.Join(dir, "out.jsonl")
-	send := exec.Command(bin, append([]string{"send", "--cluster", "e2e", "--etcd", client, "--accounts", accounts, "--jobs", writeJobs(t, js), "--out", out, "--progress", "none", "--rate", "400"}, conn...)...)
+	send := exec.Command(bin, append([]string{"send", "--cluster", "e2e", "--etcd", client, "--accounts", accounts, "--jobs", writeJobs(t, js), "--out", out, "--progress", "none", "--rate", rate}, conn...)...)
 	var sendOut bytes.Buffer
 	send.Stdout, send.Stderr = &sendOut, &sendOut
 	if err := send.Start(); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/jobs"
 	"github.com/tlsched/tlsched/entitycache"
+	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/tl"
 )
 
@@ -170,6 +171,7 @@ func (s *clusterSender) Send(ctx context.Context, subs []jobs.Submit, notify fun
 			continue
 		}
 		cc := &clusterCall{s: s, req: req, dc: subs[i].DC, notify: notify, done: make(chan struct{})}
+		cc.sent = sync.NewCond(&cc.mu)
 		spec := cluster.RemoteSpec{Req: req, DC: subs[i].DC, Notify: cc.answered}
 		if a := subs[i].After; a != nil {
 			pred, ok := a.(*clusterCall)
@@ -177,7 +179,12 @@ func (s *clusterSender) Send(ctx context.Context, subs []jobs.Submit, notify fun
 				subs[i].Call, subs[i].Err = nil, fmt.Errorf("tlworker: a job chained after a call of another sender (%T)", a)
 				continue
 			}
-			spec.After, cc.chained = pred.attempt(), true
+			after, err := pred.afterRef()
+			if err != nil {
+				subs[i].Call, subs[i].Err = nil, err
+				continue
+			}
+			spec.After, cc.chained = after, true
 		}
 		specs, calls, at = append(specs, spec), append(calls, cc), append(at, i)
 	}
@@ -241,15 +248,12 @@ type clusterCall struct {
 	body    []byte
 	err     error
 
-	mu    sync.Mutex
-	cur   *cluster.RemoteCall
-	retry backoff.BackOff // nil until the first retry
-}
-
-func (c *clusterCall) attempt() *cluster.RemoteCall {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cur
+	mu       sync.Mutex
+	cur      *cluster.RemoteCall
+	retry    backoff.BackOff // nil until the first retry
+	lastErr  error           // the lost attempt's error, while retrying
+	retrying bool            // between a lost attempt and the next one's send
+	sent     *sync.Cond      // signals retrying turning false (on mu)
 }
 
 func (c *clusterCall) setAttempt(rc *cluster.RemoteCall) {
@@ -257,6 +261,40 @@ func (c *clusterCall) setAttempt(rc *cluster.RemoteCall) {
 	if c.cur == nil {
 		c.cur = rc
 	}
+	c.mu.Unlock()
+}
+
+// afterRef is what a job chained after this call names as its After: the
+// attempt in flight, waiting while this call is between a lost attempt
+// and its next (its successor must name the new one); nil once this call
+// succeeded (nothing to wait for); an error, not sent, once it failed.
+func (c *clusterCall) afterRef() (*cluster.RemoteCall, error) {
+	c.mu.Lock()
+	for c.retrying {
+		c.sent.Wait()
+	}
+	cur := c.cur
+	c.mu.Unlock()
+	select {
+	case <-c.done:
+		if c.err != nil {
+			return nil, fmt.Errorf("not run: the job it must run after failed (%v): %w", c.err, scheduler.ErrNotSent)
+		}
+		return nil, nil
+	default:
+		return cur, nil
+	}
+}
+
+// sendDone ends a retry's wait (retrying false), recording the new
+// attempt if there is one.
+func (c *clusterCall) sendDone(rc *cluster.RemoteCall) {
+	c.mu.Lock()
+	if rc != nil {
+		c.cur = rc
+	}
+	c.retrying = false
+	c.sent.Broadcast()
 	c.mu.Unlock()
 }
 
@@ -282,6 +320,9 @@ func (c *clusterCall) answered(rc *cluster.RemoteCall) {
 			c.retry = newClusterBackoff()
 		}
 		wait = c.retry.NextBackOff()
+		if wait != backoff.Stop {
+			c.retrying, c.lastErr = true, err
+		}
 	}
 	c.mu.Unlock()
 	if wait != backoff.Stop {
@@ -306,14 +347,25 @@ func (c *clusterCall) lostWithGrain(err error) bool {
 	return re.Sent == clusterpb.Sent_SENT_NOT || re.Sent == clusterpb.Sent_SENT_MAYBE && tl.Resendable(c.req.Def)
 }
 
-// resend sends the call again.
+// resend sends the call again. When that fails the call ends with the
+// lost attempt's error (it may have run), unless the Submitter closed
+// (actors.ErrClosed: the job gets no line, and --resume runs it).
 func (c *clusterCall) resend() {
 	ctx, cancel := context.WithTimeout(context.Background(), clusterRetryFor)
 	defer cancel()
-	_, err := c.s.send(ctx, []cluster.RemoteSpec{{Req: c.req, DC: c.dc, Notify: c.answered}})
-	if err != nil {
-		c.body, c.err = nil, err
-		close(c.done)
-		c.notify(c)
+	rcs, err := c.s.send(ctx, []cluster.RemoteSpec{{Req: c.req, DC: c.dc, Notify: c.answered}})
+	if err == nil {
+		c.sendDone(rcs[0])
+		return
 	}
+	c.mu.Lock()
+	last := c.lastErr
+	c.mu.Unlock()
+	if !errors.Is(err, actors.ErrClosed) && last != nil {
+		err = last
+	}
+	c.body, c.err = nil, err
+	close(c.done)
+	c.sendDone(nil)
+	c.notify(c)
 }
