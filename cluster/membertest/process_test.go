@@ -29,6 +29,7 @@ import (
 	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/cluster"
 	"github.com/tlsched/tlsched/cluster/internal/etcdtest"
+	"github.com/tlsched/tlsched/internal/racetest"
 	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/tgsim"
 )
@@ -219,7 +220,9 @@ func start(t *testing.T, name string, env ...string) *proc {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		if t.Failed() && stderr.Len() > 0 {
+		if races := racetest.Unknown(stderr.String()); len(races) > 0 {
+			t.Errorf("%s: %d data races, the first:\n%s", name, len(races), races[0])
+		} else if t.Failed() && stderr.Len() > 0 {
 			tail := stderr.String()
 			if len(tail) > 4000 {
 				tail = tail[len(tail)-4000:]

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsched/tlsched/internal/racetest"
 	"github.com/tlsched/tlsched/tgsim"
 )
 
@@ -64,8 +65,8 @@ func startClusterProc(t *testing.T, name, bin, ready string, args ...string) *cl
 		_ = p.cmd.Wait()
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if strings.Contains(p.stderr.String(), "DATA RACE") {
-			t.Errorf("%s: a data race:\n%s", name, p.stderr.String())
+		if races := racetest.Unknown(p.stderr.String()); len(races) > 0 {
+			t.Errorf("%s: %d data races, the first:\n%s", name, len(races), races[0])
 		} else if t.Failed() && p.stderr.Len() > 0 {
 			tail := p.stderr.String()
 			tail = tail[max(0, len(tail)-3000):]
