@@ -6,7 +6,8 @@ package racetest
 
 import "strings"
 
-// thirdParty are the packages whose own data races tlsched cannot fix:
+// thirdParty are the packages whose own data races tlsched cannot fix
+// (protoactor-go and the set library it keeps its block list in):
 // a race whose two accesses both happen in their functions (the top frame
 // of each access's stack) is theirs, whoever called them. protoactor-go
 // has several, all on cluster membership it changes when a member joins
@@ -17,7 +18,10 @@ import "strings"
 //     member set UpdateClusterTopology replaces under its mutex;
 //   - cluster.(*Informer) state read and written by the gossip actor and
 //     by SetState callers.
-var thirdParty = []string{"github.com/asynkron/protoactor-go/"}
+var thirdParty = []string{
+	"github.com/asynkron/protoactor-go/",
+	"github.com/asynkron/gofun/", // protoactor-go's sets (the block list)
+}
 
 const banner = "WARNING: DATA RACE"
 
