@@ -19,14 +19,11 @@ import (
 // pool (internal/accountpool); the chat→account assignments are kept in
 // OUT.accounts for --resume. cfg is every account's Config.
 func (f *sendFlags) sendAccounts(ctx context.Context, cfg actors.Config, accounts []accountLine, files sendFiles, tel *telemetry.Telemetry, stderr io.Writer) error {
-	var journal *accountpool.Journal
-	if f.out != "-" {
-		var err error
-		if journal, err = accountpool.OpenJournal(accountpool.JournalPath(f.out), f.resume); err != nil {
-			return err
-		}
-		defer journal.Close()
+	journal, err := f.openJournal()
+	if err != nil {
+		return err
 	}
+	defer journal.Close()
 	run, err := startFleet(ctx, cfg, accounts, f.conn.session, f.conn.timeout, tel)
 	if err != nil {
 		return err
@@ -47,26 +44,10 @@ func (f *sendFlags) sendAccounts(ctx context.Context, cfg actors.Config, account
 	for i, c := range run.clients {
 		watches[i] = watchPacing(c, chatNames(run.caches[i]))
 	}
-	prog := newProgressWith(f.progress, stderr, files.total-len(files.done), nil)
-	defer prog.finish()
-	err = jobs.Run(ctx, jobs.Config{
-		Router: pool, Accounts: files.accounts,
-		Jobs: files.jobs, Results: files.out, Done: files.done,
-		Rate: f.rate, Concurrency: f.concurrency, DrainTimeout: f.drain,
-		Close: func() {
-			parallel(loginConcurrency, len(watches), func(i int) { watches[i].final() })
-			run.closeFleet(5 * time.Second)
-		},
-		OnResult: prog.add,
-		JSON:     tl.EncodeOptions{LongAsNumber: f.longAsNumber},
-		Expect:   files.total,
-	})
-	prog.finish()
-	counts := pool.Counts()
-	printAccountCounts(stderr, counts)
-	if err == nil {
-		err = downError(run.members, counts)
-	}
+	err = f.runRouted(ctx, pool, run.members, files, func() {
+		parallel(loginConcurrency, len(watches), func(i int) { watches[i].final() })
+		run.closeFleet(5 * time.Second)
+	}, stderr)
 	if f.progress != "none" {
 		for i, w := range watches {
 			if r, ok := w.report(); ok {
@@ -94,4 +75,38 @@ func downError(members []accountpool.Member, counts []accountpool.Count) error {
 		return nil
 	}
 	return fmt.Errorf("%d jobs not sent: account(s) %s could not log in; fix them and run again with --resume --retry-not-sent", jobs, strings.Join(names, ", "))
+}
+
+// openJournal opens OUT.accounts, the chats' accounts kept for --resume;
+// nil (which Close accepts) when the results go to stdout.
+func (f *sendFlags) openJournal() (*accountpool.Journal, error) {
+	if f.out == "-" {
+		return nil, nil
+	}
+	return accountpool.OpenJournal(accountpool.JournalPath(f.out), f.resume)
+}
+
+// runRouted runs the jobs through pool, many accounts: one progress
+// display, the accounts' counts printed at the end, and the run's error
+// (downError when accounts that could not log in had jobs). closeFn is
+// jobs.Config.Close.
+func (f *sendFlags) runRouted(ctx context.Context, pool *accountpool.Pool, members []accountpool.Member, files sendFiles, closeFn func(), stderr io.Writer) error {
+	prog := newProgressWith(f.progress, stderr, files.total-len(files.done), nil)
+	defer prog.finish()
+	err := jobs.Run(ctx, jobs.Config{
+		Router: pool, Accounts: files.accounts,
+		Jobs: files.jobs, Results: files.out, Done: files.done,
+		Rate: f.rate, Concurrency: f.concurrency, DrainTimeout: f.drain,
+		Close:    closeFn,
+		OnResult: prog.add,
+		JSON:     tl.EncodeOptions{LongAsNumber: f.longAsNumber},
+		Expect:   files.total,
+	})
+	prog.finish()
+	counts := pool.Counts()
+	printAccountCounts(stderr, counts)
+	if err == nil {
+		err = downError(members, counts)
+	}
+	return err
 }

@@ -40,14 +40,11 @@ func (f *sendFlags) sendCluster(ctx context.Context, cfg actors.Config, accounts
 			return cli.Usagef("--cluster: account %s is a session file; a cluster's accounts are bot tokens (their keys live in etcd, not in a file here)", a.name)
 		}
 	}
-	var journal *accountpool.Journal
-	if f.out != "-" {
-		var err error
-		if journal, err = accountpool.OpenJournal(accountpool.JournalPath(f.out), f.resume); err != nil {
-			return err
-		}
-		defer journal.Close()
+	journal, err := f.openJournal()
+	if err != nil {
+		return err
 	}
+	defer journal.Close()
 	logger, level := clusterLogger(stderr, f.conn.verbose)
 	etcd, err := f.cluster.client()
 	if err != nil {
@@ -110,24 +107,7 @@ func (f *sendFlags) sendCluster(ctx context.Context, cfg actors.Config, accounts
 	if err != nil {
 		return err
 	}
-	prog := newProgressWith(f.progress, stderr, files.total-len(files.done), nil)
-	defer prog.finish()
-	err = jobs.Run(ctx, jobs.Config{
-		Router: pool, Accounts: files.accounts,
-		Jobs: files.jobs, Results: files.out, Done: files.done,
-		Rate: f.rate, Concurrency: f.concurrency, DrainTimeout: f.drain,
-		Close:    sub.Close,
-		OnResult: prog.add,
-		JSON:     tl.EncodeOptions{LongAsNumber: f.longAsNumber},
-		Expect:   files.total,
-	})
-	prog.finish()
-	counts := pool.Counts()
-	printAccountCounts(stderr, counts)
-	if err == nil {
-		err = downError(members, counts)
-	}
-	return err
+	return f.runRouted(ctx, pool, members, files, sub.Close, stderr)
 }
 
 // clusterLogin checks that account's key is logged in (users.getUsers of
