@@ -198,8 +198,15 @@ type Config struct {
 	closeStore func() error
 	// connPace, if set, is waited on before each connection attempt,
 	// outside DialTimeout: a Fleet's pacing of new connections from this
-	// host's address (FleetConfig.ConnsPerSecond).
+	// host's address (FleetConfig.ConnsPerSecond), else ConnLimiter.
 	connPace *rate.Limiter
+
+	// ConnLimiter, if set, is waited on before each connection attempt
+	// (outside DialTimeout): share one among the Clients that dial from
+	// one address, as Telegram limits new connections per IP (a Fleet
+	// does this itself, FleetConfig.ConnsPerSecond; a cluster member
+	// gives its accounts one, DefaultConnsPerSecond).
+	ConnLimiter *rate.Limiter
 }
 
 // Defaults of the Config fields that pace the DC actors.

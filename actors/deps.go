@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net"
@@ -159,7 +160,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 			dialer:       cfg.Dialer,
 			publicKeys:   cfg.PublicKeys,
 			dialTimeout:  cfg.DialTimeout,
-			connPace:     cfg.connPace,
+			connPace:     cmp.Or(cfg.connPace, cfg.ConnLimiter),
 			session:      cfg.Session,
 			store:        cfg.Store,
 			primes:       newPrimeCache(cfg.Store, cfg.Logger),

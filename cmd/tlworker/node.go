@@ -20,6 +20,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/cluster"
@@ -153,6 +154,9 @@ func node(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	// Each account's home DC is the one its store in etcd keeps (a
 	// login's migration), else the default: never --dc's first for all.
 	base.Scheduler.HomeDC = 0
+	// Telegram limits new connections per IP: the accounts of this member
+	// dial from one address, so they share one pace, as a Fleet's do.
+	base.ConnLimiter = rate.NewLimiter(rate.Limit(actors.DefaultConnsPerSecond), 1)
 	base.BlockWhenFull = true
 	base.Scheduler.MaxQueued = 100_000
 	base.Scheduler.Pacing.On = len(conn.dcs.order) == 0

@@ -14,6 +14,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
+	"golang.org/x/time/rate"
 
 	"github.com/tlsched/tlsched/actors"
 	"github.com/tlsched/tlsched/cluster"
@@ -94,11 +95,14 @@ func (f *sendFlags) sendCluster(ctx context.Context, cfg actors.Config, accounts
 		}}
 	}
 	// Each account's grain logs in where it is activated; a key its store
-	// in etcd keeps logged in is only checked.
+	// in etcd keeps logged in is only checked. Logins are paced all
+	// together, as a Fleet's are (Telegram limits them per IP, and this
+	// process cannot tell which accounts share a node).
+	logins := rate.NewLimiter(rate.Limit(actors.DefaultLoginsPerSecond), 1)
 	parallel(loginConcurrency, len(accounts), func(i int) {
-		lctx, cancel := context.WithTimeout(ctx, f.conn.timeout+time.Minute)
+		lctx, cancel := context.WithTimeout(ctx, f.conn.timeout+time.Minute+time.Duration(len(accounts))*time.Second/actors.DefaultLoginsPerSecond)
 		defer cancel()
-		if err := clusterLogin(lctx, sub.Invoker(accounts[i].name), accounts[i].token, cfg.APIID, cfg.APIHash); err != nil {
+		if err := clusterLogin(lctx, sub.Invoker(accounts[i].name), accounts[i].token, cfg.APIID, cfg.APIHash, logins); err != nil {
 			members[i].Down = fmt.Errorf("log in: %w", err)
 			fmt.Fprintf(stderr, "account %s cannot send: %v; its jobs fail, the other accounts go on\n", accounts[i].name, members[i].Down)
 		}
@@ -113,11 +117,14 @@ func (f *sendFlags) sendCluster(ctx context.Context, cfg actors.Config, accounts
 // clusterLogin checks that account's key is logged in (users.getUsers of
 // itself) and, when the server says it is not, logs it in as the bot of
 // token.
-func clusterLogin(ctx context.Context, inv tg.Invoker, token string, apiID int, apiHash string) error {
+func clusterLogin(ctx context.Context, inv tg.Invoker, token string, apiID int, apiHash string, logins *rate.Limiter) error {
 	api := tg.NewClient(inv)
 	_, err := api.UsersGetUsers(ctx, []tg.InputUserClass{&tg.InputUserSelf{}})
 	var rpc *tgerr.Error
 	if err == nil || !errors.As(err, &rpc) || rpc.Code != 401 {
+		return err
+	}
+	if err := logins.Wait(ctx); err != nil {
 		return err
 	}
 	_, err = api.AuthImportBotAuthorization(ctx, &tg.AuthImportBotAuthorizationRequest{APIID: apiID, APIHash: apiHash, BotAuthToken: token})
