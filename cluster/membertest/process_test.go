@@ -157,6 +157,11 @@ func runMember(name string) error {
 	}
 	host, err := cluster.NewHost(cluster.HostConfig{
 		Owners: owners, Etcd: cli, Prefix: prefix, Sealer: sealer,
+		Notify: func(account string, err error) {
+			if err == nil {
+				fmt.Println("active", account) // the test's proc.holds
+			}
+		},
 		Client: func(string) actors.Config {
 			return actors.Config{
 				DCs: dcs, PublicKeys: []exchange.PublicKey{{RSA: keys[0]}},
@@ -186,9 +191,36 @@ func runMember(name string) error {
 
 // proc is a member process.
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	addr string
+	name  string
+	cmd   *exec.Cmd
+	addr  string
+	proxy *etcdtest.Proxy // its way to etcd, when it has one of its own
+
+	mu     sync.Mutex
+	active map[string]bool // accounts it said it started
+}
+
+// holds is how many accounts the member has started.
+func (p *proc) holds() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.active)
+}
+
+// busiest is the member that has started the most accounts; the test
+// fails when none has (there is nothing to disrupt).
+func busiest(t *testing.T, procs []*proc) *proc {
+	t.Helper()
+	best := procs[0]
+	for _, p := range procs[1:] {
+		if p.holds() > best.holds() {
+			best = p
+		}
+	}
+	if best.holds() == 0 {
+		t.Fatal("no member holds an account a third into the run")
+	}
+	return best
 }
 
 // spawn starts a member process and waits until it has joined.
@@ -216,7 +248,7 @@ func start(t *testing.T, name string, env ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{name: name, cmd: cmd}
+	p := &proc{name: name, cmd: cmd, active: map[string]bool{}}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -236,6 +268,11 @@ func start(t *testing.T, name string, env ...string) *proc {
 		for sc.Scan() {
 			if addr, ok := strings.CutPrefix(sc.Text(), "ready "); ok {
 				ready <- addr
+			}
+			if acct, ok := strings.CutPrefix(sc.Text(), "active "); ok {
+				p.mu.Lock()
+				p.active[acct] = true
+				p.mu.Unlock()
 			}
 		}
 	}()
@@ -257,8 +294,8 @@ func TestMemberKilledMidRun(t *testing.T) {
 	if !isolate(t) {
 		return
 	}
-	broadcast(t, func(t *testing.T, w *world) {
-		if err := w.procs[0].cmd.Process.Kill(); err != nil {
+	broadcast(t, false, func(t *testing.T, w *world) {
+		if err := busiest(t, w.procs).cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		w.procs = append(w.procs, w.spawn(t, "m4", "127.0.0.5", w.etcd.Endpoint))
@@ -275,34 +312,29 @@ func TestMemberPartitionedMidRun(t *testing.T) {
 	if !isolate(t) {
 		return
 	}
-	var proxy *etcdtest.Proxy
-	broadcast(t, func(t *testing.T, w *world) {
-		// The rest of the messages go once the cluster has seen m1 leave
-		// (its member key expired): its accounts are elsewhere by then.
+	broadcast(t, true, func(t *testing.T, w *world) {
+		// The member holding the most accounts is cut off. The rest of
+		// the messages go once the cluster has seen it leave (its member
+		// key expired): its accounts are elsewhere by then.
+		victim := busiest(t, w.procs)
 		left := make(chan struct{})
 		var once sync.Once
 		sub := w.c.ActorSystem.EventStream.Subscribe(func(evt any) {
 			if tp, ok := evt.(*pacluster.ClusterTopology); ok {
 				for _, m := range tp.Left {
-					if m.Address() == w.procs[0].addr {
+					if m.Address() == victim.addr {
 						once.Do(func() { close(left) })
 					}
 				}
 			}
 		})
 		defer w.c.ActorSystem.EventStream.Unsubscribe(sub)
-		proxy.Partition()
+		victim.proxy.Partition()
 		select {
 		case <-left:
 		case <-time.After(patience):
-			t.Fatalf("m1 still a member %v after its etcd was cut off", patience)
+			t.Fatalf("%s still a member %v after its etcd was cut off", victim.name, patience)
 		}
-	}, func(t *testing.T, w *world, i int) string {
-		if i == 0 {
-			proxy = w.etcd.NewProxy(t)
-			return proxy.Endpoint
-		}
-		return w.etcd.Endpoint
 	})
 }
 
@@ -322,8 +354,9 @@ func (w *world) spawn(t *testing.T, name, ip, etcd string) *proc {
 // broadcast sends messages from 10 accounts through three member
 // processes, calls disrupt once a third of them are answered, and checks
 // that every message was stored once and no key was used from two IPs at
-// once. endpoint, if given, is the etcd endpoint of member i.
-func broadcast(t *testing.T, disrupt func(*testing.T, *world), endpoint ...func(*testing.T, *world, int) string) {
+// once. With proxies, each member reaches etcd through a proxy of its own
+// (proc.proxy), which disrupt may cut.
+func broadcast(t *testing.T, proxies bool, disrupt func(*testing.T, *world)) {
 	const (
 		accounts = 10
 		messages = 2000
@@ -341,10 +374,14 @@ func broadcast(t *testing.T, disrupt func(*testing.T, *world), endpoint ...func(
 	}
 	for i, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"} {
 		ep := e.Endpoint
-		if len(endpoint) > 0 {
-			ep = endpoint[0](t, w, i)
+		var proxy *etcdtest.Proxy
+		if proxies {
+			proxy = e.NewProxy(t)
+			ep = proxy.Endpoint
 		}
-		w.procs = append(w.procs, w.spawn(t, fmt.Sprintf("m%d", i+1), ip, ep))
+		p := w.spawn(t, fmt.Sprintf("m%d", i+1), ip, ep)
+		p.proxy = proxy
+		w.procs = append(w.procs, p)
 	}
 
 	// This process is a cluster client: it sends, it hosts no account.
