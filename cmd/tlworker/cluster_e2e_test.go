@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
 	"github.com/tlsched/tlsched/internal/racetest"
 	"github.com/tlsched/tlsched/tgsim"
 )
@@ -99,8 +100,7 @@ func (p *clusterProc) active(since time.Time) map[string]time.Time {
 	defer p.mu.Unlock()
 	out := map[string]time.Time{}
 	for _, l := range p.lines {
-		var acct string
-		if _, err := fmt.Sscanf(l.text, "tlworker node: account %s active here", &acct); err == nil && !l.at.Before(since) {
+		if acct, ok := cli.NodeActive(l.text); ok && !l.at.Before(since) {
 			if _, seen := out[acct]; !seen {
 				out[acct] = l.at
 			}

@@ -180,7 +180,7 @@ func node(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		Owners: owners, Etcd: etcd, Prefix: cf.prefix(), Sealer: sealer,
 		Notify: func(account string, err error) {
 			if err == nil {
-				fmt.Fprintf(stdout, "tlworker node: account %s active here\n", account)
+				fmt.Fprintln(stdout, cli.NodeActiveLine(account))
 			} else {
 				fmt.Fprintf(stdout, "tlworker node: account %s stopped here: %v\n", account, err)
 			}

@@ -47,3 +47,16 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// nodeActive is the line tlworker node prints when an account starts on
+// it; benchmarks and tests read it back (NodeActive).
+const nodeActive = "tlworker node: account %s active here"
+
+// NodeActiveLine is the line tlworker node prints when account starts on it.
+func NodeActiveLine(account string) string { return fmt.Sprintf(nodeActive, account) }
+
+// NodeActive returns the account a NodeActiveLine names.
+func NodeActive(line string) (account string, ok bool) {
+	_, err := fmt.Sscanf(line, nodeActive, &account)
+	return account, err == nil
+}
