@@ -19,7 +19,9 @@ import (
 // and goroutines per account, at 1, 100 and 1,000 accounts, as
 //
 //   - start: one Client of Start per account (each with its own actor
-//     system, as before Fleet);
+//     system, as before Fleet), at 1 and 100 accounts only: about 2.9 MB
+//     each, the same at 100 as at 1,000, where the 2.9 GB took 35 s
+//     under -race;
 //   - fleet: one Fleet, an account per Client (no call made: no
 //     connection is open);
 //   - fleet-connected: one Fleet against tgsim, each account with a key
@@ -34,6 +36,9 @@ import (
 func BenchmarkIdleAccounts(b *testing.B) {
 	for _, mode := range []string{"start", "fleet", "fleet-connected", "fleet-idle"} {
 		for _, n := range []int{1, 100, 1000} {
+			if mode == "start" && n > 100 {
+				continue
+			}
 			b.Run(fmt.Sprintf("%s/accounts=%d", mode, n), func(b *testing.B) {
 				for range b.N {
 					benchIdle(b, mode, n)

@@ -277,6 +277,7 @@ func TestDemoAccounts(t *testing.T) {
 // ones deduplicated — a job resent by another account would be a second
 // message (random_id deduplicates per account).
 func TestSendAccountsInterruptAndResume(t *testing.T) {
+	t.Parallel() // it waits on reconnects and signals more than it computes
 	bin := buildBinary(t)
 	srv, conn, ids, accountsFile := accountsWorld(t)
 	const users, rounds = 40, 50

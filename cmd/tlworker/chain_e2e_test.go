@@ -26,10 +26,11 @@ import (
 //
 // runs more, and -chain.reps 1 -chain.seed S replays the seed a failure
 // names (the cut offsets and the kinds of cut; the timing is the
-// machine's). A repetition takes about a minute, mostly tlworker's redial
-// backoff after ten cuts in a row (connections that live under
-// actors.Config.HealthyAfter do not reset it), so repetitions run
-// -chain.parallel at a time, and the two tests in parallel.
+// machine's). A repetition waits mostly on tlworker's redials after ten
+// cuts in a row (connections that live under actors.Config.HealthyAfter do
+// not reset the backoff, --redial-max caps it at 1 s here, and the dial
+// limits allow 3 dials per 8 s), so repetitions run -chain.parallel at a
+// time, and the two tests in parallel.
 var (
 	chainReps     = flag.Int("chain.reps", 3, "repetitions of TestSendChainThroughCuts, each with a fresh tgsim and fault-proxy seed")
 	chainSlowReps = flag.Int("chain.slowreps", 1, "repetitions of TestSendChainSlowHeadsThroughCuts")

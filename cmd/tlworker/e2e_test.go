@@ -265,6 +265,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestLoginThenSend(t *testing.T) {
+	t.Parallel() // it waits on reconnects and signals more than it computes
 	bin := buildBinary(t)
 	srv, conn := simFor(t, tgsim.Config{RequireLogin: true})
 	session := filepath.Join(t.TempDir(), "s.json")

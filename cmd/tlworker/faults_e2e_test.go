@@ -67,12 +67,14 @@ type proc struct {
 }
 
 // start runs tlworker send on the jobs with the liveness checks shortened
-// (a silent link is dropped after 3 s instead of 15) and extra flags. The
+// (a silent link is dropped after 3 s instead of 15), redials at least
+// every second (not up to every 10 s: ten cuts in a row would otherwise
+// spend about 40 s in backoff) and extra flags. The
 // process is killed if the test ends first.
 func (r *faultRun) start(t *testing.T, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"send", "--jobs", r.jobs, "--out", r.out, "--progress", "none",
-		"--ping-after", "1s", "--dead-after", "3s"}, r.conn...)
+		"--ping-after", "1s", "--dead-after", "3s", "--redial-max", "1s"}, r.conn...)
 	pr := &proc{cmd: exec.Command(r.bin, append(args, extra...)...), done: make(chan struct{})}
 	pr.cmd.Stdout, pr.cmd.Stderr = &pr.output, &pr.output
 	if err := pr.cmd.Start(); err != nil {
@@ -166,6 +168,7 @@ func (r *faultRun) checkAllOK(t *testing.T) {
 // 10 s): the run finishes with exit 0, every job has one ok line, and
 // tgsim stored each message exactly once.
 func TestSendThroughCutsAndSilence(t *testing.T) {
+	t.Parallel() // it waits on reconnects and signals more than it computes
 	r := newFaultRun(t, 3000)
 	pr := r.start(t, "--rate", "2000", "--concurrency", "200")
 
@@ -207,6 +210,7 @@ func TestSendThroughCutsAndSilence(t *testing.T) {
 // comes back after several refused attempts, within --outage-timeout:
 // every job succeeds and each message is stored once.
 func TestSendServerAwayAndBack(t *testing.T) {
+	t.Parallel() // it waits on reconnects and signals more than it computes
 	r := newFaultRun(t, 3000)
 	pr := r.start(t, "--rate", "2000", "--concurrency", "200")
 
@@ -234,6 +238,7 @@ func TestSendServerAwayAndBack(t *testing.T) {
 // one line, ok or may_have_run, and tgsim stored at most one message per
 // job (at least one per ok job).
 func TestSendServerAwayAndBackWithoutRandomID(t *testing.T) {
+	t.Parallel() // it waits on reconnects and signals more than it computes
 	r := newFaultRun(t, 3000)
 	lines := make([]string, r.n)
 	for i := range lines {
@@ -279,6 +284,7 @@ func TestSendServerAwayAndBackWithoutRandomID(t *testing.T) {
 // or not (not_sent). Once the server is back, --resume --retry-not-sent
 // runs exactly the not-sent jobs, and no message is stored twice.
 func TestSendServerGoneThenRetryNotSent(t *testing.T) {
+	t.Parallel() // it waits on reconnects and signals more than it computes
 	r := newFaultRun(t, 3000)
 	pr := r.start(t, "--rate", "2000", "--concurrency", "200", "--outage-timeout", "3s")
 

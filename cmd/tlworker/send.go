@@ -35,6 +35,7 @@ type sendFlags struct {
 	outageTimeout  time.Duration
 	pingAfter      time.Duration
 	deadAfter      time.Duration
+	redialMax      time.Duration
 	drain          time.Duration
 	cpuprofile     string
 	longAsNumber   bool
@@ -157,6 +158,7 @@ func (f *sendFlags) parse(args []string, stderr io.Writer) ([]string, error) {
 	fs.DurationVar(&f.outageTimeout, "outage-timeout", 0, "how long jobs wait for a DC that cannot be reached before they fail (default 3m)")
 	fs.DurationVar(&f.pingAfter, "ping-after", 0, "with an answer awaited, ping a DC that has sent nothing for this long (default 4s)")
 	fs.DurationVar(&f.deadAfter, "dead-after", 0, "with an answer awaited, drop a connection that has sent nothing for this long and reconnect (default 12s)")
+	fs.DurationVar(&f.redialMax, "redial-max", 0, "longest wait between attempts to reconnect to a DC after failures in a row (default 10s)")
 	fs.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long to wait for calls in flight")
 	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.IntVar(&f.concurrency, "concurrency", 2000, "jobs in flight at once")
@@ -181,8 +183,8 @@ func (f *sendFlags) check(rest []string) error {
 		return cli.Usagef("--resume needs --out to be a file")
 	case f.retryNotSent && !f.resume:
 		return cli.Usagef("--retry-not-sent goes with --resume")
-	case f.outageTimeout < 0 || f.pingAfter < 0 || f.deadAfter < 0:
-		return cli.Usagef("--outage-timeout, --ping-after and --dead-after cannot be negative")
+	case f.outageTimeout < 0 || f.pingAfter < 0 || f.deadAfter < 0 || f.redialMax < 0:
+		return cli.Usagef("--outage-timeout, --ping-after, --dead-after and --redial-max cannot be negative")
 	case f.progress != "auto" && f.progress != "plain" && f.progress != "none":
 		return cli.Usagef("--progress is auto, plain or none, not %q", f.progress)
 	case f.rate < 0 || f.maxContainer < 0:
@@ -221,6 +223,7 @@ func (f *sendFlags) clientConfig() (actors.Config, error) {
 	cfg.OutageTimeout = f.outageTimeout
 	cfg.Session.BusyPingAfter = f.pingAfter
 	cfg.Session.DeadAfter = f.deadAfter
+	cfg.RedialBackoffMax = f.redialMax
 	cfg.Scheduler.MaxQueued = 100_000
 	cfg.Scheduler.Pacing.On = f.pacingOn()
 	cfg.BlockWhenFull = true
