@@ -242,6 +242,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"send", "--jobs", "-", "--out", "-", "--dc", "2=127.0.0.1:1"}, 2, "--dc needs --server-key"},
 		{[]string{"send", "--jobs", "-", "--out", "-"}, 2, "needs --api-id and --api-hash"},
 		{[]string{"describe", "messages.nope"}, 1, "unknown method"},
+		{[]string{"send", "--jobs", "-", "--out", "-", "--redial-max", "-1s"}, 2, "--redial-max cannot be negative"},
 	} {
 		cmd := exec.Command(bin, tc.args...)
 		cmd.Env = append(os.Environ(), "TLSCHED_API_ID=", "TLSCHED_API_HASH=")
