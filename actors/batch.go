@@ -109,7 +109,7 @@ func (c *Client) InvokeAll(ctx context.Context, reqs []bin.Encoder, opts ...Opti
 	out := make([]Result, len(ps))
 	merr := &MultiError{Errors: map[int]error{}, Total: len(ps)}
 	for i, p := range ps {
-		body, err := (&Future{p: p}).wait(ctx)
+		body, err := p.future().wait(ctx)
 		out[i] = Result{Body: body, Err: err}
 		if err != nil {
 			merr.Errors[i] = err
@@ -223,10 +223,8 @@ func (c *Client) GoBatch(ctx context.Context, calls []BatchCall, opts ...Option)
 			bc.Err = err
 			continue
 		}
-		bc.Future = &Future{p: p}
-		if bc.Notify != nil {
-			p.notify = &notify{f: bc.Notify, fut: bc.Future}
-		}
+		bc.Future = p.future()
+		p.notify = bc.Notify
 		ps = append(ps, p)
 	}
 	if len(ps) == 0 {

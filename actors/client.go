@@ -241,7 +241,7 @@ func (c *Client) Go(ctx context.Context, req bin.Encoder, opts ...Option) (*Futu
 	if err := c.submit(ctx, []*pending{p}); err != nil {
 		return nil, err
 	}
-	return &Future{p: p}, nil
+	return p.future(), nil
 }
 
 // chain makes p run after the call of an After option, checking that it
@@ -376,7 +376,7 @@ func (c *Client) newPending(req bin.Encoder, o callOptions) (*pending, error) {
 	if b.Len() > mtproto.MaxMessageBytes {
 		return nil, fmt.Errorf("tlsched: %s is %d bytes, over the %d-byte MTProto limit", def.Name, b.Len(), mtproto.MaxMessageBytes)
 	}
-	return &pending{
+	p := &pending{
 		id:         scheduler.CallID(c.nextID.Add(1)),
 		raw:        rawRequest(b.Buf),
 		method:     def,
@@ -388,8 +388,9 @@ func (c *Client) newPending(req bin.Encoder, o callOptions) (*pending, error) {
 		dc:         o.dc,
 		budget:     o.budget,
 		client:     c,
-		done:       make(chan struct{}),
-	}, nil
+	}
+	p.fut.p = p
+	return p, nil
 }
 
 // newEncodedPending is newPending for a call encoded already, whose
@@ -402,7 +403,7 @@ func (c *Client) newEncodedPending(r *tl.Request, o callOptions) (*pending, erro
 	if len(r.Body) > mtproto.MaxMessageBytes {
 		return nil, fmt.Errorf("tlsched: %s is %d bytes, over the %d-byte MTProto limit", r.Def.Name, len(r.Body), mtproto.MaxMessageBytes)
 	}
-	return &pending{
+	p := &pending{
 		id:         scheduler.CallID(c.nextID.Add(1)),
 		raw:        rawRequest(r.Body),
 		method:     r.Def,
@@ -414,8 +415,9 @@ func (c *Client) newEncodedPending(r *tl.Request, o callOptions) (*pending, erro
 		dc:         o.dc,
 		budget:     o.budget,
 		client:     c,
-		done:       make(chan struct{}),
-	}, nil
+	}
+	p.fut.p = p
+	return p, nil
 }
 
 func (c *Client) submit(ctx context.Context, ps []*pending) error {
@@ -484,10 +486,8 @@ var testHookSubmit func()
 // the call was sent. A call cancelled before the actor took it is never
 // submitted (pending.canceled).
 func (c *Client) cancel(p *pending, cause error) {
-	select {
-	case <-p.done:
+	if p.isDone() {
 		return
-	default:
 	}
 	if !p.cancelCause.CompareAndSwap(nil, &cause) {
 		return // cancelled already

@@ -286,16 +286,13 @@ func (a *schedulerActor) admit(p *pending) error {
 		return nil
 	}
 	p.afterP = nil // a chain must not keep every finished call alive
-	select {
-	case <-q.done:
+	if q.isDone() {
 		p.after = 0
 		if q.err != nil {
 			return &scheduler.ChainBrokenError{Pred: q.id, Err: q.err}
 		}
-	default:
-		if a.pending[q.id] != q {
-			return &scheduler.ChainBrokenError{Pred: q.id, Err: errors.New("predecessor was never submitted")}
-		}
+	} else if a.pending[q.id] != q {
+		return &scheduler.ChainBrokenError{Pred: q.id, Err: errors.New("predecessor was never submitted")}
 	}
 	return nil
 }

@@ -97,6 +97,7 @@ type batch struct {
 	size   int        // jobs in flight at most
 	groups []group    // per account, the jobs built and not yet submitted
 	flying []*jobRun  // submitted, waiting for their notify
+	calls  []Call     // flying[i].call: scanned without touching each job
 	done   chan Call  // notifies; room for every job in flight
 	notify func(Call) // sends to done
 }
@@ -287,19 +288,21 @@ func (b *batch) sent(jr *jobRun, c Call) {
 	}
 	jr.call = c
 	b.flying = append(b.flying, jr)
+	b.calls = append(b.calls, c)
 }
 
 // finished takes the outcome of the call c: it sends the job again when
 // its peer was refreshed (entitycache.Prepared.Retry), else ends it.
 func (b *batch) finished(ctx context.Context, c Call) {
-	i := slices.IndexFunc(b.flying, func(jr *jobRun) bool { return jr.call == c })
+	i := slices.Index(b.calls, c)
 	if i < 0 {
 		panic("tlworker: a notify for a call no job has in flight")
 	}
 	jr := b.flying[i]
-	b.flying[i] = b.flying[len(b.flying)-1]
-	b.flying[len(b.flying)-1] = nil
-	b.flying = b.flying[:len(b.flying)-1]
+	last := len(b.flying) - 1
+	b.flying[i], b.calls[i] = b.flying[last], b.calls[last]
+	b.flying[last], b.calls[last] = nil, nil
+	b.flying, b.calls = b.flying[:last], b.calls[:last]
 	body, err := c.Wait(ctx)
 	if err != nil {
 		var req bin.Encoder
