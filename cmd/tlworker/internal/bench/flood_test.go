@@ -15,6 +15,7 @@ import (
 // and the README block have a row per client. Figures are not asserted:
 // timings belong in the benchmark, not in pass/fail tests.
 func TestBenchFloodSmoke(t *testing.T) {
+	t.Parallel() // it waits on flood waits and pacing more than it computes
 	dir := t.TempDir()
 	readme := filepath.Join(dir, "README.md")
 	if err := os.WriteFile(readme, []byte("before\n<!-- bench-flood:start -->\nold\n<!-- bench-flood:end -->\nafter\n"), 0o644); err != nil {
