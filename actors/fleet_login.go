@@ -2,14 +2,17 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"golang.org/x/time/rate"
 
+	"github.com/tlsched/tlsched/scheduler"
 	"github.com/tlsched/tlsched/tl"
 )
 
@@ -54,6 +57,10 @@ type LoginResult struct {
 	// FloodWaits counts the FLOOD_WAITs the account's logins were answered
 	// and LoginAll waited out before logging it in again.
 	FloodWaits int
+	// LostLogins counts the logins that got no answer (their connection
+	// was lost, or they were never sent) and that LoginAll made again,
+	// after a pause: at most 3.
+	LostLogins int
 	// Err is why the account is not logged in: ErrNoAccount, a missing bot
 	// token, the server's error (ACCESS_TOKEN_INVALID, a *tl.FloodWaitError
 	// longer than FleetConfig.LoginMaxWait, …), or ctx's.
@@ -71,7 +78,10 @@ type LoginResult struct {
 // pauses every login of the Fleet for the wait (the server's login budget
 // is the address's, not the account's) and then logs that account in
 // again; a wait longer than FleetConfig.LoginMaxWait fails that account
-// only. An account whose Store records its key as logged in (LoginStore:
+// only. A login that got no answer (its connection was lost, or the DC
+// stayed unreachable: scheduler.ErrMayHaveRun, scheduler.ErrNotSent) is
+// made again after about 1 s, 2 s and 4 s (LoginResult.LostLogins):
+// importing a bot's authorization again on the same key is harmless. An account whose Store records its key as logged in (LoginStore:
 // a BoltDB's namespace) is skipped without a call. When ctx ends, the
 // accounts not logged in by then fail with ctx's error.
 func (f *Fleet) LoginAll(ctx context.Context, names ...string) []LoginResult {
@@ -130,12 +140,30 @@ func (f *Fleet) loginPaced(ctx context.Context, name string) LoginResult {
 	// No wait is absorbed by the account's scheduler: a FLOOD_WAIT comes
 	// back here, to pause every account's logins.
 	lctx := WithOptions(ctx, FloodBudget(0))
+	lost := loginRetryBackoff()
 	for {
 		if err := f.logins.wait(ctx); err != nil {
 			r.Err = fmt.Errorf("tlsched: account %q: waiting to log in: %w", name, err)
 			return r
 		}
 		acc, err := a.client.Login(lctx, Credentials{BotToken: a.botToken})
+		if unanswered(err) && ctx.Err() == nil {
+			// The login got no answer: its connection was lost (it may
+			// have run: importing a bot's authorization again on the same
+			// key is harmless) or it was never sent. Again, after a pause.
+			if d := lost.NextBackOff(); d != backoff.Stop {
+				r.LostLogins++
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+					continue
+				case <-ctx.Done():
+					t.Stop()
+					r.Err = fmt.Errorf("tlsched: account %q: %w (then %w)", name, err, ctx.Err())
+					return r
+				}
+			}
+		}
 		fw, flood := tl.AsFloodWait(err)
 		if !flood || fw.Duration > f.cfg.LoginMaxWait {
 			if err != nil {
@@ -150,6 +178,27 @@ func (f *Fleet) loginPaced(ctx context.Context, name string) LoginResult {
 		// minFloodWait; a retry before it opens would be refused at once.
 		f.logins.pause(max(fw.Duration, time.Second))
 	}
+}
+
+// loginRetries is how many times LoginAll logs an account in again after
+// a login that got no answer (unanswered), waiting about 1 s, 2 s and 4 s.
+const loginRetries = 3
+
+func loginRetryBackoff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = time.Second
+	b.Multiplier = 2
+	b.RandomizationFactor = 0.2
+	b.MaxElapsedTime = 0
+	return backoff.WithMaxRetries(b, loginRetries)
+}
+
+// unanswered reports whether err says a call got no answer: it was never
+// sent (scheduler.ErrNotSent: the DC stayed unreachable, the client is
+// stopping) or its connection was lost before the answer came
+// (scheduler.ErrMayHaveRun).
+func unanswered(err error) bool {
+	return err != nil && (errors.Is(err, scheduler.ErrNotSent) || errors.Is(err, scheduler.ErrMayHaveRun))
 }
 
 // loginPacer paces a Fleet's logins: a rate, and a pause after a

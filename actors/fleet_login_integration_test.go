@@ -15,6 +15,7 @@ import (
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 
+	"github.com/tlsched/tlsched/internal/faultproxy"
 	"github.com/tlsched/tlsched/tgsim"
 	"github.com/tlsched/tlsched/tl"
 )
@@ -369,5 +370,67 @@ func TestFleetLoginAllRefusesAnotherBotsKey(t *testing.T) {
 	}
 	if r := f.LoginAll(ctx, "x")[0]; r.Err != nil || r.Skipped || r.Account.UserID != bots[1].ID {
 		t.Fatalf("after DeleteAccount: %+v", r)
+	}
+}
+
+// A login whose connection is cut while the server runs it gets no answer
+// (scheduler.ErrMayHaveRun): LoginAll logs the account in again after a
+// pause, and the account is logged in, with the lost login counted.
+func TestFleetLoginAllRetriesALostLogin(t *testing.T) {
+	srv, db := botSim(t, tgsim.Config{
+		World:         tgsim.WorldConfig{Users: 1, Bots: 1},
+		MethodLatency: map[string]tgsim.Latency{importBot: {Base: 300 * time.Millisecond}},
+	})
+	prepareKeys(t, srv, db, 0) // no key exchange: the login is the first call
+	bot := srv.Bots()[0]
+	p, err := faultproxy.Start(srv.Addr(bot.DC), faultproxy.Config{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dcs := srv.DCAddrs()
+	dcs[bot.DC] = p.Addr()
+	f, err := NewFleet(ctx, FleetConfig{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, APIID: 1, APIHash: "test", Store: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := f.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := f.Add(ctx, botName(0), AccountConfig{BotToken: bot.Token}); err != nil {
+		t.Fatal(err)
+	}
+
+	results := make(chan []LoginResult, 1)
+	go func() { results <- f.LoginAll(ctx) }()
+	// Cut the connection once the server has the login (it answers after
+	// 300 ms).
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for srv.Counters().Calls[importBot] == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the login never reached the server")
+		case <-tick.C:
+		}
+	}
+	p.Cut()
+
+	r := (<-results)[0]
+	c := srv.Counters()
+	t.Logf("%+v; proxy %+v; importBotAuthorization calls %d", r, p.Stats(), c.Calls[importBot])
+	if r.Err != nil || r.Account == nil || r.Account.UserID != bot.ID || r.LostLogins != 1 {
+		t.Fatalf("%+v: want logged in as %d after one lost login", r, bot.ID)
+	}
+	if c.Calls[importBot] != 2 || p.Stats().Cuts != 1 {
+		t.Fatalf("tgsim counted %d logins, the proxy %d cuts: want 2 and 1", c.Calls[importBot], p.Stats().Cuts)
+	}
+	// The login is kept: the next LoginAll makes no call.
+	if r := f.LoginAll(ctx)[0]; r.Err != nil || !r.Skipped {
+		t.Fatalf("again: %+v", r)
 	}
 }

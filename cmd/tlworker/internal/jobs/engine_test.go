@@ -672,7 +672,10 @@ func TestRunSubmitsWaitingJobsTogether(t *testing.T) {
 	s := &batchingSender{fakeSender: &fakeSender{}, eof: eof}
 	lines := []string{msg("a", "A"), msg("b", "B", `,"after":"a"`), msg("c", "C"), msg("d", "D", `,"after":"b"`), msg("e", "E"), msg("f", "F")}
 	var out bytes.Buffer
-	err := Run(context.Background(), Config{Sender: s, Peers: memoryCache(t), Jobs: &eofReader{Reader: strings.NewReader(strings.Join(lines, "\n")), eof: eof}, Results: &out, Concurrency: batchSize})
+	// Every line ends in a newline: the reader hands the last job over
+	// before it reads again and meets EOF (without it, the last line is
+	// only complete at EOF, and the worker could miss it).
+	err := Run(context.Background(), Config{Sender: s, Peers: memoryCache(t), Jobs: &eofReader{Reader: strings.NewReader(strings.Join(lines, "\n") + "\n"), eof: eof}, Results: &out, Concurrency: batchSize})
 	if err != nil {
 		t.Fatal(err)
 	}
