@@ -15,7 +15,6 @@ import (
 	"github.com/gotd/td/tg"
 	"github.com/gotd/td/tgerr"
 
-	"github.com/tlsched/tlsched/internal/faultproxy"
 	"github.com/tlsched/tlsched/tgsim"
 	"github.com/tlsched/tlsched/tl"
 )
@@ -373,26 +372,22 @@ func TestFleetLoginAllRefusesAnotherBotsKey(t *testing.T) {
 	}
 }
 
-// A login whose connection is cut while the server runs it gets no answer
-// (scheduler.ErrMayHaveRun): LoginAll logs the account in again after a
-// pause, and the account is logged in, with the lost login counted.
+// A login the server acknowledged and then forgot while it ran (it lost
+// its session state) gets no answer: the client learns of the new session
+// (new_session_created), and a call the old session acknowledged may have
+// run, so it fails (scheduler.ErrMayHaveRun) rather than going again
+// itself. LoginAll logs the account in again after a pause, and the
+// account is logged in, with the lost login counted.
 func TestFleetLoginAllRetriesALostLogin(t *testing.T) {
 	srv, db := botSim(t, tgsim.Config{
 		World:         tgsim.WorldConfig{Users: 1, Bots: 1},
-		MethodLatency: map[string]tgsim.Latency{importBot: {Base: 300 * time.Millisecond}},
+		MethodLatency: map[string]tgsim.Latency{importBot: {Base: 2 * time.Second}},
 	})
 	prepareKeys(t, srv, db, 0) // no key exchange: the login is the first call
 	bot := srv.Bots()[0]
-	p, err := faultproxy.Start(srv.Addr(bot.DC), faultproxy.Config{Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dcs := srv.DCAddrs()
-	dcs[bot.DC] = p.Addr()
-	f, err := NewFleet(ctx, FleetConfig{DCs: dcs, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, APIID: 1, APIHash: "test", Store: db})
+	f, err := NewFleet(ctx, FleetConfig{DCs: srv.DCAddrs(), PublicKeys: []exchange.PublicKey{srv.PublicKey()}, APIID: 1, APIHash: "test", Store: db})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,33 +396,38 @@ func TestFleetLoginAllRetriesALostLogin(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	if _, err := f.Add(ctx, botName(0), AccountConfig{BotToken: bot.Token}); err != nil {
+	// A ping soon after the server forgets (a call awaited, the link quiet)
+	// brings new_session_created.
+	acfg := AccountConfig{BotToken: bot.Token}
+	acfg.Config.Session.BusyPingAfter = 200 * time.Millisecond
+	if _, err := f.Add(ctx, botName(0), acfg); err != nil {
 		t.Fatal(err)
 	}
 
 	results := make(chan []LoginResult, 1)
 	go func() { results <- f.LoginAll(ctx) }()
-	// Cut the connection once the server has the login (it answers after
-	// 300 ms).
+	// Once the server has acknowledged the login (it answers after 2 s),
+	// it forgets its sessions: the acknowledgement is on the connection
+	// before new_session_created, so the client knows the call arrived.
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	for srv.Counters().Calls[importBot] == 0 {
+	for srv.Counters().AcksOut == 0 {
 		select {
 		case <-ctx.Done():
-			t.Fatal("the login never reached the server")
+			t.Fatal("the server never acknowledged the login")
 		case <-tick.C:
 		}
 	}
-	p.Cut()
+	srv.ForgetSessions()
 
 	r := (<-results)[0]
 	c := srv.Counters()
-	t.Logf("%+v; proxy %+v; importBotAuthorization calls %d", r, p.Stats(), c.Calls[importBot])
+	t.Logf("%+v; tgsim: importBotAuthorization calls %d, answers dropped %d, new sessions %d", r, c.Calls[importBot], c.DroppedResults, c.NewSessions)
 	if r.Err != nil || r.Account == nil || r.Account.UserID != bot.ID || r.LostLogins != 1 {
 		t.Fatalf("%+v: want logged in as %d after one lost login", r, bot.ID)
 	}
-	if c.Calls[importBot] != 2 || p.Stats().Cuts != 1 {
-		t.Fatalf("tgsim counted %d logins, the proxy %d cuts: want 2 and 1", c.Calls[importBot], p.Stats().Cuts)
+	if c.Calls[importBot] != 2 || c.DroppedResults != 1 {
+		t.Fatalf("tgsim counted %d logins and %d answers dropped: want 2 and 1", c.Calls[importBot], c.DroppedResults)
 	}
 	// The login is kept: the next LoginAll makes no call.
 	if r := f.LoginAll(ctx)[0]; r.Err != nil || !r.Skipped {
