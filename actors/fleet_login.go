@@ -78,9 +78,10 @@ type LoginResult struct {
 // pauses every login of the Fleet for the wait (the server's login budget
 // is the address's, not the account's) and then logs that account in
 // again; a wait longer than FleetConfig.LoginMaxWait fails that account
-// only. A login that got no answer (its connection was lost, or the DC
-// stayed unreachable: scheduler.ErrMayHaveRun, scheduler.ErrNotSent) is
-// made again after about 1 s, 2 s and 4 s (LoginResult.LostLogins):
+// only. A login that got no answer (its connection or session was lost,
+// or its DC stayed unreachable: *scheduler.LostError,
+// *scheduler.OutageError) is made again after about 1 s, 2 s and 4 s
+// (LoginResult.LostLogins):
 // importing a bot's authorization again on the same key is harmless. An account whose Store records its key as logged in (LoginStore:
 // a BoltDB's namespace) is skipped without a call. When ctx ends, the
 // accounts not logged in by then fail with ctx's error.
@@ -148,9 +149,10 @@ func (f *Fleet) loginPaced(ctx context.Context, name string) LoginResult {
 		}
 		acc, err := a.client.Login(lctx, Credentials{BotToken: a.botToken})
 		if unanswered(err) && ctx.Err() == nil {
-			// The login got no answer: its connection was lost (it may
-			// have run: importing a bot's authorization again on the same
-			// key is harmless) or it was never sent. Again, after a pause.
+			// The login got no answer: its connection or session was lost
+			// (it may have run: importing a bot's authorization again on
+			// the same key is harmless), or its DC stayed unreachable.
+			// Again, after a pause.
 			if d := lost.NextBackOff(); d != backoff.Stop {
 				r.LostLogins++
 				t := time.NewTimer(d)
@@ -193,12 +195,16 @@ func loginRetryBackoff() backoff.BackOff {
 	return backoff.WithMaxRetries(b, loginRetries)
 }
 
-// unanswered reports whether err says a call got no answer: it was never
-// sent (scheduler.ErrNotSent: the DC stayed unreachable, the client is
-// stopping) or its connection was lost before the answer came
-// (scheduler.ErrMayHaveRun).
+// unanswered reports whether err says a call got no answer because of the
+// network or the server's state: its DC stayed unreachable
+// (*scheduler.OutageError) or its connection or session was lost
+// (*scheduler.LostError), whether it may have run or not. Not a FLOOD_WAIT,
+// a cancellation, a closed client or a full queue, which also match
+// scheduler.ErrNotSent.
 func unanswered(err error) bool {
-	return err != nil && (errors.Is(err, scheduler.ErrNotSent) || errors.Is(err, scheduler.ErrMayHaveRun))
+	var outage *scheduler.OutageError
+	var lost *scheduler.LostError
+	return errors.As(err, &outage) || errors.As(err, &lost)
 }
 
 // loginPacer paces a Fleet's logins: a rate, and a pause after a
