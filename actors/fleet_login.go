@@ -154,10 +154,10 @@ func (f *Fleet) loginPaced(ctx context.Context, name string) LoginResult {
 			// the same key is harmless), or its DC stayed unreachable.
 			// Again, after a pause.
 			if d := lost.NextBackOff(); d != backoff.Stop {
-				r.LostLogins++
 				t := time.NewTimer(d)
 				select {
 				case <-t.C:
+					r.LostLogins++
 					continue
 				case <-ctx.Done():
 					t.Stop()
@@ -187,11 +187,14 @@ func (f *Fleet) loginPaced(ctx context.Context, name string) LoginResult {
 const loginRetries = 3
 
 func loginRetryBackoff() backoff.BackOff {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = time.Second
-	b.Multiplier = 2
-	b.RandomizationFactor = 0.2
-	b.MaxElapsedTime = 0
+	// Options, not fields set afterwards: the constructor's Reset takes
+	// the first interval from them.
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(time.Second),
+		backoff.WithMultiplier(2),
+		backoff.WithRandomizationFactor(0.2),
+		backoff.WithMaxElapsedTime(0),
+	)
 	return backoff.WithMaxRetries(b, loginRetries)
 }
 

@@ -27,7 +27,9 @@ type pending struct {
 	resendable bool
 	writes     bool // the call writes to peer's chat (slow mode, pacing)
 	paid       bool // allow_paid_floodskip: paced by the paid rate only
-	// resolved is set, under mu, once the outcome (body, err) is.
+	// claimed is set by the one resolve that sets the outcome; resolved,
+	// under mu, once the outcome (body, err) is set.
+	claimed  atomic.Bool
 	resolved atomic.Bool
 	dc       int
 	size     int
@@ -58,17 +60,18 @@ type pending struct {
 // future returns the call's Future (newPending sets fut.p).
 func (p *pending) future() *Future { return &p.fut }
 
-// resolve sets the call's outcome, once: later calls do nothing.
+// resolve sets the call's outcome, once: later calls do nothing (they
+// return at once, maybe before the first has set it). Nothing outside the
+// call (the span's exporters, notify) runs under mu.
 func (p *pending) resolve(body []byte, err error) {
-	p.mu.Lock()
-	if p.resolved.Load() {
-		p.mu.Unlock()
+	if !p.claimed.CompareAndSwap(false, true) {
 		return
 	}
 	if p.stop != nil {
 		p.stop()
 	}
 	p.tel.End(err)
+	p.mu.Lock()
 	p.body, p.err = body, err
 	p.resolved.Store(true)
 	done := p.done

@@ -40,7 +40,6 @@ func TestMain(m *testing.M) {
 // in the benchmark), except what is structure: every state has a row,
 // messages were delivered, none failed.
 func TestBenchFleetSmoke(t *testing.T) {
-	t.Parallel() // it waits on flood waits and pacing more than it computes
 	dir := t.TempDir()
 	readme := filepath.Join(dir, "README.md")
 	if err := os.WriteFile(readme, []byte("before\n<!-- bench-fleet:start -->\nold\n<!-- bench-fleet:end -->\nafter\n"), 0o644); err != nil {
