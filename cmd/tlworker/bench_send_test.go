@@ -8,9 +8,11 @@ import (
 	benchcmd "github.com/tlsched/tlsched/cmd/tlworker/internal/bench"
 )
 
-// tlworker bench's send row runs the real tlworker binary (its figures are
-// not asserted).
+// tlworker bench's send row runs the real tlworker binary against servers
+// in child processes of this test binary (TestMain); its figures are not
+// asserted, so it may share the machine with the tests that wait.
 func TestBenchSendRow(t *testing.T) {
+	t.Parallel()
 	var out, errOut bytes.Buffer
 	err := benchcmd.Run([]string{"-n", "100", "-rounds", "1", "-callers", "1", "-servers", "tgtest,tgsim", "-queued", "",
 		"-send-jobs", "300", "-tlworker", buildBinary(t), "-json", "-"}, &out, &errOut)

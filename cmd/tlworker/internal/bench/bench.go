@@ -44,6 +44,7 @@ type benchFlags struct {
 	sendJobs               int    // tlworker send as a process: jobs per run (0: no row)
 	tlworker               string // the tlworker binary to run send with
 	sendProfile            string // --cpuprofile for tlworker send
+	sendServer             string // "process" or "inproc"
 	tracing                string // sampling ratios for the tracing cost ("off,1,0.01"; empty: skip)
 	tracingCallers         int
 	only                   string // "send": only the tlworker send rows
@@ -51,15 +52,17 @@ type benchFlags struct {
 
 // benchReport is what --json writes.
 type benchReport struct {
-	Date    string             `json:"date"`
-	Machine string             `json:"machine"`
-	Command string             `json:"command"`
-	Calls   int                `json:"calls"`
-	Rounds  int                `json:"rounds"`
-	Rows    []benchRow         `json:"rows"`
-	Send    []sendRow          `json:"tlworker_send_rows,omitempty"`
-	Tracing []tracingRow       `json:"tracing_rows,omitempty"`
-	Heap    map[string]float64 `json:"heap_bytes_per_queued_call"`
+	Date    string     `json:"date"`
+	Machine string     `json:"machine"`
+	Command string     `json:"command"`
+	Calls   int        `json:"calls"`
+	Rounds  int        `json:"rounds"`
+	Rows    []benchRow `json:"rows"`
+	Send    []sendRow  `json:"tlworker_send_rows,omitempty"`
+	// SendServer is where the send rows' server ran: "process" or "inproc".
+	SendServer string             `json:"send_server,omitempty"`
+	Tracing    []tracingRow       `json:"tracing_rows,omitempty"`
+	Heap       map[string]float64 `json:"heap_bytes_per_queued_call"`
 }
 
 type benchRow struct {
@@ -90,8 +93,8 @@ func Run(args []string, stdout, stderr io.Writer) error {
 		if a == "--cluster" || a == "-cluster" {
 			return RunCluster(append(args[:i:i], args[i+1:]...), stdout, stderr)
 		}
-		if a == "--fleet-sim" {
-			return runFleetSim(append(args[:i:i], args[i+1:]...), os.Stdin, stdout, stderr)
+		if a == "--fleet-sim" || a == "--serve" {
+			return runChild(a, append(args[:i:i], args[i+1:]...), os.Stdin, stdout, stderr)
 		}
 	}
 	var f benchFlags
@@ -106,6 +109,7 @@ func Run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.memprofile, "memprofile", "", "write a heap profile at the end")
 	fs.StringVar(&f.queued, "queued", "10000,1000000", "queued-call counts for the heap figure (empty: skip)")
 	fs.IntVar(&f.sendJobs, "send-jobs", 200_000, "tlworker send as a whole process beside the library: jobs per run (0: skip)")
+	fs.StringVar(&f.sendServer, "send-server", "process", "where the send rows' server runs: process (a child process, as a remote server is for any client) or inproc (in the bench's process, beside the library's client)")
 	fs.StringVar(&f.tlworker, "tlworker", "", "the tlworker binary whose send is measured (default this program)")
 	fs.StringVar(&f.sendProfile, "send-cpuprofile", "", "pass --cpuprofile to tlworker send: FILE-tgsim.prof for FILE.prof, per server (the last round's)")
 	fs.StringVar(&f.tracing, "tracing", "off,1,0.01", "the cost of tracing: the library with tracing off and at these sampling ratios (empty: skip)")
@@ -113,6 +117,9 @@ func Run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.only, "only", "", "send: only the tlworker send rows (no callers table, tracing or heap figures)")
 	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
+	}
+	if f.sendServer != "process" && f.sendServer != "inproc" {
+		return cli.Usagef("--send-server %q: process or inproc", f.sendServer)
 	}
 	switch f.only {
 	case "":
@@ -218,6 +225,7 @@ func Run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if f.sendJobs > 0 {
+		rep.SendServer = f.sendServer
 		rep.Send, err = sendRows(f, servers, key, func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) })
 		if err != nil {
 			return err
@@ -316,7 +324,11 @@ func renderBench(rep benchReport) string {
 		tw.Flush()
 	}
 	if len(rep.Send) > 0 {
-		b.WriteString("\n`tlworker send` as a whole process (JSON jobs in, result lines out, to \"me\") beside the library in process with as many callers as send has jobs in flight (2000), same server kind, same run:\n\n")
+		where := "in a process of its own for both, as a remote server is (--send-server process)"
+		if rep.SendServer == "inproc" {
+			where = "in the bench's process, beside the library's client (--send-server inproc)"
+		}
+		fmt.Fprintf(&b, "\n`tlworker send` as a whole process (JSON jobs in, result lines out, to \"me\") beside the library in process with as many callers as send has jobs in flight (2000), same server kind, same run, the server %s:\n\n", where)
 		tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
 		fmt.Fprintln(tw, "| server\t| jobs\t| send start-up s to first result, saved key / new key\t| send steady jobs/s\t| send end to end jobs/s\t| library calls/s\t| steady send / library\t| send exit s after last result\t| CPU s per 10k send / library\t|")
 		fmt.Fprintln(tw, "| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t| ---\t|")

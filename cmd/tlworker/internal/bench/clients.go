@@ -75,7 +75,7 @@ func spread(n, callers int, call func(i int64) error) ([]time.Duration, error) {
 
 // measure times one run and fills the figures.
 func measure(s *Server, d *countingDialer, n, callers int, run func() ([]time.Duration, error)) (figures, error) {
-	b0, f0, c0 := d.bytes.Load(), int64(0), cpuNow()
+	b0, f0, c0 := d.bytes.Load(), int64(0), cpuNow()+serverCPU(s)
 	if s.Frames != nil {
 		f0 = s.Frames()
 	}
@@ -88,7 +88,7 @@ func measure(s *Server, d *countingDialer, n, callers int, run func() ([]time.Du
 	f := figures{
 		CallsPerSec:  float64(n) / el.Seconds(),
 		BytesPerCall: float64(d.bytes.Load()-b0) / float64(n),
-		CPUPer10k:    (cpuNow() - c0).Seconds() / float64(n) * 10000,
+		CPUPer10k:    (cpuNow() + serverCPU(s) - c0).Seconds() / float64(n) * 10000,
 	}
 	if s.Frames != nil {
 		f.FramesPerCall = float64(s.Frames()-f0) / float64(n)

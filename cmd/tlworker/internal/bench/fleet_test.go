@@ -2,35 +2,15 @@ package bench
 
 import (
 	"bytes"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// fleetSimEnv makes the test binary the fleet bench's tgsim process.
-const fleetSimEnv = "TLSCHED_BENCH_FLEET_SIM"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(fleetSimEnv) == "1" {
-		if err := runFleetSim(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	fleetSimCommand = func(args []string) (*exec.Cmd, error) {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, err
-		}
-		cmd := exec.Command(exe, args...)
-		cmd.Env = append(os.Environ(), fleetSimEnv+"=1")
-		return cmd, nil
-	}
+	ChildMain()
 	os.Exit(m.Run())
 }
 

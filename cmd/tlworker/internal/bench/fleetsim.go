@@ -164,20 +164,9 @@ type fleetSim struct {
 	out   *bufio.Scanner
 }
 
-// fleetSimCommand makes the command that runs "bench --fleet-sim ARGS":
-// this program (tlworker) by default; the package's tests run their own
-// binary instead (TestMain).
-var fleetSimCommand = func(args []string) (*exec.Cmd, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	return exec.Command(exe, append([]string{"bench", "--fleet-sim"}, args...)...), nil
-}
-
 // startFleetSim starts the child and reads its hello.
 func startFleetSim(f fleetSimFlags) (*fleetSim, error) {
-	cmd, err := fleetSimCommand(f.args())
+	cmd, err := childCommand("--fleet-sim", f.args())
 	if err != nil {
 		return nil, err
 	}

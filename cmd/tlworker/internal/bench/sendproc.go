@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -86,6 +87,8 @@ func writeSendFiles(dir string, n int, key *rsa.PrivateKey) (jobsFile, oneFile, 
 	return jobsFile, oneFile, keyFile, err
 }
 
+var okTrue = []byte(`"ok":true`)
+
 // runSend runs "tlworker send" (the binary at bin) on the jobs file against
 // s and times it. extra are more send flags (--cpuprofile).
 func runSend(bin string, s *Server, jobsFile, keyFile string, n int, extra []string) (sendFigures, error) {
@@ -102,7 +105,7 @@ func runSend(bin string, s *Server, jobsFile, keyFile string, n int, extra []str
 	if s.Frames != nil {
 		f0 = s.Frames()
 	}
-	c0 := cpuNow()
+	c0 := cpuNow() + serverCPU(s)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return sendFigures{}, err
@@ -120,7 +123,7 @@ func runSend(bin string, s *Server, jobsFile, keyFile string, n int, extra []str
 			burst++
 		}
 		lines++
-		if !strings.Contains(sc.Text(), `"ok":true`) {
+		if !bytes.Contains(sc.Bytes(), okTrue) {
 			failed++
 		}
 	}
@@ -132,7 +135,7 @@ func runSend(bin string, s *Server, jobsFile, keyFile string, n int, extra []str
 	if lines != n || failed > 0 {
 		return sendFigures{}, fmt.Errorf("tlworker send: %d result lines for %d jobs, %d failed", lines, n, failed)
 	}
-	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime() + (cpuNow() - c0)
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime() + (cpuNow() + serverCPU(s) - c0)
 	f := sendFigures{
 		StartupS:       first.Sub(start).Seconds(),
 		EndToEndPerSec: float64(n) / exit.Sub(start).Seconds(),
@@ -160,6 +163,14 @@ func sendRows(f benchFlags, servers []string, key *rsa.PrivateKey, logf func(str
 	if err != nil {
 		return nil, err
 	}
+	start := func(server string) (*Server, error) { return StartServer(server, key) }
+	if f.sendServer == "process" {
+		privFile := filepath.Join(dir, "server.pem")
+		if err := writeServerKey(privFile, key); err != nil {
+			return nil, err
+		}
+		start = func(server string) (*Server, error) { return startServerProcess(server, privFile) }
+	}
 	var rows []sendRow
 	for _, server := range servers {
 		var extra []string
@@ -172,7 +183,7 @@ func sendRows(f benchFlags, servers []string, key *rsa.PrivateKey, logf func(str
 		var libs []figures
 		for r := range f.rounds {
 			logf("%s, tlworker send (%d jobs) vs the library, round %d/%d", server, f.sendJobs, r+1, f.rounds)
-			s, err := StartServer(server, key)
+			s, err := start(server)
 			if err != nil {
 				return nil, err
 			}
@@ -191,7 +202,7 @@ func sendRows(f benchFlags, servers []string, key *rsa.PrivateKey, logf func(str
 			}
 			sf.NewKeyStartupS = first.StartupS
 			sends = append(sends, sf)
-			if s, err = StartServer(server, key); err != nil {
+			if s, err = start(server); err != nil {
 				return nil, err
 			}
 			lf, err := runOurs(s, key, f.sendJobs, jobs.DefaultConcurrency)

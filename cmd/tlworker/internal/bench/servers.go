@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/mt"
@@ -19,7 +20,11 @@ import (
 type Server struct {
 	Addr   string       // DC 2
 	Frames func() int64 // frames the server read (tgsim); nil for tgtest
-	Stop   func()
+	// CPU, for a server in a process of its own (startServerProcess), is
+	// that process's CPU so far; nil for one in this process, whose CPU is
+	// this process's.
+	CPU  func() time.Duration
+	Stop func()
 }
 
 // StartServer starts gotd's tgtest (answering sendMessage and
@@ -107,4 +112,13 @@ func (c *countingConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	c.d.bytes.Add(int64(n))
 	return n, err
+}
+
+// serverCPU returns s's own CPU so far when it runs in a process of its
+// own, else 0 (its CPU is in cpuNow).
+func serverCPU(s *Server) time.Duration {
+	if s.CPU == nil {
+		return 0
+	}
+	return s.CPU()
 }

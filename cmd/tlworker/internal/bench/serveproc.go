@@ -1,0 +1,204 @@
+package bench
+
+import (
+	"bufio"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
+)
+
+// The send rows' server runs in a process of its own ("tlworker bench
+// --serve", started by startServerProcess), as Telegram does for every
+// user: the library's run (an embedding service) and tlworker send's run
+// are then the same shape, one client process beside one server process,
+// and neither shares a Go runtime with the server. With the server in the
+// bench's process (--send-server inproc, the figures before 2026-12-02),
+// the library's client and the server handed frames to each other inside
+// one runtime while tlworker send's crossed between two processes, a cost
+// that is the topology's, not the sender's.
+//
+// The child serves DC 2 (StartServer: tgtest or tgsim, with the key
+// from -key FILE, PKCS#1 PEM) and talks on its standard streams:
+//
+//   - its first stdout line is a serveHello (JSON): the DC's address;
+//   - each "stats" line on its stdin is answered with a serveStats line
+//     (its own CPU so far, the frames tgsim read);
+//   - it stops the server and exits when its stdin closes.
+
+type serveHello struct {
+	Addr string `json:"addr"`
+}
+
+type serveStats struct {
+	CPUNanos int64 `json:"cpu_ns"`
+	Frames   int64 `json:"frames"`
+}
+
+// runServe is "tlworker bench --serve": the child's side.
+func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := cli.NewFlags("bench --serve", stderr)
+	kind := fs.String("server", "tgtest", "tgtest or tgsim")
+	keyFile := fs.String("key", "", "the server's RSA private key (PKCS#1 PEM)")
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(*keyFile)
+	if err != nil {
+		return err
+	}
+	blk, _ := pem.Decode(data)
+	if blk == nil {
+		return fmt.Errorf("bench --serve: %s holds no PEM block", *keyFile)
+	}
+	key, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+	if err != nil {
+		return fmt.Errorf("bench --serve: %s: %w", *keyFile, err)
+	}
+	s, err := StartServer(*kind, key)
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	enc := json.NewEncoder(stdout)
+	if err := enc.Encode(serveHello{Addr: s.Addr}); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(stdin)
+	for sc.Scan() {
+		switch strings.TrimSpace(sc.Text()) {
+		case "stats":
+			st := serveStats{CPUNanos: int64(cpuNow())}
+			if s.Frames != nil {
+				st.Frames = s.Frames()
+			}
+			if err := enc.Encode(st); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("bench --serve: unknown command %q", sc.Text())
+		}
+	}
+	return sc.Err()
+}
+
+// runChild runs the child side of flag: "tlworker bench --fleet-sim" or
+// "--serve".
+func runChild(flag string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if flag == "--fleet-sim" {
+		return runFleetSim(args, stdin, stdout, stderr)
+	}
+	return runServe(args, stdin, stdout, stderr)
+}
+
+// writeServerKey writes key as PKCS#1 PEM to path (0600), for -key.
+func writeServerKey(path string, key *rsa.PrivateKey) error {
+	der := x509.MarshalPKCS1PrivateKey(key)
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: der}), 0o600)
+}
+
+// childEnv names the child a process of the bench is (its flag: --serve,
+// --fleet-sim), for programs that are not tlworker (ChildMain).
+const childEnv = "TLSCHED_BENCH_CHILD"
+
+// childCommand makes the command that runs "tlworker bench FLAG ARGS" (a
+// child of the bench: --serve, --fleet-sim) with this program, and tells
+// it in childEnv too: a test binary running the bench is its own child
+// through ChildMain.
+func childCommand(flag string, args []string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, append([]string{"bench", flag}, args...)...)
+	cmd.Env = append(os.Environ(), childEnv+"="+flag)
+	return cmd, nil
+}
+
+// ChildMain runs this process as a child of the bench, and exits, when the
+// bench started it as one (childCommand); else it returns. tlworker finds
+// its child by its arguments ("bench --serve"); a test binary that runs
+// the bench calls ChildMain first thing in its TestMain.
+func ChildMain() {
+	flag := os.Getenv(childEnv)
+	if flag == "" {
+		return
+	}
+	args := os.Args[1:]
+	if len(args) >= 2 && args[0] == "bench" && args[1] == flag {
+		args = args[2:]
+	}
+	if err := runChild(flag, args, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// startServerProcess starts a "bench --serve" child with the key in
+// keyFile. The Server's CPU reads the child's CPU (its server's) so far.
+func startServerProcess(kind, keyFile string) (*Server, error) {
+	cmd, err := childCommand("--serve", []string{"-server", kind, "-key", keyFile})
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s process: %w", kind, err)
+	}
+	sc := bufio.NewScanner(out)
+	read := func(v any) error {
+		if !sc.Scan() {
+			if err := sc.Err(); err != nil {
+				return err
+			}
+			return io.ErrUnexpectedEOF
+		}
+		return json.Unmarshal(sc.Bytes(), v)
+	}
+	stop := func() {
+		in.Close()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+		}
+	}
+	var hello serveHello
+	if err := read(&hello); err != nil {
+		stop()
+		return nil, fmt.Errorf("%s process: %w", kind, err)
+	}
+	stats := func() serveStats {
+		var st serveStats
+		if _, err := io.WriteString(in, "stats\n"); err == nil {
+			err = read(&st)
+		}
+		return st
+	}
+	s := &Server{Addr: hello.Addr, Stop: stop, CPU: func() time.Duration { return time.Duration(stats().CPUNanos) }}
+	if kind == "tgsim" {
+		s.Frames = func() int64 { return stats().Frames }
+	}
+	return s, nil
+}
