@@ -366,7 +366,7 @@ func renderBench(rep benchReport) string {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\nCPU is the whole process's, the in-process server included; frames per call are counted by tgsim.\n")
+	b.WriteString("\nCPU is the whole process's, the in-process server included (in the send rows: every process's, the server's, tlworker send's and the bench's reading its result lines); frames per call are counted by tgsim.\n")
 	return b.String()
 }
 
