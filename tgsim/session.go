@@ -2,6 +2,7 @@ package tgsim
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/gotd/td/bin"
 	"github.com/gotd/td/mt"
@@ -16,9 +17,13 @@ type session struct {
 	key *authKey
 	id  int64
 
-	mu    sync.Mutex
-	conn  *conn // current connection; nil while detached
-	fresh bool  // new_session_created not sent yet
+	mu   sync.Mutex
+	conn *conn // current connection; nil while detached
+	// attached mirrors conn != nil for evictDetached, which holds k.mu and
+	// so may not take s.mu: the lock order is s.mu, then k.mu (a query
+	// reads the key's state under s.mu).
+	attached atomic.Bool
+	fresh    bool // new_session_created not sent yet
 	// The lowest msg_id received, and the session's unique_id, for
 	// new_session_created.
 	firstID  int64
@@ -72,6 +77,7 @@ func (k *authKey) session(id int64, c *conn) *session {
 	s.mu.Lock()
 	if s.conn != c {
 		s.conn = c
+		s.attached.Store(true)
 		c.bind(s)
 		if len(s.outq) > 0 {
 			c.wake()
@@ -92,10 +98,7 @@ const (
 // evictDetached forgets sessions that have no connection. k.mu is held.
 func (k *authKey) evictDetached() {
 	for id, s := range k.sessions {
-		s.mu.Lock()
-		detached := s.conn == nil
-		s.mu.Unlock()
-		if detached {
+		if !s.attached.Load() {
 			delete(k.sessions, id)
 		}
 	}
@@ -105,6 +108,7 @@ func (s *session) detach(c *conn) {
 	s.mu.Lock()
 	if s.conn == c {
 		s.conn = nil
+		s.attached.Store(false)
 	}
 	s.mu.Unlock()
 }
@@ -147,6 +151,7 @@ func (s *session) forget() {
 	s.stateAsking = false
 	s.stateAsked = nil
 	s.conn = nil
+	s.attached.Store(false)
 }
 
 func (k *authKey) destroySession(id int64, current *session) bin.Encoder {

@@ -312,3 +312,45 @@ func TestAcksResendReqAndPings(t *testing.T) {
 		t.Fatalf("ping_disconnect = %d, want 1", got)
 	}
 }
+
+// A key at its 256 sessions forgets the detached ones each time another
+// starts, while its live sessions take queries. The two lock the key and a
+// session in opposite orders unless the eviction reads a session's
+// attachment without the session's lock: before that fix the server could
+// hang, a query holding the live session and waiting for the key, the
+// eviction holding the key and waiting for that session.
+func TestSessionEvictionBesideQueries(t *testing.T) {
+	t.Parallel()
+	srv := startSim(t, tgsim.Config{})
+	live := dialRaw(t, srv, 2)
+	live.init()
+	// Sessions that stay attached keep the key at its limit, so every new
+	// session evicts, going through all of them.
+	const attached, starts, perContainer = 256, 60, 20
+	next := live.session
+	session := func() *rawClient {
+		next++
+		c := redial(t, srv, 2, live, false)
+		c.session = next
+		c.call(&mt.PingRequest{PingID: next})
+		c.next("pong", ofType(mt.PongTypeID))
+		return c
+	}
+	for range attached {
+		session()
+	}
+	qs := make([]bin.Encoder, perContainer)
+	for i := range qs {
+		qs[i] = &tg.HelpGetConfigRequest{}
+	}
+	var ids []int64
+	for range starts {
+		// The live session's queries are processed while the next
+		// session starts on another connection.
+		ids = append(ids, live.container(qs...)...)
+		session().close()
+	}
+	for _, id := range ids {
+		live.ok(id, &tg.Config{})
+	}
+}
