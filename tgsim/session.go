@@ -72,6 +72,9 @@ func (k *authKey) session(id int64, c *conn) *session {
 		}
 		k.sessions[id] = s
 	}
+	// Attached from here on, for evictDetached: a session found or made
+	// for a connection is not forgotten before the connection binds it.
+	s.attached.Store(true)
 	k.mu.Unlock()
 
 	s.mu.Lock()

@@ -93,6 +93,9 @@ func measure(s *Server, d *countingDialer, n, callers int, run func() ([]time.Du
 	if s.Frames != nil {
 		f.FramesPerCall = float64(s.Frames()-f0) / float64(n)
 	}
+	if err := serverErr(s); err != nil {
+		return figures{}, err
+	}
 	if len(lat) > 0 {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		f.P50us = float64(lat[len(lat)/2].Microseconds())

@@ -145,6 +145,9 @@ func runSend(bin string, s *Server, jobsFile, keyFile string, n int, extra []str
 	if s.Frames != nil {
 		f.FramesPerJob = float64(s.Frames()-f0) / float64(n)
 	}
+	if err := serverErr(s); err != nil {
+		return sendFigures{}, err
+	}
 	if n > burst && last.After(first) {
 		f.SteadyPerSec = float64(n-burst) / last.Sub(first).Seconds()
 	}

@@ -64,6 +64,9 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bench --serve: %s: %w", *keyFile, err)
 	}
+	if *kind != "tgtest" && *kind != "tgsim" {
+		return cli.Usagef("bench --serve: -server %q: tgtest or tgsim", *kind)
+	}
 	s, err := StartServer(*kind, key)
 	if err != nil {
 		return err
@@ -165,6 +168,10 @@ func startServerProcess(kind, keyFile string) (*Server, error) {
 	}
 	sc := bufio.NewScanner(out)
 	read := func(v any) error {
+		// A child that stops answering is killed: its stdout closes and
+		// the read fails, rather than hang the bench.
+		t := time.AfterFunc(serveReadTimeout, func() { _ = cmd.Process.Kill() })
+		defer t.Stop()
 		if !sc.Scan() {
 			if err := sc.Err(); err != nil {
 				return err
@@ -189,16 +196,32 @@ func startServerProcess(kind, keyFile string) (*Server, error) {
 		stop()
 		return nil, fmt.Errorf("%s process: %w", kind, err)
 	}
+	// stats asks the child for its figures; the first failure sticks
+	// (Server.Err), as the figures read after it are wrong. One goroutine
+	// at a time: the bench reads figures from its measuring goroutine.
+	var failed error
 	stats := func() serveStats {
 		var st serveStats
-		if _, err := io.WriteString(in, "stats\n"); err == nil {
+		if failed != nil {
+			return st
+		}
+		_, err := io.WriteString(in, "stats\n")
+		if err == nil {
 			err = read(&st)
+		}
+		if err != nil {
+			failed = fmt.Errorf("%s process: reading its figures: %w", kind, err)
 		}
 		return st
 	}
-	s := &Server{Addr: hello.Addr, Stop: stop, CPU: func() time.Duration { return time.Duration(stats().CPUNanos) }}
+	s := &Server{Addr: hello.Addr, Stop: stop,
+		CPU: func() time.Duration { return time.Duration(stats().CPUNanos) },
+		Err: func() error { return failed }}
 	if kind == "tgsim" {
 		s.Frames = func() int64 { return stats().Frames }
 	}
 	return s, nil
 }
+
+// serveReadTimeout bounds each read of a "bench --serve" child's line.
+const serveReadTimeout = 30 * time.Second

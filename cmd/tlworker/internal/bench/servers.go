@@ -23,7 +23,11 @@ type Server struct {
 	// CPU, for a server in a process of its own (startServerProcess), is
 	// that process's CPU so far; nil for one in this process, whose CPU is
 	// this process's.
-	CPU  func() time.Duration
+	CPU func() time.Duration
+	// Err, for a server in a process of its own, is the first failure to
+	// read its figures (CPU, Frames): the process died or stopped
+	// answering, and the figures read since are wrong. Nil otherwise.
+	Err  func() error
 	Stop func()
 }
 
@@ -121,4 +125,12 @@ func serverCPU(s *Server) time.Duration {
 		return 0
 	}
 	return s.CPU()
+}
+
+// serverErr returns s's Err, if it has one.
+func serverErr(s *Server) error {
+	if s.Err == nil {
+		return nil
+	}
+	return s.Err()
 }
