@@ -74,6 +74,14 @@ func (a *dcActor) Receive(ctx actor.Context) {
 		a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
 		a.gen = a.d.nextGeneration()
 		a.rc = a.newReconnect()
+		if err := a.d.openings.keyEnded(); err != nil {
+			// A previous life lost the key or had it revoked: this one
+			// neither dials with it nor takes calls for it.
+			a.keyLost = err
+			a.log.Error("auth key ended in a previous life of this DC actor: not dialling", "err", err)
+			ctx.Send(ctx.Parent(), &dcDownMsg{dc: a.id, err: err, fatal: true})
+			return
+		}
 		if wait, ok := a.rc.allowed(time.Now()); !ok {
 			// Reopened after an idle stop within the dial rate limit
 			// (idle.go).
@@ -465,6 +473,7 @@ func (a *dcActor) lost(ctx actor.Context, err error) {
 	// wait for the DC rather than count as attempts.
 	if fatal := a.keyPolicy(err); fatal != nil {
 		a.keyLost = fatal
+		a.d.openings.endKey(fatal)
 		a.log.Error("auth key lost: not reconnecting", "err", fatal)
 		ctx.Send(ctx.Parent(), &dcDownMsg{dc: a.id, err: fatal, fatal: true})
 	} else {

@@ -53,6 +53,9 @@ type schedulerDeps struct {
 	// homeDC is the home DC a migration moved the scheduler to (0: none
 	// yet), for the next life of a restarted scheduler actor.
 	homeDC *atomic.Int64
+	// dcRecords keeps each DC's openings and the end of its key across
+	// the lives of its DC actors and of the scheduler actor (idle.go).
+	dcRecords *dcRecords
 	// limits keeps the pacer's learned limits (LimitsStore); nil if the
 	// Store does not, or pacing is off.
 	limits LimitsStore
@@ -120,7 +123,8 @@ type dcDeps struct {
 	// goroutines for its own (TestRestartedDCActorIgnoresItsPreviousLife).
 	generations *atomic.Int64
 	// openings is the DC's record of connection openings kept across idle
-	// stops (idle.go); set by the scheduler actor per DC.
+	// stops, and of its key's end kept across every life (idle.go); set
+	// by the scheduler actor per DC.
 	openings *dialRecord
 }
 
@@ -147,6 +151,7 @@ func newDeps(cfg Config, root *actor.RootContext, release func(), gauges func(in
 		log:            cfg.Logger,
 		saveHomeDC:     homeDCSaver(cfg.Store, cfg.server, cfg.Logger),
 		homeDC:         new(atomic.Int64),
+		dcRecords:      new(dcRecords),
 		limits:         limitsStore(cfg),
 		clock:          newSchedClock(cfg.TimeScale),
 		release:        release,

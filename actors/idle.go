@@ -90,9 +90,34 @@ func (a *schedulerActor) onIdle(ctx actor.Context, m *idleMsg) {
 // still keeps to Config.DialLimits
 // (TestFleetIdleReopenKeepsDialLimits). A supervisor restart clears it:
 // the restarted actor dials at once (Config.RestartBackoff).
+//
+// It also keeps the end of the DC's auth key (the -404 and 406 policies,
+// authkey.go) across every later life, restarts included: a DC actor
+// restarted after its key was lost or revoked must not dial with it again.
 type dialRecord struct {
 	mu     sync.Mutex
 	opened []time.Time
+	keyEnd error // *AuthKeyLostError or *AuthKeyDuplicatedError
+}
+
+// endKey records that the DC's key ended with err.
+func (r *dialRecord) endKey(err error) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.keyEnd = err
+}
+
+// keyEnded returns why the DC's key ended, or nil.
+func (r *dialRecord) keyEnded() error {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.keyEnd
 }
 
 // seed gives a new DC actor's limiter the openings of its previous lives.
@@ -120,14 +145,45 @@ func (r *dialRecord) keep(l *dialLimiter) {
 }
 
 // dialRecord returns the record of DC id's openings, made on first use.
-func (a *schedulerActor) dialRecord(id int) *dialRecord {
-	if a.dialRecords == nil {
-		a.dialRecords = map[int]*dialRecord{}
-	}
-	r := a.dialRecords[id]
+func (a *schedulerActor) dialRecord(id int) *dialRecord { return a.d.dcRecords.get(id) }
+
+// dcRecords holds each DC's dialRecord for the Client's life: they outlive
+// the scheduler actor's lives too, so that a DC whose key ended stays so
+// after a restart of the scheduler (which stops its DC actors).
+type dcRecords struct {
+	mu sync.Mutex
+	m  map[int]*dialRecord
+}
+
+// get returns DC id's record, made on first use (a nil r makes one that is
+// not kept).
+func (r *dcRecords) get(id int) *dialRecord {
 	if r == nil {
-		r = &dialRecord{}
-		a.dialRecords[id] = r
+		return &dialRecord{}
 	}
-	return r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[int]*dialRecord{}
+	}
+	d := r.m[id]
+	if d == nil {
+		d = &dialRecord{}
+		r.m[id] = d
+	}
+	return d
+}
+
+// forgetOpenings clears every DC's openings (not the ends of keys): the
+// DC actors of a restarted scheduler dial at once, as restarted DC actors
+// do.
+func (r *dcRecords) forgetOpenings() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range r.m {
+		d.keep(nil)
+	}
 }

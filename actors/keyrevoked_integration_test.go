@@ -3,7 +3,9 @@ package actors
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +26,90 @@ import (
 // *AuthKeyDuplicatedError.
 func TestAuthKeyDuplicatedEndsTheKey(t *testing.T) {
 	srv, c := startSim(t, tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Off: true}})
+	home := revokeKey(t, srv, c)
+	_, err := c.Call(testCtx(t), send(3))
+	var dup *AuthKeyDuplicatedError
+	if !errors.As(err, &dup) || dup.DC != home || !errors.Is(err, scheduler.ErrNotSent) {
+		t.Fatalf("the next call: %v, want an *AuthKeyDuplicatedError, not sent", err)
+	}
+	if n := srv.Counters().Calls["messages.sendMessage"]; n != 2 {
+		t.Fatalf("tgsim saw %d sendMessage calls, want 2: none after the revocation", n)
+	}
+}
+
+// The key's end outlives the DC actor: restarted by its supervisor after
+// a panic, it neither dials with the revoked key nor sends under it, and
+// calls for its DC still fail, not sent, with *AuthKeyDuplicatedError. So
+// does a DC actor of a restarted scheduler actor.
+func TestAuthKeyDuplicatedSurvivesARestart(t *testing.T) {
+	srv, err := tgsim.Start(tgsim.Config{Key: serverKey(), Flood: tgsim.FloodConfig{Off: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	dialer := &countingDialer{}
+	logs := make(chan string, 100)
+	c := startClient(t, Config{
+		DCs: srv.DCAddrs(), PublicKeys: []exchange.PublicKey{srv.PublicKey()},
+		Scheduler: scheduler.Config{HomeDC: 1}, Store: NewMemoryStore(),
+		DialLimits: []DialLimit{}, Dialer: dialer,
+		Logger: slog.New(&chanHandler{msgs: logs}),
+	})
+	home := revokeKey(t, srv, c)
+	dials := dialer.n.Load()
+	c.system.Root.Send(c.sched, &failDCMsg{dc: home})
+	ctx := testCtx(t)
+	for restarted := false; !restarted; {
+		select {
+		case m := <-logs:
+			restarted = strings.Contains(m, "auth key ended in a previous life")
+		case <-ctx.Done():
+			t.Fatal("the restarted DC actor did not report the key it ended with")
+		}
+	}
+	_, err = c.Call(ctx, send(3))
+	var dup *AuthKeyDuplicatedError
+	if !errors.As(err, &dup) || dup.DC != home || !errors.Is(err, scheduler.ErrNotSent) {
+		t.Fatalf("the call after the restart: %v, want an *AuthKeyDuplicatedError, not sent", err)
+	}
+
+	// A restart of the scheduler actor stops its DC actors; the DC actor
+	// it spawns for the next call starts with the key ended too.
+	c.system.Root.Send(c.sched, &panicMsg{})
+	_, err = c.Call(ctx, send(4))
+	if !errors.As(err, &dup) || dup.DC != home || !errors.Is(err, scheduler.ErrNotSent) {
+		t.Fatalf("the call after the scheduler's restart: %v, want an *AuthKeyDuplicatedError, not sent", err)
+	}
+	if n := dialer.n.Load(); n != dials {
+		t.Fatalf("%d dials after the restarts, want none", n-dials)
+	}
+	if n := srv.Counters().Calls["messages.sendMessage"]; n != 2 {
+		t.Fatalf("tgsim saw %d sendMessage calls, want 2: none after the revocation", n)
+	}
+}
+
+// chanHandler is a slog.Handler that sends each record's message to msgs,
+// dropping it when msgs is full.
+type chanHandler struct{ msgs chan string }
+
+func (h *chanHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *chanHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h.msgs <- r.Message:
+	default:
+	}
+	return nil
+}
+func (h *chanHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *chanHandler) WithGroup(string) slog.Handler      { return h }
+
+// revokeKey makes the server revoke c's key, as Telegram does when a key
+// is used from two IP addresses at once: c makes a call, the same key then
+// makes one from 127.0.0.2 while c's connection is open, and c's next call
+// (send(2)) fails with a *tl.AuthError asking for a new key. It returns
+// c's home DC, whose key that is.
+func revokeKey(t *testing.T, srv *tgsim.Server, c *Client) int {
+	t.Helper()
 	ctx := testCtx(t)
 	if _, err := c.Call(ctx, send(1)); err != nil {
 		t.Fatal(err)
@@ -83,12 +169,5 @@ func TestAuthKeyDuplicatedEndsTheKey(t *testing.T) {
 	if !errors.As(err, &ae) || !ae.NewKey {
 		t.Fatalf("the call after the revocation: %v, want a *tl.AuthError with NewKey", err)
 	}
-	_, err = c.Call(ctx, send(3))
-	var dup *AuthKeyDuplicatedError
-	if !errors.As(err, &dup) || dup.DC != home || !errors.Is(err, scheduler.ErrNotSent) {
-		t.Fatalf("the next call: %v, want an *AuthKeyDuplicatedError, not sent", err)
-	}
-	if n := srv.Counters().Calls["messages.sendMessage"]; n != 2 {
-		t.Fatalf("tgsim saw %d sendMessage calls, want 2: none after the revocation", n)
-	}
+	return home
 }

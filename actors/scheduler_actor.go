@@ -34,9 +34,6 @@ type schedulerActor struct {
 	learned  int          // the pacer's cuts and probes when its limits were last saved
 	pacing   *pacingTrack // the pacer's waits and rates, shown (pacing_view.go)
 	idle     idleTimer    // Config.IdleTimeout (idle.go)
-	// dialRecords keep each DC's connection openings across idle stops
-	// (idle.go).
-	dialRecords map[int]*dialRecord
 }
 
 // schedulerProps spawns a scheduler actor that supervises its DC actors
@@ -222,6 +219,7 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		} else {
 			a.failPending(ErrSchedulerRestarted)
 		}
+		a.d.dcRecords.forgetOpenings()
 		a.checkDrained()
 	case *actor.Stopping:
 		if a.d.closed.Load() {
