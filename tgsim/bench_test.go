@@ -37,7 +37,7 @@ func BenchmarkServerAbsorb(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			srv := startSim(b, tgsim.Config{Latency: bc.latency, Flood: tgsim.FloodConfig{Off: true}, AckDelay: time.Second})
 			ctx := context.Background()
-			conn, err := mtproto.Dial(ctx, mtproto.DialConfig{Addr: srv.Addr(2), DC: 2, PublicKeys: []exchange.PublicKey{srv.PublicKey()}})
+			conn, err := mtproto.Dial(ctx, mtproto.DialConfig{Addr: srv.Addr(2), DC: 2, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Primes: testPrimes})
 			if err != nil {
 				b.Fatal(err)
 			}

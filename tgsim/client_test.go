@@ -48,6 +48,12 @@ type srvMsg struct {
 	transport int32 // a transport error code (-404) instead of a message
 }
 
+// testPrimes keeps the DH prime the first key exchange of the test binary
+// verified (tgsim sends the same one every time), as a Client keeps it:
+// the safe-prime check is two 2048-bit Miller-Rabin tests, slow under
+// -race, and what the tests here exercise is the server.
+var testPrimes = new(mtproto.PrimeCache)
+
 func startSim(t testing.TB, cfg tgsim.Config) *tgsim.Server {
 	t.Helper()
 	if cfg.Key == nil {
@@ -65,7 +71,7 @@ func dialRaw(t testing.TB, srv *tgsim.Server, dc int) *rawClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := mtproto.Dial(ctx, mtproto.DialConfig{Addr: srv.Addr(dc), DC: dc, PublicKeys: []exchange.PublicKey{srv.PublicKey()}})
+	conn, err := mtproto.Dial(ctx, mtproto.DialConfig{Addr: srv.Addr(dc), DC: dc, PublicKeys: []exchange.PublicKey{srv.PublicKey()}, Primes: testPrimes})
 	if err != nil {
 		t.Fatal(err)
 	}
