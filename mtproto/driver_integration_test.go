@@ -161,9 +161,16 @@ func startServer(t testing.TB, h tgtest.Handler, opts tgtest.ServerOptions) (*tg
 	return srv, l.Addr().String()
 }
 
+// sessionPrimes keeps the DH prime verified by the first key exchange of a
+// session test (tgtest sends the same one every time), as a Client keeps
+// it: those tests are about the session, and the safe-prime check is slow
+// under -race. The key exchange's own tests (exchange_integration_test.go)
+// check primes afresh.
+var sessionPrimes = new(mtproto.PrimeCache)
+
 func dial(t testing.TB, srv *tgtest.Server, addr string, key *mtproto.Conn) *mtproto.Conn {
 	t.Helper()
-	cfg := mtproto.DialConfig{Addr: addr, DC: 2, PublicKeys: []exchange.PublicKey{srv.Key()}}
+	cfg := mtproto.DialConfig{Addr: addr, DC: 2, PublicKeys: []exchange.PublicKey{srv.Key()}, Primes: sessionPrimes}
 	if key != nil {
 		cfg.AuthKey, cfg.Salt = key.AuthKey, key.Salt
 	}
