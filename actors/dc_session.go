@@ -78,6 +78,15 @@ func (a *dcActor) report(ctx actor.Context, rs []mtproto.Result) {
 		}
 		keep = append(keep, r)
 	}
+	for _, r := range keep {
+		if keyRevoked(r.Err) {
+			// The 406 policy (authkey.go): the key's end is kept before
+			// anyone hears of the 406, so that no later life of this DC
+			// actor, nor of the scheduler, dials with it again.
+			a.d.openings.endKey(&AuthKeyDuplicatedError{DC: a.id, File: a.d.sessionFile})
+			break
+		}
+	}
 	if len(keep) > 0 {
 		ctx.Send(ctx.Parent(), &resultsMsg{dc: a.id, results: keep})
 	}

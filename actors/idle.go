@@ -73,10 +73,11 @@ func (a *schedulerActor) onIdle(ctx actor.Context, m *idleMsg) {
 		return
 	}
 	for id, pid := range a.dcs {
-		if a.state.Unreachable(id) {
+		if a.state.Unreachable(id) && a.dialRecord(id).keyEnded() == nil {
 			// Its DC actor is what ends the outage: without it the DC's
 			// calls would be held back (or refused) for good. The timer,
-			// armed again, looks once more later.
+			// armed again, looks once more later. (A DC whose key ended
+			// stays refused whatever its actor does.)
 			continue
 		}
 		ctx.Stop(pid)
@@ -155,12 +156,8 @@ type dcRecords struct {
 	m  map[int]*dialRecord
 }
 
-// get returns DC id's record, made on first use (a nil r makes one that is
-// not kept).
+// get returns DC id's record, made on first use.
 func (r *dcRecords) get(id int) *dialRecord {
-	if r == nil {
-		return &dialRecord{}
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
@@ -178,9 +175,6 @@ func (r *dcRecords) get(id int) *dialRecord {
 // DC actors of a restarted scheduler dial at once, as restarted DC actors
 // do.
 func (r *dcRecords) forgetOpenings() {
-	if r == nil {
-		return
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, d := range r.m {

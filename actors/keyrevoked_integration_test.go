@@ -48,24 +48,21 @@ func TestAuthKeyDuplicatedSurvivesARestart(t *testing.T) {
 	}
 	t.Cleanup(func() { srv.Close() })
 	dialer := &countingDialer{}
-	logs := make(chan string, 100)
+	restarted := make(chan struct{}, 1)
 	c := startClient(t, Config{
 		DCs: srv.DCAddrs(), PublicKeys: []exchange.PublicKey{srv.PublicKey()},
 		Scheduler: scheduler.Config{HomeDC: 1}, Store: NewMemoryStore(),
 		DialLimits: []DialLimit{}, Dialer: dialer,
-		Logger: slog.New(&chanHandler{msgs: logs}),
+		Logger: slog.New(&signalHandler{msg: "auth key ended in a previous life", signal: restarted}),
 	})
 	home := revokeKey(t, srv, c)
 	dials := dialer.n.Load()
 	c.system.Root.Send(c.sched, &failDCMsg{dc: home})
 	ctx := testCtx(t)
-	for restarted := false; !restarted; {
-		select {
-		case m := <-logs:
-			restarted = strings.Contains(m, "auth key ended in a previous life")
-		case <-ctx.Done():
-			t.Fatal("the restarted DC actor did not report the key it ended with")
-		}
+	select {
+	case <-restarted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the restarted DC actor did not report the key it ended with")
 	}
 	_, err = c.Call(ctx, send(3))
 	var dup *AuthKeyDuplicatedError
@@ -88,20 +85,25 @@ func TestAuthKeyDuplicatedSurvivesARestart(t *testing.T) {
 	}
 }
 
-// chanHandler is a slog.Handler that sends each record's message to msgs,
-// dropping it when msgs is full.
-type chanHandler struct{ msgs chan string }
+// signalHandler is a slog.Handler that signals once a record whose
+// message starts with msg is logged.
+type signalHandler struct {
+	msg    string
+	signal chan struct{}
+}
 
-func (h *chanHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *chanHandler) Handle(_ context.Context, r slog.Record) error {
-	select {
-	case h.msgs <- r.Message:
-	default:
+func (h *signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *signalHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, h.msg) {
+		select {
+		case h.signal <- struct{}{}:
+		default:
+		}
 	}
 	return nil
 }
-func (h *chanHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *chanHandler) WithGroup(string) slog.Handler      { return h }
+func (h *signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *signalHandler) WithGroup(string) slog.Handler      { return h }
 
 // revokeKey makes the server revoke c's key, as Telegram does when a key
 // is used from two IP addresses at once: c makes a call, the same key then

@@ -57,6 +57,10 @@ func newSchedulerActor(d schedulerDeps) *schedulerActor {
 		// (TestHomeDCSurvivesSchedulerRestart).
 		cfg.HomeDC = int(dc)
 	}
+	// A restarted scheduler's DC actors dial at once, as restarted DC
+	// actors do: the openings of the last life's are forgotten (here, once
+	// they have all stopped), the ends of keys kept (idle.go).
+	d.dcRecords.forgetOpenings()
 	state := scheduler.New(cfg)
 	if d.limits != nil {
 		if limits, err := d.limits.LoadLimits(); err != nil {
@@ -219,7 +223,6 @@ func (a *schedulerActor) Receive(ctx actor.Context) {
 		} else {
 			a.failPending(ErrSchedulerRestarted)
 		}
-		a.d.dcRecords.forgetOpenings()
 		a.checkDrained()
 	case *actor.Stopping:
 		if a.d.closed.Load() {
