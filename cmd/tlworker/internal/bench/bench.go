@@ -1,6 +1,8 @@
 // Package bench is "tlworker bench": tlsched's actor system side by side
 // with gotd's telegram.Client and a bare container client (the ceiling),
-// against gotd's tgtest and tgsim in the same process. It links gotd's
+// against gotd's tgtest and tgsim in the same process; the rows of
+// "tlworker send" as a whole process, and the library beside it, face the
+// server in a process of its own (serveproc.go). It links gotd's
 // client and tgtest, so the tlworker binary has it only when built with
 // -tags bench; its own tests run in every go test.
 //
