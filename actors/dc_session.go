@@ -78,11 +78,14 @@ func (a *dcActor) report(ctx actor.Context, rs []mtproto.Result) {
 		}
 		keep = append(keep, r)
 	}
+	// The 406 policy (authkey.go): the key's end is kept before anyone
+	// hears of the 406, so that no later life of this DC actor, nor of
+	// the scheduler, dials with it again; nothing more is written under
+	// the key, and the actor ends it once this message is done.
+	var revokedBy error
 	for _, r := range keep {
 		if keyRevoked(r.Err) {
-			// The 406 policy (authkey.go): the key's end is kept before
-			// anyone hears of the 406, so that no later life of this DC
-			// actor, nor of the scheduler, dials with it again.
+			revokedBy = r.Err
 			a.d.openings.endKey(&AuthKeyDuplicatedError{DC: a.id, File: a.d.sessionFile})
 			break
 		}
@@ -93,14 +96,9 @@ func (a *dcActor) report(ctx actor.Context, rs []mtproto.Result) {
 	if len(held.NotSent) > 0 {
 		ctx.Send(ctx.Parent(), &lostMsg{dc: a.id, calls: held, err: mtproto.ErrPredecessorUnknown})
 	}
-	for _, r := range keep {
-		if keyRevoked(r.Err) && a.keyLost == nil && !a.revoked {
-			// The 406 policy (authkey.go): nothing more is written under
-			// the key, and the actor ends it once this message is done.
-			a.revoked = true
-			ctx.Send(ctx.Self(), &keyRevokedMsg{err: r.Err})
-			break
-		}
+	if revokedBy != nil && a.keyLost == nil && !a.revoked {
+		a.revoked = true
+		ctx.Send(ctx.Self(), &keyRevokedMsg{err: revokedBy})
 	}
 }
 

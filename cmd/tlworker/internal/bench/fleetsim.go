@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -155,35 +153,22 @@ type fleetCounters struct {
 
 // fleetSim is the parent's handle on the child.
 type fleetSim struct {
+	*child
 	// conns is the bench's FleetConfig.ConnsPerSecond (-conns-per-second).
 	conns float64
 	hello fleetHello
 	key   exchange.PublicKey
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	out   *bufio.Scanner
 }
 
-// startFleetSim starts the child and reads its hello.
+// startFleetSim starts the child and reads its hello (up to 256 MB: a
+// prepared key per bot). Its reads have no time limit: preparing 1,000
+// keys takes as long as the machine needs.
 func startFleetSim(f fleetSimFlags) (*fleetSim, error) {
-	cmd, err := childCommand("--fleet-sim", f.args())
+	c, err := startChild("--fleet-sim", f.args(), 256<<20, 0)
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start tgsim process: %w", err)
-	}
-	s := &fleetSim{cmd: cmd, in: in, out: bufio.NewScanner(out)}
-	s.out.Buffer(make([]byte, 1<<20), 256<<20)
+	s := &fleetSim{child: c}
 	if err := s.read(&s.hello); err != nil {
 		s.stop()
 		return nil, fmt.Errorf("tgsim process: %w", err)
@@ -202,23 +187,10 @@ func startFleetSim(f fleetSimFlags) (*fleetSim, error) {
 	return s, nil
 }
 
-func (s *fleetSim) read(v any) error {
-	if !s.out.Scan() {
-		if err := s.out.Err(); err != nil {
-			return err
-		}
-		return io.ErrUnexpectedEOF
-	}
-	return json.Unmarshal(s.out.Bytes(), v)
-}
-
 // counters asks the child for tgsim's counters.
 func (s *fleetSim) counters() (fleetCounters, error) {
 	var c fleetCounters
-	if _, err := io.WriteString(s.in, "counters\n"); err != nil {
-		return c, err
-	}
-	err := s.read(&c)
+	err := s.ask("counters", &c)
 	return c, err
 }
 
@@ -227,18 +199,4 @@ func (s *fleetSim) authKey(i int) (crypto.AuthKey, int64) {
 	var k crypto.Key
 	copy(k[:], s.hello.Bots[i].Key)
 	return k.WithID(), s.hello.Bots[i].Salt
-}
-
-// stop closes the child's stdin and waits for it to exit.
-func (s *fleetSim) stop() error {
-	s.in.Close()
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		return <-done
-	}
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/tlsched/tlsched/cmd/tlworker/internal/cli"
@@ -147,10 +146,23 @@ func ChildMain() {
 	os.Exit(0)
 }
 
-// startServerProcess starts a "bench --serve" child with the key in
-// keyFile. The Server's CPU reads the child's CPU (its server's) so far.
-func startServerProcess(kind, keyFile string) (*Server, error) {
-	cmd, err := childCommand("--serve", []string{"-server", kind, "-key", keyFile})
+// child is the bench's handle on one of its child processes (--serve,
+// --fleet-sim): it writes commands to the child's stdin and reads one JSON
+// line per answer from its stdout.
+type child struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+	// timeout, if set, bounds each read: a child that stops answering is
+	// killed, its stdout closes and the read fails, rather than hang the
+	// bench.
+	timeout time.Duration
+}
+
+// startChild starts "tlworker bench FLAG ARGS" with room for answer lines
+// of up to maxLine bytes.
+func startChild(flag string, args []string, maxLine int, timeout time.Duration) (*child, error) {
+	cmd, err := childCommand(flag, args)
 	if err != nil {
 		return nil, err
 	}
@@ -164,36 +176,61 @@ func startServerProcess(kind, keyFile string) (*Server, error) {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s process: %w", kind, err)
+		return nil, fmt.Errorf("start bench %s process: %w", flag, err)
 	}
-	sc := bufio.NewScanner(out)
-	read := func(v any) error {
-		// A child that stops answering is killed: its stdout closes and
-		// the read fails, rather than hang the bench.
-		t := time.AfterFunc(serveReadTimeout, func() { _ = cmd.Process.Kill() })
+	c := &child{cmd: cmd, in: in, out: bufio.NewScanner(out), timeout: timeout}
+	c.out.Buffer(make([]byte, 64<<10), maxLine)
+	return c, nil
+}
+
+// read decodes the child's next line into v.
+func (c *child) read(v any) error {
+	if c.timeout > 0 {
+		t := time.AfterFunc(c.timeout, func() { _ = c.cmd.Process.Kill() })
 		defer t.Stop()
-		if !sc.Scan() {
-			if err := sc.Err(); err != nil {
-				return err
-			}
-			return io.ErrUnexpectedEOF
-		}
-		return json.Unmarshal(sc.Bytes(), v)
 	}
-	stop := func() {
-		in.Close()
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
+	if !c.out.Scan() {
+		if err := c.out.Err(); err != nil {
+			return err
 		}
+		return io.ErrUnexpectedEOF
+	}
+	return json.Unmarshal(c.out.Bytes(), v)
+}
+
+// ask writes command to the child and decodes its answer into v.
+func (c *child) ask(command string, v any) error {
+	if _, err := io.WriteString(c.in, command+"\n"); err != nil {
+		return err
+	}
+	return c.read(v)
+}
+
+// stop closes the child's stdin and waits for it to exit, killing it
+// after 10 s.
+func (c *child) stop() error {
+	c.in.Close()
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		return <-done
+	}
+}
+
+// startServerProcess starts a "bench --serve" child with the key in
+// keyFile. The Server's CPU reads the child's CPU (its server's) so far.
+func startServerProcess(kind, keyFile string) (*Server, error) {
+	c, err := startChild("--serve", []string{"-server", kind, "-key", keyFile}, 64<<10, serveReadTimeout)
+	if err != nil {
+		return nil, err
 	}
 	var hello serveHello
-	if err := read(&hello); err != nil {
-		stop()
+	if err := c.read(&hello); err != nil {
+		c.stop()
 		return nil, fmt.Errorf("%s process: %w", kind, err)
 	}
 	// stats asks the child for its figures; the first failure sticks
@@ -205,16 +242,12 @@ func startServerProcess(kind, keyFile string) (*Server, error) {
 		if failed != nil {
 			return st
 		}
-		_, err := io.WriteString(in, "stats\n")
-		if err == nil {
-			err = read(&st)
-		}
-		if err != nil {
+		if err := c.ask("stats", &st); err != nil {
 			failed = fmt.Errorf("%s process: reading its figures: %w", kind, err)
 		}
 		return st
 	}
-	s := &Server{Addr: hello.Addr, Stop: stop,
+	s := &Server{Addr: hello.Addr, Stop: func() { _ = c.stop() },
 		CPU: func() time.Duration { return time.Duration(stats().CPUNanos) },
 		Err: func() error { return failed }}
 	if kind == "tgsim" {
